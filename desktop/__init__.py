@@ -1,0 +1,1 @@
+"""Hearth's desktop app: Qt widgets only; the engine is reached through EngineClient."""

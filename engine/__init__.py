@@ -1,0 +1,3 @@
+"""Hearth's engine: models, backends, the worker process and the tasks — everything but pixels."""
+
+__version__ = "0.1.0"

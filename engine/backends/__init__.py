@@ -1,0 +1,1 @@
+"""Inference backends, each behind the small protocol in ``base``."""

@@ -1,0 +1,92 @@
+"""The protocol every inference backend implements; the worker talks to nothing else."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from engine.types import SamplingParams, StopReason
+
+
+@dataclass(frozen=True)
+class BackendLoadParams:
+    """Concrete settings for one load, decided by the backend plan.
+
+    Attributes:
+        path: the GGUF file.
+        n_ctx: context size in tokens.
+        n_gpu_layers: layers to offload (0 = CPU only).
+        n_threads: decode threads.
+        n_threads_batch: prompt-processing threads.
+        n_batch: logical batch size for prompt processing.
+        n_ubatch: physical batch size.
+        flash_attn: "auto", "on" or "off".
+    """
+
+    path: str
+    n_ctx: int
+    n_gpu_layers: int
+    n_threads: int
+    n_threads_batch: int
+    n_batch: int = 2048
+    n_ubatch: int = 512
+    flash_attn: str = "auto"
+
+
+@dataclass(frozen=True)
+class LoadedModelFacts:
+    """What a backend learned about the model while loading it."""
+
+    n_ctx: int
+    n_ctx_train: int
+    n_gpu_layers: int
+    bos_text: str
+    eos_text: str
+    add_bos: bool
+    chat_template: str | None
+
+
+@dataclass(frozen=True)
+class RawGeneration:
+    """The backend's account of one generation (the worker adds timing from its side)."""
+
+    text: str
+    prompt_tokens: int
+    cached_tokens: int
+    generated_tokens: int
+    prompt_eval_s: float
+    ttft_s: float
+    decode_s: float
+    stop_reason: StopReason
+
+
+class Backend(Protocol):
+    """An inference backend. All methods run on the worker's model thread."""
+
+    def load(self, params: BackendLoadParams) -> LoadedModelFacts:
+        """Load the model; raise ModelLoadError (or ModelFileError) with a clear reason."""
+        ...
+
+    def tokenize(self, text: str, *, add_special: bool, parse_special: bool) -> list[int]:
+        """Text to tokens."""
+        ...
+
+    def detokenize(self, tokens: list[int]) -> str:
+        """Tokens to text (special tokens left out)."""
+        ...
+
+    def generate(
+        self,
+        tokens: list[int],
+        params: SamplingParams,
+        cancel: threading.Event,
+        on_text: Callable[[str], None],
+    ) -> RawGeneration:
+        """Evaluate the prompt (reusing the cached prefix) and sample until a stop."""
+        ...
+
+    def close(self) -> None:
+        """Free native resources; idempotent."""
+        ...

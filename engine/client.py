@@ -1,0 +1,567 @@
+"""EngineClient: the one asyncio facade through which the GUI, CLI and tests reach the engine.
+
+It starts the worker process (engine/worker.py), speaks its JSON-lines protocol,
+turns worker deaths into ``EngineCrashed`` with the reason and the last log lines,
+and starts a fresh worker — reloading the model — on the next call.
+
+Thread: every coroutine runs on the asyncio loop that created the client (in the
+GUI, qasync's loop on the Qt thread); nothing here blocks that loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import sys
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import Any
+
+from engine import protocol
+from engine.errors import ERROR_TYPES, EngineCrashed, EngineError, NoModelLoaded
+from engine.types import (
+    ChatMessage,
+    ContextPolicy,
+    GenerationResult,
+    GenerationStats,
+    ModelInfo,
+    SamplingParams,
+    TokenEvent,
+)
+
+log = logging.getLogger("engine.client")
+worker_log = logging.getLogger("engine.worker")
+
+#: How long a worker may take to honour a cancel before it is killed.
+CANCEL_DEADLINE_S = 1.5
+#: How long a worker may take to start and say hello.
+START_TIMEOUT_S = 60.0
+_LOG_TAIL = 200
+#: The folder holding the ``engine`` package, so the worker imports the same code.
+_SOURCE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_LEVEL_PREFIX = {"DEBUG": logging.DEBUG, "INFO": logging.DEBUG, "WARNING": logging.INFO}
+
+Event = TokenEvent | GenerationResult
+
+
+def worker_command() -> list[str]:
+    """How to start the worker: ``python -m engine.worker``, or the frozen app with a flag."""
+    if getattr(sys, "frozen", False):
+        return [sys.executable, "--engine-worker"]
+    return [sys.executable, "-m", "engine.worker"]
+
+
+class _Crash:
+    """Put into a request's queue when the worker dies."""
+
+    def __init__(self, error: EngineCrashed) -> None:
+        self.error = error
+
+
+class _Worker:
+    """One running worker process and its reader tasks."""
+
+    def __init__(self, proc: asyncio.subprocess.Process) -> None:
+        self.proc = proc
+        self.pending: dict[int, asyncio.Queue[dict[str, Any] | _Crash]] = {}
+        self.hello: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self.log_tail: deque[str] = deque(maxlen=_LOG_TAIL)
+        self.tasks: list[asyncio.Task[None]] = []
+        self.killed_by_us = ""
+        self.dead = False
+        self.model_request: dict[str, Any] | None = None
+
+
+class EngineClient:
+    """Asyncio client of the engine worker.
+
+    Args:
+        command: the worker command line (defaults to :func:`worker_command`).
+        env: extra environment variables for the worker.
+        cancel_deadline_s: how long a cancel may take before the worker is killed.
+        planner: turns (model, options, worker hello) into a load request; defaults
+            to :func:`engine.loading.plan_load`, which reads the GGUF header and asks
+            the hardware plan. Injected by tests.
+
+    Use as ``async with EngineClient() as client:`` or call :meth:`aclose`.
+    """
+
+    def __init__(
+        self,
+        *,
+        command: Sequence[str] | None = None,
+        env: dict[str, str] | None = None,
+        cancel_deadline_s: float = CANCEL_DEADLINE_S,
+        planner: Callable[..., Any] | None = None,
+    ) -> None:
+        self._command = list(command) if command else worker_command()
+        self._env = env or {}
+        self._cancel_deadline_s = cancel_deadline_s
+        self._planner = planner
+        self._worker: _Worker | None = None
+        self._lock = asyncio.Lock()
+        self._next_id = 1
+        self._current: int | None = None
+        self._model_request: dict[str, Any] | None = None
+        self._model_info: ModelInfo | None = None
+        self._closed = False
+        self._last_log_tail: tuple[str, ...] = ()
+        self._watchdogs: set[asyncio.Task[None]] = set()
+
+    async def __aenter__(self) -> EngineClient:
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self.aclose()
+
+    # -- state --------------------------------------------------------------------
+
+    @property
+    def model(self) -> ModelInfo | None:
+        """The model currently loaded (reloaded automatically after a crash)."""
+        return self._model_info
+
+    @property
+    def worker_pid(self) -> int | None:
+        """The running worker's process id, if one runs."""
+        w = self._worker
+        return w.proc.pid if w and not w.dead else None
+
+    def log_tail(self) -> tuple[str, ...]:
+        """The worker's last log lines (the current worker's, or the last one's)."""
+        if self._worker is not None:
+            return tuple(self._worker.log_tail)
+        return self._last_log_tail
+
+    # -- the worker process ---------------------------------------------------------
+
+    async def _start_worker(self) -> _Worker:
+        env = dict(os.environ)
+        env.update(self._env)
+        env["PYTHONUNBUFFERED"] = "1"
+        if not getattr(sys, "frozen", False):
+            root = _SOURCE_ROOT
+            env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
+        proc = await asyncio.create_subprocess_exec(
+            *self._command,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env=env,
+            limit=protocol.MAX_LINE_BYTES,
+        )
+        worker = _Worker(proc)
+        worker.tasks = [
+            asyncio.create_task(self._read_stdout(worker), name="engine-stdout"),
+            asyncio.create_task(self._read_stderr(worker), name="engine-stderr"),
+        ]
+        try:
+            await asyncio.wait_for(asyncio.shield(worker.hello), START_TIMEOUT_S)
+        except asyncio.TimeoutError:
+            await self._kill(worker, "it did not start in time")
+            raise EngineCrashed(
+                "the engine did not start in time", tuple(worker.log_tail)
+            ) from None
+        except EngineCrashed:
+            raise
+        log.info("Engine worker %s started", proc.pid)
+        return worker
+
+    async def _ensure_worker(self) -> _Worker:
+        if self._closed:
+            raise EngineError("The engine has been shut down.")
+        if self._worker is None or self._worker.dead:
+            self._worker = await self._start_worker()
+        return self._worker
+
+    async def hello(self) -> dict[str, Any]:
+        """Start the worker if needed and return what it reported at start (its llama.cpp build)."""
+        worker = await self._ensure_worker()
+        return await worker.hello
+
+    async def _read_stdout(self, worker: _Worker) -> None:
+        assert worker.proc.stdout is not None
+        try:
+            while True:
+                line = await worker.proc.stdout.readline()
+                if not line:
+                    break
+                try:
+                    message = protocol.decode(line)
+                except ValueError:
+                    log.error("Engine sent a malformed line: %r", line[:200])
+                    continue
+                rid = message.get("id")
+                if message.get("event") == "hello":
+                    if not worker.hello.done():
+                        worker.hello.set_result(message)
+                    continue
+                queue = worker.pending.get(rid) if isinstance(rid, int) else None
+                if queue is not None:
+                    queue.put_nowait(message)
+        except (ConnectionError, asyncio.LimitOverrunError, ValueError) as exc:
+            log.error("Engine output unreadable: %s", exc)
+        await self._on_exit(worker)
+
+    async def _read_stderr(self, worker: _Worker) -> None:
+        assert worker.proc.stderr is not None
+        while True:
+            try:
+                raw = await worker.proc.stderr.readline()
+            except (ValueError, asyncio.LimitOverrunError):
+                continue
+            if not raw:
+                return
+            line = raw.decode("utf-8", errors="replace").rstrip()
+            worker.log_tail.append(line)
+            level = _LEVEL_PREFIX.get(line.split(" ", 1)[0], logging.WARNING)
+            worker_log.log(level, "%s", line)
+
+    async def _on_exit(self, worker: _Worker) -> None:
+        rc = await worker.proc.wait()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(asyncio.shield(worker.tasks[1]), 2.0)
+        worker.dead = True
+        self._last_log_tail = tuple(worker.log_tail)
+        reason = worker.killed_by_us or _describe_exit(rc, worker.log_tail)
+        error = EngineCrashed(reason, tuple(worker.log_tail)[-40:])
+        if not worker.hello.done():
+            worker.hello.set_exception(error)
+            worker.hello.exception()  # mark retrieved: a start failure is raised by the caller
+        for queue in worker.pending.values():
+            queue.put_nowait(_Crash(error))
+        if worker.pending:
+            log.error("Engine worker %s died: %s", worker.proc.pid, reason)
+        else:
+            log.info("Engine worker %s exited: %s", worker.proc.pid, reason)
+
+    async def _kill(self, worker: _Worker, why: str) -> None:
+        if worker.dead:
+            return
+        worker.killed_by_us = f"stopped by Hearth: {why}"
+        with contextlib.suppress(ProcessLookupError):
+            worker.proc.kill()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(worker.proc.wait(), 5.0)
+
+    # -- requests -------------------------------------------------------------------
+
+    def _send(self, worker: _Worker, op: str, fields: dict[str, Any]) -> int:
+        rid = self._next_id
+        self._next_id += 1
+        worker.pending[rid] = asyncio.Queue()
+        assert worker.proc.stdin is not None
+        # On a broken pipe the reader notices the death and fails the request with the reason.
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            worker.proc.stdin.write(protocol.encode({"id": rid, "op": op, **fields}))
+        return rid
+
+    async def _next_event(self, worker: _Worker, rid: int) -> dict[str, Any]:
+        item = await worker.pending[rid].get()
+        if isinstance(item, _Crash):
+            raise item.error
+        if item.get("event") == "error":
+            cls = ERROR_TYPES.get(str(item.get("type")), EngineError)
+            raise cls(str(item.get("message")))
+        return item
+
+    async def _call(self, op: str, fields: dict[str, Any]) -> Any:
+        """Send a request that answers with one result."""
+        worker = await self._ensure_worker()
+        rid = self._send(worker, op, fields)
+        try:
+            event = await self._next_event(worker, rid)
+        finally:
+            worker.pending.pop(rid, None)
+        return event.get("value")
+
+    async def _ensure_model(self) -> _Worker:
+        """A worker with the current model loaded (reloading it after a crash)."""
+        worker = await self._ensure_worker()
+        if self._model_request is None:
+            raise NoModelLoaded("No model is loaded. Choose a model first.")
+        if worker.model_request is not self._model_request:
+            log.info("Reloading %s in the new engine", self._model_request.get("model_id"))
+            value = await self._call("load", self._model_request)
+            worker.model_request = self._model_request
+            self._model_info = ModelInfo.from_dict(value)
+        return worker
+
+    # -- public API -----------------------------------------------------------------
+
+    async def load(
+        self,
+        model: str | os.PathLike[str],
+        *,
+        n_ctx: int = 0,
+        gpu_offload: str = "auto",
+        threads: int = 0,
+        backend: str = "auto",
+    ) -> ModelInfo:
+        """Load a model (by store id or path), replacing the current one.
+
+        The GGUF header is checked and the backend plan made before the worker sees
+        the file. If loading fails the previous model stays loaded and usable.
+
+        Raises:
+            ModelFileError: the file is missing, damaged or not a GGUF model.
+            ModelLoadError: llama.cpp could not load it (memory, architecture).
+            EngineCrashed: the worker died while loading (a crafted file, say).
+        """
+        from engine.loading import plan_load
+
+        planner = self._planner or plan_load
+        async with self._lock:
+            hello = await self.hello()
+            request = await asyncio.to_thread(
+                planner,
+                model,
+                hello,
+                n_ctx=n_ctx,
+                gpu_offload=gpu_offload,
+                threads=threads,
+                backend=backend,
+            )
+            try:
+                value = await self._call("load", request)
+            except EngineError:
+                if self._worker is not None and not self._worker.dead:
+                    self._worker.model_request = None
+                previous = self._model_request
+                if previous is not None:
+                    # The worker dropped the old model before trying; put it back.
+                    with contextlib.suppress(EngineError):
+                        await self._ensure_model()
+                raise
+            info = ModelInfo.from_dict(value)
+            if info.chat_template == "fallback" and any("refused" in w for w in info.warnings):
+                request = {**request, "template": "fallback"}  # never re-run a refused template
+            self._model_request = request
+            assert self._worker is not None
+            self._worker.model_request = request
+            self._model_info = info
+            return info
+
+    async def unload(self) -> None:
+        """Free the current model."""
+        async with self._lock:
+            self._model_request = None
+            self._model_info = None
+            if self._worker is not None and not self._worker.dead:
+                await self._call("unload", {})
+                self._worker.model_request = None
+
+    async def tokenize(
+        self, text: str, *, add_special: bool = False, parse_special: bool = True
+    ) -> list[int]:
+        """Tokens of ``text`` with the loaded model's tokenizer."""
+        async with self._lock:
+            await self._ensure_model()
+            value = await self._call(
+                "tokenize",
+                {"text": text, "add_special": add_special, "parse_special": parse_special},
+            )
+        return [int(t) for t in value]
+
+    async def count_chat_tokens(self, messages: Sequence[ChatMessage]) -> tuple[int, int]:
+        """(tokens the conversation renders to, context size) — for a context meter."""
+        async with self._lock:
+            await self._ensure_model()
+            value = await self._call("chat_tokens", {"messages": [m.to_dict() for m in messages]})
+        return int(value["tokens"]), int(value["n_ctx"])
+
+    def chat(
+        self,
+        messages: Sequence[ChatMessage],
+        params: SamplingParams | None = None,
+        *,
+        policy: ContextPolicy = "truncate",
+    ) -> AsyncIterator[Event]:
+        """Stream an answer: TokenEvents, then one GenerationResult.
+
+        The conversation is fitted to the context first (see engine.chat). Stop early
+        with :meth:`cancel`; the result then has stop_reason "cancelled".
+        """
+        fields = {
+            "messages": [m.to_dict() for m in messages],
+            "params": (params or SamplingParams()).to_dict(),
+            "policy": policy,
+        }
+        return self._stream("chat", fields)
+
+    def complete(self, prompt: str, params: SamplingParams | None = None) -> AsyncIterator[Event]:
+        """Stream a raw continuation of ``prompt`` (no chat template)."""
+        return self._stream(
+            "complete", {"prompt": prompt, "params": (params or SamplingParams()).to_dict()}
+        )
+
+    async def _stream(self, op: str, fields: dict[str, Any]) -> AsyncIterator[Event]:
+        async with self._lock:
+            worker = await self._ensure_model()
+            t_send = time.perf_counter()
+            rid = self._send(worker, op, fields)
+            self._current = rid
+            pieces: list[str] = []
+            t_first = 0.0
+            finished = False
+            try:
+                while True:
+                    try:
+                        event = await self._next_event(worker, rid)
+                    except EngineCrashed:
+                        if worker.killed_by_us.startswith("stopped by Hearth: cancel"):
+                            finished = True
+                            yield self._cancelled_result(pieces, t_send, t_first)
+                            return
+                        raise
+                    kind = event.get("event")
+                    if kind == "token":
+                        if not t_first:
+                            t_first = time.perf_counter()
+                        text = str(event.get("text", ""))
+                        pieces.append(text)
+                        yield TokenEvent(text)
+                    elif kind == "done":
+                        finished = True
+                        yield self._result(event, t_send, t_first)
+                        return
+            finally:
+                self._current = None
+                if not finished and not worker.dead:
+                    await self._abandon(worker, rid)
+                worker.pending.pop(rid, None)
+
+    def _result(self, event: dict[str, Any], t_send: float, t_first: float) -> GenerationResult:
+        stats = GenerationStats.from_dict(event["stats"])
+        t_end = time.perf_counter()
+        if t_first:
+            # Measured here, so IPC and the worker's own overhead are counted.
+            decode_s = t_end - t_first
+            rate = (stats.generated_tokens - 1) / decode_s if decode_s > 0 else 0.0
+            stats = GenerationStats(
+                **{
+                    **stats.to_dict(),
+                    "ttft_s": t_first - t_send,
+                    "tokens_per_s": rate if stats.generated_tokens > 1 else 0.0,
+                    "total_s": t_end - t_send,
+                }
+            )
+        info = self._model_info
+        return GenerationResult(
+            text=str(event.get("text", "")),
+            stats=stats,
+            model_id=info.model_id if info else "",
+            backend=info.backend if info else "",
+        )
+
+    def _cancelled_result(
+        self, pieces: list[str], t_send: float, t_first: float
+    ) -> GenerationResult:
+        now = time.perf_counter()
+        stats = GenerationStats(
+            prompt_tokens=0,
+            cached_tokens=0,
+            generated_tokens=len(pieces),
+            ttft_s=(t_first - t_send) if t_first else 0.0,
+            tokens_per_s=0.0,
+            prompt_tokens_per_s=0.0,
+            total_s=now - t_send,
+            stop_reason="cancelled",
+        )
+        info = self._model_info
+        return GenerationResult(
+            "".join(pieces), stats, info.model_id if info else "", info.backend if info else ""
+        )
+
+    async def _abandon(self, worker: _Worker, rid: int) -> None:
+        """The consumer stopped listening: cancel and wait for the worker to finish."""
+        self._send_cancel(worker, rid)
+        try:
+            await asyncio.wait_for(self._drain(worker, rid), self._cancel_deadline_s)
+        except (asyncio.TimeoutError, EngineError):
+            await self._kill(worker, "cancel was not honoured in time")
+
+    async def _drain(self, worker: _Worker, rid: int) -> None:
+        while True:
+            event = await self._next_event(worker, rid)
+            if event.get("event") == "done":
+                return
+
+    def _send_cancel(self, worker: _Worker, rid: int) -> None:
+        assert worker.proc.stdin is not None
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            worker.proc.stdin.write(protocol.encode({"id": 0, "op": "cancel", "target": rid}))
+
+    async def cancel(self) -> None:
+        """Stop the generation in progress, if any.
+
+        The worker stops between two tokens (or inside the prompt's evaluation); if
+        it has not finished within the deadline it is killed, and the generation
+        ends with stop_reason "cancelled" all the same.
+        """
+        worker, rid = self._worker, self._current
+        if worker is None or worker.dead or rid is None:
+            return
+        self._send_cancel(worker, rid)
+
+        async def watchdog() -> None:
+            await asyncio.sleep(self._cancel_deadline_s)
+            if rid in worker.pending and not worker.dead:
+                await self._kill(worker, "cancel was not honoured in time")
+
+        task = asyncio.create_task(watchdog(), name="engine-cancel-watchdog")
+        self._watchdogs.add(task)
+        task.add_done_callback(self._watchdogs.discard)
+
+    async def restart(self) -> None:
+        """Stop the worker (if any); the next call starts a fresh one and reloads the model."""
+        if self._worker is not None and not self._worker.dead:
+            await self._kill(self._worker, "restart requested")
+
+    async def aclose(self) -> None:
+        """Shut the worker down; safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
+        worker = self._worker
+        if worker is None or worker.dead:
+            return
+        assert worker.proc.stdin is not None
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            worker.proc.stdin.write(protocol.encode({"id": 0, "op": "shutdown"}))
+            worker.proc.stdin.close()
+        try:
+            await asyncio.wait_for(worker.proc.wait(), 5.0)
+        except asyncio.TimeoutError:
+            await self._kill(worker, "it did not shut down")
+        for task in worker.tasks:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(task, 2.0)
+
+
+def _describe_exit(rc: int, log_tail: Sequence[str]) -> str:
+    """One line saying how the worker ended, with its last error if it logged one."""
+    if rc < 0:
+        try:
+            name = signal.Signals(-rc).name
+        except ValueError:
+            name = f"signal {-rc}"
+        how = f"killed by {name}"
+        if name == "SIGKILL":
+            how += " — possibly out of memory"
+        elif name == "SIGABRT":
+            how += " — llama.cpp aborted"
+        elif name == "SIGSEGV":
+            how += " — llama.cpp crashed"
+    else:
+        how = f"exited with status {rc}"
+    errors = [
+        line
+        for line in log_tail
+        if any(k in line for k in ("ERROR", "GGML_ASSERT", "error", "Traceback"))
+    ]
+    return f"{how}; last error: {errors[-1][:300]}" if errors else how

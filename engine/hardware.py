@@ -1,0 +1,1445 @@
+"""What this computer can run: probes CPU, RAM, GPUs and inference builds; plans the backend."""
+
+from __future__ import annotations
+
+import csv
+import importlib
+import importlib.util
+import logging
+import math
+import os
+import platform
+import re
+import subprocess
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from types import ModuleType
+from typing import Any, Literal, Protocol
+
+import psutil
+
+log = logging.getLogger("engine.hardware")
+
+# --------------------------------------------------------------------------- constants
+
+#: ``n_gpu_layers`` meaning "every layer" when the model is not known yet (llama-cpp-python's -1).
+ALL_LAYERS = -1
+
+#: Context size the plan uses when neither the caller nor the settings chose one.
+DEFAULT_CONTEXT = 4096
+
+#: Fixed VRAM kept free on each GPU for the driver / CUDA context (decimal bytes).
+VRAM_FIXED_HEADROOM = 300 * 1000**2
+
+#: Share of each GPU's total VRAM kept free as well (other programs, fragmentation).
+VRAM_SHARE_HEADROOM = 0.05
+
+#: Seconds to wait for ``nvidia-smi`` (and ``sysctl``) before giving up.
+PROBE_TIMEOUT_S = 3.0
+
+#: The ``nvidia-smi`` query the GPU probe runs; its output is what :func:`parse_nvidia_smi` reads.
+NVIDIA_SMI_QUERY = (
+    "--query-gpu=name,memory.total,memory.free,driver_version",
+    "--format=csv,noheader,nounits",
+)
+
+#: SIMD features worth reporting, by the canonical (lower-case) name Hearth uses.
+SIMD_FLAGS = (
+    "sse3",
+    "ssse3",
+    "sse4_1",
+    "sse4_2",
+    "avx",
+    "avx2",
+    "fma",
+    "f16c",
+    "avx_vnni",
+    "avx512f",
+    "avx512bw",
+    "avx512vl",
+    "avx512_vnni",
+    "avx512_bf16",
+    "amx_tile",
+    "amx_int8",
+    "amx_bf16",
+    "neon",
+    "dotprod",
+    "i8mm",
+    "bf16",
+    "sve",
+    "sve2",
+)
+
+# /proc/cpuinfo and sysctl spellings that differ from the canonical name.
+_FLAG_ALIASES = {
+    "pni": "sse3",
+    "asimd": "neon",
+    "asimddp": "dotprod",
+    "avx1_0": "avx",
+    "avx2_0": "avx2",
+    "feat_dotprod": "dotprod",
+    "feat_i8mm": "i8mm",
+    "feat_bf16": "bf16",
+    "avx1.0": "avx",
+}
+
+# Best SIMD level first: (flag, label shown to users).
+_SIMD_LEVELS = (
+    ("avx512f", "AVX-512"),
+    ("avx2", "AVX2"),
+    ("avx", "AVX"),
+    ("sve2", "SVE2"),
+    ("sve", "SVE"),
+    ("neon", "NEON"),
+    ("sse4_2", "SSE4.2"),
+    ("sse3", "SSE3"),
+)
+
+# llama.cpp backend names as its registry / system info spell them -> Hearth's spelling.
+_GPU_BACKENDS = {
+    "cuda": "CUDA",
+    "cublas": "CUDA",
+    "metal": "Metal",
+    "vulkan": "Vulkan",
+    "rocm": "ROCm",
+    "hip": "ROCm",
+    "hipblas": "ROCm",
+    "sycl": "SYCL",
+    "musa": "MUSA",
+    "cann": "CANN",
+    "opencl": "OpenCL",
+    "clblast": "OpenCL",
+    "kompute": "Kompute",
+}
+
+_REINSTALL = (
+    'reinstall it with CMAKE_ARGS="{flag}" pip install --force-reinstall --no-cache-dir '
+    "llama-cpp-python"
+)
+
+Runner = Callable[[Sequence[str], float], "str | None"]
+"""Runs a command with a timeout; returns its stdout, or None when it failed in any way."""
+
+FitBadge = Literal["gpu", "ram", "too_large"]
+
+
+# --------------------------------------------------------------------------- model shape
+
+
+class MemoryNeeds(Protocol):
+    """The part of a model's memory estimate the planner reads (``gguf_info.MemoryEstimate``)."""
+
+    @property
+    def compute_bytes(self) -> int:
+        """Scratch buffers for one forward pass at the planned context."""
+        ...
+
+    @property
+    def total_bytes(self) -> int:
+        """Weights + KV cache + compute buffers."""
+        ...
+
+
+class ModelShape(Protocol):
+    """The part of a model's description the planner reads (``gguf_info.GGUFInfo`` fits it)."""
+
+    @property
+    def block_count(self) -> int:
+        """Number of repeating transformer blocks."""
+        ...
+
+    @property
+    def layer_bytes(self) -> Sequence[int]:
+        """Weight bytes of each block, in order."""
+        ...
+
+    @property
+    def non_layer_bytes(self) -> int:
+        """Embeddings, output head and final norm."""
+        ...
+
+    @property
+    def context_length(self) -> int:
+        """Context the model was trained for (0 when unknown)."""
+        ...
+
+    def layer_kv_bytes(self, n_ctx: int) -> int:
+        """KV cache bytes of one block at ``n_ctx`` tokens."""
+        ...
+
+    def memory_estimate(self, n_ctx: int) -> MemoryNeeds:
+        """Everything the model needs in memory at ``n_ctx`` tokens."""
+        ...
+
+
+# --------------------------------------------------------------------------- probe results
+
+
+@dataclass(frozen=True)
+class CpuInfo:
+    """The processor.
+
+    Attributes:
+        model: marketing name, e.g. "AMD Ryzen 7 7800X3D" or "Apple M2 Pro".
+        physical_cores: cores this process may use, counting each physical core once.
+        logical_cores: hardware threads this process may use.
+        flags: SIMD features of interest present (canonical lower-case names, see SIMD_FLAGS).
+        performance_cores: performance cores on hybrid CPUs where known (Apple), else None.
+    """
+
+    model: str
+    physical_cores: int
+    logical_cores: int
+    flags: tuple[str, ...] = ()
+    performance_cores: int | None = None
+
+    @property
+    def simd_level(self) -> str | None:
+        """The best SIMD level as users know it ("AVX-512", "AVX2", "NEON", ...), or None."""
+        for flag, label in _SIMD_LEVELS:
+            if flag in self.flags:
+                return label
+        return None
+
+    @property
+    def default_threads(self) -> int:
+        """Decode threads llama.cpp would pick: performance or physical cores, at least 1."""
+        return max(1, self.performance_cores or self.physical_cores or self.logical_cores or 1)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-serializable form, with the derived SIMD level and default thread count."""
+        out = asdict(self)
+        out["flags"] = list(self.flags)
+        out["simd_level"] = self.simd_level
+        out["default_threads"] = self.default_threads
+        return out
+
+
+@dataclass(frozen=True)
+class GpuInfo:
+    """One GPU the inference backends could use.
+
+    Attributes:
+        name: e.g. "NVIDIA GeForce RTX 4070" or "Apple M2 Pro".
+        vendor: "nvidia" or "apple".
+        api: the compute API that reaches it: "cuda" or "metal".
+        vram_total: bytes of memory the GPU may use (for unified memory: Metal's working set).
+        vram_free: bytes free now (for unified memory: the working set capped by free RAM).
+        driver: driver version, or None when unknown.
+        unified_memory: True when the GPU shares system RAM (Apple Silicon, some NVIDIA SoCs).
+        index: the device index the driver uses.
+    """
+
+    name: str
+    vendor: str
+    api: str
+    vram_total: int
+    vram_free: int
+    driver: str | None = None
+    unified_memory: bool = False
+    index: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-serializable form."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class LlamaBuild:
+    """What the installed llama-cpp-python can do.
+
+    Attributes:
+        available: llama_cpp imported and its library loaded.
+        gpu_offload: ``llama_supports_gpu_offload()``: a GPU backend is built in and found a device.
+        gpu_backend: the GPU backend built in ("CUDA", "Metal", "Vulkan", "ROCm", "SYCL", ...)
+            or None.
+        system_info: ``llama_print_system_info()``, decoded.
+        version: llama-cpp-python's version, or None.
+        error: why it is not available (exception type and message), or None.
+    """
+
+    available: bool
+    gpu_offload: bool
+    gpu_backend: str | None
+    system_info: str
+    version: str | None
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-serializable form."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class TorchInfo:
+    """What the installed PyTorch (for the torch backend) can do.
+
+    Attributes:
+        available: torch is installed and imports.
+        version: torch's version, or None.
+        cuda: ``torch.cuda.is_available()``.
+        mps: ``torch.backends.mps.is_available()``.
+        device_name: the first CUDA device's name, "Apple GPU (MPS)", or None.
+    """
+
+    available: bool
+    version: str | None
+    cuda: bool
+    mps: bool
+    device_name: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-serializable form."""
+        return asdict(self)
+
+
+NO_TORCH = TorchInfo(available=False, version=None, cuda=False, mps=False, device_name=None)
+
+
+@dataclass(frozen=True)
+class Hardware:
+    """Everything the planner needs to know about this computer.
+
+    Attributes:
+        cpu: the processor.
+        ram_total: bytes of system memory.
+        ram_available: bytes of system memory available now (psutil's "available").
+        gpus: GPUs found (NVIDIA via nvidia-smi, Apple Silicon via the platform).
+        llama: the llama.cpp build.
+        torch: the PyTorch install.
+        os: ``platform.system()``: "Linux", "Darwin", "Windows".
+        machine: ``platform.machine()``: "x86_64", "arm64", "AMD64", ...
+    """
+
+    cpu: CpuInfo
+    ram_total: int
+    ram_available: int
+    gpus: tuple[GpuInfo, ...]
+    llama: LlamaBuild
+    torch: TorchInfo
+    os: str
+    machine: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-serializable form (``hearth-cli hardware --json``)."""
+        return {
+            "cpu": self.cpu.to_dict(),
+            "ram_total": self.ram_total,
+            "ram_available": self.ram_available,
+            "gpus": [g.to_dict() for g in self.gpus],
+            "llama": self.llama.to_dict(),
+            "torch": self.torch.to_dict(),
+            "os": self.os,
+            "machine": self.machine,
+        }
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def format_bytes(n: int | float) -> str:
+    """Format a byte count for people, in decimal units.
+
+    Args:
+        n: a number of bytes.
+
+    Returns:
+        "7.1 GB" from one gigabyte up (one decimal), "218 MB", "12 kB" or "512 B" below;
+        "1.2 TB" from one terabyte up.
+    """
+    sign = "-" if n < 0 else ""
+    n = abs(n)
+    if n >= 1000**4:
+        return f"{sign}{n / 1000**4:.1f} TB"
+    if n >= 1000**3:
+        return f"{sign}{n / 1000**3:.1f} GB"
+    if n >= 1000**2:
+        return f"{sign}{n / 1000**2:.0f} MB"
+    if n >= 1000:
+        return f"{sign}{n / 1000:.0f} kB"
+    return f"{sign}{int(n)} B"
+
+
+def _run_command(args: Sequence[str], timeout: float) -> str | None:
+    """Run a command quietly; its stdout, or None on any failure (missing, timeout, status)."""
+    kwargs: dict[str, Any] = {}
+    if sys.platform == "win32":  # no console window flashing up from the GUI
+        kwargs["creationflags"] = getattr(subprocess, "CREATE_NO_WINDOW", 0)
+    try:
+        proc = subprocess.run(
+            list(args),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+            stdin=subprocess.DEVNULL,
+            **kwargs,
+        )
+    except (OSError, subprocess.SubprocessError, ValueError) as exc:
+        log.debug("%s failed: %s", args[0] if args else "?", exc)
+        return None
+    if proc.returncode != 0:
+        log.debug("%s exited with status %s: %s", args[0], proc.returncode, proc.stderr.strip())
+        return None
+    return proc.stdout
+
+
+def _canonical_flags(raw: Sequence[str]) -> tuple[str, ...]:
+    found = set()
+    for token in raw:
+        name = token.strip().lower()
+        name = _FLAG_ALIASES.get(name, name)
+        if name in SIMD_FLAGS:
+            found.add(name)
+    return tuple(f for f in SIMD_FLAGS if f in found)
+
+
+# --------------------------------------------------------------------------- CPU
+
+
+def parse_cpuinfo(text: str) -> tuple[str | None, tuple[str, ...]]:
+    """Read the model name and SIMD flags from Linux ``/proc/cpuinfo`` text.
+
+    Args:
+        text: the file's contents (x86 "flags" lines or arm64 "Features" lines).
+
+    Returns:
+        (model name or None, canonical SIMD flags of interest).
+    """
+    model: str | None = None
+    raw_flags: list[str] = []
+    for line in text.splitlines():
+        key, sep, value = line.partition(":")
+        if not sep:
+            continue
+        key = key.strip().lower()
+        value = value.strip()
+        if key in ("model name", "hardware", "cpu model") and value and model is None:
+            model = value
+        elif key in ("flags", "features") and not raw_flags:
+            raw_flags = value.split()
+    return model, _canonical_flags(raw_flags)
+
+
+def _parse_sysctl_optional(text: str) -> tuple[str, ...]:
+    """Flags from macOS ``sysctl hw.optional`` ("hw.optional.arm.FEAT_DotProd: 1" lines)."""
+    raw: list[str] = []
+    for line in text.splitlines():
+        key, sep, value = line.partition(":")
+        if not sep or value.strip() != "1":
+            continue
+        name = key.strip().lower().removeprefix("hw.optional.").removeprefix("arm.")
+        raw.append(name)
+    return _canonical_flags(raw)
+
+
+def _usable_cpu_count() -> int | None:
+    """CPUs this process may run on: affinity mask and cgroup v2 quota (containers)."""
+    count: int | None = None
+    if hasattr(os, "sched_getaffinity"):
+        try:
+            count = len(os.sched_getaffinity(0))
+        except OSError:
+            count = None
+    try:
+        with open("/sys/fs/cgroup/cpu.max", encoding="ascii") as fh:
+            quota, _, period = fh.read().strip().partition(" ")
+        if quota != "max" and period:
+            limit = max(1, math.ceil(int(quota) / int(period)))
+            count = limit if count is None else min(count, limit)
+    except (OSError, ValueError):
+        pass
+    return count
+
+
+def probe_cpu(
+    *,
+    system: str | None = None,
+    machine: str | None = None,
+    cpuinfo_path: str = "/proc/cpuinfo",
+    run: Runner = _run_command,
+) -> CpuInfo:
+    """Probe the processor: name, cores and SIMD features.
+
+    Args:
+        system: ``platform.system()`` to assume (default: this machine's).
+        machine: ``platform.machine()`` to assume (default: this machine's).
+        cpuinfo_path: where Linux keeps cpuinfo.
+        run: command runner (for ``sysctl`` on macOS).
+
+    Returns:
+        The CPU description; never raises.
+    """
+    system = system or platform.system()
+    machine = machine or platform.machine()
+    model: str | None = None
+    flags: tuple[str, ...] = ()
+    performance: int | None = None
+
+    if system == "Linux":
+        try:
+            with open(cpuinfo_path, encoding="utf-8", errors="replace") as fh:
+                model, flags = parse_cpuinfo(fh.read())
+        except OSError as exc:
+            log.debug("cannot read %s: %s", cpuinfo_path, exc)
+    elif system == "Darwin":
+        out = run(["sysctl", "-n", "machdep.cpu.brand_string"], PROBE_TIMEOUT_S)
+        model = out.strip() if out else None
+        out = run(["sysctl", "hw.optional"], PROBE_TIMEOUT_S)
+        flags = _parse_sysctl_optional(out or "")
+        if machine == "arm64" and "neon" not in flags:  # every Apple Silicon core has NEON
+            flags = _canonical_flags([*flags, "neon"])
+        out = run(["sysctl", "-n", "hw.perflevel0.physicalcpu"], PROBE_TIMEOUT_S)
+        if out and out.strip().isdigit():
+            performance = int(out.strip()) or None
+    elif sys.platform == "win32":
+        model, flags = _probe_windows_cpu()
+
+    if not model:
+        model = platform.processor() or machine or "Unknown CPU"
+
+    logical = psutil.cpu_count(logical=True) or os.cpu_count() or 1
+    physical = psutil.cpu_count(logical=False) or logical
+    usable = _usable_cpu_count()
+    if usable is not None and usable < logical:
+        # Inside a container or an affinity mask: scale physical cores down alike.
+        physical = max(1, min(physical, round(usable * physical / logical)))
+        logical = usable
+    if performance is not None:
+        performance = min(performance, physical)
+    return CpuInfo(
+        model=model,
+        physical_cores=max(1, physical),
+        logical_cores=max(1, logical),
+        flags=flags,
+        performance_cores=performance,
+    )
+
+
+if sys.platform == "win32":
+
+    def _probe_windows_cpu() -> tuple[str | None, tuple[str, ...]]:
+        """Processor name from the registry, SIMD from IsProcessorFeaturePresent."""
+        import ctypes
+        import winreg
+
+        model: str | None = None
+        try:
+            key = winreg.OpenKey(
+                winreg.HKEY_LOCAL_MACHINE, r"HARDWARE\DESCRIPTION\System\CentralProcessor\0"
+            )
+            with key:
+                model = str(winreg.QueryValueEx(key, "ProcessorNameString")[0]).strip()
+        except OSError:
+            model = None
+        features = {
+            "sse3": 13,
+            "ssse3": 36,
+            "sse4_1": 37,
+            "sse4_2": 38,
+            "avx": 39,
+            "avx2": 40,
+            "avx512f": 41,
+            "neon": 19,  # PF_ARM_NEON_INSTRUCTIONS_AVAILABLE
+            "dotprod": 43,  # PF_ARM_V82_DP_INSTRUCTIONS_AVAILABLE
+        }
+        present: list[str] = []
+        try:
+            is_present = ctypes.windll.kernel32.IsProcessorFeaturePresent
+            present = [name for name, pf in features.items() if is_present(pf)]
+        except (AttributeError, OSError):
+            present = []
+        if "avx2" in present:  # every AVX2 CPU also has FMA and F16C
+            present += ["fma", "f16c"]
+        return model, _canonical_flags(present)
+
+else:
+
+    def _probe_windows_cpu() -> tuple[str | None, tuple[str, ...]]:
+        return None, ()
+
+
+# --------------------------------------------------------------------------- RAM
+
+
+def probe_memory() -> tuple[int, int]:
+    """System memory.
+
+    Returns:
+        (total bytes, available bytes) from ``psutil.virtual_memory()``.
+    """
+    vm = psutil.virtual_memory()
+    return int(vm.total), int(vm.available)
+
+
+# --------------------------------------------------------------------------- GPUs
+
+
+def _mib(value: str) -> int | None:
+    value = value.strip()
+    try:
+        return int(float(value) * 1024 * 1024)
+    except ValueError:  # "[N/A]", "[Not Supported]", ""
+        return None
+
+
+def parse_nvidia_smi(text: str) -> tuple[GpuInfo, ...]:
+    """Read the output of the :data:`NVIDIA_SMI_QUERY` query.
+
+    Memory is reported in MiB. A total that reads "[N/A]" becomes 0 (unknown, see
+    :func:`probe_gpus`); a free amount that reads "[N/A]" is taken as the total.
+
+    Args:
+        text: ``name, memory.total, memory.free, driver_version`` lines.
+
+    Returns:
+        One GpuInfo per well-formed line, in the driver's index order.
+    """
+    gpus: list[GpuInfo] = []
+    rows = csv.reader(text.splitlines(), skipinitialspace=True)
+    for row in rows:
+        if len(row) < 4:
+            continue
+        *name_parts, total_s, free_s, driver_s = row
+        name = ",".join(name_parts).strip()
+        if not name:
+            continue
+        total = _mib(total_s)
+        free = _mib(free_s)
+        driver = driver_s.strip()
+        if total is None:
+            total, free = 0, 0
+        elif free is None:
+            free = total
+        gpus.append(
+            GpuInfo(
+                name=name,
+                vendor="nvidia",
+                api="cuda",
+                vram_total=total,
+                vram_free=min(free, total) if total else free,
+                driver=None if not driver or driver.startswith("[") else driver,
+                index=len(gpus),
+            )
+        )
+    return tuple(gpus)
+
+
+def probe_nvidia_gpus(
+    *,
+    run: Runner = _run_command,
+    executable: str = "nvidia-smi",
+    timeout: float = PROBE_TIMEOUT_S,
+) -> tuple[GpuInfo, ...]:
+    """Ask ``nvidia-smi`` about NVIDIA GPUs.
+
+    Args:
+        run: command runner (returns stdout or None).
+        executable: the nvidia-smi program.
+        timeout: seconds to wait for it.
+
+    Returns:
+        The GPUs; an empty tuple when nvidia-smi is missing, fails, hangs or prints
+        nothing usable. Never raises.
+    """
+    out = run([executable, *NVIDIA_SMI_QUERY], timeout)
+    if not out:
+        return ()
+    try:
+        return parse_nvidia_smi(out)
+    except (csv.Error, ValueError) as exc:
+        log.debug("unreadable nvidia-smi output: %s", exc)
+        return ()
+
+
+def metal_working_set(ram_total: int) -> int:
+    """How much unified memory Metal lets the GPU use, as Hearth estimates it.
+
+    Apple does not publish the formula behind ``recommendedMaxWorkingSetSize``; on
+    machines with up to 36 GB it is observed at about two thirds of RAM, above that
+    at about three quarters.
+
+    Args:
+        ram_total: bytes of system memory.
+
+    Returns:
+        Bytes the GPU may use.
+    """
+    share = 2 / 3 if ram_total <= 36 * 1000**3 else 3 / 4
+    return int(ram_total * share)
+
+
+def apple_gpu(
+    *, system: str, machine: str, cpu_model: str, ram_total: int, ram_available: int
+) -> GpuInfo | None:
+    """The Apple Silicon GPU, reached through Metal.
+
+    Args:
+        system: ``platform.system()``.
+        machine: ``platform.machine()``.
+        cpu_model: the chip's brand string ("Apple M2 Pro"), used as the GPU's name.
+        ram_total: bytes of unified memory.
+        ram_available: bytes of it available now.
+
+    Returns:
+        The GPU on a Darwin arm64 machine, else None.
+    """
+    if system != "Darwin" or machine != "arm64":
+        return None
+    name = cpu_model if cpu_model.startswith("Apple") else "Apple M-series"
+    working_set = metal_working_set(ram_total)
+    return GpuInfo(
+        name=name,
+        vendor="apple",
+        api="metal",
+        vram_total=working_set,
+        vram_free=max(0, min(working_set, ram_available)),
+        driver=None,
+        unified_memory=True,
+    )
+
+
+def probe_gpus(
+    *,
+    system: str,
+    machine: str,
+    cpu_model: str,
+    ram_total: int,
+    ram_available: int,
+    nvidia_probe: Callable[[], tuple[GpuInfo, ...]] = probe_nvidia_gpus,
+) -> tuple[GpuInfo, ...]:
+    """Every GPU found: NVIDIA through nvidia-smi, Apple Silicon through the platform.
+
+    An NVIDIA GPU whose memory nvidia-smi cannot report (Jetson, Grace/GB10 SoCs) shares
+    system memory; it is described as unified memory sized like the system RAM.
+
+    Returns:
+        The GPUs; never raises.
+    """
+    gpus: list[GpuInfo] = []
+    for gpu in nvidia_probe():
+        if gpu.vram_total == 0:
+            gpu = GpuInfo(
+                name=gpu.name,
+                vendor=gpu.vendor,
+                api=gpu.api,
+                vram_total=ram_total,
+                vram_free=ram_available,
+                driver=gpu.driver,
+                unified_memory=True,
+                index=gpu.index,
+            )
+        gpus.append(gpu)
+    apple = apple_gpu(
+        system=system,
+        machine=machine,
+        cpu_model=cpu_model,
+        ram_total=ram_total,
+        ram_available=ram_available,
+    )
+    if apple is not None:
+        gpus.append(apple)
+    return tuple(gpus)
+
+
+# --------------------------------------------------------------------------- llama.cpp build
+
+
+def gpu_backend_from_system_info(text: str) -> str | None:
+    """Which GPU backend a llama.cpp build has, from ``llama_print_system_info()``.
+
+    Recent builds print one section per registered backend ("CUDA : ARCHS = 890 | ...
+    | CPU : AVX2 = 1 | ..."); older ones printed flags ("CUBLAS = 1", "METAL = 1").
+
+    Args:
+        text: the system info string.
+
+    Returns:
+        "CUDA", "Metal", "Vulkan", "ROCm", "SYCL", "MUSA", "CANN", "OpenCL", "Kompute" or None.
+    """
+    for match in re.finditer(r"(?:^|\|)\s*([A-Za-z][A-Za-z0-9_]*)\s*(:|=\s*(\d+))", text):
+        name, sep, value = match.group(1).lower(), match.group(2), match.group(3)
+        if name not in _GPU_BACKENDS:
+            continue
+        if sep == ":" or (value is not None and value != "0"):
+            return _GPU_BACKENDS[name]
+    return None
+
+
+def _registry_backend_names(modules: Sequence[Any]) -> list[str] | None:
+    """Names of ggml's registered backends, where a binding exposes the registry."""
+    for mod in modules:
+        if mod is None:
+            continue
+        count = getattr(mod, "ggml_backend_reg_count", None)
+        get = getattr(mod, "ggml_backend_reg_get", None)
+        name_of = getattr(mod, "ggml_backend_reg_name", None)
+        if not (callable(count) and callable(get) and callable(name_of)):
+            continue
+        try:
+            names = []
+            for i in range(int(count())):
+                raw = name_of(get(i))
+                names.append(raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw))
+        except Exception as exc:  # a foreign function; anything can go wrong
+            log.debug("ggml backend registry unreadable: %s", exc)
+            continue
+        return names
+    return None
+
+
+def probe_llama_build(
+    importer: Callable[[str], ModuleType] = importlib.import_module,
+) -> LlamaBuild:
+    """Probe the installed llama-cpp-python (imported here, never at module import).
+
+    Args:
+        importer: imports a module by name (tests pass a fake).
+
+    Returns:
+        The build's capabilities; ``available=False`` (with ``error``) when llama_cpp
+        is missing or its library does not load. Never raises.
+    """
+    try:
+        llama_cpp = importer("llama_cpp")
+    except Exception as exc:  # ImportError, or OSError/RuntimeError from the shared library
+        log.info("llama_cpp is not usable: %s", exc)
+        return LlamaBuild(
+            available=False,
+            gpu_offload=False,
+            gpu_backend=None,
+            system_info="",
+            version=None,
+            error=f"{type(exc).__name__}: {exc}",
+        )
+    version = getattr(llama_cpp, "__version__", None)
+    try:
+        gpu_offload = bool(llama_cpp.llama_supports_gpu_offload())
+    except Exception as exc:
+        log.debug("llama_supports_gpu_offload failed: %s", exc)
+        gpu_offload = False
+    try:
+        raw = llama_cpp.llama_print_system_info()
+        system_info = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw or "")
+    except Exception as exc:
+        log.debug("llama_print_system_info failed: %s", exc)
+        system_info = ""
+    system_info = system_info.strip()
+
+    backend: str | None = None
+    names = _registry_backend_names(
+        [getattr(llama_cpp, "llama_cpp", None), sys.modules.get("llama_cpp._ggml")]
+    )
+    for name in names or ():
+        backend = _GPU_BACKENDS.get(name.strip().lower())
+        if backend:
+            break
+    if backend is None:
+        backend = gpu_backend_from_system_info(system_info)
+    return LlamaBuild(
+        available=True,
+        gpu_offload=gpu_offload,
+        gpu_backend=backend,
+        system_info=system_info,
+        version=str(version) if version else None,
+    )
+
+
+# --------------------------------------------------------------------------- torch
+
+
+def probe_torch(
+    *,
+    find_spec: Callable[[str], object | None] = importlib.util.find_spec,
+    importer: Callable[[str], ModuleType] = importlib.import_module,
+) -> TorchInfo:
+    """Probe PyTorch for the torch backend; cheap (no import) when torch is not installed.
+
+    Args:
+        find_spec: finds a module without importing it.
+        importer: imports a module by name.
+
+    Returns:
+        What torch can do; never raises.
+    """
+    try:
+        spec = find_spec("torch")
+    except (ImportError, ValueError):
+        spec = None
+    if spec is None:
+        return NO_TORCH
+    try:
+        torch = importer("torch")
+    except Exception as exc:
+        log.info("torch is installed but does not import: %s", exc)
+        return NO_TORCH
+    version = getattr(torch, "__version__", None)
+    cuda = False
+    device_name: str | None = None
+    try:
+        cuda = bool(torch.cuda.is_available())
+        if cuda:
+            device_name = str(torch.cuda.get_device_name(0))
+    except Exception as exc:
+        log.debug("torch.cuda probe failed: %s", exc)
+    mps = False
+    try:
+        mps = bool(torch.backends.mps.is_available())
+    except Exception as exc:
+        log.debug("torch mps probe failed: %s", exc)
+    if mps and device_name is None:
+        device_name = "Apple GPU (MPS)"
+    return TorchInfo(
+        available=True,
+        version=str(version) if version else None,
+        cuda=cuda,
+        mps=mps,
+        device_name=device_name,
+    )
+
+
+# --------------------------------------------------------------------------- top level
+
+
+def probe_hardware(
+    *,
+    cpu_probe: Callable[[], CpuInfo] | None = None,
+    memory_probe: Callable[[], tuple[int, int]] | None = None,
+    gpu_probe: Callable[[], tuple[GpuInfo, ...]] | None = None,
+    llama_probe: Callable[[], LlamaBuild] | None = None,
+    torch_probe: Callable[[], TorchInfo] | None = None,
+    platform_probe: Callable[[], tuple[str, str]] | None = None,
+) -> Hardware:
+    """Probe this computer. Every piece can be replaced, so tests can fake any machine.
+
+    Args:
+        cpu_probe: returns the CPU (default :func:`probe_cpu`).
+        memory_probe: returns (RAM total, RAM available) (default :func:`probe_memory`).
+        gpu_probe: returns the GPUs (default :func:`probe_gpus` for this machine).
+        llama_probe: returns the llama.cpp build (default :func:`probe_llama_build`).
+        torch_probe: returns the torch install (default :func:`probe_torch`).
+        platform_probe: returns (``platform.system()``, ``platform.machine()``).
+
+    Returns:
+        The hardware description. The default probes never raise.
+    """
+    system, machine = (
+        platform_probe() if platform_probe else (platform.system(), platform.machine())
+    )
+    cpu = cpu_probe() if cpu_probe else probe_cpu(system=system, machine=machine)
+    ram_total, ram_available = memory_probe() if memory_probe else probe_memory()
+    if gpu_probe is not None:
+        gpus = tuple(gpu_probe())
+    else:
+        gpus = probe_gpus(
+            system=system,
+            machine=machine,
+            cpu_model=cpu.model,
+            ram_total=ram_total,
+            ram_available=ram_available,
+        )
+    llama = llama_probe() if llama_probe else probe_llama_build()
+    torch = torch_probe() if torch_probe else probe_torch()
+    return Hardware(
+        cpu=cpu,
+        ram_total=ram_total,
+        ram_available=ram_available,
+        gpus=gpus,
+        llama=llama,
+        torch=torch,
+        os=system,
+        machine=machine,
+    )
+
+
+# --------------------------------------------------------------------------- planning
+
+
+@dataclass(frozen=True)
+class BackendPlan:
+    """How to run a model on this computer.
+
+    ``n_gpu_layers`` follows llama.cpp: the number of layers offloaded, where a model with
+    ``block_count`` blocks has ``block_count + 1`` layers (the output layer is the last one and
+    goes to the GPU only when every block does). Full offload is reported as
+    ``block_count + 1``; when no model is known yet it is :data:`ALL_LAYERS` (-1, which
+    llama-cpp-python also reads as "all"). For the torch backend it is all-or-nothing.
+
+    Attributes:
+        backend: "llamacpp" or "torch".
+        device: "cuda", "metal", "mps", "cpu", or for other llama.cpp GPU builds "vulkan",
+            "rocm", "sycl", ...
+        n_gpu_layers: layers offloaded to the GPU (see above); 0 on the CPU.
+        n_layers_total: ``block_count + 1`` when the model is known, else None.
+        n_threads: decode threads.
+        n_threads_batch: prompt-processing threads.
+        n_ctx: context size in tokens.
+        gpu_name: the GPU used, or None on the CPU.
+        reason: one line for the status bar saying what was chosen and why.
+        warnings: things the user should know (model too large, settings overridden...).
+        memory_needed: bytes the model needs at n_ctx, or None without a model.
+        memory_free: bytes of memory free for it (RAM, plus usable VRAM when offloading).
+    """
+
+    backend: str
+    device: str
+    n_gpu_layers: int
+    n_layers_total: int | None
+    n_threads: int
+    n_threads_batch: int
+    n_ctx: int
+    gpu_name: str | None
+    reason: str
+    warnings: tuple[str, ...] = ()
+    memory_needed: int | None = None
+    memory_free: int | None = None
+
+    @property
+    def full_offload(self) -> bool:
+        """Every layer runs on the GPU."""
+        if self.device == "cpu" or self.n_gpu_layers == 0:
+            return False
+        if self.n_gpu_layers == ALL_LAYERS or self.n_layers_total is None:
+            return True
+        return self.n_gpu_layers >= self.n_layers_total
+
+    @property
+    def too_large(self) -> bool:
+        """The model needs more memory than is free."""
+        return (
+            self.memory_needed is not None
+            and self.memory_free is not None
+            and self.memory_needed > self.memory_free
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-serializable form, with ``full_offload`` and ``too_large``."""
+        out = asdict(self)
+        out["warnings"] = list(self.warnings)
+        out["full_offload"] = self.full_offload
+        out["too_large"] = self.too_large
+        return out
+
+
+def usable_vram(gpu: GpuInfo) -> int:
+    """Bytes of a GPU's free memory the planner will fill.
+
+    Keeps :data:`VRAM_SHARE_HEADROOM` of the total plus :data:`VRAM_FIXED_HEADROOM`
+    free for the driver, the CUDA/Metal context and other programs.
+    """
+    headroom = int(gpu.vram_total * VRAM_SHARE_HEADROOM) + VRAM_FIXED_HEADROOM
+    return max(0, gpu.vram_free - headroom)
+
+
+def _block_sizes(model: ModelShape) -> list[int]:
+    sizes = [int(b) for b in model.layer_bytes]
+    if len(sizes) == model.block_count:
+        return sizes
+    each = sum(sizes) // max(1, model.block_count)
+    return [each] * max(0, model.block_count)
+
+
+def layers_that_fit(model: ModelShape, n_ctx: int, budget: int) -> int:
+    """How many llama.cpp layers fit in ``budget`` bytes of GPU memory.
+
+    The non-layer tensors (output head) and the compute buffer are counted first; then
+    whole blocks, each with its weights and its KV cache at ``n_ctx``, from the last block
+    down (llama.cpp offloads the last blocks first).
+
+    Args:
+        model: the model.
+        n_ctx: context size in tokens.
+        budget: usable GPU bytes (see :func:`usable_vram`).
+
+    Returns:
+        0 .. block_count, or block_count + 1 when everything fits.
+    """
+    left = budget - model.non_layer_bytes - model.memory_estimate(n_ctx).compute_bytes
+    if left < 0:
+        return 0
+    kv = model.layer_kv_bytes(n_ctx)
+    blocks = _block_sizes(model)
+    fitted = 0
+    for size in reversed(blocks):
+        cost = size + kv
+        if cost > left:
+            break
+        left -= cost
+        fitted += 1
+    return fitted + 1 if fitted == len(blocks) else fitted
+
+
+def _gpu_label(gpus: Sequence[GpuInfo]) -> str:
+    names = [g.name for g in gpus]
+    if len(set(names)) == 1 and len(names) > 1:
+        return f"{len(names)}× {names[0]}"
+    return " + ".join(names)
+
+
+def _threads_label(cpu: CpuInfo, n_threads: int) -> str:
+    label = f"{n_threads} thread{'s' if n_threads != 1 else ''}"
+    simd = cpu.simd_level
+    return f"{label} ({simd})" if simd else label
+
+
+def _layers_text(n: int, total_layers: int | None) -> str:
+    """ "20/33", "33/33", or without a model "all" / "20"."""
+    if total_layers is None:
+        return "all" if n == ALL_LAYERS else str(n)
+    return f"{min(n, total_layers) if n != ALL_LAYERS else total_layers}/{total_layers}"
+
+
+def _parse_offload(value: str | int) -> tuple[str | int, str | None]:
+    """Settings' gpu_offload -> "auto", "off" or a layer count (-1 = all); plus a warning."""
+    if isinstance(value, int):
+        return value, None
+    text = str(value).strip().lower()
+    if text in ("", "auto"):
+        return "auto", None
+    if text in ("off", "none", "cpu", "0"):
+        return ("off" if text != "0" else 0), None
+    try:
+        return int(text), None
+    except ValueError:
+        return "auto", (
+            f"GPU offload {value!r} in Settings is not 'auto', 'off' or a number of layers; "
+            "using 'auto'."
+        )
+
+
+@dataclass
+class _Draft:
+    """A plan being assembled."""
+
+    backend: str = "llamacpp"
+    device: str = "cpu"
+    n_gpu_layers: int = 0
+    gpus: tuple[GpuInfo, ...] = ()
+    gpu_name: str | None = None
+    reason: str = ""
+    warnings: list[str] = field(default_factory=list)
+
+
+def plan_backend(
+    hw: Hardware,
+    model: ModelShape | None,
+    *,
+    n_ctx: int,
+    settings_backend: str = "auto",
+    gpu_offload: str | int = "auto",
+    threads: int = 0,
+) -> BackendPlan:
+    """Choose the backend, device, GPU layers and threads for a model on this computer.
+
+    Preference: llama.cpp on a GPU it was built for (layers fitted to free VRAM), then
+    PyTorch on a GPU when llama.cpp cannot use the one present, then the CPU. Every
+    choice comes with a one-line ``reason`` a user can act on.
+
+    Args:
+        hw: the hardware (see :func:`probe_hardware`).
+        model: the model, or None to plan only the device (before a model is chosen).
+        n_ctx: context size in tokens; 0 or less lets the plan choose
+            (the model's trained context, at most :data:`DEFAULT_CONTEXT`).
+        settings_backend: Settings.backend: "auto", "llamacpp" or "torch".
+        gpu_offload: Settings.gpu_offload: "auto", "off" or a number of layers.
+        threads: Settings.threads: decode threads, 0 = physical (performance) cores.
+
+    Returns:
+        The plan; never raises for any hardware or settings.
+    """
+    warnings: list[str] = []
+
+    # Context.
+    trained = model.context_length if model is not None else 0
+    if n_ctx <= 0:
+        n_ctx = min(trained, DEFAULT_CONTEXT) if trained > 0 else DEFAULT_CONTEXT
+    elif trained > 0 and n_ctx > trained:
+        warnings.append(
+            f"The context size {n_ctx} is larger than the {trained} tokens this model was "
+            "trained for; answers may get worse past that point."
+        )
+
+    # Threads.
+    n_threads = threads if threads > 0 else hw.cpu.default_threads
+    n_threads_batch = max(n_threads, hw.cpu.logical_cores)
+
+    # Settings.
+    offload, offload_warning = _parse_offload(gpu_offload)
+    if offload_warning:
+        warnings.append(offload_warning)
+    wanted = str(settings_backend).strip().lower() or "auto"
+    if wanted not in ("auto", "llamacpp", "torch"):
+        warnings.append(
+            f"Backend {settings_backend!r} in Settings is not 'auto', 'llamacpp' or 'torch'; "
+            "using 'auto'."
+        )
+        wanted = "auto"
+
+    total_layers = model.block_count + 1 if model is not None else None
+    all_layers = total_layers if total_layers is not None else ALL_LAYERS
+    cpu_tail = _threads_label(hw.cpu, n_threads)
+
+    draft = _Draft(warnings=warnings)
+    if wanted == "torch":
+        if hw.torch.available:
+            _plan_torch(hw, draft, offload, all_layers, cpu_tail, why="set in Settings")
+        else:
+            _plan_llama(hw, model, n_ctx, draft, offload, wanted, cpu_tail, total_layers)
+            draft.reason += " (PyTorch is not installed, so llama.cpp is used)"
+            warnings.append(
+                "The PyTorch backend is chosen in Settings, but PyTorch is not installed; "
+                "using llama.cpp instead."
+            )
+    else:
+        _plan_llama(hw, model, n_ctx, draft, offload, wanted, cpu_tail, total_layers)
+
+    # Memory check.
+    needed: int | None = None
+    free: int | None = None
+    if model is not None:
+        needed = int(model.memory_estimate(n_ctx).total_bytes)
+        free = hw.ram_available
+        if draft.device != "cpu" and draft.gpus and not draft.gpus[0].unified_memory:
+            free += sum(usable_vram(g) for g in draft.gpus)
+        if needed > free:
+            warnings.append(
+                f"This model needs about {format_bytes(needed)} but only {format_bytes(free)} "
+                "of memory is free; it may not load or may be very slow."
+            )
+
+    return BackendPlan(
+        backend=draft.backend,
+        device=draft.device,
+        n_gpu_layers=draft.n_gpu_layers if draft.device != "cpu" else 0,
+        n_layers_total=total_layers,
+        n_threads=n_threads,
+        n_threads_batch=n_threads_batch,
+        n_ctx=n_ctx,
+        gpu_name=draft.gpu_name if draft.device != "cpu" else None,
+        reason=draft.reason,
+        warnings=tuple(warnings),
+        memory_needed=needed,
+        memory_free=free,
+    )
+
+
+def _plan_torch(
+    hw: Hardware,
+    draft: _Draft,
+    offload: str | int,
+    all_layers: int,
+    cpu_tail: str,
+    *,
+    why: str,
+) -> None:
+    """Fill the draft for the torch backend; ``why`` completes the reason."""
+    draft.backend = "torch"
+    nvidia = tuple(g for g in hw.gpus if g.vendor == "nvidia")
+    if offload in ("off", 0):
+        draft.device = "cpu"
+        draft.reason = f"CPU via PyTorch: GPU offload is turned off in Settings; {cpu_tail}"
+        return
+    if hw.torch.cuda:
+        name = _gpu_label(nvidia) if nvidia else (hw.torch.device_name or "NVIDIA GPU")
+        draft.device, draft.gpus, draft.gpu_name = "cuda", nvidia, name
+        draft.n_gpu_layers = all_layers
+        if why == "set in Settings":
+            draft.reason = f"CUDA via PyTorch: {name} (set in Settings)"
+        else:
+            draft.reason = f"CUDA via PyTorch: {why}, so the PyTorch backend uses your {name}"
+        return
+    if hw.torch.mps:
+        apple = tuple(g for g in hw.gpus if g.vendor == "apple")
+        name = apple[0].name if apple else "Apple GPU"
+        draft.device, draft.gpus, draft.gpu_name = "mps", apple, name
+        draft.n_gpu_layers = all_layers
+        if why == "set in Settings":
+            draft.reason = f"MPS via PyTorch: {name} (set in Settings)"
+        else:
+            draft.reason = f"MPS via PyTorch: {why}, so the PyTorch backend uses your {name} GPU"
+        return
+    draft.device = "cpu"
+    draft.reason = f"CPU via PyTorch: PyTorch cannot use a GPU here; {cpu_tail}"
+
+
+def _plan_llama(
+    hw: Hardware,
+    model: ModelShape | None,
+    n_ctx: int,
+    draft: _Draft,
+    offload: str | int,
+    wanted: str,
+    cpu_tail: str,
+    total_layers: int | None,
+) -> None:
+    """Fill the draft for llama.cpp (or torch, when "auto" and llama.cpp cannot use the GPU)."""
+    draft.backend = "llamacpp"
+    draft.device = "cpu"
+    build = hw.llama
+    nvidia = tuple(g for g in hw.gpus if g.vendor == "nvidia")
+    apple = tuple(g for g in hw.gpus if g.vendor == "apple")
+    all_layers = total_layers if total_layers is not None else ALL_LAYERS
+    torch_gpu = hw.torch.available and (hw.torch.cuda or hw.torch.mps)
+
+    if not build.available:
+        if wanted == "auto" and hw.torch.available:
+            _plan_torch(hw, draft, offload, all_layers, cpu_tail, why="llama.cpp is not installed")
+            return
+        draft.warnings.append(
+            "llama.cpp (llama-cpp-python) could not be loaded"
+            + (f" ({build.error})" if build.error else "")
+            + "; reinstall it with pip install --force-reinstall llama-cpp-python."
+        )
+        draft.reason = f"CPU: llama.cpp is not installed; {cpu_tail}"
+        return
+
+    if offload == "off":
+        draft.reason = f"CPU: GPU offload is turned off in Settings; {cpu_tail}"
+        return
+    if offload == 0:
+        draft.reason = f"CPU: GPU offload is set to 0 layers in Settings; {cpu_tail}"
+        return
+
+    # Which GPUs this build can reach.
+    backend = build.gpu_backend
+    if build.gpu_offload and backend is None:
+        backend = "CUDA" if nvidia else ("Metal" if apple else None)
+    targets: tuple[GpuInfo, ...] = ()
+    if backend == "CUDA":
+        targets = nvidia
+    elif backend == "Metal":
+        targets = apple
+    elif backend == "Vulkan":
+        targets = nvidia or apple
+
+    if not build.gpu_offload or backend is None:
+        present = nvidia or apple
+        if not present:
+            draft.reason = f"CPU: no supported GPU found; {cpu_tail}"
+        elif backend is not None:
+            # Built for a GPU, yet llama.cpp finds no device: driver or runtime trouble.
+            vendor = "NVIDIA driver" if present[0].vendor == "nvidia" else "GPU driver"
+            draft.reason = (
+                f"CPU: llama.cpp was built with {backend} but cannot use your "
+                f"{_gpu_label(present)} (check the {vendor}); {cpu_tail}"
+            )
+        elif (
+            wanted == "auto"
+            and torch_gpu
+            and ((nvidia and hw.torch.cuda) or (apple and hw.torch.mps))
+        ):
+            _plan_torch(
+                hw,
+                draft,
+                offload,
+                all_layers,
+                cpu_tail,
+                why="llama.cpp was built without GPU support",
+            )
+        else:
+            flag = "-DGGML_CUDA=on" if nvidia else "-DGGML_METAL=on"
+            gpu = _gpu_label(present) + ("" if nvidia else " GPU")
+            draft.reason = (
+                "CPU: llama.cpp was built without GPU support; "
+                f"{_REINSTALL.format(flag=flag)} to use your {gpu}"
+            )
+        if isinstance(offload, int):
+            draft.warnings.append(
+                f"GPU offload is set to {offload} layers in Settings, but llama.cpp cannot "
+                "use a GPU here; running on the CPU."
+            )
+        return
+
+    device = backend.lower()
+    if not targets:
+        # A GPU backend Hearth cannot measure (ROCm, SYCL, ...), or nvidia-smi missing.
+        if isinstance(offload, int):
+            n = all_layers if offload < 0 else offload
+            if total_layers is not None:
+                n = min(n, total_layers)
+            draft.device, draft.n_gpu_layers, draft.gpu_name = device, n, f"{backend} GPU"
+            shown = _layers_text(n, total_layers)
+            draft.reason = f"{backend}: {shown} layers on GPU (set in Settings)"
+            return
+        draft.reason = (
+            f"CPU: llama.cpp was built with {backend}, but Hearth cannot measure that GPU's "
+            f"memory; set GPU offload to a number of layers in Settings to use it; {cpu_tail}"
+        )
+        return
+
+    label = _gpu_label(targets)
+    unified = targets[0].unified_memory
+    budget = sum(usable_vram(g) for g in targets)
+    free_vram = sum(g.vram_free for g in targets)
+    free_text = f"{format_bytes(free_vram)} free {'GPU memory' if unified else 'VRAM'}"
+    draft.gpus = targets
+
+    if isinstance(offload, int):  # a number from Settings
+        n = all_layers if offload < 0 else offload
+        if total_layers is not None:
+            n = min(n, total_layers)
+        draft.device, draft.n_gpu_layers, draft.gpu_name = device, n, label
+        shown = _layers_text(n, total_layers)
+        draft.reason = f"{backend}: {label}, {shown} layers on GPU (set in Settings)"
+        if model is not None:
+            fits = layers_that_fit(model, n_ctx, budget)
+            if n > fits:
+                draft.warnings.append(
+                    f"GPU offload is set to {n} layers in Settings, but only about {fits} fit "
+                    f"in {free_text}; if loading fails, lower GPU offload in Settings."
+                )
+        return
+
+    # "auto".
+    if model is None:
+        draft.device, draft.n_gpu_layers, draft.gpu_name = device, ALL_LAYERS, label
+        draft.reason = f"{backend}: {label}, all layers on GPU"
+        return
+    fits = layers_that_fit(model, n_ctx, budget)
+    assert total_layers is not None
+    if fits >= total_layers:
+        draft.device, draft.n_gpu_layers, draft.gpu_name = device, total_layers, label
+        draft.reason = f"{backend}: {label}, {total_layers}/{total_layers} layers on GPU"
+    elif fits > 0:
+        draft.device, draft.n_gpu_layers, draft.gpu_name = device, fits, label
+        draft.reason = (
+            f"{backend}: {label}, {fits}/{total_layers} layers on GPU "
+            f"({free_text}; the rest runs on the CPU)"
+        )
+    else:
+        draft.reason = f"CPU: the model does not fit in the {free_text} on {label}; {cpu_tail}"
+
+
+# --------------------------------------------------------------------------- fit badge
+
+_BADGE_LABELS: dict[str, str] = {
+    "gpu": "Fits on GPU",
+    "ram": "Fits in memory",
+    "too_large": "Too large",
+}
+
+
+def fit_badge(hw: Hardware, model: ModelShape, n_ctx: int) -> FitBadge:
+    """How well a model fits this computer, for the model manager's badge.
+
+    Args:
+        hw: the hardware.
+        model: the model.
+        n_ctx: context size in tokens (0 = the plan's default).
+
+    Returns:
+        "gpu" when the automatic plan puts every layer on a GPU, "ram" when the model
+        fits in free memory otherwise (CPU or partial offload), "too_large" when it does not.
+    """
+    plan = plan_backend(hw, model, n_ctx=n_ctx)
+    if plan.too_large:
+        return "too_large"
+    if plan.device != "cpu" and plan.full_offload:
+        return "gpu"
+    return "ram"
+
+
+def fit_badge_label(badge: str) -> str:
+    """Badge text for a :func:`fit_badge` value: "Fits on GPU", "Fits in memory", "Too large"."""
+    return _BADGE_LABELS.get(badge, badge)

@@ -1,0 +1,105 @@
+"""Turning "load this model" into a concrete load request: header, backend plan, context."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+from typing import Any
+
+from engine.config import get_paths, load_settings
+from engine.hardware import Hardware, LlamaBuild, plan_backend, probe_hardware
+from engine.store import ModelStore
+
+log = logging.getLogger("engine.loading")
+
+#: Context allocated when neither the caller nor the settings choose one.
+DEFAULT_CONTEXT = 4096
+
+
+@functools.lru_cache(maxsize=4)
+def _hardware(llama: LlamaBuild) -> Hardware:
+    # The CPU, GPUs and torch do not change while the app runs; free memory does,
+    # and is probed again by plan-time checks that need it.
+    return probe_hardware(llama_probe=lambda: llama)
+
+
+def plan_load(
+    model: str | os.PathLike[str] | None,
+    hello: dict[str, Any],
+    *,
+    n_ctx: int = 0,
+    gpu_offload: str = "auto",
+    threads: int = 0,
+    backend: str = "auto",
+) -> dict[str, Any]:
+    """Resolve a model, read its header and plan the load. Runs off the event loop.
+
+    Args:
+        model: a store id, file name, or path; None for the starter model.
+        hello: the worker's hello message (its llama.cpp build).
+        n_ctx: context size; 0 uses the settings, else min(trained context, 4096).
+        gpu_offload: "auto", "off" or a number of layers.
+        threads: decode threads; 0 lets the plan choose.
+        backend: "auto", "llamacpp" or "torch".
+
+    Returns:
+        The fields of the worker's ``load`` request.
+
+    Raises:
+        ModelNotFound: nothing matches ``model``.
+        ModelFileError: the file is not a usable GGUF model.
+    """
+    paths = get_paths()
+    settings = load_settings(paths)
+    store = ModelStore(paths)
+    entry = store.resolve(model)
+    if entry.info is None:
+        from engine.errors import ModelFileError
+
+        raise ModelFileError(entry.error or f"{entry.path} is not a usable model file.")
+    info = entry.info
+    wanted = n_ctx or settings.context_size or min(info.context_length, DEFAULT_CONTEXT)
+    llama = LlamaBuild(
+        **hello.get(
+            "llama",
+            {
+                "available": False,
+                "gpu_offload": False,
+                "gpu_backend": None,
+                "system_info": "",
+                "version": None,
+            },
+        )
+    )
+    hw = _hardware(llama)
+    plan = plan_backend(
+        hw,
+        info,
+        n_ctx=wanted,
+        settings_backend=backend,
+        gpu_offload=gpu_offload,
+        threads=threads or settings.threads,
+    )
+    warnings = list(plan.warnings)
+    reason = plan.reason
+    n_gpu_layers = plan.n_gpu_layers
+    device = plan.device
+    if plan.backend != "llamacpp":
+        # The PyTorch backend is not in this build yet; llama.cpp on the CPU serves.
+        warnings.append(f"The {plan.backend} backend is not available yet; using llama.cpp.")
+        reason = f"CPU: {plan.reason}"
+        n_gpu_layers, device = 0, "cpu"
+    return {
+        "path": str(entry.path),
+        "model_id": entry.id,
+        "architecture": info.architecture,
+        "n_ctx": plan.n_ctx,
+        "n_gpu_layers": n_gpu_layers,
+        "n_threads": plan.n_threads,
+        "n_threads_batch": plan.n_threads_batch,
+        "device": device,
+        "plan_reason": reason,
+        "warnings": warnings,
+        "flash_attn": "auto",
+    }

@@ -1,0 +1,368 @@
+"""The engine worker process: owns the model, serves one request at a time over JSON lines.
+
+Started as ``python -m engine.worker`` (or ``hearth --engine-worker`` when frozen).
+A crafted or corrupt GGUF can crash llama.cpp (llama.cpp's SECURITY.md tells users to
+sandbox untrusted models), so the model lives here and a crash costs the GUI nothing.
+
+Threads: the main thread is the model thread — it loads, generates and unloads. A
+reader thread parses stdin and sets the cancel flag the moment a ``cancel`` arrives.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import sys
+import threading
+import time
+from dataclasses import replace
+from typing import Any, BinaryIO
+
+from engine import protocol
+from engine.backends.base import Backend, BackendLoadParams, LoadedModelFacts
+from engine.chat import fit_conversation, output_reserve
+from engine.errors import Cancelled, EngineError, NoModelLoaded, TemplateError
+from engine.hardware import probe_llama_build
+from engine.templates import FALLBACK_STOP, ChatTemplate, TemplateRenderHung, probe_template
+from engine.types import ChatMessage, GenerationStats, SamplingParams
+
+log = logging.getLogger("engine.worker")
+
+
+class Worker:
+    """Serves requests; every method runs on the model thread unless it says otherwise."""
+
+    def __init__(self, out: BinaryIO) -> None:
+        self._out = out
+        self._out_lock = threading.Lock()
+        self._backend: Backend | None = None
+        self._facts: LoadedModelFacts | None = None
+        self._template: ChatTemplate | None = None
+        self._model_id = ""
+        self._current_id = -1
+        self._cancel = threading.Event()
+        self._cancelled_ids: set[int] = set()
+        self._state_lock = threading.Lock()
+        self.exit_after_reply = False
+
+    # -- output ------------------------------------------------------------------
+
+    def send(self, message: dict[str, Any]) -> None:
+        """Write one message (any thread)."""
+        data = protocol.encode(message)
+        with self._out_lock:
+            self._out.write(data)
+            self._out.flush()
+
+    # -- cancel (reader thread) ----------------------------------------------------
+
+    def cancel(self, target: int) -> None:
+        """Stop request ``target`` if it is running, or skip it when it starts."""
+        with self._state_lock:
+            if target == self._current_id:
+                self._cancel.set()
+            else:
+                self._cancelled_ids.add(target)
+
+    # -- dispatch ------------------------------------------------------------------
+
+    def handle(self, request: dict[str, Any]) -> None:
+        """Serve one request, always answering with a result, done or error."""
+        rid = int(request.get("id", -1))
+        op = request.get("op")
+        with self._state_lock:
+            self._current_id = rid
+            self._cancel = threading.Event()
+            if rid in self._cancelled_ids:
+                self._cancelled_ids.discard(rid)
+                self._cancel.set()
+        try:
+            handler = getattr(self, f"_op_{op}", None)
+            if handler is None:
+                raise EngineError(f"The engine does not know the request {op!r}.")
+            handler(rid, request)
+        except TemplateRenderHung as exc:
+            self.exit_after_reply = True
+            self._send_error(rid, exc)
+        except EngineError as exc:
+            self._send_error(rid, exc)
+        except MemoryError:
+            self._send_error(rid, EngineError("The engine ran out of memory."))
+        except Exception as exc:  # a bug: report it with its type, keep serving
+            log.exception("Request %s (%s) failed", rid, op)
+            self._send_error(rid, EngineError(f"Internal error: {type(exc).__name__}: {exc}"))
+        finally:
+            with self._state_lock:
+                self._current_id = -1
+
+    def _send_error(self, rid: int, exc: EngineError) -> None:
+        self.send({"id": rid, "event": "error", "type": type(exc).__name__, "message": str(exc)})
+
+    # -- operations ------------------------------------------------------------------
+
+    def _op_ping(self, rid: int, _req: dict[str, Any]) -> None:
+        self.send({"id": rid, "event": "result", "value": "pong"})
+
+    def _op_load(self, rid: int, req: dict[str, Any]) -> None:
+        from engine.backends.llamacpp import LlamaCppBackend
+
+        self._unload()
+        params = BackendLoadParams(
+            path=req["path"],
+            n_ctx=int(req["n_ctx"]),
+            n_gpu_layers=int(req["n_gpu_layers"]),
+            n_threads=int(req["n_threads"]),
+            n_threads_batch=int(req["n_threads_batch"]),
+            flash_attn=str(req.get("flash_attn", "auto")),
+        )
+        warnings: list[str] = list(req.get("warnings", []))
+        t0 = time.perf_counter()
+        backend = LlamaCppBackend()
+        try:
+            facts = backend.load(params)
+        except EngineError as first:
+            if params.n_gpu_layers <= 0:
+                raise
+            # A GPU failure at load falls back to the CPU, and says why.
+            log.warning("GPU load failed (%s); retrying on the CPU", first)
+            facts = backend.load(replace(params, n_gpu_layers=0))
+            warnings.append(f"The GPU could not take this model ({first}); it runs on the CPU.")
+        self._backend = backend
+        self._facts = facts
+        self._model_id = str(req.get("model_id") or params.path)
+        self._template, template_warning = self._choose_template(
+            facts, force_fallback=req.get("template") == "fallback"
+        )
+        if template_warning:
+            warnings.append(template_warning)
+        device = str(req.get("device", "cpu")) if facts.n_gpu_layers > 0 else "cpu"
+        info = {
+            "model_id": self._model_id,
+            "path": params.path,
+            "architecture": str(req.get("architecture", "")),
+            "n_ctx": facts.n_ctx,
+            "n_ctx_train": facts.n_ctx_train,
+            "backend": "llamacpp",
+            "device": device,
+            "n_gpu_layers": facts.n_gpu_layers,
+            "n_threads": params.n_threads,
+            "plan_reason": str(req.get("plan_reason", "")),
+            "chat_template": "fallback" if self._template.is_fallback else "gguf",
+            "warnings": warnings,
+            "load_s": time.perf_counter() - t0,
+        }
+        self.send({"id": rid, "event": "result", "value": info})
+
+    def _choose_template(
+        self, facts: LoadedModelFacts, *, force_fallback: bool
+    ) -> tuple[ChatTemplate, str]:
+        if force_fallback or not facts.chat_template:
+            note = (
+                ""
+                if force_fallback
+                else "This model has no chat template; Hearth uses its plain fallback format."
+            )
+            return ChatTemplate.fallback(), note
+        try:
+            template = ChatTemplate(
+                facts.chat_template, bos_token=facts.bos_text, eos_token=facts.eos_text
+            )
+            probe_template(template)
+        except TemplateRenderHung as exc:
+            self.exit_after_reply = True
+            return ChatTemplate.fallback(), f"The model's chat template was refused: {exc}."
+        except TemplateError as exc:
+            return ChatTemplate.fallback(), f"The model's chat template was refused: {exc}."
+        return template, ""
+
+    def _unload(self) -> None:
+        if self._backend is not None:
+            self._backend.close()
+        self._backend = None
+        self._facts = None
+        self._template = None
+        self._model_id = ""
+
+    def _op_unload(self, rid: int, _req: dict[str, Any]) -> None:
+        self._unload()
+        self.send({"id": rid, "event": "result", "value": None})
+
+    def _loaded(self) -> tuple[Backend, LoadedModelFacts, ChatTemplate]:
+        if self._backend is None or self._facts is None or self._template is None:
+            raise NoModelLoaded("No model is loaded. Choose a model first.")
+        return self._backend, self._facts, self._template
+
+    def _prompt_tokens(self, text: str) -> list[int]:
+        backend, facts, _ = self._loaded()
+        # Templates that already write the BOS text must not get a second BOS.
+        add_bos = facts.add_bos and not (facts.bos_text and text.startswith(facts.bos_text))
+        return backend.tokenize(text, add_special=add_bos, parse_special=True)
+
+    def _op_tokenize(self, rid: int, req: dict[str, Any]) -> None:
+        backend, _, _ = self._loaded()
+        tokens = backend.tokenize(
+            str(req["text"]),
+            add_special=bool(req.get("add_special", False)),
+            parse_special=bool(req.get("parse_special", True)),
+        )
+        self.send({"id": rid, "event": "result", "value": tokens})
+
+    def _op_chat_tokens(self, rid: int, req: dict[str, Any]) -> None:
+        _, facts, template = self._loaded()
+        text = template.render(req["messages"])
+        value = {"tokens": len(self._prompt_tokens(text)), "n_ctx": facts.n_ctx}
+        self.send({"id": rid, "event": "result", "value": value})
+
+    def _op_chat(self, rid: int, req: dict[str, Any]) -> None:
+        t0 = time.perf_counter()
+        backend, facts, template = self._loaded()
+        params = SamplingParams.from_dict(req.get("params", {}))
+        if template.is_fallback:
+            params = replace(params, stop=params.stop + FALLBACK_STOP)
+        messages = [ChatMessage(m["role"], m["content"]) for m in req["messages"]]
+        fitted = fit_conversation(
+            messages,
+            render=template.render,
+            tokenize=self._prompt_tokens,
+            detokenize=backend.detokenize,
+            n_ctx=facts.n_ctx,
+            max_tokens=params.max_tokens,
+            policy=req.get("policy", "truncate"),
+        )
+        self._generate(rid, t0, fitted.tokens, params, fitted.dropped_messages, fitted.truncated)
+
+    def _op_complete(self, rid: int, req: dict[str, Any]) -> None:
+        t0 = time.perf_counter()
+        _, facts, _ = self._loaded()
+        params = SamplingParams.from_dict(req.get("params", {}))
+        tokens = self._prompt_tokens(str(req["prompt"]))
+        budget = facts.n_ctx - output_reserve(facts.n_ctx, params.max_tokens)
+        truncated = len(tokens) > budget
+        if truncated:
+            tokens = tokens[-budget:]  # keep the end: that is what the completion continues
+        self._generate(rid, t0, tokens, params, 0, truncated)
+
+    def _generate(
+        self,
+        rid: int,
+        t0: float,
+        tokens: list[int],
+        params: SamplingParams,
+        dropped: int,
+        truncated: bool,
+    ) -> None:
+        backend, _, _ = self._loaded()
+
+        def on_text(text: str) -> None:
+            self.send({"id": rid, "event": "token", "text": text})
+
+        t_gen = time.perf_counter()
+        try:
+            raw = backend.generate(tokens, params, self._cancel, on_text)
+        except Cancelled:
+            stats = GenerationStats(
+                prompt_tokens=len(tokens),
+                cached_tokens=0,
+                generated_tokens=0,
+                ttft_s=0.0,
+                tokens_per_s=0.0,
+                prompt_tokens_per_s=0.0,
+                total_s=time.perf_counter() - t0,
+                stop_reason="cancelled",
+                dropped_messages=dropped,
+                truncated=truncated,
+            )
+            self.send({"id": rid, "event": "done", "text": "", "stats": stats.to_dict()})
+            return
+        evaluated = raw.prompt_tokens - raw.cached_tokens
+        stats = GenerationStats(
+            prompt_tokens=raw.prompt_tokens,
+            cached_tokens=raw.cached_tokens,
+            generated_tokens=raw.generated_tokens,
+            ttft_s=(t_gen - t0) + raw.ttft_s,
+            tokens_per_s=_rate(raw.generated_tokens - 1, raw.decode_s),
+            prompt_tokens_per_s=_rate(evaluated, raw.prompt_eval_s),
+            total_s=time.perf_counter() - t0,
+            stop_reason=raw.stop_reason,
+            dropped_messages=dropped,
+            truncated=truncated,
+        )
+        self.send({"id": rid, "event": "done", "text": raw.text, "stats": stats.to_dict()})
+
+    def close(self) -> None:
+        """Free the model (model thread)."""
+        self._unload()
+
+
+def _rate(count: int, seconds: float) -> float:
+    return count / seconds if seconds > 0 and count > 0 else 0.0
+
+
+def _open_protocol_channel() -> BinaryIO:
+    """Take stdout for the protocol and point file descriptor 1 at stderr.
+
+    Native code that prints to stdout would otherwise corrupt the JSON stream; this
+    keeps everything it prints in the log (stderr), which the client captures.
+    """
+    proto_fd = os.dup(1)
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    return os.fdopen(proto_fd, "wb", buffering=0)
+
+
+def main() -> int:
+    """Run the worker until stdin closes or a ``shutdown`` request arrives."""
+    out = _open_protocol_channel()
+    logging.basicConfig(
+        stream=sys.stderr,
+        level=os.environ.get("HEARTH_WORKER_LOG_LEVEL", "INFO"),
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    worker = Worker(out)
+    requests: queue.Queue[dict[str, Any] | None] = queue.Queue()
+
+    def read() -> None:
+        for line in sys.stdin.buffer:
+            try:
+                message = protocol.decode(line)
+            except ValueError:
+                log.error("Ignoring a malformed request line")
+                continue
+            if message.get("op") == "cancel":
+                worker.cancel(int(message.get("target", -1)))
+            else:
+                requests.put(message)
+        requests.put(None)
+
+    threading.Thread(target=read, name="protocol-reader", daemon=True).start()
+    llama = probe_llama_build()
+    if llama.available:
+        from engine.backends.llamacpp import route_native_log
+
+        route_native_log()
+    worker.send(
+        {
+            "id": 0,
+            "event": "hello",
+            "pid": os.getpid(),
+            "protocol": protocol.PROTOCOL_VERSION,
+            "llama": llama.to_dict(),
+        }
+    )
+
+    while True:
+        request = requests.get()
+        if request is None or request.get("op") == "shutdown":
+            break
+        worker.handle(request)
+        if worker.exit_after_reply:
+            log.error("A chat template could not be stopped; restarting the engine")
+            out.flush()
+            os._exit(75)
+    worker.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
