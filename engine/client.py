@@ -18,7 +18,7 @@ import signal
 import sys
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from engine import protocol
@@ -83,9 +83,6 @@ class EngineClient:
         command: the worker command line (defaults to :func:`worker_command`).
         env: extra environment variables for the worker.
         cancel_deadline_s: how long a cancel may take before the worker is killed.
-        planner: turns (model, options, worker hello) into a load request; defaults
-            to :func:`engine.loading.plan_load`, which reads the GGUF header and asks
-            the hardware plan. Injected by tests.
 
     Use as ``async with EngineClient() as client:`` or call :meth:`aclose`.
     """
@@ -96,12 +93,10 @@ class EngineClient:
         command: Sequence[str] | None = None,
         env: dict[str, str] | None = None,
         cancel_deadline_s: float = CANCEL_DEADLINE_S,
-        planner: Callable[..., Any] | None = None,
     ) -> None:
         self._command = list(command) if command else worker_command()
         self._env = env or {}
         self._cancel_deadline_s = cancel_deadline_s
-        self._planner = planner
         self._worker: _Worker | None = None
         self._lock = asyncio.Lock()
         self._next_id = 1
@@ -295,7 +290,7 @@ class EngineClient:
 
     async def load(
         self,
-        model: str | os.PathLike[str],
+        model: str | os.PathLike[str] | None,
         *,
         n_ctx: int = 0,
         gpu_offload: str = "auto",
@@ -312,14 +307,15 @@ class EngineClient:
             ModelLoadError: llama.cpp could not load it (memory, architecture).
             EngineCrashed: the worker died while loading (a crafted file, say).
         """
-        from engine.loading import plan_load
+        from engine.loading import plan_load, resolve_model
 
-        planner = self._planner or plan_load
+        # The header is checked before any worker starts: a bad file fails fast.
+        entry = await asyncio.to_thread(resolve_model, model)
         async with self._lock:
             hello = await self.hello()
             request = await asyncio.to_thread(
-                planner,
-                model,
+                plan_load,
+                entry,
                 hello,
                 n_ctx=n_ctx,
                 gpu_offload=gpu_offload,

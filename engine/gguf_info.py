@@ -7,7 +7,7 @@ import os
 import stat
 import struct
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Final
@@ -334,6 +334,7 @@ class GGUFInfo:
             as :class:`ArraySummary`, strings over 1 MiB as :class:`StringSummary`.
         alignment: ``general.alignment`` (32 when absent).
         data_offset: where the tensor data starts in the file.
+        header_size: where the header (key-value pairs and tensor infos) ends.
     """
 
     path_or_source: str
@@ -363,6 +364,7 @@ class GGUFInfo:
     metadata: Mapping[str, object] = field(repr=False, hash=False)
     alignment: int
     data_offset: int
+    header_size: int = 0
 
     @property
     def weights_bytes(self) -> int:
@@ -772,7 +774,8 @@ def _parse(
             raise p.truncated(f"tensor {name!r} should lie at bytes {data_offset + offset}..{end}")
         tensors.append(TensorInfo(name, ggml_type, t.name, shape, offset, nbytes))
 
-    return _build_info(p, source, file_size, version, metadata, tensors, alignment, data_offset)
+    info = _build_info(p, source, file_size, version, metadata, tensors, alignment, data_offset)
+    return replace(info, header_size=header_end)
 
 
 def _build_info(

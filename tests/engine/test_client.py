@@ -1,0 +1,236 @@
+"""EngineClient and its worker on real models: generation, cache, context, cancel, crashes."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from engine.client import EngineClient
+from engine.errors import EngineCrashed, ModelFileError, ModelLoadError, ModelNotFound
+from engine.types import ChatMessage, GenerationResult, SamplingParams, TokenEvent
+from tests.engine import gguf_factory as gf
+
+pytestmark = pytest.mark.slow
+
+GREEDY = SamplingParams(temperature=0, max_tokens=24)
+
+
+@pytest.fixture
+async def client() -> AsyncIterator[EngineClient]:
+    engine = EngineClient()
+    try:
+        yield engine
+    finally:
+        await engine.aclose()
+
+
+async def collect(
+    stream: AsyncIterator[TokenEvent | GenerationResult],
+) -> tuple[str, GenerationResult]:
+    pieces: list[str] = []
+    result: GenerationResult | None = None
+    async for event in stream:
+        if isinstance(event, TokenEvent):
+            pieces.append(event.text)
+        else:
+            result = event
+    assert result is not None
+    return "".join(pieces), result
+
+
+async def test_starter_model_loads_with_empty_home_and_answers(client: EngineClient) -> None:
+    info = await client.load(None)
+    assert info.model_id.endswith("SmolLM2-135M-Instruct.Q4_1")
+    assert info.architecture == "llama" and info.chat_template == "gguf"
+    assert info.plan_reason.startswith("CPU:")
+    streamed, result = await collect(
+        client.chat([ChatMessage("user", "What is the capital of France?")], GREEDY)
+    )
+    assert streamed == result.text and result.text.strip()
+    s = result.stats
+    assert s.generated_tokens > 0 and s.prompt_tokens > 10
+    assert s.ttft_s > 0 and s.stop_reason in ("eos", "length")
+    assert s.generated_tokens == 1 or s.tokens_per_s > 0
+
+
+async def test_seeded_sampling_is_reproducible(client: EngineClient) -> None:
+    await client.load(None)
+    params = SamplingParams(temperature=0.9, seed=1234, max_tokens=20)
+    messages = [ChatMessage("user", "Invent a name for a cat.")]
+    _, first = await collect(client.chat(messages, params))
+    _, second = await collect(client.chat(messages, params))
+    assert first.text == second.text
+    assert second.stats.cached_tokens == first.stats.prompt_tokens - 1
+
+
+async def test_second_turn_reuses_the_kv_cache(client: EngineClient) -> None:
+    await client.load(None)
+    turn1 = [ChatMessage("system", "Answer briefly."), ChatMessage("user", "Name a fruit.")]
+    _, first = await collect(client.chat(turn1, GREEDY))
+    turn2 = [*turn1, ChatMessage("assistant", first.text), ChatMessage("user", "Another one?")]
+    _, second = await collect(client.chat(turn2, GREEDY))
+    # Everything up to the end of the first prompt is reused, not evaluated again.
+    assert second.stats.cached_tokens >= first.stats.prompt_tokens
+    assert second.stats.prompt_tokens > first.stats.prompt_tokens
+
+
+async def test_gemma_base_model_uses_the_fallback_template(
+    client: EngineClient, gemma: Path
+) -> None:
+    info = await client.load(str(gemma))
+    assert info.architecture == "gemma3"
+    assert info.chat_template == "fallback"
+    assert any("no chat template" in w for w in info.warnings)
+    _, result = await collect(client.chat([ChatMessage("user", "The sky is")], GREEDY))
+    assert result.stats.generated_tokens > 0
+    assert "\nUser:" not in result.text  # the fallback's stop strings end the turn
+    _, completion = await collect(client.complete("The capital of France is", GREEDY))
+    assert completion.stats.generated_tokens > 0 and completion.text.strip()
+
+
+async def test_conversation_longer_than_the_context_still_gets_an_answer(
+    client: EngineClient,
+) -> None:
+    await client.load(None, n_ctx=512)
+    messages = [ChatMessage("system", "You are a helpful assistant.")]
+    for i in range(30):
+        messages.append(ChatMessage("user", f"Tell me fact number {i} about the ocean. " * 4))
+        messages.append(ChatMessage("assistant", f"Fact {i}: the ocean is deep and wide. " * 4))
+    messages.append(ChatMessage("user", "Summarize what we discussed."))
+    _, result = await collect(client.chat(messages, SamplingParams(temperature=0, max_tokens=32)))
+    assert result.stats.dropped_messages > 0
+    assert result.stats.prompt_tokens <= 512
+    assert result.stats.generated_tokens > 0
+
+
+async def test_single_message_longer_than_context_is_shortened(client: EngineClient) -> None:
+    await client.load(None, n_ctx=256)
+    huge = "The quick brown fox jumps over the lazy dog. " * 400
+    _, result = await collect(client.chat([ChatMessage("user", huge)], GREEDY))
+    assert result.stats.truncated
+    assert result.stats.generated_tokens > 0
+
+
+async def test_cancel_mid_stream_stops_quickly(client: EngineClient) -> None:
+    await client.load(None)
+    params = SamplingParams(temperature=0, max_tokens=4000, ignore_eos=True)
+    tokens = 0
+    cancelled_at = 0.0
+    result: GenerationResult | None = None
+    async for event in client.chat([ChatMessage("user", "Count to a thousand.")], params):
+        if isinstance(event, TokenEvent):
+            tokens += 1
+            if tokens == 5:
+                cancelled_at = time.perf_counter()
+                await client.cancel()
+        else:
+            result = event
+    latency = time.perf_counter() - cancelled_at
+    assert result is not None and result.stats.stop_reason == "cancelled"
+    assert result.stats.generated_tokens < 200
+    assert latency < 0.5, f"cancel took {latency:.3f}s"
+    # The worker survived the cancel and serves the next request at once.
+    _, after = await collect(client.chat([ChatMessage("user", "Hi")], GREEDY))
+    assert after.stats.stop_reason in ("eos", "length")
+
+
+async def test_a_worker_that_ignores_cancel_is_killed(client: EngineClient) -> None:
+    await client.load(None)
+    params = SamplingParams(temperature=0, max_tokens=4000, ignore_eos=True)
+    frozen_pid = 0
+    result: GenerationResult | None = None
+    async for event in client.chat([ChatMessage("user", "Count.")], params):
+        if isinstance(event, TokenEvent) and not frozen_pid and client.worker_pid:
+            frozen_pid = client.worker_pid
+            os.kill(frozen_pid, signal.SIGSTOP)  # a frozen worker cannot honour the cancel
+            await client.cancel()
+        elif isinstance(event, GenerationResult):
+            result = event
+    assert result is not None and result.stats.stop_reason == "cancelled"
+    assert client.worker_pid != frozen_pid
+    _, after = await collect(client.chat([ChatMessage("user", "Hi")], GREEDY))
+    assert after.stats.generated_tokens > 0
+
+
+async def test_worker_killed_mid_generation_raises_then_recovers(client: EngineClient) -> None:
+    await client.load(None)
+    params = SamplingParams(temperature=0, max_tokens=4000, ignore_eos=True)
+    with pytest.raises(EngineCrashed) as caught:
+        async for event in client.chat([ChatMessage("user", "Count.")], params):
+            if isinstance(event, TokenEvent) and client.worker_pid:
+                os.kill(client.worker_pid, signal.SIGKILL)
+    assert "SIGKILL" in caught.value.reason
+    assert caught.value.log_tail, "the crash report carries the worker's last log lines"
+    # The next call starts a fresh worker and reloads the model by itself.
+    _, result = await collect(client.chat([ChatMessage("user", "Hi")], GREEDY))
+    assert result.stats.generated_tokens > 0
+    assert client.model is not None and client.model.model_id.endswith("Q4_1")
+
+
+async def test_corrupt_file_is_refused_before_the_worker_sees_it(
+    client: EngineClient, tmp_path: Path
+) -> None:
+    bad = tmp_path / "bad.gguf"
+    bad.write_bytes(b"GGUF" + b"\xff" * 45)
+    start = time.perf_counter()
+    with pytest.raises(ModelFileError):
+        await client.load(str(bad))
+    assert time.perf_counter() - start < 5  # worker start included
+    with pytest.raises(ModelNotFound):
+        await client.load(str(tmp_path / "missing.gguf"))
+
+
+async def test_failed_load_keeps_the_previous_model(client: EngineClient, tmp_path: Path) -> None:
+    await client.load(None)
+    unknown = tmp_path / "unknown-arch.gguf"
+    unknown.write_bytes(gf.build_gguf(gf.llama_metadata(arch="xyzzy"), gf.llama_tensors()))
+    with pytest.raises(ModelLoadError):
+        await client.load(str(unknown))
+    assert client.model is not None and client.model.model_id.endswith("Q4_1")
+    _, result = await collect(client.chat([ChatMessage("user", "Hi")], GREEDY))
+    assert result.stats.generated_tokens > 0
+
+
+async def test_hostile_template_in_a_real_model_is_refused(
+    client: EngineClient, smollm2: Path, tmp_path: Path
+) -> None:
+    marker = tmp_path / "pwned"
+    payload = (
+        "{{ cycler.__init__.__globals__.os.popen('touch " + str(marker) + "').read() }}"
+        "{% for m in messages %}{{ m['content'] }}{% endfor %}"
+    )
+    hostile = gf.with_string_metadata(
+        smollm2, tmp_path / "hostile.gguf", "tokenizer.chat_template", payload
+    )
+    info = await client.load(str(hostile))
+    assert info.chat_template == "fallback"
+    assert any("refused" in w for w in info.warnings)
+    _, result = await collect(client.chat([ChatMessage("user", "Hi")], GREEDY))
+    assert result.stats.generated_tokens > 0
+    assert not marker.exists()
+
+
+async def test_tokenize_and_count_chat_tokens(client: EngineClient) -> None:
+    await client.load(None)
+    tokens = await client.tokenize("Hello world")
+    assert 1 <= len(tokens) <= 4
+    used, n_ctx = await client.count_chat_tokens([ChatMessage("user", "Hello world")])
+    assert used > len(tokens) and n_ctx == 4096
+
+
+async def test_close_is_idempotent_and_stops_the_worker() -> None:
+    engine = EngineClient()
+    await engine.load(None)
+    pid = engine.worker_pid
+    assert pid
+    await engine.aclose()
+    await engine.aclose()
+    await asyncio.sleep(0)
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
