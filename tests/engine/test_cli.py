@@ -135,3 +135,32 @@ def test_engine_crash_exits_4() -> None:
     _, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 4, stderr
     assert "SIGKILL" in stderr and "Traceback" not in stderr
+
+
+def test_works_with_no_network_at_all() -> None:
+    """Offline proven, not assumed: the first run answers inside a namespace with no network."""
+    probe = subprocess.run(["unshare", "-rn", "true"], capture_output=True)
+    if probe.returncode != 0:
+        pytest.skip(f"cannot create a network namespace here: {probe.stderr.decode().strip()}")
+    run = subprocess.run(
+        [
+            "unshare",
+            "-rn",
+            sys.executable,
+            "-m",
+            "engine",
+            "chat",
+            "--json",
+            "--temperature",
+            "0",
+            "--max-tokens",
+            "8",
+            "Hello",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=os.environ.copy(),
+    )
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout)["generated_tokens"] > 0
