@@ -74,11 +74,16 @@ def _print_json(value: Any) -> None:
 
 
 async def _cmd_hardware(args: argparse.Namespace) -> int:
+    from engine.client import EngineClient
     from engine.config import get_paths, load_settings
     from engine.hardware import plan_backend, probe_hardware
+    from engine.loading import llama_build_from_hello
     from engine.store import ModelStore
 
-    hw = await asyncio.to_thread(probe_hardware)
+    # llama.cpp's build is what the worker reports: this process never loads it.
+    async with EngineClient() as client:
+        llama = llama_build_from_hello(await client.hello())
+    hw = await asyncio.to_thread(probe_hardware, llama_probe=lambda: llama)
     paths = get_paths()
     settings = load_settings(paths)
     info = None
@@ -240,7 +245,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     from engine.config import get_paths
     from engine.logs import setup_logging
 
-    setup_logging(get_paths(), console=args.verbose)
+    setup_logging(
+        get_paths(), console=args.verbose, level=logging.DEBUG if args.verbose else logging.INFO
+    )
     commands = {
         "hardware": _cmd_hardware,
         "models": _cmd_models_list,

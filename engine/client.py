@@ -43,7 +43,15 @@ START_TIMEOUT_S = 60.0
 _LOG_TAIL = 200
 #: The folder holding the ``engine`` package, so the worker imports the same code.
 _SOURCE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-_LEVEL_PREFIX = {"DEBUG": logging.DEBUG, "INFO": logging.DEBUG, "WARNING": logging.INFO}
+# The worker's own INFO (llama.cpp's loader chatter) is DEBUG here; its warnings and errors
+# keep their level.
+_LEVEL_PREFIX = {
+    "DEBUG": logging.DEBUG,
+    "INFO": logging.DEBUG,
+    "WARNING": logging.WARNING,
+    "ERROR": logging.ERROR,
+    "CRITICAL": logging.CRITICAL,
+}
 
 Event = TokenEvent | GenerationResult
 
@@ -213,7 +221,9 @@ class EngineClient:
                 return
             line = raw.decode("utf-8", errors="replace").rstrip()
             worker.log_tail.append(line)
-            level = _LEVEL_PREFIX.get(line.split(" ", 1)[0], logging.WARNING)
+            # Lines without a level prefix are native output printed before the log
+            # callback was installed (ggml's device list, say): informational.
+            level = _LEVEL_PREFIX.get(line.split(" ", 1)[0], logging.INFO)
             worker_log.log(level, "%s", line)
 
     async def _on_exit(self, worker: _Worker) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import importlib
+import importlib.metadata
 import importlib.util
 import logging
 import math
@@ -276,11 +277,11 @@ class TorchInfo:
     """What the installed PyTorch (for the torch backend) can do.
 
     Attributes:
-        available: torch is installed and imports.
+        available: torch is installed.
         version: torch's version, or None.
-        cuda: ``torch.cuda.is_available()``.
-        mps: ``torch.backends.mps.is_available()``.
-        device_name: the first CUDA device's name, "Apple GPU (MPS)", or None.
+        cuda: the build can use CUDA (an NVIDIA GPU must be present too).
+        mps: the build can use Apple's Metal Performance Shaders (Apple Silicon).
+        device_name: "Apple GPU (MPS)" for MPS, else None (the GPU probe names GPUs).
     """
 
     available: bool
@@ -851,51 +852,48 @@ def probe_llama_build(
 
 def probe_torch(
     *,
-    find_spec: Callable[[str], object | None] = importlib.util.find_spec,
-    importer: Callable[[str], ModuleType] = importlib.import_module,
+    distribution: Callable[[str], Any] = importlib.metadata.distribution,
+    system: str | None = None,
+    machine: str | None = None,
 ) -> TorchInfo:
-    """Probe PyTorch for the torch backend; cheap (no import) when torch is not installed.
+    """What the installed PyTorch build can use, read from its package metadata.
+
+    torch is never imported here. Importing it costs seconds, and in a process that had
+    already loaded llama.cpp's CUDA build it crashed with a segmentation fault (seen on
+    an H200: torch 2.11+cu130 beside a CUDA llama-cpp-python, two CUDA runtimes in one
+    process). Whether the device really works is checked by the torch backend when it
+    loads, in the worker.
 
     Args:
-        find_spec: finds a module without importing it.
-        importer: imports a module by name.
+        distribution: returns a package's installed distribution (tests pass a fake).
+        system: ``platform.system()``; MPS exists only on macOS.
+        machine: ``platform.machine()``; MPS needs Apple Silicon ("arm64").
 
     Returns:
         What torch can do; never raises.
     """
     try:
-        spec = find_spec("torch")
-    except (ImportError, ValueError):
-        spec = None
-    if spec is None:
+        dist = distribution("torch")
+    except importlib.metadata.PackageNotFoundError:
         return NO_TORCH
-    try:
-        torch = importer("torch")
     except Exception as exc:
-        log.info("torch is installed but does not import: %s", exc)
+        log.info("torch's metadata is unreadable: %s", exc)
         return NO_TORCH
-    version = getattr(torch, "__version__", None)
-    cuda = False
-    device_name: str | None = None
-    try:
-        cuda = bool(torch.cuda.is_available())
-        if cuda:
-            device_name = str(torch.cuda.get_device_name(0))
-    except Exception as exc:
-        log.debug("torch.cuda probe failed: %s", exc)
-    mps = False
-    try:
-        mps = bool(torch.backends.mps.is_available())
-    except Exception as exc:
-        log.debug("torch mps probe failed: %s", exc)
-    if mps and device_name is None:
-        device_name = "Apple GPU (MPS)"
+    version = str(dist.version)
+    local = version.partition("+")[2].lower()
+    requires = " ".join(dist.requires or ())
+    # "+cu130" wheels say so in their version; PyPI's plain Linux wheels depend on
+    # NVIDIA's runtime packages instead; "+cpu" and "+rocm" builds have no CUDA.
+    cuda = local.startswith("cu") or (not local and "nvidia-cuda-runtime" in requires)
+    system = system or platform.system()
+    machine = machine or platform.machine()
+    mps = system == "Darwin" and machine == "arm64"
     return TorchInfo(
         available=True,
-        version=str(version) if version else None,
+        version=version,
         cuda=cuda,
         mps=mps,
-        device_name=device_name,
+        device_name="Apple GPU (MPS)" if mps else None,
     )
 
 
@@ -940,7 +938,7 @@ def probe_hardware(
             ram_available=ram_available,
         )
     llama = llama_probe() if llama_probe else probe_llama_build()
-    torch = torch_probe() if torch_probe else probe_torch()
+    torch = torch_probe() if torch_probe else probe_torch(system=system, machine=machine)
     return Hardware(
         cpu=cpu,
         ram_total=ram_total,

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
 from typing import Any
 
 from engine.config import get_paths, load_settings
 from engine.errors import ModelFileError
-from engine.hardware import Hardware, LlamaBuild, plan_backend, probe_hardware
+from engine.hardware import LlamaBuild, plan_backend, probe_hardware
 from engine.store import InstalledModel, ModelStore
 
 log = logging.getLogger("engine.loading")
@@ -18,11 +17,21 @@ log = logging.getLogger("engine.loading")
 DEFAULT_CONTEXT = 4096
 
 
-@functools.lru_cache(maxsize=4)
-def _hardware(llama: LlamaBuild) -> Hardware:
-    # The CPU, GPUs and torch do not change while the app runs; free memory does,
-    # and is probed again by plan-time checks that need it.
-    return probe_hardware(llama_probe=lambda: llama)
+def llama_build_from_hello(hello: dict[str, Any]) -> LlamaBuild:
+    """The worker's llama.cpp build, as it reported it when it started.
+
+    The GUI and CLI processes never import llama_cpp themselves: the worker does, and
+    a CUDA build of it crashed beside a CUDA build of torch in one process.
+    """
+    fields = hello.get("llama") or {}
+    return LlamaBuild(
+        available=bool(fields.get("available", False)),
+        gpu_offload=bool(fields.get("gpu_offload", False)),
+        gpu_backend=fields.get("gpu_backend"),
+        system_info=str(fields.get("system_info", "")),
+        version=fields.get("version"),
+        error=fields.get("error"),
+    )
 
 
 def resolve_model(model: str | os.PathLike[str] | None) -> InstalledModel:
@@ -67,19 +76,9 @@ def plan_load(
     info = entry.info
     assert info is not None, "resolve_model() returns models with a readable header"
     wanted = n_ctx or settings.context_size or min(info.context_length, DEFAULT_CONTEXT)
-    llama = LlamaBuild(
-        **hello.get(
-            "llama",
-            {
-                "available": False,
-                "gpu_offload": False,
-                "gpu_backend": None,
-                "system_info": "",
-                "version": None,
-            },
-        )
-    )
-    hw = _hardware(llama)
+    # Probed at every load: free RAM and VRAM change while the app runs.
+    llama = llama_build_from_hello(hello)
+    hw = probe_hardware(llama_probe=lambda: llama)
     plan = plan_backend(
         hw,
         info,

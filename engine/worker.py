@@ -65,6 +65,11 @@ class Worker:
             else:
                 self._cancelled_ids.add(target)
 
+    def cancel_current(self) -> None:
+        """Stop whatever request is running (the client went away)."""
+        with self._state_lock:
+            self._cancel.set()
+
     # -- dispatch ------------------------------------------------------------------
 
     def handle(self, request: dict[str, Any]) -> None:
@@ -333,6 +338,8 @@ def main() -> int:
                 worker.cancel(int(message.get("target", -1)))
             else:
                 requests.put(message)
+        # The client is gone: stop what is running rather than talk to nobody.
+        worker.cancel_current()
         requests.put(None)
 
     threading.Thread(target=read, name="protocol-reader", daemon=True).start()

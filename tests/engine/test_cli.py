@@ -164,3 +164,24 @@ def test_works_with_no_network_at_all() -> None:
     )
     assert run.returncode == 0, run.stderr
     assert json.loads(run.stdout)["generated_tokens"] > 0
+
+
+def test_the_cli_process_never_loads_llama_cpp_or_torch() -> None:
+    """Only the worker loads native inference libraries (a CUDA llama.cpp beside a CUDA
+    torch crashed one process on a GPU machine)."""
+    code = (
+        "import sys, engine.cli as c\n"
+        "rc = c.main(['hardware', '--json'])\n"
+        "rc |= c.main(['chat', '--max-tokens', '4', 'hi'])\n"
+        "print('LOADED', sorted(m for m in ('llama_cpp', 'torch') if m in sys.modules))\n"
+        "sys.exit(rc)\n"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=os.environ.copy(),
+    )
+    assert run.returncode == 0, run.stderr
+    assert "LOADED []" in run.stdout

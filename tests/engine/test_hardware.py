@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import stat
 import sys
 import types
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -775,29 +776,44 @@ def test_gpu_backend_from_system_info(info: str, backend: str | None) -> None:
 # --------------------------------------------------------------------------- torch
 
 
-def test_torch_probe_is_cheap_without_torch() -> None:
-    def must_not_import(name: str) -> types.ModuleType:
-        raise AssertionError("torch imported although it is not installed")
-
-    info = hwmod.probe_torch(find_spec=lambda name: None, importer=must_not_import)
-    assert info == NO_TORCH
+def _dist(version: str, requires: list[str] | None = None) -> Callable[[str], object]:
+    return lambda name: types.SimpleNamespace(version=version, requires=requires)
 
 
-def test_torch_probe_with_fake_torch() -> None:
-    torch = types.SimpleNamespace(
-        __version__="2.5.1",
-        cuda=types.SimpleNamespace(is_available=lambda: True, get_device_name=lambda i: "RTX"),
-        backends=types.SimpleNamespace(mps=types.SimpleNamespace(is_available=lambda: False)),
-    )
-    info = hwmod.probe_torch(find_spec=lambda name: object(), importer=lambda name: torch)  # type: ignore[arg-type,return-value]
-    assert info == TorchInfo(
-        available=True, version="2.5.1", cuda=True, mps=False, device_name="RTX"
-    )
+def _no_dist(name: str) -> object:
+    raise importlib.metadata.PackageNotFoundError(name)
 
-    def broken(name: str) -> types.ModuleType:
-        raise ImportError("libcudart.so.12: cannot open shared object file")
 
-    assert hwmod.probe_torch(find_spec=lambda name: object(), importer=broken) == NO_TORCH
+def test_torch_probe_never_imports_torch() -> None:
+    assert hwmod.probe_torch(distribution=_no_dist) == NO_TORCH
+    hwmod.probe_torch(system="Linux", machine="x86_64")
+    assert "torch" not in sys.modules
+
+
+@pytest.mark.parametrize(
+    ("version", "requires", "system", "machine", "cuda", "mps"),
+    [
+        ("2.13.0+cpu", [], "Linux", "x86_64", False, False),
+        ("2.11.0+cu130", [], "Linux", "x86_64", True, False),
+        (
+            "2.5.1",
+            ["nvidia-cuda-runtime-cu12==12.4.127; platform_system == 'Linux'"],
+            "Linux",
+            "x86_64",
+            True,
+            False,
+        ),
+        ("2.5.1+rocm6.2", [], "Linux", "x86_64", False, False),
+        ("2.5.1", [], "Darwin", "arm64", False, True),
+        ("2.5.1", None, "Windows", "AMD64", False, False),
+    ],
+)
+def test_torch_probe_reads_the_build_from_metadata(
+    version: str, requires: list[str] | None, system: str, machine: str, cuda: bool, mps: bool
+) -> None:
+    info = hwmod.probe_torch(distribution=_dist(version, requires), system=system, machine=machine)
+    assert info.available and info.version == version
+    assert (info.cuda, info.mps) == (cuda, mps)
 
 
 # --------------------------------------------------------------------------- CPU probing
