@@ -76,8 +76,9 @@ def _print_json(value: Any) -> None:
 async def _cmd_hardware(args: argparse.Namespace) -> int:
     from engine.client import EngineClient
     from engine.config import get_paths, load_settings
-    from engine.hardware import plan_backend, probe_hardware
+    from engine.hardware import probe_hardware
     from engine.loading import llama_build_from_hello
+    from engine.plan import DEFAULT_CONTEXT, plan_backend
     from engine.store import ModelStore
 
     # llama.cpp's build is what the worker reports: this process never loads it.
@@ -93,7 +94,8 @@ async def _cmd_hardware(args: argparse.Namespace) -> int:
         if args.model:
             raise
         log.info("No model to plan for: %s", exc)
-    n_ctx = settings.context_size or (min(info.context_length, 4096) if info else 4096)
+    default_ctx = min(info.context_length, DEFAULT_CONTEXT) if info else DEFAULT_CONTEXT
+    n_ctx = settings.context_size or default_ctx
     plan = plan_backend(
         hw,
         info,

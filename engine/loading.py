@@ -8,13 +8,11 @@ from typing import Any
 
 from engine.config import get_paths, load_settings
 from engine.errors import ModelFileError
-from engine.hardware import LlamaBuild, plan_backend, probe_hardware
+from engine.hardware import LlamaBuild, probe_hardware
+from engine.plan import DEFAULT_CONTEXT, plan_backend
 from engine.store import InstalledModel, ModelStore
 
 log = logging.getLogger("engine.loading")
-
-#: Context allocated when neither the caller nor the settings choose one.
-DEFAULT_CONTEXT = 4096
 
 
 def llama_build_from_hello(hello: dict[str, Any]) -> LlamaBuild:

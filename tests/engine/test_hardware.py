@@ -14,20 +14,18 @@ from pathlib import Path
 import pytest
 
 from engine import hardware as hwmod
+from engine import plan as planmod
 from engine.hardware import (
-    ALL_LAYERS,
     NO_TORCH,
     CpuInfo,
     GpuInfo,
     Hardware,
     LlamaBuild,
     TorchInfo,
-    fit_badge,
-    fit_badge_label,
     format_bytes,
-    plan_backend,
     probe_hardware,
 )
+from engine.plan import ALL_LAYERS, fit_badge, fit_badge_label, plan_backend
 
 GB = 1000**3
 MB = 1000**2
@@ -47,7 +45,7 @@ class FakeEstimate:
 
 @dataclass(frozen=True)
 class FakeModel:
-    """Implements hardware.ModelShape the way gguf_info.GGUFInfo will."""
+    """Implements plan.ModelShape the way gguf_info.GGUFInfo will."""
 
     architecture: str
     block_count: int
@@ -252,7 +250,7 @@ def test_cuda_8gb_card_gets_a_partial_offload() -> None:
         f"CUDA: NVIDIA GeForce RTX 4070, {want}/33 layers on GPU "
         "(7.1 GB free VRAM; the rest runs on the CPU)"
     )
-    assert hwmod.layers_that_fit(MODEL_8B, CTX, hwmod.usable_vram(RTX_4070)) == want
+    assert planmod.layers_that_fit(MODEL_8B, CTX, planmod.usable_vram(RTX_4070)) == want
     assert fit_badge(hw, MODEL_8B, CTX) == "ram"
 
 
@@ -303,7 +301,7 @@ def test_no_model_plans_the_device_only() -> None:
     assert plan.n_layers_total is None
     assert plan.full_offload
     assert plan.reason == "CUDA: NVIDIA GeForce RTX 4070, all layers on GPU"
-    assert plan.n_ctx == hwmod.DEFAULT_CONTEXT
+    assert plan.n_ctx == planmod.DEFAULT_CONTEXT
     assert plan.memory_needed is None
 
     cpu_plan = plan_backend(make_hw(), None, n_ctx=0)
@@ -577,7 +575,7 @@ def test_too_large_warning_when_ram_is_small() -> None:
 def test_partial_offload_counts_vram_towards_free_memory() -> None:
     hw = make_hw(gpus=[RTX_4070], llama=CUDA_BUILD, ram_total=8 * GB, ram_available=4 * GB)
     plan = plan_backend(hw, MODEL_8B, n_ctx=CTX)
-    assert plan.memory_free == 4 * GB + hwmod.usable_vram(RTX_4070)
+    assert plan.memory_free == 4 * GB + planmod.usable_vram(RTX_4070)
     assert not plan.too_large
 
 
