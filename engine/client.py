@@ -18,7 +18,7 @@ import signal
 import sys
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from typing import Any
 
 from engine import protocol
@@ -169,7 +169,10 @@ class EngineClient:
             raise EngineCrashed(
                 "the engine did not start in time", tuple(worker.log_tail)
             ) from None
-        except EngineCrashed:
+        except asyncio.CancelledError:
+            # The caller gave up (the window closed while the engine started): leave
+            # no orphan process behind.
+            await self._kill(worker, "start cancelled")
             raise
         log.info("Engine worker %s started", proc.pid)
         return worker
@@ -386,7 +389,7 @@ class EngineClient:
         params: SamplingParams | None = None,
         *,
         policy: ContextPolicy = "truncate",
-    ) -> AsyncIterator[Event]:
+    ) -> AsyncGenerator[Event, None]:
         """Stream an answer: TokenEvents, then one GenerationResult.
 
         The conversation is fitted to the context first (see engine.chat). Stop early
@@ -399,13 +402,15 @@ class EngineClient:
         }
         return self._stream("chat", fields)
 
-    def complete(self, prompt: str, params: SamplingParams | None = None) -> AsyncIterator[Event]:
+    def complete(
+        self, prompt: str, params: SamplingParams | None = None
+    ) -> AsyncGenerator[Event, None]:
         """Stream a raw continuation of ``prompt`` (no chat template)."""
         return self._stream(
             "complete", {"prompt": prompt, "params": (params or SamplingParams()).to_dict()}
         )
 
-    async def _stream(self, op: str, fields: dict[str, Any]) -> AsyncIterator[Event]:
+    async def _stream(self, op: str, fields: dict[str, Any]) -> AsyncGenerator[Event, None]:
         async with self._lock:
             worker = await self._ensure_model()
             t_send = time.perf_counter()
@@ -523,16 +528,28 @@ class EngineClient:
         self._watchdogs.add(task)
         task.add_done_callback(self._watchdogs.discard)
 
-    async def restart(self) -> None:
-        """Stop the worker (if any); the next call starts a fresh one and reloads the model."""
-        if self._worker is not None and not self._worker.dead:
-            await self._kill(self._worker, "restart requested")
+    async def restart(self) -> ModelInfo | None:
+        """Stop the worker (if any), start a fresh one and reload the current model.
+
+        Returns:
+            The reloaded model, or None when no model was loaded.
+        """
+        async with self._lock:
+            if self._worker is not None and not self._worker.dead:
+                await self._kill(self._worker, "restart requested")
+            if self._model_request is None:
+                await self._ensure_worker()
+                return None
+            await self._ensure_model()
+            return self._model_info
 
     async def aclose(self) -> None:
         """Shut the worker down; safe to call twice."""
         if self._closed:
             return
         self._closed = True
+        for task in list(self._watchdogs):
+            task.cancel()
         worker = self._worker
         if worker is None or worker.dead:
             return
