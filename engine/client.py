@@ -180,7 +180,8 @@ class EngineClient:
     async def _ensure_worker(self) -> _Worker:
         if self._closed:
             raise EngineError("The engine has been shut down.")
-        if self._worker is None or self._worker.dead:
+        worker = self._worker
+        if worker is None or worker.dead or worker.proc.returncode is not None:
             self._worker = await self._start_worker()
         return self._worker
 
@@ -255,6 +256,11 @@ class EngineClient:
             worker.proc.kill()
         with contextlib.suppress(Exception):
             await asyncio.wait_for(worker.proc.wait(), 5.0)
+        # Let the reader see the end of the output and fail what was pending, so the
+        # next call starts a fresh worker instead of talking to this one.
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(asyncio.shield(worker.tasks[0]), 5.0)
+        worker.dead = True
 
     # -- requests -------------------------------------------------------------------
 

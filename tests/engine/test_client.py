@@ -9,6 +9,7 @@ import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import psutil
 import pytest
 
 from engine.client import EngineClient
@@ -234,3 +235,28 @@ async def test_close_is_idempotent_and_stops_the_worker() -> None:
     await asyncio.sleep(0)
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
+
+
+async def test_restart_starts_a_fresh_worker_and_reloads(client: EngineClient) -> None:
+    assert await client.restart() is None  # nothing loaded yet: just a fresh worker
+    await client.load(None)
+    before = client.worker_pid
+    info = await client.restart()
+    assert info is not None and info.model_id.endswith("Q4_1")
+    assert client.worker_pid not in (None, before)
+    _, result = await collect(client.chat([ChatMessage("user", "Hi")], GREEDY))
+    assert result.stats.generated_tokens > 0
+
+
+async def test_a_cancelled_start_leaves_no_worker_behind() -> None:
+    engine = EngineClient()
+    task = asyncio.create_task(engine.hello())
+    await asyncio.sleep(0.1)  # the process exists; its hello takes longer than this
+    children = psutil.Process().children()
+    assert children and not task.done()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await engine.aclose()
+    _gone, alive = psutil.wait_procs(children, timeout=5)
+    assert not alive
