@@ -182,8 +182,8 @@ class EngineClient:
             raise EngineError("The engine has been shut down.")
         worker = self._worker
         if worker is None or worker.dead or worker.proc.returncode is not None:
-            self._worker = await self._start_worker()
-        return self._worker
+            worker = self._worker = await self._start_worker()
+        return worker
 
     async def hello(self) -> dict[str, Any]:
         """Start the worker if needed and return what it reported at start (its llama.cpp build)."""
