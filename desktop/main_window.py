@@ -25,7 +25,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.chat_pane import BackgroundTasks, ChatPane, MessageBar
+from desktop.chat_pane import ChatPane
+from desktop.widgets import BackgroundTasks, MessageBar
 from engine.client import EngineClient
 from engine.config import Paths, load_settings, update_settings
 from engine.errors import EngineError

@@ -266,7 +266,8 @@ def test_hearth_starts_loads_and_quits_cleanly_on_sigterm(hearth_home: Path) -> 
 
 def test_desktop_does_not_import_inference_libraries() -> None:
     code = (
-        "import desktop.app, desktop.main_window, desktop.chat_pane, sys; "
+        "import desktop.app, desktop.main_window, desktop.chat_pane, desktop.transcript, "
+        "desktop.widgets, sys; "
         "print(sorted(m for m in ('llama_cpp', 'torch', 'huggingface_hub') if m in sys.modules))"
     )
     out = subprocess.run(

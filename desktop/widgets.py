@@ -1,0 +1,206 @@
+"""Small widgets and helpers shared by the panes and the main window.
+
+:class:`BackgroundTasks` owns references to asyncio tasks, :class:`MessageBar` is an
+inline, non-modal message with one action, :class:`PromptEdit` is the message input,
+and :func:`mix` / :func:`blend` tint colours so they read in light and dark themes.
+
+Thread: everything here runs on the Qt thread (tasks run on qasync's asyncio loop, which
+is that same thread).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Coroutine
+from typing import Any
+
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QColor, QKeyEvent, QPalette
+from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QPushButton,
+    QSizePolicy,
+    QToolButton,
+    QWidget,
+)
+
+
+class BackgroundTasks:
+    """Owns the asyncio tasks a widget starts.
+
+    asyncio keeps only weak references to tasks, so a task nobody holds can vanish
+    mid-flight; this keeps them until they finish. A task that fails with anything
+    but cancellation goes to ``sys.excepthook`` — the app's one error handler — just
+    as qasync's ``asyncSlot`` does.
+    """
+
+    def __init__(self) -> None:
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    def start(self, coro: Coroutine[Any, Any, Any], *, name: str) -> asyncio.Task[Any]:
+        """Run ``coro`` on the running (qasync) loop and keep it until it ends."""
+        task = asyncio.get_running_loop().create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._on_task_done)
+        return task
+
+    def _on_task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if task.cancelled():
+            return
+        exc = task.exception()
+        if exc is not None:
+            sys.excepthook(type(exc), exc, exc.__traceback__)
+
+    def __len__(self) -> int:
+        return len(self._tasks)
+
+    def cancel_all(self) -> None:
+        """Cancel every task still running (the window is going away)."""
+        for task in list(self._tasks):
+            task.cancel()
+
+
+class MessageBar(QFrame):
+    """A non-modal message shown inside a window or pane, with an optional action button.
+
+    Signals:
+        action_triggered: the action button was clicked.
+    """
+
+    action_triggered = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("messageBar")
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        self.setAutoFillBackground(True)
+        self._label = QLabel(self)
+        self._label.setWordWrap(True)
+        self._label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self._label.setTextFormat(Qt.TextFormat.PlainText)
+        self._label.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        self._action = QPushButton(self)
+        self._action.clicked.connect(self._on_action_clicked)
+        self._close = QToolButton(self)
+        self._close.setText("✕")
+        self._close.setAutoRaise(True)
+        self._close.setToolTip(self.tr("Dismiss"))
+        self._close.setAccessibleName(self.tr("Dismiss message"))
+        self._close.clicked.connect(self._on_close_clicked)
+        layout = QHBoxLayout(self)
+        layout.addWidget(self._label, 1)
+        layout.addWidget(self._action)
+        layout.addWidget(self._close)
+        self.setAccessibleName(self.tr("Message"))
+        self.hide()
+
+    def show_message(self, text: str, *, action: str = "", error: bool = True) -> None:
+        """Show ``text``, with an action button labelled ``action`` if given."""
+        palette = self.palette()
+        if error:
+            palette.setColor(QPalette.ColorRole.Window, mix(palette, "#d9534f", 0.22))
+        else:
+            palette.setColor(QPalette.ColorRole.Window, mix(palette, "#3a87ad", 0.18))
+        self.setPalette(palette)
+        self._label.setText(text)
+        self._action.setText(action)
+        self._action.setVisible(bool(action))
+        self._action.setEnabled(True)
+        self._close.setEnabled(True)
+        self.show()
+
+    def show_busy(self, text: str) -> None:
+        """Keep the bar up with ``text`` while the action runs; the buttons are disabled."""
+        self._label.setText(text)
+        self._action.setEnabled(False)
+        self._close.setEnabled(False)
+        self.show()
+
+    def text(self) -> str:
+        """The message shown."""
+        return self._label.text()
+
+    @property
+    def action_button(self) -> QPushButton:
+        """The action button (for tests and accessibility tools)."""
+        return self._action
+
+    def _on_action_clicked(self) -> None:
+        self.action_triggered.emit()
+
+    def _on_close_clicked(self) -> None:
+        self.hide()
+
+
+def mix(palette: QPalette, color: str, amount: float) -> QColor:
+    """``color`` blended into the palette's window colour, so it reads in light and dark themes.
+
+    Args:
+        palette: the palette whose window colour is the base.
+        color: the tint, as a colour name or ``#rrggbb``.
+        amount: how much of the tint, from 0 (none) to 1 (only the tint).
+
+    Returns:
+        The blended colour.
+    """
+    return blend(palette.color(QPalette.ColorRole.Window), QColor(color), amount)
+
+
+def blend(base: QColor, tint: QColor, amount: float) -> QColor:
+    """``amount`` of ``tint`` over ``base``.
+
+    Args:
+        base: the colour underneath.
+        tint: the colour laid over it.
+        amount: how much of ``tint``, from 0 (only ``base``) to 1 (only ``tint``).
+
+    Returns:
+        The blended colour.
+    """
+    return QColor(
+        round(base.red() * (1 - amount) + tint.red() * amount),
+        round(base.green() * (1 - amount) + tint.green() * amount),
+        round(base.blue() * (1 - amount) + tint.blue() * amount),
+    )
+
+
+class PromptEdit(QPlainTextEdit):
+    """The message input: Enter sends, Shift+Enter starts a new line.
+
+    Signals:
+        submitted: the user pressed Enter (without Shift).
+    """
+
+    submitted = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setTabChangesFocus(True)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+
+    def sizeHint(self) -> QSize:
+        """Three lines of text tall."""
+        hint = super().sizeHint()
+        margins = self.contentsMargins()
+        doc_margin = int(self.document().documentMargin() * 2)
+        height = self.fontMetrics().lineSpacing() * 3 + doc_margin
+        return QSize(hint.width(), height + margins.top() + margins.bottom())
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        """Enter sends; Shift+Enter inserts a newline; everything else as usual."""
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            if event.modifiers() & Qt.KeyboardModifier.ShiftModifier:
+                self.insertPlainText("\n")
+            else:
+                self.submitted.emit()
+            event.accept()
+            return
+        super().keyPressEvent(event)
+
+
+__all__ = ["BackgroundTasks", "MessageBar", "PromptEdit", "blend", "mix"]
