@@ -49,8 +49,9 @@ Fairness:
   ``create_chat_completion`` call to the first content chunk.
 * One untimed warm-up generation per contender comes first.
 
-The in-process contenders block the calling thread (and so the event loop) while
-they run; this is a command-line benchmark, not something for the GUI thread.
+The in-process contenders load llama.cpp into the calling process (on purpose: they
+are the comparison) and block the calling thread, and so the event loop, while they
+run. This is a command-line benchmark: nothing in the app may call it.
 """
 
 from __future__ import annotations
@@ -416,11 +417,14 @@ def _ratio(a: float, b: float) -> float:
     return a / b if b > 0 else math.nan
 
 
-def machine_info() -> dict[str, Any]:
-    """The CPU, memory and llama.cpp build, for the report."""
-    from engine.hardware import probe_hardware
+def machine_info(hello: dict[str, Any]) -> dict[str, Any]:
+    """The CPU, memory and llama.cpp build (as the worker reported it), for the report."""
+    from engine.hardware import LlamaBuild, probe_hardware, probe_llama_build
 
-    hw = probe_hardware()
+    llama = hello.get("llama")
+    hw = probe_hardware(
+        llama_probe=(lambda: LlamaBuild(**llama)) if isinstance(llama, dict) else probe_llama_build
+    )
     return {
         "cpu": hw.cpu.model,
         "physical_cores": hw.cpu.physical_cores,
@@ -484,7 +488,7 @@ async def run_bench(
         n_gpu_layers=info.n_gpu_layers,
     )
     log.info("Benchmarking %s with %s", info.model_id, settings)
-    machine = await asyncio.to_thread(machine_info)
+    machine = await asyncio.to_thread(machine_info, hello)
 
     params = SamplingParams(
         temperature=0.0, repeat_penalty=1.0, max_tokens=tokens, ignore_eos=True, seed=0
@@ -536,6 +540,15 @@ async def run_bench(
         for attr in ("tokens_per_s", "ttft_s", "generated_tokens", "prompt_tokens"):
             samples[f"{name}_{attr}"] = [getattr(s, attr) for s in per[name]]
     samples["engine_cached_tokens"] = [s.cached_tokens for s in per["engine"]]
+    # Pairs measured seconds apart: less sensitive to slow drifts in the machine's load.
+    samples["ratio_per_round"] = [
+        _ratio(e.tokens_per_s, d.tokens_per_s)
+        for e, d in zip(per["engine"], per["direct"], strict=True)
+    ]
+    samples["ratio_vs_highlevel_per_round"] = [
+        _ratio(e.tokens_per_s, h.tokens_per_s)
+        for e, h in zip(per["engine"], per["highlevel"], strict=True)
+    ]
     samples["order"] = [list(CONTENDERS[r % 3 :] + CONTENDERS[: r % 3]) for r in range(rounds)]
     outputs_match = all(
         e.text == d.text and e.text.startswith(h.text)

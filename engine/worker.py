@@ -29,6 +29,11 @@ from engine.types import ChatMessage, GenerationStats, SamplingParams
 
 log = logging.getLogger("engine.worker")
 
+#: Token events are sent at most this often (after the first): one per token would
+#: wake the client for every token, which costs decode speed when llama.cpp's threads
+#: use every core.
+TOKEN_FLUSH_S = 0.05
+
 
 class Worker:
     """Serves requests; every method runs on the model thread unless it says otherwise."""
@@ -259,12 +264,29 @@ class Worker:
     ) -> None:
         backend, _, _ = self._loaded()
 
+        pending: list[str] = []
+        last_sent = 0.0
+
+        def flush() -> None:
+            nonlocal last_sent
+            if pending:
+                self.send({"id": rid, "event": "token", "text": "".join(pending)})
+                pending.clear()
+                last_sent = time.perf_counter()
+
         def on_text(text: str) -> None:
-            self.send({"id": rid, "event": "token", "text": text})
+            # The first piece goes out at once (time to first token); later ones at most
+            # every TOKEN_FLUSH_S, so the client is not woken for every token.
+            pending.append(text)
+            if not last_sent or time.perf_counter() - last_sent >= TOKEN_FLUSH_S:
+                flush()
 
         t_gen = time.perf_counter()
         try:
-            raw = backend.generate(tokens, params, self._cancel, on_text)
+            try:
+                raw = backend.generate(tokens, params, self._cancel, on_text)
+            finally:
+                flush()
         except Cancelled:
             stats = GenerationStats(
                 prompt_tokens=len(tokens),

@@ -88,6 +88,9 @@ class LlamaCppBackend:
         self._cached: list[int] = []  # tokens whose keys/values are in the cache (seq 0)
         self._abort_flag = threading.Event()
         self._abort_cb = self._lib.ggml_abort_callback(lambda _data: self._abort_flag.is_set())
+        # ggml's CPU backend calls the abort callback after every graph node (~500 per
+        # token for a 30-layer model): C→Python each time. Only prompts need that.
+        self._no_abort_cb = self._lib.ggml_abort_callback()  # a NULL function pointer
         self._piece_buf = ctypes.create_string_buffer(256)
 
     # -- loading -----------------------------------------------------------------
@@ -286,6 +289,8 @@ class LlamaCppBackend:
         self._decode(tokens[reused:], reused, logits_last=True)
         t_prompt = time.perf_counter()
 
+        # One-token steps take milliseconds and cancel is checked between them.
+        lib.llama_set_abort_callback(self._ctx, self._no_abort_cb, None)
         sampler = self._make_sampler(params, tokens)
         assembler = TextAssembler(params.stop)
         n_gen = 0
@@ -331,6 +336,7 @@ class LlamaCppBackend:
                 self._cached.append(tok)
         finally:
             lib.llama_sampler_free(sampler)
+            lib.llama_set_abort_callback(self._ctx, self._abort_cb, None)
         tail = assembler.finish()
         if tail:
             on_text(tail)
