@@ -814,8 +814,11 @@ def probe_torch(
     local = version.partition("+")[2].lower()
     requires = " ".join(dist.requires or ())
     # "+cu130" wheels say so in their version; PyPI's plain Linux wheels depend on
-    # NVIDIA's runtime packages instead; "+cpu" and "+rocm" builds have no CUDA.
-    cuda = local.startswith("cu") or (not local and "nvidia-cuda-runtime" in requires)
+    # NVIDIA's runtime packages instead (nvidia-cuda-runtime-cu12 up to torch 2.8,
+    # cuda-toolkit[cudart] in the CUDA 13 builds); "+cpu" and "+rocm" builds have no CUDA.
+    cuda = local.startswith("cu") or (
+        not local and ("nvidia-cuda-runtime" in requires or "cuda-toolkit" in requires)
+    )
     system = system or platform.system()
     machine = machine or platform.machine()
     mps = system == "Darwin" and machine == "arm64"
