@@ -1,0 +1,274 @@
+"""Conversation history: SQLite in WAL mode, numbered migrations, full-text search, export.
+
+Messages are written as they happen — the user's when sent, the answer as it streams —
+so a crash loses at most the text since the last :meth:`History.update_message`.
+One ``History`` object belongs to one thread (SQLite connections are not shared); the
+GUI runs it on a worker thread, never on the Qt thread.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from engine.errors import EngineError
+
+#: Each entry moves the schema from version N to N+1 (index N).
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE conversations (
+        id INTEGER PRIMARY KEY,
+        title TEXT NOT NULL,
+        model_id TEXT NOT NULL DEFAULT '',
+        system_prompt TEXT NOT NULL DEFAULT '',
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL
+    );
+    CREATE TABLE messages (
+        id INTEGER PRIMARY KEY,
+        conversation_id INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+        role TEXT NOT NULL CHECK (role IN ('system', 'user', 'assistant')),
+        content TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        stats TEXT,
+        rating INTEGER NOT NULL DEFAULT 0 CHECK (rating IN (-1, 0, 1))
+    );
+    CREATE INDEX messages_by_conversation ON messages(conversation_id, id);
+    CREATE VIRTUAL TABLE messages_fts USING fts5(
+        content, content='messages', content_rowid='id', tokenize='trigram'
+    );
+    CREATE TRIGGER messages_ai AFTER INSERT ON messages BEGIN
+        INSERT INTO messages_fts(rowid, content) VALUES (new.id, new.content);
+    END;
+    CREATE TRIGGER messages_ad AFTER DELETE ON messages BEGIN
+        INSERT INTO messages_fts(messages_fts, rowid, content)
+            VALUES ('delete', old.id, old.content);
+    END;
+    CREATE TRIGGER messages_au AFTER UPDATE OF content ON messages BEGIN
+        INSERT INTO messages_fts(messages_fts, rowid, content)
+            VALUES ('delete', old.id, old.content);
+        INSERT INTO messages_fts(rowid, content) VALUES (new.id, new.content);
+    END;
+    """,
+)
+
+
+@dataclass(frozen=True)
+class Conversation:
+    """One conversation's summary row."""
+
+    id: int
+    title: str
+    model_id: str
+    system_prompt: str
+    created_at: float
+    updated_at: float
+
+
+@dataclass(frozen=True)
+class StoredMessage:
+    """One stored message; ``stats`` is the generation's figures for answers."""
+
+    id: int
+    conversation_id: int
+    role: str
+    content: str
+    created_at: float
+    stats: dict[str, Any] | None
+    rating: int
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    """A message that matched a search, with a short excerpt around the match."""
+
+    conversation_id: int
+    message_id: int
+    title: str
+    excerpt: str
+
+
+class History:
+    """The history database at ``path`` (created and migrated on open).
+
+    Raises:
+        EngineError: the file is not a database Hearth can use (it is left untouched).
+    """
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, isolation_level=None)
+        self._db.row_factory = sqlite3.Row
+        try:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            self._db.close()
+            raise EngineError(
+                f"The history database {path} cannot be used ({exc}). Move it aside and "
+                "Hearth starts a new one."
+            ) from exc
+
+    def _migrate(self) -> None:
+        version = int(self._db.execute("PRAGMA user_version").fetchone()[0])
+        if version > len(MIGRATIONS):
+            raise sqlite3.DatabaseError(
+                f"it was written by a newer Hearth (schema {version}, this one knows "
+                f"{len(MIGRATIONS)})"
+            )
+        for number in range(version, len(MIGRATIONS)):
+            # One script, one transaction: a migration is applied whole or not at all.
+            self._db.executescript(
+                f"BEGIN;\n{MIGRATIONS[number]}\nPRAGMA user_version = {number + 1};\nCOMMIT;"
+            )
+
+    def close(self) -> None:
+        """Close the database; safe to call twice."""
+        self._db.close()
+
+    # -- writing ---------------------------------------------------------------------
+
+    def create_conversation(
+        self, title: str, *, model_id: str = "", system_prompt: str = ""
+    ) -> int:
+        """Start a conversation; returns its id."""
+        now = time.time()
+        cur = self._db.execute(
+            "INSERT INTO conversations (title, model_id, system_prompt, created_at, updated_at)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (title, model_id, system_prompt, now, now),
+        )
+        return int(cur.lastrowid or 0)
+
+    def add_message(self, conversation_id: int, role: str, content: str) -> int:
+        """Store a message now (committed at once); returns its id."""
+        now = time.time()
+        with self._db:
+            self._db.execute("BEGIN")
+            cur = self._db.execute(
+                "INSERT INTO messages (conversation_id, role, content, created_at)"
+                " VALUES (?, ?, ?, ?)",
+                (conversation_id, role, content, now),
+            )
+            self._db.execute(
+                "UPDATE conversations SET updated_at = ? WHERE id = ?", (now, conversation_id)
+            )
+        return int(cur.lastrowid or 0)
+
+    def update_message(
+        self, message_id: int, content: str, *, stats: dict[str, Any] | None = None
+    ) -> None:
+        """Replace a message's text (an answer as it streams) and, at the end, its stats."""
+        self._db.execute(
+            "UPDATE messages SET content = ?, stats = COALESCE(?, stats) WHERE id = ?",
+            (content, json.dumps(stats) if stats is not None else None, message_id),
+        )
+
+    def rate_message(self, message_id: int, rating: int) -> None:
+        """Thumbs up (1), down (-1) or neither (0)."""
+        self._db.execute("UPDATE messages SET rating = ? WHERE id = ?", (rating, message_id))
+
+    def rename_conversation(self, conversation_id: int, title: str) -> None:
+        """Give a conversation a new title."""
+        self._db.execute(
+            "UPDATE conversations SET title = ? WHERE id = ?", (title, conversation_id)
+        )
+
+    def delete_conversation(self, conversation_id: int) -> None:
+        """Delete a conversation and its messages."""
+        self._db.execute("DELETE FROM conversations WHERE id = ?", (conversation_id,))
+
+    # -- reading ---------------------------------------------------------------------
+
+    def conversations(self) -> list[Conversation]:
+        """All conversations, most recently active first."""
+        rows = self._db.execute(
+            "SELECT id, title, model_id, system_prompt, created_at, updated_at"
+            " FROM conversations ORDER BY updated_at DESC, id DESC"
+        ).fetchall()
+        return [Conversation(**dict(row)) for row in rows]
+
+    def conversation(self, conversation_id: int) -> Conversation:
+        """One conversation's row.
+
+        Raises:
+            EngineError: there is no such conversation.
+        """
+        row = self._db.execute(
+            "SELECT id, title, model_id, system_prompt, created_at, updated_at"
+            " FROM conversations WHERE id = ?",
+            (conversation_id,),
+        ).fetchone()
+        if row is None:
+            raise EngineError(f"Conversation {conversation_id} no longer exists.")
+        return Conversation(**dict(row))
+
+    def messages(self, conversation_id: int) -> list[StoredMessage]:
+        """A conversation's messages, oldest first."""
+        rows = self._db.execute(
+            "SELECT id, conversation_id, role, content, created_at, stats, rating"
+            " FROM messages WHERE conversation_id = ? ORDER BY id",
+            (conversation_id,),
+        ).fetchall()
+        return [
+            StoredMessage(
+                **{**dict(row), "stats": json.loads(row["stats"]) if row["stats"] else None}
+            )
+            for row in rows
+        ]
+
+    def search(self, text: str, *, limit: int = 50) -> list[SearchHit]:
+        """Messages containing ``text`` (any language: trigram index), newest first.
+
+        Queries shorter than three characters fall back to a plain substring scan.
+        """
+        text = text.strip()
+        if not text:
+            return []
+        if len(text) >= 3:
+            query = '"' + text.replace('"', '""') + '"'
+            rows = self._db.execute(
+                "SELECT m.conversation_id, m.id, c.title,"
+                " snippet(messages_fts, 0, '[', ']', '…', 12) AS excerpt"
+                " FROM messages_fts JOIN messages m ON m.id = messages_fts.rowid"
+                " JOIN conversations c ON c.id = m.conversation_id"
+                " WHERE messages_fts MATCH ? ORDER BY m.id DESC LIMIT ?",
+                (query, limit),
+            ).fetchall()
+        else:
+            rows = self._db.execute(
+                "SELECT m.conversation_id, m.id, c.title, substr(m.content, 1, 120) AS excerpt"
+                " FROM messages m JOIN conversations c ON c.id = m.conversation_id"
+                " WHERE instr(m.content, ?) > 0 ORDER BY m.id DESC LIMIT ?",
+                (text, limit),
+            ).fetchall()
+        return [SearchHit(r[0], r[1], r[2], r[3]) for r in rows]
+
+    # -- export ----------------------------------------------------------------------
+
+    def export_markdown(self, conversation_id: int) -> str:
+        """The conversation as Markdown: a title, then one section per message."""
+        conv = self.conversation(conversation_id)
+        parts = [f"# {conv.title}\n"]
+        if conv.model_id:
+            parts.append(f"*Model: {conv.model_id}*\n")
+        if conv.system_prompt:
+            parts.append(f"**System:** {conv.system_prompt}\n")
+        names = {"user": "You", "assistant": "Assistant", "system": "System"}
+        for m in self.messages(conversation_id):
+            parts.append(f"## {names.get(m.role, m.role)}\n\n{m.content}\n")
+        return "\n".join(parts)
+
+    def export_json(self, conversation_id: int) -> str:
+        """The conversation and its messages as JSON."""
+        data = {
+            "conversation": asdict(self.conversation(conversation_id)),
+            "messages": [asdict(m) for m in self.messages(conversation_id)],
+        }
+        return json.dumps(data, ensure_ascii=False, indent=2)

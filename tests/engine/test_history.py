@@ -1,0 +1,122 @@
+"""The history database: written as it happens, searchable, exportable, survives a kill."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from engine.config import get_paths
+from engine.errors import EngineError
+from engine.history import MIGRATIONS, History
+
+
+@pytest.fixture
+def history() -> History:
+    db = History(get_paths().database)
+    yield db
+    db.close()
+
+
+def test_conversation_round_trip_and_order(history: History) -> None:
+    first = history.create_conversation("Sea facts", model_id="smol", system_prompt="Be brief.")
+    history.add_message(first, "user", "How deep is the ocean?")
+    answer = history.add_message(first, "assistant", "About 11 km at")
+    history.update_message(answer, "About 11 km at its deepest.", stats={"tokens_per_s": 60.0})
+    history.rate_message(answer, 1)
+    second = history.create_conversation("Cats")
+    history.add_message(second, "user", "Why do cats purr?")
+    assert [c.id for c in history.conversations()] == [second, first]
+    messages = history.messages(first)
+    assert [m.role for m in messages] == ["user", "assistant"]
+    assert messages[1].content == "About 11 km at its deepest."
+    assert messages[1].stats == {"tokens_per_s": 60.0} and messages[1].rating == 1
+
+
+def test_search_finds_old_words_in_any_language(history: History) -> None:
+    old = history.create_conversation("Old")
+    history.add_message(old, "user", "Tell me about the Mariana Trench.")
+    zh = history.create_conversation("中文")
+    history.add_message(zh, "assistant", "马里亚纳海沟是世界上最深的海沟。")
+    hits = history.search("mariana")
+    assert [h.conversation_id for h in hits] == [old]
+    assert "[Mariana]" in hits[0].excerpt
+    assert [h.conversation_id for h in history.search("最深的")] == [zh]
+    assert [h.conversation_id for h in history.search("海沟")] == [zh]  # short: substring scan
+    assert history.search('" OR 1=1 --') == []
+
+
+def test_edits_and_deletes_keep_the_index_right(history: History) -> None:
+    conv = history.create_conversation("x")
+    msg = history.add_message(conv, "assistant", "alpha beta")
+    history.update_message(msg, "gamma delta")
+    assert history.search("alpha") == [] and len(history.search("gamma")) == 1
+    history.rename_conversation(conv, "renamed")
+    assert history.conversation(conv).title == "renamed"
+    history.delete_conversation(conv)
+    assert history.conversations() == [] and history.search("gamma") == []
+    with pytest.raises(EngineError):
+        history.conversation(conv)
+
+
+def test_export_markdown_and_json(history: History) -> None:
+    conv = history.create_conversation("Export me", model_id="m", system_prompt="Be kind.")
+    history.add_message(conv, "user", "Hi")
+    history.add_message(conv, "assistant", "Hello! **Bold**")
+    md = history.export_markdown(conv)
+    assert md.startswith("# Export me\n")
+    assert "## You\n\nHi\n" in md and "## Assistant\n\nHello! **Bold**\n" in md
+    data = json.loads(history.export_json(conv))
+    assert data["conversation"]["title"] == "Export me"
+    assert [m["content"] for m in data["messages"]] == ["Hi", "Hello! **Bold**"]
+
+
+def test_schema_is_versioned_and_newer_files_are_refused(tmp_path: Path) -> None:
+    path = tmp_path / "h.db"
+    History(path).close()
+    import sqlite3
+
+    db = sqlite3.connect(path)
+    assert db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    db.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 5}")
+    db.close()
+    with pytest.raises(EngineError, match="newer Hearth"):
+        History(path)
+    garbage = tmp_path / "garbage.db"
+    garbage.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(EngineError, match="cannot be used"):
+        History(garbage)
+    assert garbage.read_bytes().startswith(b"this is not sqlite")  # left untouched
+
+
+def test_a_killed_writer_loses_nothing_committed(tmp_path: Path) -> None:
+    path = tmp_path / "h.db"
+    script = textwrap.dedent(f"""
+        import os, signal, sys
+        sys.path.insert(0, {str(Path.cwd())!r})
+        from pathlib import Path
+        from engine.history import History
+        h = History(Path({str(path)!r}))
+        c = h.create_conversation("crash")
+        h.add_message(c, "user", "question before the crash")
+        a = h.add_message(c, "assistant", "partial")
+        h.update_message(a, "partial answer streamed so far")
+        os.kill(os.getpid(), signal.SIGKILL)
+    """)
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=60)
+    assert run.returncode == -signal.SIGKILL, run.stderr
+    history = History(path)
+    (conv,) = history.conversations()
+    assert [m.content for m in history.messages(conv.id)] == [
+        "question before the crash",
+        "partial answer streamed so far",
+    ]
+    history.close()
+    assert os.path.exists(path)
