@@ -37,6 +37,7 @@ test: $(VENV)/.test-installed
 
 bench: $(VENV)/.test-installed
 	$(BIN)/python benchmarks/engine_bench.py
+	$(BIN)/python benchmarks/desktop_bench.py
 
 format: $(VENV)/.test-installed
 	$(BIN)/ruff check --fix engine desktop tests benchmarks
