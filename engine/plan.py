@@ -367,8 +367,9 @@ def _plan_torch(
         draft.device = "cpu"
         draft.reason = f"CPU via PyTorch: GPU offload is turned off in Settings; {cpu_tail}"
         return
-    if hw.torch.cuda:
-        name = _gpu_label(nvidia) if nvidia else (hw.torch.device_name or "NVIDIA GPU")
+    # torch.cuda says the build can use CUDA; it still needs an NVIDIA GPU to use.
+    if hw.torch.cuda and nvidia:
+        name = _gpu_label(nvidia)
         draft.device, draft.gpus, draft.gpu_name = "cuda", nvidia, name
         draft.n_gpu_layers = all_layers
         if why == "set in Settings":

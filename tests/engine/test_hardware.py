@@ -503,6 +503,13 @@ def test_forced_torch_with_torch() -> None:
     assert cpu.reason.startswith("CPU via PyTorch")
 
 
+def test_cuda_torch_build_without_an_nvidia_gpu_runs_on_the_cpu() -> None:
+    """PyPI's default Linux torch is a CUDA build; most machines have no NVIDIA GPU."""
+    plan = plan_backend(make_hw(torch=TORCH_CUDA), MODEL_8B, n_ctx=CTX, settings_backend="torch")
+    assert (plan.backend, plan.device) == ("torch", "cpu")
+    assert plan.reason.startswith("CPU via PyTorch")
+
+
 def test_llama_missing() -> None:
     plan = plan_backend(make_hw(llama=NO_LLAMA), MODEL_8B, n_ctx=CTX)
     assert plan.backend == "llamacpp"
