@@ -8,14 +8,19 @@ GUI runs it on a worker thread, never on the Qt thread.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from engine.errors import EngineError
+
+T = TypeVar("T")
 
 #: Each entry moves the schema from version N to N+1 (index N).
 MIGRATIONS: tuple[str, ...] = (
@@ -53,6 +58,11 @@ MIGRATIONS: tuple[str, ...] = (
             VALUES ('delete', old.id, old.content);
         INSERT INTO messages_fts(rowid, content) VALUES (new.id, new.content);
     END;
+    """,
+    # 2: deleting a conversation first hides it (so it can be undone); purged later.
+    """
+    ALTER TABLE conversations ADD COLUMN deleted_at REAL;
+    CREATE INDEX conversations_by_activity ON conversations(deleted_at, updated_at);
     """,
 )
 
@@ -180,9 +190,56 @@ class History:
             "UPDATE conversations SET title = ? WHERE id = ?", (title, conversation_id)
         )
 
+    def set_system_prompt(self, conversation_id: int, system_prompt: str) -> None:
+        """Change the system prompt the conversation is continued with."""
+        self._db.execute(
+            "UPDATE conversations SET system_prompt = ? WHERE id = ?",
+            (system_prompt, conversation_id),
+        )
+
+    def set_model(self, conversation_id: int, model_id: str) -> None:
+        """Record the model that answers in this conversation now."""
+        self._db.execute(
+            "UPDATE conversations SET model_id = ? WHERE id = ?", (model_id, conversation_id)
+        )
+
+    def delete_messages_from(self, conversation_id: int, message_id: int) -> None:
+        """Delete ``message_id`` and every later message of the conversation.
+
+        Used to regenerate an answer or to edit a past message and continue from it.
+        """
+        self._db.execute(
+            "DELETE FROM messages WHERE conversation_id = ? AND id >= ?",
+            (conversation_id, message_id),
+        )
+
     def delete_conversation(self, conversation_id: int) -> None:
-        """Delete a conversation and its messages."""
-        self._db.execute("DELETE FROM conversations WHERE id = ?", (conversation_id,))
+        """Hide a conversation; :meth:`restore_conversation` undoes it until it is purged.
+
+        The rows stay until :meth:`purge_deleted`, so an undo is exact and a crash
+        between the two loses nothing the user wanted to keep.
+        """
+        self._db.execute(
+            "UPDATE conversations SET deleted_at = ? WHERE id = ?", (time.time(), conversation_id)
+        )
+
+    def restore_conversation(self, conversation_id: int) -> None:
+        """Bring back a conversation hidden by :meth:`delete_conversation`."""
+        self._db.execute(
+            "UPDATE conversations SET deleted_at = NULL WHERE id = ?", (conversation_id,)
+        )
+
+    def purge_deleted(self, *, older_than_s: float = 0.0) -> int:
+        """Delete for good the conversations hidden more than ``older_than_s`` ago.
+
+        Returns:
+            How many conversations were deleted.
+        """
+        cur = self._db.execute(
+            "DELETE FROM conversations WHERE deleted_at IS NOT NULL AND deleted_at <= ?",
+            (time.time() - older_than_s,),
+        )
+        return cur.rowcount
 
     # -- reading ---------------------------------------------------------------------
 
@@ -190,7 +247,7 @@ class History:
         """All conversations, most recently active first."""
         rows = self._db.execute(
             "SELECT id, title, model_id, system_prompt, created_at, updated_at"
-            " FROM conversations ORDER BY updated_at DESC, id DESC"
+            " FROM conversations WHERE deleted_at IS NULL ORDER BY updated_at DESC, id DESC"
         ).fetchall()
         return [Conversation(**dict(row)) for row in rows]
 
@@ -202,7 +259,7 @@ class History:
         """
         row = self._db.execute(
             "SELECT id, title, model_id, system_prompt, created_at, updated_at"
-            " FROM conversations WHERE id = ?",
+            " FROM conversations WHERE id = ? AND deleted_at IS NULL",
             (conversation_id,),
         ).fetchone()
         if row is None:
@@ -238,14 +295,15 @@ class History:
                 " snippet(messages_fts, 0, '[', ']', '…', 12) AS excerpt"
                 " FROM messages_fts JOIN messages m ON m.id = messages_fts.rowid"
                 " JOIN conversations c ON c.id = m.conversation_id"
-                " WHERE messages_fts MATCH ? ORDER BY m.id DESC LIMIT ?",
+                " WHERE messages_fts MATCH ? AND c.deleted_at IS NULL ORDER BY m.id DESC LIMIT ?",
                 (query, limit),
             ).fetchall()
         else:
             rows = self._db.execute(
                 "SELECT m.conversation_id, m.id, c.title, substr(m.content, 1, 120) AS excerpt"
                 " FROM messages m JOIN conversations c ON c.id = m.conversation_id"
-                " WHERE instr(m.content, ?) > 0 ORDER BY m.id DESC LIMIT ?",
+                " WHERE instr(m.content, ?) > 0 AND c.deleted_at IS NULL"
+                " ORDER BY m.id DESC LIMIT ?",
                 (text, limit),
             ).fetchall()
         return [SearchHit(r[0], r[1], r[2], r[3]) for r in rows]
@@ -272,3 +330,60 @@ class History:
             "messages": [asdict(m) for m in self.messages(conversation_id)],
         }
         return json.dumps(data, ensure_ascii=False, indent=2)
+
+
+class AsyncHistory:
+    """The history database on a thread of its own, for asyncio code such as the GUI.
+
+    Every call runs, in order, on one worker thread that owns the connection, so the
+    caller's thread (the Qt thread) never waits on the disk.
+
+    Args:
+        path: the database file.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="history")
+        self._history: History | None = None
+
+    async def open(self) -> None:
+        """Open (create, migrate) the database and purge conversations deleted a day ago.
+
+        Raises:
+            EngineError: the file is not a database Hearth can use.
+        """
+
+        def open_() -> None:
+            self._history = History(self.path)
+            self._history.purge_deleted(older_than_s=24 * 3600)
+
+        await asyncio.get_running_loop().run_in_executor(self._executor, open_)
+
+    async def run(self, call: Callable[[History], T]) -> T:
+        """Run ``call(history)`` on the database thread and return its result.
+
+        Raises:
+            EngineError: the database is not open, or the call raised it.
+        """
+
+        def run_() -> T:
+            if self._history is None:
+                raise EngineError("The history database is not open.")
+            return call(self._history)
+
+        return await asyncio.get_running_loop().run_in_executor(self._executor, run_)
+
+    async def aclose(self) -> None:
+        """Finish the queued calls and close the database; safe to call twice."""
+
+        def close_() -> None:
+            if self._history is not None:
+                self._history.close()
+                self._history = None
+
+        try:
+            await asyncio.get_running_loop().run_in_executor(self._executor, close_)
+        except RuntimeError:  # already shut down
+            return
+        self._executor.shutdown(wait=False)

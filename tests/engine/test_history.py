@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -63,6 +64,57 @@ def test_edits_and_deletes_keep_the_index_right(history: History) -> None:
     assert history.conversations() == [] and history.search("gamma") == []
     with pytest.raises(EngineError):
         history.conversation(conv)
+    history.restore_conversation(conv)  # undo brings it back whole
+    assert [c.title for c in history.conversations()] == ["renamed"]
+    assert len(history.search("gamma")) == 1
+    history.delete_conversation(conv)
+    assert history.purge_deleted(older_than_s=3600) == 0  # too recent to purge
+    assert history.purge_deleted() == 1
+    history.restore_conversation(conv)
+    assert history.conversations() == [] and history.messages(conv) == []
+
+
+def test_continuing_from_an_earlier_message_drops_the_later_ones(history: History) -> None:
+    conv = history.create_conversation("edit")
+    history.add_message(conv, "user", "first question")
+    history.add_message(conv, "assistant", "first answer")
+    second = history.add_message(conv, "user", "second question, with a typo")
+    history.add_message(conv, "assistant", "second answer")
+    other = history.create_conversation("other")
+    history.add_message(other, "user", "untouched")
+    history.delete_messages_from(conv, second)
+    assert [m.content for m in history.messages(conv)] == ["first question", "first answer"]
+    assert [m.content for m in history.messages(other)] == ["untouched"]
+    assert history.search("typo") == []
+    history.set_system_prompt(conv, "Answer in French.")
+    history.set_model(conv, "other-model")
+    assert history.conversation(conv).system_prompt == "Answer in French."
+    assert history.conversation(conv).model_id == "other-model"
+
+
+async def test_async_history_runs_calls_in_order_off_the_callers_thread() -> None:
+    import threading
+
+    from engine.history import AsyncHistory
+
+    db = AsyncHistory(get_paths().database)
+    await db.open()
+    caller = threading.get_ident()
+    threads: set[int] = set()
+
+    def add(h: History, conv: int, n: int) -> int:
+        threads.add(threading.get_ident())
+        return h.add_message(conv, "user", f"message {n}")
+
+    conv = await db.run(lambda h: h.create_conversation("async"))
+    ids = await asyncio.gather(*(db.run(lambda h, n=n: add(h, conv, n)) for n in range(20)))
+    assert ids == sorted(ids) and caller not in threads and len(threads) == 1
+    messages = await db.run(lambda h: h.messages(conv))
+    assert [m.content for m in messages] == [f"message {n}" for n in range(20)]
+    await db.aclose()
+    await db.aclose()
+    with pytest.raises(RuntimeError):
+        await db.run(lambda h: h.conversations())
 
 
 def test_export_markdown_and_json(history: History) -> None:
