@@ -68,8 +68,6 @@ class ChatOptionsPanel(QWidget):
 
     def __init__(self, options: ChatOptions, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        if options.selected and options.selected_preset is None:
-            options = options.with_custom_prompt(options.system_prompt)
         self._options = options
         #: Set while the panel itself changes its widgets, so that is not taken as an edit.
         self._updating = False
@@ -181,11 +179,8 @@ class ChatOptionsPanel(QWidget):
         for first, second in itertools.pairwise(chain):
             QWidget.setTabOrder(first, second)
 
-        self._show_sampling(options.sampling)
-        # What the spin boxes can hold is what will be sent (a stored 3.0 shows as 2.0).
-        self._options = self._options.with_sampling(self.params())
-        self._set_editor_text(self._options.system_prompt)
         self.retranslate_ui()
+        self.set_options(options)
 
     def _double_spin(self, low: float, high: float, step: float) -> QDoubleSpinBox:
         spin = QDoubleSpinBox(self.sampling_group)
@@ -351,6 +346,22 @@ class ChatOptionsPanel(QWidget):
             self.retranslate_ui()
 
     # -- public API ----------------------------------------------------------------------
+
+    def set_options(self, options: ChatOptions) -> None:
+        """Show ``options`` instead (say, once the store has loaded them in a worker thread).
+
+        This is not a user edit: ``options_changed`` is not emitted, and an edit still
+        waiting for typing to pause is dropped.
+        """
+        self._debounce.stop()
+        if options.selected and options.selected_preset is None:
+            options = options.with_custom_prompt(options.system_prompt)
+        self._show_sampling(options.sampling)
+        # What the spin boxes can hold is what will be sent (a stored 3.0 shows as 2.0).
+        self._options = options.with_sampling(self.params())
+        self.message_bar.hide()
+        self._fill_combo()
+        self._set_editor_text(self._options.system_prompt)
 
     def options(self) -> ChatOptions:
         """The options as the panel shows them now (pending text edits included)."""

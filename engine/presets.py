@@ -131,6 +131,11 @@ class ChatOptions:
     sampling: SamplingParams = field(default_factory=SamplingParams)
     draft: str | None = None
 
+    @classmethod
+    def defaults(cls) -> ChatOptions:
+        """The options of a first run: the built-in presets, the default one selected."""
+        return cls()
+
     # -- reading -----------------------------------------------------------------------
 
     def preset(self, name: str) -> SystemPreset | None:

@@ -9,7 +9,7 @@ from PySide6.QtCore import QCoreApplication, QEvent, Qt
 from PySide6.QtWidgets import QInputDialog, QMessageBox, QWidget
 from pytestqt.qtbot import QtBot
 
-from desktop.chat_options import ChatOptionsPanel
+from desktop.chat_options import TEXT_DEBOUNCE_MS, ChatOptionsPanel
 from engine.config import get_paths
 from engine.presets import DEFAULT_PRESET, ChatOptions, ChatOptionsStore, builtin_prompt
 from engine.types import SamplingParams
@@ -350,3 +350,22 @@ def test_answering_no_keeps_the_preset(
     qtbot.mouseClick(panel.delete_button, Qt.MouseButton.LeftButton)
     assert panel.options().preset("Poet") is not None and not emitted
     assert panel.preset_combo.currentText() == "Poet"
+
+
+def test_set_options_shows_options_loaded_later_without_reporting_them(
+    make_panel: Any, qtbot: QtBot
+) -> None:
+    panel = make_panel(ChatOptions.defaults())
+    panel.prompt_edit.setPlainText("typed before the load finished")
+    loaded = (
+        ChatOptions()
+        .with_preset_added("Poet", "Answer in rhyme.")
+        .with_sampling(SamplingParams(top_k=9, seed=3))
+    )
+    with qtbot.assertNotEmitted(panel.options_changed, wait=TEXT_DEBOUNCE_MS + 200):
+        panel.set_options(loaded)
+    assert panel.preset_combo.currentText() == "Poet"
+    assert panel.system_prompt() == "Answer in rhyme."
+    assert panel.params() == SamplingParams(top_k=9, seed=3)
+    assert panel.options() == loaded
+    assert panel.delete_button.isEnabled()

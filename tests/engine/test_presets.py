@@ -39,7 +39,8 @@ def test_builtin_presets_are_the_promised_ones_with_a_real_default() -> None:
         "Writing editor",
     ]
     assert all(p.builtin and 20 < len(p.prompt) < 300 for p in BUILTIN_PRESETS)
-    options = ChatOptions()
+    options = ChatOptions.defaults()
+    assert options == ChatOptions()
     assert options.selected == DEFAULT_PRESET
     assert options.system_prompt == builtin_prompt(DEFAULT_PRESET)
     assert options.sampling == SamplingParams()
