@@ -39,6 +39,12 @@ bench: $(VENV)/.test-installed
 	$(BIN)/python benchmarks/engine_bench.py
 	$(BIN)/python benchmarks/desktop_bench.py
 
+# Refresh resources/translations/*.ts from desktop/ and compile the .qm files;
+# `$(BIN)/python tools/translations.py --check` fails on anything left to translate.
+.PHONY: translations
+translations: $(VENV)/.app-installed
+	$(BIN)/python tools/translations.py
+
 format: $(VENV)/.test-installed
 	$(BIN)/ruff check --fix engine desktop tests benchmarks
 	$(BIN)/ruff format engine desktop tests benchmarks

@@ -1,0 +1,1118 @@
+<?xml version="1.0" encoding="utf-8"?>
+<!DOCTYPE TS>
+<TS version="2.1" language="zh_CN" sourcelanguage="en">
+<context>
+    <name>AboutDialog</name>
+    <message>
+        <source>About Hearth</source>
+        <translation>关于 Hearth</translation>
+    </message>
+    <message>
+        <source>Version {version}</source>
+        <translation>版本 {version}</translation>
+    </message>
+    <message>
+        <source>Version unknown (Hearth runs from its source without being installed)</source>
+        <translation>版本未知（Hearth 从源码运行，未经安装）</translation>
+    </message>
+    <message>
+        <source>Hearth runs language models entirely on this computer: no account, no cloud, and nothing you type leaves it.</source>
+        <translation>Hearth 完全在这台电脑上运行语言模型：无需账号，不用云端，你输入的任何内容都不会离开这台电脑。</translation>
+    </message>
+    <message>
+        <source>Python:</source>
+        <translation>Python：</translation>
+    </message>
+    <message>
+        <source>Qt:</source>
+        <translation>Qt：</translation>
+    </message>
+    <message>
+        <source>PySide6:</source>
+        <translation>PySide6：</translation>
+    </message>
+    <message>
+        <source>System:</source>
+        <translation>系统：</translation>
+    </message>
+    <message>
+        <source>Data folder:</source>
+        <translation>数据文件夹：</translation>
+    </message>
+    <message>
+        <source>Log folder:</source>
+        <translation>日志文件夹：</translation>
+    </message>
+    <message>
+        <source>License:</source>
+        <translation>许可证：</translation>
+    </message>
+    <message>
+        <source>Python version</source>
+        <translation>Python 版本</translation>
+    </message>
+    <message>
+        <source>Qt version</source>
+        <translation>Qt 版本</translation>
+    </message>
+    <message>
+        <source>PySide6 version</source>
+        <translation>PySide6 版本</translation>
+    </message>
+    <message>
+        <source>Operating system</source>
+        <translation>操作系统</translation>
+    </message>
+    <message>
+        <source>Data folder</source>
+        <translation>数据文件夹</translation>
+    </message>
+    <message>
+        <source>Log folder</source>
+        <translation>日志文件夹</translation>
+    </message>
+    <message>
+        <source>License</source>
+        <translation>许可证</translation>
+    </message>
+    <message>
+        <source>Your models and conversations are kept here</source>
+        <translation>你的模型和对话保存在这里</translation>
+    </message>
+    <message>
+        <source>Attach hearth.log from here to a bug report</source>
+        <translation>提交错误报告时，请附上这里的 hearth.log</translation>
+    </message>
+    <message>
+        <source>Built on llama.cpp (MIT license) and Qt for Python (LGPLv3). The starter model, SmolLM2-135M-Instruct, is licensed under Apache-2.0.</source>
+        <translation>基于 llama.cpp（MIT 许可证）和 Qt for Python（LGPLv3）构建。入门模型 SmolLM2-135M-Instruct 采用 Apache-2.0 许可证。</translation>
+    </message>
+    <message>
+        <source>&amp;Copy details</source>
+        <translation>复制详细信息(&amp;C)</translation>
+    </message>
+    <message>
+        <source>Copy the versions and folders, to paste into a bug report</source>
+        <translation>复制版本和文件夹信息，以便粘贴到错误报告中</translation>
+    </message>
+</context>
+<context>
+    <name>ChatOptionsPanel</name>
+    <message>
+        <source>Assistant</source>
+        <translation>助手</translation>
+    </message>
+    <message>
+        <source>Concise</source>
+        <translation>简洁</translation>
+    </message>
+    <message>
+        <source>Explain like a teacher</source>
+        <translation>像老师一样讲解</translation>
+    </message>
+    <message>
+        <source>Translator (English ↔ 中文)</source>
+        <translation>翻译（英文 ↔ 中文）</translation>
+    </message>
+    <message>
+        <source>Code helper</source>
+        <translation>编程助手</translation>
+    </message>
+    <message>
+        <source>Writing editor</source>
+        <translation>写作编辑</translation>
+    </message>
+    <message>
+        <source>Chat options</source>
+        <translation>聊天选项</translation>
+    </message>
+    <message>
+        <source>System prompt</source>
+        <translation>系统提示词</translation>
+    </message>
+    <message>
+        <source>P&amp;reset:</source>
+        <translation>预设(&amp;R)：</translation>
+    </message>
+    <message>
+        <source>System prompt preset</source>
+        <translation>系统提示词预设</translation>
+    </message>
+    <message>
+        <source>Ready-made instructions that tell the model how to answer</source>
+        <translation>现成的指令，告诉模型该如何回答</translation>
+    </message>
+    <message>
+        <source>Pro&amp;mpt:</source>
+        <translation>提示词(&amp;M)：</translation>
+    </message>
+    <message>
+        <source>Instructions the model reads before the conversation. Sent with every message.</source>
+        <translation>模型在对话开始前读取的指令，每条消息都会附带发送。</translation>
+    </message>
+    <message>
+        <source>Leave empty to send no system prompt</source>
+        <translation>留空则不发送系统提示词</translation>
+    </message>
+    <message>
+        <source>Changed. Save keeps the change in this preset.</source>
+        <translation>已修改。点击“保存”可将修改保留在此预设中。</translation>
+    </message>
+    <message>
+        <source>Unsaved changes</source>
+        <translation>未保存的修改</translation>
+    </message>
+    <message>
+        <source>Save</source>
+        <translation>保存</translation>
+    </message>
+    <message>
+        <source>Save preset</source>
+        <translation>保存预设</translation>
+    </message>
+    <message>
+        <source>Keep the edited prompt in the selected preset</source>
+        <translation>将编辑后的提示词保存到所选预设</translation>
+    </message>
+    <message>
+        <source>Save as…</source>
+        <translation>另存为…</translation>
+    </message>
+    <message>
+        <source>Save as a new preset</source>
+        <translation>另存为新预设</translation>
+    </message>
+    <message>
+        <source>Save the prompt as a new preset with its own name</source>
+        <translation>将提示词另存为一个有自己名称的新预设</translation>
+    </message>
+    <message>
+        <source>Rename…</source>
+        <translation>重命名…</translation>
+    </message>
+    <message>
+        <source>Rename preset</source>
+        <translation>重命名预设</translation>
+    </message>
+    <message>
+        <source>Rename the selected preset (built-in presets keep their names)</source>
+        <translation>重命名所选预设（内置预设的名称不能更改）</translation>
+    </message>
+    <message>
+        <source>Delete</source>
+        <translation>删除</translation>
+    </message>
+    <message>
+        <source>Delete preset</source>
+        <translation>删除预设</translation>
+    </message>
+    <message>
+        <source>Delete the selected preset (built-in presets cannot be deleted)</source>
+        <translation>删除所选预设（内置预设不能删除）</translation>
+    </message>
+    <message>
+        <source>Restore</source>
+        <translation>恢复</translation>
+    </message>
+    <message>
+        <source>Restore built-in preset</source>
+        <translation>恢复内置预设</translation>
+    </message>
+    <message>
+        <source>Bring back the original text of this built-in preset</source>
+        <translation>恢复此内置预设的原始文本</translation>
+    </message>
+    <message>
+        <source>Sampling</source>
+        <translation>采样</translation>
+    </message>
+    <message>
+        <source>&amp;Temperature:</source>
+        <translation>温度(&amp;T)：</translation>
+    </message>
+    <message>
+        <source>Temperature</source>
+        <translation>温度</translation>
+    </message>
+    <message>
+        <source>How adventurous the answers are. Low values give focused, repeatable answers; high values give more varied, creative ones. 0 always picks the most likely word.</source>
+        <translation>回答的大胆程度。值越低，回答越集中、越可重复；值越高，回答越多样、越有创意。0 总是选择可能性最大的词。</translation>
+    </message>
+    <message>
+        <source>Top-&amp;p:</source>
+        <translation>Top-p(&amp;P)：</translation>
+    </message>
+    <message>
+        <source>Top-p</source>
+        <translation>Top-p</translation>
+    </message>
+    <message>
+        <source>Only consider the most likely words whose chances add up to this share. Lower values keep answers safer and more predictable; 1 turns this off.</source>
+        <translation>只考虑概率累计达到这一比例的最可能的词。值越低，回答越稳妥、越可预测；设为 1 则关闭此项。</translation>
+    </message>
+    <message>
+        <source>Top-&amp;k:</source>
+        <translation>Top-k(&amp;K)：</translation>
+    </message>
+    <message>
+        <source>Top-k</source>
+        <translation>Top-k</translation>
+    </message>
+    <message>
+        <source>Only consider this many of the most likely words at each step. Off means no limit.</source>
+        <translation>每一步只考虑这么多个最可能的词。“关闭”表示不限制。</translation>
+    </message>
+    <message>
+        <source>M&amp;in-p:</source>
+        <translation>Min-p(&amp;I)：</translation>
+    </message>
+    <message>
+        <source>Min-p</source>
+        <translation>Min-p</translation>
+    </message>
+    <message>
+        <source>Skip words far less likely than the best one: a word needs at least this fraction of the best word&apos;s chance. Off keeps every word.</source>
+        <translation>跳过可能性远低于最佳词的词：一个词的概率至少要达到最佳词的这一比例。“关闭”则保留所有词。</translation>
+    </message>
+    <message>
+        <source>Repeat pe&amp;nalty:</source>
+        <translation>重复惩罚(&amp;N)：</translation>
+    </message>
+    <message>
+        <source>Repeat penalty</source>
+        <translation>重复惩罚</translation>
+    </message>
+    <message>
+        <source>Discourage words that were just used. 1 means no penalty; higher values make the model repeat itself less.</source>
+        <translation>抑制刚刚用过的词。1 表示不惩罚；值越高，模型越少重复自己。</translation>
+    </message>
+    <message>
+        <source>Max t&amp;okens:</source>
+        <translation>最大 token 数(&amp;O)：</translation>
+    </message>
+    <message>
+        <source>Max tokens</source>
+        <translation>最大 token 数</translation>
+    </message>
+    <message>
+        <source>The longest an answer can be, in tokens (a token is a word or part of one). The answer stops when it gets this long.</source>
+        <translation>回答的最大长度，以 token 计（一个 token 是一个词或词的一部分）。回答达到这个长度时就会停止。</translation>
+    </message>
+    <message>
+        <source>S&amp;eed:</source>
+        <translation>随机种子(&amp;E)：</translation>
+    </message>
+    <message>
+        <source>Seed</source>
+        <translation>随机种子</translation>
+    </message>
+    <message>
+        <source>A number that fixes the random choices, so the same question gets the same answer again. Random gives a different answer each time.</source>
+        <translation>固定随机选择的数字，让同样的问题再次得到同样的回答。选“随机”则每次回答都不同。</translation>
+    </message>
+    <message>
+        <source>0 (greedy)</source>
+        <translation>0（贪婪）</translation>
+    </message>
+    <message>
+        <source>Off</source>
+        <translation>关闭</translation>
+    </message>
+    <message>
+        <source>Random</source>
+        <translation>随机</translation>
+    </message>
+    <message>
+        <source>Reset sampling</source>
+        <translation>重置采样</translation>
+    </message>
+    <message>
+        <source>Set every sampling value back to its default</source>
+        <translation>将所有采样参数恢复为默认值</translation>
+    </message>
+    <message>
+        <source>{name} (edited)</source>
+        <translation>{name}（已修改）</translation>
+    </message>
+    <message>
+        <source>(custom)</source>
+        <translation>（自定义）</translation>
+    </message>
+    <message>
+        <source>A preset needs a name.</source>
+        <translation>预设需要一个名称。</translation>
+    </message>
+    <message>
+        <source>A name can be at most {count} characters long.</source>
+        <translation>名称最多 {count} 个字符。</translation>
+    </message>
+    <message>
+        <source>There is already a preset called “{name}”.</source>
+        <translation>已有名为“{name}”的预设。</translation>
+    </message>
+    <message>
+        <source>Save preset as</source>
+        <translation>预设另存为</translation>
+    </message>
+    <message>
+        <source>Name of the new preset:</source>
+        <translation>新预设的名称：</translation>
+    </message>
+    <message>
+        <source>The preset was not saved. {reason}</source>
+        <translation>预设未保存。{reason}</translation>
+    </message>
+    <message>
+        <source>New name for “{name}”:</source>
+        <translation>“{name}”的新名称：</translation>
+    </message>
+    <message>
+        <source>The preset was not renamed. {reason}</source>
+        <translation>预设未重命名。{reason}</translation>
+    </message>
+    <message>
+        <source>Delete the preset “{name}”? This cannot be undone.</source>
+        <translation>删除预设“{name}”？此操作无法撤销。</translation>
+    </message>
+    <message>
+        <source>Restore preset</source>
+        <translation>恢复预设</translation>
+    </message>
+    <message>
+        <source>Bring back the original text of “{name}”? Your version of it is replaced.</source>
+        <translation>恢复“{name}”的原始文本？你修改过的版本将被替换。</translation>
+    </message>
+</context>
+<context>
+    <name>ChatPane</name>
+    <message>
+        <source>New chat</source>
+        <translation>新建聊天</translation>
+    </message>
+    <message>
+        <source>Start a new conversation (Ctrl+N)</source>
+        <translation>开始新的对话（Ctrl+N）</translation>
+    </message>
+    <message>
+        <source>Options</source>
+        <translation>选项</translation>
+    </message>
+    <message>
+        <source>Show or hide the system prompt and sampling settings</source>
+        <translation>显示或隐藏系统提示词和采样设置</translation>
+    </message>
+    <message>
+        <source>Chat options</source>
+        <translation>聊天选项</translation>
+    </message>
+    <message>
+        <source>Message the model — Enter to send, Shift+Enter for a new line, Up to edit your last message</source>
+        <translation>给模型发消息 —— Enter 发送，Shift+Enter 换行，↑ 编辑上一条消息</translation>
+    </message>
+    <message>
+        <source>Message</source>
+        <translation>消息</translation>
+    </message>
+    <message>
+        <source>Send</source>
+        <translation>发送</translation>
+    </message>
+    <message>
+        <source>Send the message (Enter)</source>
+        <translation>发送消息（Enter）</translation>
+    </message>
+    <message>
+        <source>Stop</source>
+        <translation>停止</translation>
+    </message>
+    <message>
+        <source>Stop the answer (Esc)</source>
+        <translation>停止回答（Esc）</translation>
+    </message>
+    <message>
+        <source>Regenerate</source>
+        <translation>重新生成</translation>
+    </message>
+    <message>
+        <source>Answer the last message again (Ctrl+R)</source>
+        <translation>重新回答最后一条消息（Ctrl+R）</translation>
+    </message>
+    <message>
+        <source>Conversation and options</source>
+        <translation>对话和选项</translation>
+    </message>
+    <message>
+        <source>Restart engine</source>
+        <translation>重启引擎</translation>
+    </message>
+    <message>
+        <source>Could not save to the history database: {reason}</source>
+        <translation>无法保存到历史数据库：{reason}</translation>
+    </message>
+    <message>
+        <source>Editing message {number}. Sending it replaces it and the {later} messages after it. Esc cancels.</source>
+        <translation>正在编辑第 {number} 条消息。发送后将替换它及其后的 {later} 条消息。按 Esc 取消。</translation>
+    </message>
+    <message>
+        <source>Cancel editing</source>
+        <translation>取消编辑</translation>
+    </message>
+    <message>
+        <source>Code copied to the clipboard</source>
+        <translation>代码已复制到剪贴板</translation>
+    </message>
+    <message>
+        <source>Answer copied to the clipboard</source>
+        <translation>回答已复制到剪贴板</translation>
+    </message>
+    <message>
+        <source>Restarting the engine…</source>
+        <translation>正在重启引擎…</translation>
+    </message>
+    <message>
+        <source>Interrupted: the engine stopped before the answer ended.</source>
+        <translation>已中断：引擎在回答结束前停止了。</translation>
+    </message>
+</context>
+<context>
+    <name>CodeLanguage</name>
+    <message>
+        <source>Plain text</source>
+        <translation>纯文本</translation>
+    </message>
+    <message>
+        <source>Shell</source>
+        <translation>Shell</translation>
+    </message>
+</context>
+<context>
+    <name>HelpDialog</name>
+    <message>
+        <source>Guides</source>
+        <translation>指南</translation>
+    </message>
+    <message>
+        <source>Choose a guide</source>
+        <translation>选择一篇指南</translation>
+    </message>
+    <message>
+        <source>Guide</source>
+        <translation>指南内容</translation>
+    </message>
+    <message>
+        <source>Choosing a model</source>
+        <translation>选择模型</translation>
+    </message>
+    <message>
+        <source>Using the GPU</source>
+        <translation>使用 GPU</translation>
+    </message>
+    <message>
+        <source>Troubleshooting</source>
+        <translation>故障排除</translation>
+    </message>
+    <message>
+        <source>{guide} — Hearth Help</source>
+        <translation>{guide} — Hearth 帮助</translation>
+    </message>
+    <message>
+        <source>This guide is missing from this installation of Hearth. Reinstalling Hearth brings it back.</source>
+        <translation>这份 Hearth 安装中缺少此指南。重新安装 Hearth 即可恢复。</translation>
+    </message>
+</context>
+<context>
+    <name>MainWindow</name>
+    <message>
+        <source>Hearth</source>
+        <translation>Hearth</translation>
+    </message>
+    <message>
+        <source>Model</source>
+        <translation>模型</translation>
+    </message>
+    <message>
+        <source>The model that answers</source>
+        <translation>回答问题的模型</translation>
+    </message>
+    <message>
+        <source>Summarize</source>
+        <translation>摘要</translation>
+    </message>
+    <message>
+        <source>Code</source>
+        <translation>代码</translation>
+    </message>
+    <message>
+        <source>Summarizing documents</source>
+        <translation>文档摘要</translation>
+    </message>
+    <message>
+        <source>The code assistant</source>
+        <translation>代码助手</translation>
+    </message>
+    <message>
+        <source>Starting the engine…</source>
+        <translation>正在启动引擎…</translation>
+    </message>
+    <message>
+        <source>Backend</source>
+        <translation>后端</translation>
+    </message>
+    <message>
+        <source>Loaded model</source>
+        <translation>已加载的模型</translation>
+    </message>
+    <message>
+        <source>Speed of the last answer</source>
+        <translation>上一个回答的速度</translation>
+    </message>
+    <message>
+        <source>Context used</source>
+        <translation>已用上下文</translation>
+    </message>
+    <message>
+        <source>How much of the model&apos;s context the chat uses</source>
+        <translation>聊天占用了模型上下文的多少</translation>
+    </message>
+    <message>
+        <source>{what} arrives in a later version of Hearth.</source>
+        <translation>{what}将在 Hearth 的后续版本中提供。</translation>
+    </message>
+    <message>
+        <source>&amp;Model:</source>
+        <translation>模型(&amp;M)：</translation>
+    </message>
+    <message>
+        <source>Memory used</source>
+        <translation>内存占用</translation>
+    </message>
+    <message>
+        <source>Memory used by Hearth and its engine</source>
+        <translation>Hearth 及其引擎占用的内存</translation>
+    </message>
+    <message>
+        <source>&amp;File</source>
+        <translation>文件(&amp;F)</translation>
+    </message>
+    <message>
+        <source>&amp;View</source>
+        <translation>视图(&amp;V)</translation>
+    </message>
+    <message>
+        <source>&amp;Models</source>
+        <translation>模型(&amp;M)</translation>
+    </message>
+    <message>
+        <source>&amp;Help</source>
+        <translation>帮助(&amp;H)</translation>
+    </message>
+    <message>
+        <source>&amp;New chat</source>
+        <translation>新建聊天(&amp;N)</translation>
+    </message>
+    <message>
+        <source>&amp;Settings…</source>
+        <translation>设置(&amp;S)…</translation>
+    </message>
+    <message>
+        <source>&amp;Quit</source>
+        <translation>退出(&amp;Q)</translation>
+    </message>
+    <message>
+        <source>&amp;Chat</source>
+        <translation>聊天(&amp;C)</translation>
+    </message>
+    <message>
+        <source>&amp;Summarize</source>
+        <translation>摘要(&amp;S)</translation>
+    </message>
+    <message>
+        <source>C&amp;ode</source>
+        <translation>代码(&amp;O)</translation>
+    </message>
+    <message>
+        <source>Search &amp;conversations</source>
+        <translation>搜索对话(&amp;C)</translation>
+    </message>
+    <message>
+        <source>Chat &amp;options</source>
+        <translation>聊天选项(&amp;O)</translation>
+    </message>
+    <message>
+        <source>&amp;Models…</source>
+        <translation>管理模型(&amp;M)…</translation>
+    </message>
+    <message>
+        <source>Open models &amp;folder</source>
+        <translation>打开模型文件夹(&amp;F)</translation>
+    </message>
+    <message>
+        <source>Choosing a &amp;model</source>
+        <translation>选择模型(&amp;M)</translation>
+    </message>
+    <message>
+        <source>Using the &amp;GPU</source>
+        <translation>使用 GPU(&amp;G)</translation>
+    </message>
+    <message>
+        <source>&amp;Troubleshooting</source>
+        <translation>故障排除(&amp;T)</translation>
+    </message>
+    <message>
+        <source>&amp;About Hearth</source>
+        <translation>关于 Hearth(&amp;A)</translation>
+    </message>
+    <message>
+        <source>Conversations are not being saved. {reason}</source>
+        <translation>对话没有被保存。{reason}</translation>
+    </message>
+    <message>
+        <source>{name} (starter)</source>
+        <translation>{name}（入门模型）</translation>
+    </message>
+    <message>
+        <source>{name} (damaged)</source>
+        <translation>{name}（已损坏）</translation>
+    </message>
+    <message>
+        <source>No model</source>
+        <translation>没有模型</translation>
+    </message>
+    <message>
+        <source>No model is installed. Reinstall Hearth, or add a GGUF model to {folder}.</source>
+        <translation>没有安装任何模型。请重新安装 Hearth，或将 GGUF 模型放入 {folder}。</translation>
+    </message>
+    <message>
+        <source>Could not load {name}: {reason}</source>
+        <translation>无法加载 {name}：{reason}</translation>
+    </message>
+    <message>
+        <source>Loading {name}…</source>
+        <translation>正在加载 {name}…</translation>
+    </message>
+    <message>
+        <source>No model loaded</source>
+        <translation>未加载模型</translation>
+    </message>
+    <message>
+        <source>Could not save the settings: {reason}</source>
+        <translation>无法保存设置：{reason}</translation>
+    </message>
+    <message>
+        <source>The new settings apply when the model is next loaded.</source>
+        <translation>新设置将在下次加载模型时生效。</translation>
+    </message>
+    <message>
+        <source>Stop the answer first, then open another conversation.</source>
+        <translation>请先停止当前回答，再打开其他对话。</translation>
+    </message>
+    <message>
+        <source>{rate:.1f} tokens/s</source>
+        <translation>{rate:.1f} token/秒</translation>
+    </message>
+    <message>
+        <source>{used} / {n_ctx} tokens</source>
+        <translation>{used} / {n_ctx} token</translation>
+    </message>
+    <message>
+        <source>Could not save the chat options: {reason}</source>
+        <translation>无法保存聊天选项：{reason}</translation>
+    </message>
+    <message>
+        <source>Hearth finds GGUF models in {folder}. Copy or link a .gguf file there and it appears in the model list after the next start.</source>
+        <translation>Hearth 在 {folder} 中查找 GGUF 模型。把 .gguf 文件复制或链接到那里，下次启动后它就会出现在模型列表中。</translation>
+    </message>
+    <message>
+        <source>Memory {total}</source>
+        <translation>内存 {total}</translation>
+    </message>
+    <message>
+        <source>Hearth {app} · engine {engine}</source>
+        <translation>Hearth {app} · 引擎 {engine}</translation>
+    </message>
+    <message>
+        <source>Restarting the engine…</source>
+        <translation>正在重启引擎…</translation>
+    </message>
+</context>
+<context>
+    <name>MessageBar</name>
+    <message>
+        <source>Dismiss</source>
+        <translation>关闭</translation>
+    </message>
+    <message>
+        <source>Dismiss message</source>
+        <translation>关闭消息</translation>
+    </message>
+    <message>
+        <source>Message</source>
+        <translation>消息</translation>
+    </message>
+</context>
+<context>
+    <name>SettingsDialog</name>
+    <message>
+        <source>Settings</source>
+        <translation>设置</translation>
+    </message>
+    <message>
+        <source>&amp;Models folder:</source>
+        <translation>模型文件夹(&amp;M)：</translation>
+    </message>
+    <message>
+        <source>Models folder</source>
+        <translation>模型文件夹</translation>
+    </message>
+    <message>
+        <source>Where Hearth looks for GGUF models. Leave empty for the default folder.</source>
+        <translation>Hearth 查找 GGUF 模型的位置。留空则使用默认文件夹。</translation>
+    </message>
+    <message>
+        <source>&amp;Browse…</source>
+        <translation>浏览(&amp;B)…</translation>
+    </message>
+    <message>
+        <source>Choose the models folder</source>
+        <translation>选择模型文件夹</translation>
+    </message>
+    <message>
+        <source>&amp;Threads:</source>
+        <translation>线程数(&amp;T)：</translation>
+    </message>
+    <message>
+        <source>Automatic</source>
+        <translation>自动</translation>
+    </message>
+    <message>
+        <source>Threads</source>
+        <translation>线程数</translation>
+    </message>
+    <message>
+        <source>CPU threads used to generate text. Automatic lets Hearth choose.</source>
+        <translation>生成文本所用的 CPU 线程数。选“自动”则由 Hearth 决定。</translation>
+    </message>
+    <message>
+        <source>&amp;GPU offload:</source>
+        <translation>GPU 卸载(&amp;G)：</translation>
+    </message>
+    <message>
+        <source>Off</source>
+        <translation>关闭</translation>
+    </message>
+    <message>
+        <source>Layers</source>
+        <translation>指定层数</translation>
+    </message>
+    <message>
+        <source>GPU offload</source>
+        <translation>GPU 卸载</translation>
+    </message>
+    <message>
+        <source>How much of the model runs on the graphics card. Automatic fits it to memory.</source>
+        <translation>模型有多少部分在显卡上运行。“自动”会按显存大小来安排。</translation>
+    </message>
+    <message>
+        <source>La&amp;yers:</source>
+        <translation>层数(&amp;Y)：</translation>
+    </message>
+    <message>
+        <source>All</source>
+        <translation>全部</translation>
+    </message>
+    <message>
+        <source>GPU layers</source>
+        <translation>GPU 层数</translation>
+    </message>
+    <message>
+        <source>How many of the model&apos;s layers run on the GPU.</source>
+        <translation>模型有多少层在 GPU 上运行。</translation>
+    </message>
+    <message>
+        <source>How many of the model&apos;s {count} layers run on the GPU.</source>
+        <translation>模型的 {count} 层中有多少层在 GPU 上运行。</translation>
+    </message>
+    <message>
+        <source>Conte&amp;xt size:</source>
+        <translation>上下文大小(&amp;X)：</translation>
+    </message>
+    <message>
+        <source>Context size in tokens</source>
+        <translation>上下文大小（token 数）</translation>
+    </message>
+    <message>
+        <source>How many tokens of conversation the model keeps in mind. Larger sizes need more memory.</source>
+        <translation>模型能记住多少个 token 的对话内容。越大需要的内存越多。</translation>
+    </message>
+    <message>
+        <source>&amp;When the context is full:</source>
+        <translation>上下文满时(&amp;W)：</translation>
+    </message>
+    <message>
+        <source>Keep the newest messages</source>
+        <translation>保留最新的消息</translation>
+    </message>
+    <message>
+        <source>Stop and say so</source>
+        <translation>停止并提示</translation>
+    </message>
+    <message>
+        <source>When the context is full</source>
+        <translation>上下文满时</translation>
+    </message>
+    <message>
+        <source>T&amp;heme:</source>
+        <translation>主题(&amp;H)：</translation>
+    </message>
+    <message>
+        <source>System</source>
+        <translation>跟随系统</translation>
+    </message>
+    <message>
+        <source>Light</source>
+        <translation>浅色</translation>
+    </message>
+    <message>
+        <source>Dark</source>
+        <translation>深色</translation>
+    </message>
+    <message>
+        <source>Theme</source>
+        <translation>主题</translation>
+    </message>
+    <message>
+        <source>&amp;Language:</source>
+        <translation>语言(&amp;L)：</translation>
+    </message>
+    <message>
+        <source>Language</source>
+        <translation>语言</translation>
+    </message>
+    <message>
+        <source>O&amp;ffline mode</source>
+        <translation>离线模式(&amp;F)</translation>
+    </message>
+    <message>
+        <source>Offline mode</source>
+        <translation>离线模式</translation>
+    </message>
+    <message>
+        <source>Hearth never uses the network: no downloads and no model search.</source>
+        <translation>Hearth 不使用网络：不下载，也不搜索模型。</translation>
+    </message>
+</context>
+<context>
+    <name>Sidebar</name>
+    <message>
+        <source>Chat</source>
+        <translation>聊天</translation>
+    </message>
+    <message>
+        <source>Chat with the model (Ctrl+1)</source>
+        <translation>与模型聊天（Ctrl+1）</translation>
+    </message>
+    <message>
+        <source>Summarize</source>
+        <translation>摘要</translation>
+    </message>
+    <message>
+        <source>Summarize documents (Ctrl+2)</source>
+        <translation>为文档生成摘要（Ctrl+2）</translation>
+    </message>
+    <message>
+        <source>Code</source>
+        <translation>代码</translation>
+    </message>
+    <message>
+        <source>Work on code (Ctrl+3)</source>
+        <translation>处理代码（Ctrl+3）</translation>
+    </message>
+    <message>
+        <source>Panes</source>
+        <translation>面板</translation>
+    </message>
+    <message>
+        <source>&amp;Conversations</source>
+        <translation>对话(&amp;C)</translation>
+    </message>
+    <message>
+        <source>Search all conversations (Ctrl+F)</source>
+        <translation>搜索所有对话（Ctrl+F）</translation>
+    </message>
+    <message>
+        <source>Search conversations</source>
+        <translation>搜索对话</translation>
+    </message>
+    <message>
+        <source>Conversations</source>
+        <translation>对话</translation>
+    </message>
+    <message>
+        <source>Enter opens a conversation, F2 renames it, Delete deletes it.</source>
+        <translation>按 Enter 打开对话，按 F2 重命名，按 Delete 删除。</translation>
+    </message>
+    <message>
+        <source>&amp;Rename</source>
+        <translation>重命名(&amp;R)</translation>
+    </message>
+    <message>
+        <source>&amp;Delete</source>
+        <translation>删除(&amp;D)</translation>
+    </message>
+    <message>
+        <source>Export as &amp;Markdown…</source>
+        <translation>导出为 Markdown(&amp;M)…</translation>
+    </message>
+    <message>
+        <source>Export as &amp;JSON…</source>
+        <translation>导出为 JSON(&amp;J)…</translation>
+    </message>
+    <message>
+        <source>The history database failed: {reason}</source>
+        <translation>历史数据库出错：{reason}</translation>
+    </message>
+    <message>
+        <source>Conversations are not being saved: the history database is unavailable.</source>
+        <translation>对话没有被保存：历史数据库不可用。</translation>
+    </message>
+    <message>
+        <source>Nothing found.</source>
+        <translation>没有找到任何内容。</translation>
+    </message>
+    <message>
+        <source>Your conversations appear here.</source>
+        <translation>你的对话会显示在这里。</translation>
+    </message>
+    <message>
+        <source>Deleted “{title}”.</source>
+        <translation>已删除“{title}”。</translation>
+    </message>
+    <message>
+        <source>&amp;Undo</source>
+        <translation>撤销(&amp;U)</translation>
+    </message>
+    <message>
+        <source>Export conversation</source>
+        <translation>导出对话</translation>
+    </message>
+    <message>
+        <source>Markdown (*.md)</source>
+        <translation>Markdown 文件 (*.md)</translation>
+    </message>
+    <message>
+        <source>JSON (*.json)</source>
+        <translation>JSON 文件 (*.json)</translation>
+    </message>
+    <message>
+        <source>Could not export to {path}: {reason}</source>
+        <translation>无法导出到 {path}：{reason}</translation>
+    </message>
+    <message>
+        <source>Exported to {path}</source>
+        <translation>已导出到 {path}</translation>
+    </message>
+</context>
+<context>
+    <name>Transcript</name>
+    <message>
+        <source>Ask anything. Everything runs on this computer; nothing leaves it.</source>
+        <translation>尽管问吧。一切都在这台电脑上运行，不会有任何内容离开它。</translation>
+    </message>
+    <message>
+        <source>Conversation</source>
+        <translation>对话</translation>
+    </message>
+    <message>
+        <source>Press Tab to move between the links under each message, Enter to use one.</source>
+        <translation>按 Tab 在每条消息下方的链接之间移动，按 Enter 使用链接。</translation>
+    </message>
+    <message>
+        <source>You</source>
+        <translation>你</translation>
+    </message>
+    <message>
+        <source>Edit</source>
+        <translation>编辑</translation>
+    </message>
+    <message>
+        <source>Edit this message and continue the conversation from it</source>
+        <translation>编辑这条消息，并从这里继续对话</translation>
+    </message>
+    <message>
+        <source>Assistant</source>
+        <translation>助手</translation>
+    </message>
+    <message>
+        <source>Copy code</source>
+        <translation>复制代码</translation>
+    </message>
+    <message>
+        <source>Copy this code block</source>
+        <translation>复制这段代码</translation>
+    </message>
+    <message>
+        <source>Interrupted: the answer did not finish.</source>
+        <translation>已中断：回答没有完成。</translation>
+    </message>
+    <message>
+        <source>Copy</source>
+        <translation>复制</translation>
+    </message>
+    <message>
+        <source>Copy the answer as Markdown</source>
+        <translation>以 Markdown 格式复制回答</translation>
+    </message>
+    <message>
+        <source>Good answer</source>
+        <translation>好回答</translation>
+    </message>
+    <message>
+        <source>Remove your rating</source>
+        <translation>取消你的评价</translation>
+    </message>
+    <message>
+        <source>Bad answer</source>
+        <translation>差回答</translation>
+    </message>
+    <message>
+        <source>finished</source>
+        <translation>已完成</translation>
+    </message>
+    <message>
+        <source>reached the token limit</source>
+        <translation>达到 token 上限</translation>
+    </message>
+    <message>
+        <source>stop string</source>
+        <translation>遇到停止字符串</translation>
+    </message>
+    <message>
+        <source>stopped</source>
+        <translation>已停止</translation>
+    </message>
+    <message>
+        <source>context full</source>
+        <translation>上下文已满</translation>
+    </message>
+    <message>
+        <source>TTFT {seconds:.2f} s</source>
+        <translation>首 token {seconds:.2f} 秒</translation>
+    </message>
+    <message>
+        <source>{rate:.1f} tokens/s</source>
+        <translation>{rate:.1f} token/秒</translation>
+    </message>
+    <message>
+        <source>{count} tokens</source>
+        <translation>{count} 个 token</translation>
+    </message>
+    <message>
+        <source>{count} oldest messages left out to fit the context</source>
+        <translation>为适应上下文，省略了最早的 {count} 条消息</translation>
+    </message>
+    <message>
+        <source>a message was shortened to fit the context</source>
+        <translation>为适应上下文，一条消息被缩短了</translation>
+    </message>
+</context>
+</TS>
