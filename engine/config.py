@@ -6,6 +6,7 @@ import contextlib
 import json
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -80,7 +81,13 @@ def get_paths(environ: dict[str, str] | None = None) -> Paths:
     )
 
 
-SETTINGS_VERSION = 1
+SETTINGS_VERSION = 2
+
+#: Values the choice fields accept; the first is the default.
+BACKENDS = ("auto", "llamacpp", "torch")
+THEMES = ("system", "light", "dark")
+LANGUAGES = ("system", "en", "zh_CN")
+CONTEXT_POLICIES = ("truncate", "stop")
 
 
 @dataclass(frozen=True)
@@ -89,13 +96,16 @@ class Settings:
 
     Attributes:
         backend: "auto", "llamacpp" or "torch".
-        gpu_offload: "auto", "off", or a number of layers as a string.
+        gpu_offload: "auto", "off", or a number of layers as a string ("-1" = all).
         context_size: tokens of context to allocate; 0 means the plan chooses.
         threads: decode threads; 0 means the plan chooses.
         offline: forbid every network access (downloads and hub search).
         models_dir: an alternative models folder, or "" for the default.
         context_policy: "truncate" (keep system prompt and newest turns) or "stop".
         last_model: id of the model loaded last time.
+        theme: "system" (follow the OS), "light" or "dark".
+        language: "system" (follow the OS locale), "en" or "zh_CN".
+        extra: keys this version does not know, kept so a newer version's file survives.
     """
 
     version: int = SETTINGS_VERSION
@@ -107,18 +117,112 @@ class Settings:
     models_dir: str = ""
     context_policy: str = "truncate"
     last_model: str = ""
+    theme: str = "system"
+    language: str = "system"
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+#: A field check: the value -> what is wrong with it, or None when it is valid.
+_Check = Callable[[object], str | None]
+
+
+def _is_int(value: object) -> bool:
+    # JSON true/false load as bool, which Python counts as int.
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _normalize_offload(value: object) -> object:
+    """Spellings the backend plan also reads ("Off", "cpu", 20) in the one stored form."""
+    if _is_int(value):
+        return str(value)
+    if not isinstance(value, str):
+        return value
+    text = value.strip().lower()
+    return {"": "auto", "none": "off", "cpu": "off"}.get(text, text)
+
+
+def _offload_problem(value: object) -> str | None:
+    if not isinstance(value, str):
+        return "must be a string"
+    if value in ("auto", "off"):
+        return None
+    try:
+        layers = int(value)
+    except ValueError:
+        return "must be 'auto', 'off' or a number of layers"
+    return None if layers >= -1 else "must not be below -1 (all layers)"
+
+
+def _choice(choices: tuple[str, ...]) -> _Check:
+    def problem(value: object) -> str | None:
+        return None if value in choices else "must be one of " + ", ".join(choices)
+
+    return problem
+
+
+def _check(test: Callable[[Any], bool], message: str) -> _Check:
+    def problem(value: object) -> str | None:
+        return None if test(value) else message
+
+    return problem
+
+
+#: One check per field: the value -> what is wrong with it, or None.
+_FIELD_CHECKS: dict[str, _Check] = {
+    "version": _check(_is_int, "must be a whole number"),
+    "backend": _choice(BACKENDS),
+    "gpu_offload": _offload_problem,
+    "context_size": _check(lambda v: _is_int(v) and v >= 0, "must be a whole number >= 0"),
+    "threads": _check(lambda v: _is_int(v) and v >= 0, "must be a whole number >= 0"),
+    "offline": _check(lambda v: isinstance(v, bool), "must be true or false"),
+    "models_dir": _check(lambda v: isinstance(v, str), "must be a string"),
+    "context_policy": _choice(CONTEXT_POLICIES),
+    "last_model": _check(lambda v: isinstance(v, str), "must be a string"),
+    "theme": _choice(THEMES),
+    "language": _choice(LANGUAGES),
+    "extra": _check(lambda v: isinstance(v, dict), "must be an object"),
+}
+
+
+def _field_problem(name: str, value: object) -> str | None:
+    """What is wrong with ``value`` for the field ``name``, or None if it is valid."""
+    return _FIELD_CHECKS[name](value)
+
+
+def validate_settings(settings: Settings) -> list[str]:
+    """List what is wrong with ``settings``; an empty list means every field is valid.
+
+    Args:
+        settings: the value to check.
+
+    Returns:
+        One line per invalid field, naming the field, its value and what it must be.
+    """
+    problems = []
+    for f in fields(Settings):
+        value = getattr(settings, f.name)
+        problem = _field_problem(f.name, value)
+        if problem is not None:
+            problems.append(f"{f.name} = {value!r} {problem}")
+    return problems
+
+
+def _migrate_v1_to_v2(raw: dict[str, Any]) -> dict[str, Any]:
+    """Version 2 adds the theme and the interface language; a v1 file keeps every value."""
+    return {"theme": "system", "language": "system", **raw, "version": 2}
+
+
 # Migrations take the raw dict of version N and return version N+1.
-_MIGRATIONS: dict[int, Any] = {}
+_MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _migrate_v1_to_v2}
 
 
 def load_settings(paths: Paths) -> Settings:
     """Read the settings file, migrating old versions; a missing or broken file gives defaults.
 
-    A broken file is kept beside as ``settings.json.broken`` so nothing the user
-    set is silently lost.
+    A file that is not JSON is kept beside as ``settings.json.broken`` so nothing the
+    user set is silently lost. In a readable file, a field with an invalid value
+    (a theme "purple", negative threads) falls back to its default with a logged
+    warning, and every other field is kept.
     """
     path = paths.settings_file
     try:
@@ -132,20 +236,31 @@ def load_settings(paths: Paths) -> Settings:
         with contextlib.suppress(OSError):
             path.replace(path.with_suffix(".json.broken"))
         return Settings()
-    version = int(raw.get("version", 1))
+    version = raw.get("version", 1)
+    if not _is_int(version) or version < 1:
+        log.warning("Settings file %s has version %r; reading it as version 1", path, version)
+        version = 1
     while version < SETTINGS_VERSION:
         raw = _MIGRATIONS[version](raw)
         version += 1
     raw["version"] = SETTINGS_VERSION
     known = {f.name for f in fields(Settings)}
+    kwargs: dict[str, Any] = {}
+    for name, value in raw.items():
+        if name not in known:
+            continue
+        if name == "gpu_offload":
+            value = _normalize_offload(value)
+        problem = _field_problem(name, value)
+        if problem is None:
+            kwargs[name] = value
+        else:
+            log.warning(
+                "Settings file %s: %s = %r %s; using the default", path, name, value, problem
+            )
     extra = {k: v for k, v in raw.items() if k not in known}
-    kwargs = {k: v for k, v in raw.items() if k in known and k != "extra"}
-    kwargs["extra"] = {**raw.get("extra", {}), **extra}
-    try:
-        return Settings(**kwargs)
-    except TypeError as exc:
-        log.warning("Settings file %s has an unexpected shape (%s); using defaults", path, exc)
-        return Settings()
+    kwargs["extra"] = {**kwargs.get("extra", {}), **extra}
+    return Settings(**kwargs)
 
 
 def save_settings(paths: Paths, settings: Settings) -> None:
