@@ -26,10 +26,11 @@ run: $(VENV)/.app-installed
 	$(BIN)/hearth
 
 lint: $(VENV)/.test-installed
-	$(BIN)/ruff check engine desktop tests benchmarks
-	$(BIN)/ruff format --check engine desktop tests benchmarks
+	$(BIN)/ruff check engine desktop tests benchmarks tools
+	$(BIN)/ruff format --check engine desktop tests benchmarks tools
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+	$(BIN)/python tools/translations.py --check
 
 test: $(VENV)/.test-installed
 	$(MAKE) lint

@@ -69,9 +69,11 @@ def _run_gui(args: list[str], *, console: bool, started: float) -> int:
     from PySide6.QtCore import QTimer, qInstallMessageHandler
     from PySide6.QtWidgets import QApplication
 
+    from desktop.i18n import Translations
     from desktop.main_window import MainWindow
+    from desktop.theme import apply_theme
     from engine.client import EngineClient
-    from engine.config import get_paths
+    from engine.config import get_paths, load_settings
     from engine.logs import LOG_FILE, setup_logging
 
     paths = get_paths()
@@ -90,8 +92,14 @@ def _run_gui(args: list[str], *, console: bool, started: float) -> int:
     sys.excepthook = reporter.excepthook
     loop.set_exception_handler(reporter.loop_exception_handler)
 
+    # Theme and language before the first widget exists, so nothing is drawn twice.
+    settings = load_settings(paths)
+    apply_theme(app, settings.theme)
+    translations = Translations(app)
+    translations.apply(settings.language)
+
     client = EngineClient()
-    window = MainWindow(client, paths)
+    window = MainWindow(client, paths, translations=translations)
 
     closing: list[asyncio.Task[None]] = []
 
@@ -99,7 +107,10 @@ def _run_gui(args: list[str], *, console: bool, started: float) -> int:
         # Start shutting the engine down now; the loop finishes it after exec() returns,
         # rather than in a nested processEvents() loop here (qasync.asyncClose's way),
         # which re-enters Qt from inside its quit sequence.
-        closing.append(loop.create_task(client.aclose(), name="engine-close"))
+        closing.append(loop.create_task(close_all(), name="engine-close"))
+
+    async def close_all() -> None:
+        await asyncio.gather(client.aclose(), window.aclose())
 
     app.aboutToQuit.connect(on_about_to_quit)
     _quit_on_signals(loop, app)
@@ -113,7 +124,7 @@ def _run_gui(args: list[str], *, console: bool, started: float) -> int:
     with loop:
         loop.run_forever()
         if not closing:
-            closing.append(loop.create_task(client.aclose(), name="engine-close"))
+            closing.append(loop.create_task(close_all(), name="engine-close"))
         try:
             loop.run_until_complete(asyncio.wait_for(closing[0], SHUTDOWN_TIMEOUT_S))
         except asyncio.TimeoutError:
@@ -157,12 +168,6 @@ def _qt_message_handler(mode: Any, context: Any, message: str) -> None:
         QtMsgType.QtFatalMsg: logging.CRITICAL,
     }.get(mode, logging.WARNING)
     logging.getLogger("desktop.qt").log(level, "%s", message)
-
-
-def _tr(text: str) -> str:
-    from PySide6.QtCore import QCoreApplication
-
-    return QCoreApplication.translate("ErrorReporter", text)
 
 
 class ErrorReporter:
@@ -210,22 +215,26 @@ class ErrorReporter:
         exc: BaseException,
         tb: TracebackType | None,
     ) -> None:
-        from PySide6.QtCore import Qt
+        from PySide6.QtCore import QCoreApplication, Qt
         from PySide6.QtWidgets import QApplication, QMessageBox
+
+        # Spelled out in full, with literal strings, so the translation tools find them.
 
         if QApplication.instance() is None or len(self._boxes) >= self.MAX_OPEN:
             return
         box = QMessageBox(
             QMessageBox.Icon.Critical,
-            _tr("Hearth"),
-            _tr("Something went wrong: {error}").format(error=str(exc) or exc_type.__name__),
+            QCoreApplication.translate("ErrorReporter", "Hearth"),
+            QCoreApplication.translate("ErrorReporter", "Something went wrong: {error}").format(
+                error=str(exc) or exc_type.__name__
+            ),
             QMessageBox.StandardButton.Close,
             QApplication.activeWindow(),
         )
         box.setInformativeText(
-            _tr("Hearth keeps running. The details are in its log file, {path}").format(
-                path=str(self._log_file)
-            )
+            QCoreApplication.translate(
+                "ErrorReporter", "Hearth keeps running. The details are in its log file, {path}"
+            ).format(path=str(self._log_file))
         )
         box.setDetailedText("".join(traceback.format_exception(exc_type, exc, tb)))
         box.setWindowModality(Qt.WindowModality.NonModal)

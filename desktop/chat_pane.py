@@ -1,37 +1,82 @@
-"""The Chat pane: wiring the transcript and the message input to the engine, stop and restart.
+"""The Chat pane: a conversation with the loaded model, stored as it happens.
 
-It keeps the conversation (``list[ChatMessage]``), sends it, streams the answer into a
-:class:`~desktop.transcript.Transcript`, stops it, offers an engine restart when the
-engine fails, and counts how much of the model's context the conversation uses.
+It keeps the open conversation, sends it, streams the answer into a
+:class:`~desktop.transcript.Transcript`, stops, regenerates, edits and resends, rates
+answers, offers an engine restart when the engine fails, counts how much of the
+model's context the conversation uses, and writes everything to the history database
+as it happens: the user's message when sent, the answer while it streams (at least
+every :data:`FLUSH_S` seconds) and its stats when it ends.
 
-Thread: everything here runs on the Qt thread; engine calls are awaited on qasync's
-asyncio loop, which is that same thread, so nothing blocks it.
+Thread: everything here runs on the Qt thread; engine and database calls are awaited
+on qasync's asyncio loop, which is that same thread, and run elsewhere (the engine
+process, the history thread), so nothing blocks it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
+from typing import Any, TypeVar
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
 
+from desktop.chat_options import ChatOptionsPanel
 from desktop.transcript import Transcript
 from desktop.widgets import BackgroundTasks, MessageBar, PromptEdit
 from engine.client import EngineClient
 from engine.errors import EngineError
-from engine.types import ChatMessage, GenerationResult, SamplingParams, TokenEvent
+from engine.history import AsyncHistory, History
+from engine.presets import ChatOptions
+from engine.types import ChatMessage, GenerationResult, GenerationStats, SamplingParams, TokenEvent
 
 log = logging.getLogger("desktop.chat")
 
+T = TypeVar("T")
+
+#: The streamed answer is written to the database at least this often (seconds).
+FLUSH_S = 0.5
+#: Longest conversation title taken from the first message.
+TITLE_CHARS = 60
+
+
+@dataclass
+class Turn:
+    """One message of the open conversation, with its row in the history database."""
+
+    role: str
+    content: str
+    message_id: int = 0
+    stats: GenerationStats | None = None
+    rating: int = 0
+
+
+def title_for(text: str) -> str:
+    """A conversation title from its first message: the first line, shortened."""
+    line = " ".join(text.split())
+    return line if len(line) <= TITLE_CHARS else line[: TITLE_CHARS - 1].rstrip() + "…"
+
 
 class ChatPane(QWidget):
-    """Chat with the loaded model; the conversation lives in memory as ``list[ChatMessage]``.
+    """Chat with the loaded model.
 
     Args:
         client: the app's one engine client.
-        params: sampling settings for answers (defaults to :class:`SamplingParams`).
+        history: the history database (opened by the caller), or None to keep nothing.
+        options: the system prompt presets and sampling settings to start from.
+        params: fixed sampling settings that override the options panel (benchmarks).
         parent: the parent widget.
 
     Signals:
@@ -39,8 +84,12 @@ class ChatPane(QWidget):
         generation_ended: the answer ended (finished, stopped or failed).
         answer_finished(object): the answer's :class:`GenerationResult` (also when stopped).
         context_counted(int, int): tokens the conversation uses, and the context size.
-        chat_cleared: a new chat was started.
+        chat_cleared: a new, empty chat was started.
+        conversation_opened(int): the conversation with this id is shown (0: a new chat).
+        conversations_changed: a conversation was created or changed (the list is stale).
         restart_requested: the user asked to restart the engine from the error bar.
+        options_changed(object): the user edited the presets or sampling settings.
+        status_reported(str): a short, passing message for the status bar.
     """
 
     generation_started = Signal()
@@ -48,19 +97,30 @@ class ChatPane(QWidget):
     answer_finished = Signal(object)
     context_counted = Signal(int, int)
     chat_cleared = Signal()
+    conversation_opened = Signal(int)
+    conversations_changed = Signal()
     restart_requested = Signal()
+    options_changed = Signal(object)
+    status_reported = Signal(str)
 
     def __init__(
         self,
         client: EngineClient,
         *,
+        history: AsyncHistory | None = None,
+        options: ChatOptions | None = None,
         params: SamplingParams | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self._client = client
-        self.params = params or SamplingParams()
-        self._messages: list[ChatMessage] = []
+        self._history = history
+        self.params = params
+        self._turns: list[Turn] = []
+        self._conversation_id = 0
+        self._editing = -1
+        #: The options panel's state before a stored conversation's own prompt was shown.
+        self._options_before_open: ChatOptions | None = None
         self._tasks = BackgroundTasks()
         self._generating = False
         self._model_ready = False
@@ -71,42 +131,51 @@ class ChatPane(QWidget):
         self.error_bar = MessageBar(self)
         self.error_bar.action_triggered.connect(self._on_error_bar_action_triggered)
 
-        title = QLabel(self.tr("Chat"), self)
-        title_font = title.font()
+        self.title_label = QLabel(self)
+        title_font = self.title_label.font()
         title_font.setPointSizeF(title_font.pointSizeF() * 1.25)
         title_font.setBold(True)
-        title.setFont(title_font)
-        self.new_chat_button = QPushButton(self.tr("New chat"), self)
-        self.new_chat_button.setToolTip(self.tr("Start a new conversation (Ctrl+N)"))
-        self.new_chat_button.setAccessibleName(self.tr("New chat"))
+        self.title_label.setFont(title_font)
+        self.title_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.new_chat_button = QPushButton(self)
         self.new_chat_button.clicked.connect(self._on_new_chat_clicked)
+        self.options_button = QPushButton(self)
+        self.options_button.setCheckable(True)
+        self.options_button.toggled.connect(self._on_options_button_toggled)
 
         self.transcript = Transcript(self)
+        self.transcript.edit_requested.connect(self._on_transcript_edit_requested)
+        self.transcript.rating_requested.connect(self._on_transcript_rating_requested)
+        self.transcript.text_copied.connect(self._on_transcript_text_copied)
+        self.options_panel = ChatOptionsPanel(options or ChatOptions(), self)
+        self.options_panel.options_changed.connect(self._on_options_panel_options_changed)
+        self.options_panel.setVisible(False)
+        self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
+        self.splitter.setChildrenCollapsible(False)
+        self.splitter.addWidget(self.transcript)
+        self.splitter.addWidget(self.options_panel)
+        self.splitter.setStretchFactor(0, 1)
 
+        self.edit_banner = MessageBar(self)
+        self.edit_banner.action_triggered.connect(self._on_edit_banner_action_triggered)
         self.input = PromptEdit(self)
-        self.input.setPlaceholderText(
-            self.tr("Message the model — Enter to send, Shift+Enter for a new line")
-        )
-        self.input.setAccessibleName(self.tr("Message"))
         self.input.submitted.connect(self._on_input_submitted)
         self.input.textChanged.connect(self._on_input_text_changed)
-
-        self.send_button = QPushButton(self.tr("Send"), self)
-        self.send_button.setToolTip(self.tr("Send the message (Enter)"))
-        self.send_button.setAccessibleName(self.tr("Send"))
+        self.send_button = QPushButton(self)
         self.send_button.clicked.connect(self._on_send_clicked)
-        self.stop_button = QPushButton(self.tr("Stop"), self)
-        self.stop_button.setToolTip(self.tr("Stop the answer (Esc)"))
-        self.stop_button.setAccessibleName(self.tr("Stop"))
+        self.stop_button = QPushButton(self)
         self.stop_button.clicked.connect(self._on_stop_clicked)
+        self.regenerate_button = QPushButton(self)
+        self.regenerate_button.clicked.connect(self._on_regenerate_clicked)
 
         header = QHBoxLayout()
-        header.addWidget(title)
-        header.addStretch(1)
+        header.addWidget(self.title_label, 1)
+        header.addWidget(self.options_button)
         header.addWidget(self.new_chat_button)
         buttons = QVBoxLayout()
         buttons.addWidget(self.send_button)
         buttons.addWidget(self.stop_button)
+        buttons.addWidget(self.regenerate_button)
         buttons.addStretch(1)
         composer = QHBoxLayout()
         composer.addWidget(self.input, 1)
@@ -114,24 +183,87 @@ class ChatPane(QWidget):
         layout = QVBoxLayout(self)
         layout.addLayout(header)
         layout.addWidget(self.error_bar)
-        layout.addWidget(self.transcript, 1)
+        layout.addWidget(self.splitter, 1)
+        layout.addWidget(self.edit_banner)
         layout.addLayout(composer)
+        self.setTabOrder(self.input, self.send_button)
+        self.setTabOrder(self.send_button, self.stop_button)
+        self.setTabOrder(self.stop_button, self.regenerate_button)
+        self.setTabOrder(self.regenerate_button, self.transcript)
+        self.setTabOrder(self.transcript, self.options_button)
+        self.setTabOrder(self.options_button, self.new_chat_button)
 
         stop = QShortcut(QKeySequence(Qt.Key.Key_Escape), self)
         stop.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-        stop.activated.connect(self._on_stop_clicked)
-        new_chat = QShortcut(QKeySequence.StandardKey.New, self)
-        new_chat.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-        new_chat.activated.connect(self._on_new_chat_clicked)
+        stop.activated.connect(self._on_escape_activated)
+        regenerate = QShortcut(QKeySequence("Ctrl+R"), self)
+        regenerate.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        regenerate.activated.connect(self._on_regenerate_clicked)
+        self.input.recall_requested.connect(self._on_input_recall_requested)
 
+        self.retranslate_ui()
         self._update_buttons()
+
+    def retranslate_ui(self) -> None:
+        """Set every translatable text (at start and when the language changes)."""
+        self._show_title()
+        self.new_chat_button.setText(self.tr("New chat"))
+        self.new_chat_button.setToolTip(self.tr("Start a new conversation (Ctrl+N)"))
+        self.new_chat_button.setAccessibleName(self.tr("New chat"))
+        self.options_button.setText(self.tr("Options"))
+        self.options_button.setToolTip(
+            self.tr("Show or hide the system prompt and sampling settings")
+        )
+        self.options_button.setAccessibleName(self.tr("Chat options"))
+        self.input.setPlaceholderText(
+            self.tr(
+                "Message the model — Enter to send, Shift+Enter for a new line, "
+                "Up to edit your last message"
+            )
+        )
+        self.input.setAccessibleName(self.tr("Message"))
+        self.send_button.setText(self.tr("Send"))
+        self.send_button.setToolTip(self.tr("Send the message (Enter)"))
+        self.send_button.setAccessibleName(self.tr("Send"))
+        self.stop_button.setText(self.tr("Stop"))
+        self.stop_button.setToolTip(self.tr("Stop the answer (Esc)"))
+        self.stop_button.setAccessibleName(self.tr("Stop"))
+        self.regenerate_button.setText(self.tr("Regenerate"))
+        self.regenerate_button.setToolTip(self.tr("Answer the last message again (Ctrl+R)"))
+        self.regenerate_button.setAccessibleName(self.tr("Regenerate"))
+        self.splitter.setAccessibleName(self.tr("Conversation and options"))
+        if self._editing >= 0:
+            self._show_edit_banner()
+
+    def changeEvent(self, event: QEvent) -> None:
+        """Re-translate when the language changes."""
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.LanguageChange:
+            self.retranslate_ui()
+
+    def _show_title(self, title: str | None = None) -> None:
+        if title is None:
+            title = self.title_label.property("conversationTitle") or ""
+        self.title_label.setProperty("conversationTitle", title)
+        self.title_label.setText(title or self.tr("New chat"))
+        self.title_label.setToolTip(title)
 
     # -- state -------------------------------------------------------------------------
 
     @property
     def messages(self) -> list[ChatMessage]:
-        """A copy of the conversation."""
-        return list(self._messages)
+        """A copy of the conversation (without the system prompt)."""
+        return [ChatMessage(turn.role, turn.content) for turn in self._turns]
+
+    @property
+    def turns(self) -> list[Turn]:
+        """A copy of the conversation's turns, with their database ids and ratings."""
+        return [replace(turn) for turn in self._turns]
+
+    @property
+    def conversation_id(self) -> int:
+        """The open conversation's id in the history database (0: not stored yet)."""
+        return self._conversation_id
 
     @property
     def model_ready(self) -> bool:
@@ -143,6 +275,11 @@ class ChatPane(QWidget):
         """Whether an answer is streaming."""
         return self._generating
 
+    @property
+    def editing(self) -> int:
+        """The index of the message being edited, or -1."""
+        return self._editing
+
     def shutdown(self) -> None:
         """Stop streaming and cancel the pane's background work (its window is closing)."""
         self.transcript.stop_streaming()
@@ -150,7 +287,7 @@ class ChatPane(QWidget):
 
     @property
     def busy(self) -> bool:
-        """Whether background work (an answer, a token count) is still running."""
+        """Whether background work (an answer, a token count, a write) is still running."""
         return len(self._tasks) > 0
 
     def set_model_ready(self, ready: bool) -> None:
@@ -160,9 +297,17 @@ class ChatPane(QWidget):
 
     def _update_buttons(self) -> None:
         has_text = bool(self.input.toPlainText().strip())
-        self.send_button.setEnabled(self._model_ready and not self._generating and has_text)
+        idle = self._model_ready and not self._generating
+        self.send_button.setEnabled(idle and has_text)
         self.stop_button.setEnabled(self._generating)
+        self.regenerate_button.setEnabled(idle and self._last_user_index() >= 0)
         self.new_chat_button.setEnabled(not self._generating)
+
+    def _last_user_index(self) -> int:
+        for index in range(len(self._turns) - 1, -1, -1):
+            if self._turns[index].role == "user":
+                return index
+        return -1
 
     def show_engine_error(self, error: BaseException) -> None:
         """Show an engine failure in the pane's message bar, with a Restart button."""
@@ -175,6 +320,108 @@ class ChatPane(QWidget):
             self.error_bar.hide()
         else:
             self.show_engine_error(error)
+
+    def sampling(self) -> SamplingParams:
+        """The sampling settings the next answer uses."""
+        return self.params if self.params is not None else self.options_panel.params()
+
+    # -- the history database ----------------------------------------------------------
+
+    async def _db(self, call: Callable[[History], T]) -> T | None:
+        """Run ``call`` on the history thread; a failure is reported, never raised.
+
+        The chat goes on without the database: losing the record of a message must
+        not lose the conversation on screen.
+        """
+        if self._history is None:
+            return None
+        try:
+            return await self._history.run(call)
+        except (EngineError, OSError, RuntimeError) as exc:
+            log.warning("The history database failed: %s", exc)
+            self.status_reported.emit(
+                self.tr("Could not save to the history database: {reason}").format(reason=exc)
+            )
+            return None
+
+    def _db_later(self, call: Callable[[History], Any], name: str) -> None:
+        if self._history is not None:
+            self._tasks.start(self._db(call), name=name)
+
+    def detach_history(self) -> None:
+        """Go on without the history database (it could not be opened)."""
+        self._history = None
+
+    async def open_conversation(self, conversation_id: int) -> bool:
+        """Show a stored conversation and continue it.
+
+        Returns:
+            False when it could not be opened (an answer is streaming, or it is gone).
+        """
+        if self._generating:
+            return False
+        loaded = await self._db(
+            lambda h: (h.conversation(conversation_id), h.messages(conversation_id))
+        )
+        if loaded is None or self._generating:
+            return False
+        conversation, stored = loaded
+        self._cancel_edit()
+        self._conversation_id = conversation.id
+        self._turns = [
+            Turn(
+                m.role,
+                m.content,
+                m.id,
+                _stats_from(m.stats),
+                m.rating,
+            )
+            for m in stored
+            if m.role in ("user", "assistant")
+        ]
+        self.last_result = None
+        self._count_serial += 1
+        self.transcript.clear_conversation()
+        for turn in self._turns:
+            if turn.role == "user":
+                self.transcript.add_user_message(turn.content)
+            else:
+                self.transcript.add_answer(turn.content, turn.stats, rating=turn.rating)
+        if self._options_before_open is None:
+            self._options_before_open = self.options_panel.options()
+        self.options_panel.set_system_prompt(conversation.system_prompt)
+        self._show_title(conversation.title)
+        self.error_bar.hide()
+        self._update_buttons()
+        self.conversation_opened.emit(conversation.id)
+        await self.count_context()
+        return True
+
+    def new_chat(self) -> None:
+        """Start a new, empty conversation (nothing is stored until the first message)."""
+        if self._generating:
+            return
+        self._cancel_edit()
+        self._turns.clear()
+        self._conversation_id = 0
+        if self._options_before_open is not None:
+            # A new chat starts from the user's own preset, not an old conversation's.
+            self.options_panel.set_options(self._options_before_open)
+            self._options_before_open = None
+        self._count_serial += 1  # a count still running measures the old chat
+        self.last_result = None
+        self.transcript.clear_conversation()
+        self._show_title("")
+        self.error_bar.hide()
+        self.input.setFocus()
+        self._update_buttons()
+        self.conversation_opened.emit(0)
+        self.chat_cleared.emit()
+
+    def conversation_renamed(self, conversation_id: int, title: str) -> None:
+        """The conversation was renamed elsewhere (the sidebar): show the new title."""
+        if conversation_id == self._conversation_id:
+            self._show_title(title)
 
     # -- slots -------------------------------------------------------------------------
 
@@ -190,29 +437,104 @@ class ChatPane(QWidget):
             return
         self.input.clear()
         self.error_bar.hide()
-        self._messages.append(ChatMessage("user", text))
-        self.transcript.add_user_message(self.tr("You"), text)
+        editing, self._editing = self._editing, -1
+        self.edit_banner.hide()
         self._set_generating(True)
-        self._tasks.start(self._generate(), name="chat-generate")
+        self._tasks.start(self._send(text, editing), name="chat-send")
 
     def _on_stop_clicked(self) -> None:
         if self._generating:
             self._tasks.start(self._client.cancel(), name="chat-cancel")
 
-    def _on_new_chat_clicked(self) -> None:
+    def _on_escape_activated(self) -> None:
         if self._generating:
+            self._on_stop_clicked()
+        elif self._editing >= 0:
+            self._cancel_edit()
+            self.input.clear()
+
+    def _on_new_chat_clicked(self) -> None:
+        self.new_chat()
+
+    def _on_regenerate_clicked(self) -> None:
+        if self._generating or not self._model_ready:
             return
-        self._messages.clear()
-        self._count_serial += 1  # a count still running measures the old chat
-        self.last_result = None
-        self.transcript.clear_conversation()
+        last_user = self._last_user_index()
+        if last_user < 0:
+            return
+        self._cancel_edit()
         self.error_bar.hide()
+        self._set_generating(True)
+        self._tasks.start(self._regenerate(last_user), name="chat-regenerate")
+
+    def _on_input_recall_requested(self) -> None:
+        if not self.input.toPlainText() and not self._generating:
+            last_user = self._last_user_index()
+            if last_user >= 0:
+                self.edit_message(last_user)
+
+    def _on_transcript_edit_requested(self, index: int) -> None:
+        self.edit_message(index)
+
+    def edit_message(self, index: int) -> None:
+        """Put user message ``index`` in the input; sending it continues from there."""
+        if self._generating or not 0 <= index < len(self._turns):
+            return
+        if self._turns[index].role != "user":
+            return
+        self._editing = index
+        self.input.setPlainText(self._turns[index].content)
+        self.input.moveCursor(self.input.textCursor().MoveOperation.End)
+        self._show_edit_banner()
         self.input.setFocus()
-        self.chat_cleared.emit()
+
+    def _show_edit_banner(self) -> None:
+        later = len(self._turns) - self._editing - 1
+        self.edit_banner.show_message(
+            self.tr(
+                "Editing message {number}. Sending it replaces it and the {later} messages "
+                "after it. Esc cancels."
+            ).format(number=self._editing + 1, later=later),
+            action=self.tr("Cancel editing"),
+            error=False,
+        )
+
+    def _cancel_edit(self) -> None:
+        if self._editing >= 0:
+            self._editing = -1
+            self.edit_banner.hide()
+
+    def _on_edit_banner_action_triggered(self) -> None:
+        self._cancel_edit()
+        self.input.clear()
+        self.input.setFocus()
+
+    def _on_transcript_rating_requested(self, index: int, rating: int) -> None:
+        if not 0 <= index < len(self._turns) or self._turns[index].role != "assistant":
+            return
+        turn = self._turns[index]
+        turn.rating = rating
+        self.transcript.set_rating(index, rating)
+        if turn.message_id:
+            message_id = turn.message_id
+            self._db_later(lambda h: h.rate_message(message_id, rating), "chat-rate")
+
+    def _on_transcript_text_copied(self, what: str) -> None:
+        if what == "code":
+            self.status_reported.emit(self.tr("Code copied to the clipboard"))
+        else:
+            self.status_reported.emit(self.tr("Answer copied to the clipboard"))
 
     def _on_error_bar_action_triggered(self) -> None:
         self.error_bar.show_busy(self.tr("Restarting the engine…"))
         self.restart_requested.emit()
+
+    def _on_options_button_toggled(self, checked: bool) -> None:
+        self.options_panel.setVisible(checked)
+
+    def _on_options_panel_options_changed(self, options: ChatOptions) -> None:
+        self._options_before_open = None  # the user's edit is now their own setting
+        self.options_changed.emit(options)
 
     # -- generation --------------------------------------------------------------------
 
@@ -224,19 +546,112 @@ class ChatPane(QWidget):
         else:
             self.generation_ended.emit()
 
+    async def _send(self, text: str, editing: int) -> None:
+        """Store and show the user's message (replacing ``editing`` on), then answer it."""
+        try:
+            if editing >= 0:
+                await self._drop_from(editing)
+            system_prompt = self.options_panel.system_prompt()
+            model = self._client.model
+            model_id = model.model_id if model is not None else ""
+            if not self._conversation_id:
+                title = title_for(text)
+                created = await self._db(
+                    lambda h: h.create_conversation(
+                        title, model_id=model_id, system_prompt=system_prompt
+                    )
+                )
+                if created:
+                    self._conversation_id = created
+                    self._show_title(title)
+                    self.conversations_changed.emit()
+            else:
+                conversation_id = self._conversation_id
+                self._db_later(
+                    lambda h: (
+                        h.set_system_prompt(conversation_id, system_prompt),
+                        h.set_model(conversation_id, model_id),
+                    ),
+                    "chat-conversation-settings",
+                )
+            turn = Turn("user", text)
+            self._turns.append(turn)
+            self.transcript.add_user_message(text)
+            if self._conversation_id:
+                conversation_id = self._conversation_id
+                turn.message_id = (
+                    await self._db(lambda h: h.add_message(conversation_id, "user", text)) or 0
+                )
+        except BaseException:
+            self._set_generating(False)
+            raise
+        await self._generate()
+
+    async def _regenerate(self, last_user: int) -> None:
+        try:
+            await self._drop_from(last_user + 1)
+        except BaseException:
+            self._set_generating(False)
+            raise
+        await self._generate()
+
+    async def _drop_from(self, index: int) -> None:
+        """Forget message ``index`` and everything after it, on screen and in the database."""
+        if index >= len(self._turns):
+            return
+        first = self._turns[index]
+        del self._turns[index:]
+        self.transcript.truncate(index)
+        self._count_serial += 1
+        if self._conversation_id and first.message_id:
+            conversation_id, message_id = self._conversation_id, first.message_id
+            await self._db(lambda h: h.delete_messages_from(conversation_id, message_id))
+
+    def _conversation(self) -> list[ChatMessage]:
+        system_prompt = self.options_panel.system_prompt().strip()
+        messages = [ChatMessage(turn.role, turn.content) for turn in self._turns]
+        if system_prompt:
+            messages.insert(0, ChatMessage("system", system_prompt))
+        return messages
+
     async def _generate(self) -> None:
-        """Stream one answer into the transcript (runs as a task on the Qt thread's loop)."""
-        conversation = list(self._messages)
-        self.transcript.begin_answer(self.tr("Assistant"))
+        """Stream one answer into the transcript and the database (a task on the Qt loop)."""
+        conversation = self._conversation()
+        turn = Turn("assistant", "")
+        self._turns.append(turn)
+        self.transcript.begin_answer()
+        conversation_id = self._conversation_id
+        answer_id = 0
+        if conversation_id:
+            answer_id = (
+                await self._db(lambda h: h.add_message(conversation_id, "assistant", "")) or 0
+            )
+            turn.message_id = answer_id
         result: GenerationResult | None = None
         failure: EngineError | None = None
+        flushing: asyncio.Task[Any] | None = None
+        last_flush = time.monotonic()
         try:
             # aclosing: however this loop ends, the stream's own cleanup (which cancels
             # the request in the engine) runs now, not whenever the generator is collected.
-            async with contextlib.aclosing(self._client.chat(conversation, self.params)) as events:
+            async with contextlib.aclosing(
+                self._client.chat(conversation, self.sampling())
+            ) as events:
                 async for event in events:
                     if isinstance(event, TokenEvent):
                         self.transcript.append_answer(event.text)
+                        now = time.monotonic()
+                        if (
+                            answer_id
+                            and now - last_flush >= FLUSH_S
+                            and (flushing is None or flushing.done())
+                        ):
+                            last_flush = now
+                            partial = self.transcript.streamed_text
+                            flushing = self._tasks.start(
+                                self._db(lambda h, t=partial: h.update_message(answer_id, t)),
+                                name="chat-flush",
+                            )
                     else:
                         result = event
         except EngineError as exc:
@@ -246,26 +661,36 @@ class ChatPane(QWidget):
             self.transcript.stop_streaming()
             if result is None and failure is None:
                 # Cancelled (the window is closing) or a bug, which goes on to the
-                # excepthook: either way, do not leave the pane stuck "generating".
+                # excepthook: either way, do not leave the pane stuck "generating",
+                # and keep what streamed so far.
+                if answer_id:
+                    partial = self.transcript.streamed_text
+                    self._db_later(lambda h: h.update_message(answer_id, partial), "chat-flush")
                 self._set_generating(False)
         text = result.text if result is not None else self.transcript.streamed_text
         # Kept even when empty, so user and assistant turns still alternate (many chat
         # templates insist on it) and what the model sees is what the transcript shows.
-        self._messages.append(ChatMessage("assistant", text))
+        turn.content = text
         if result is not None:
+            turn.stats = result.stats
             self.last_result = result
-            self.transcript.finish_answer(text, self.transcript.stats_line(result.stats))
+            self.transcript.finish_answer(text, result.stats)
         else:
             self.transcript.finish_answer(
                 text,
-                self.tr("Interrupted: the engine stopped before the answer ended."),
-                error=True,
+                None,
+                interrupted=self.tr("Interrupted: the engine stopped before the answer ended."),
             )
+        if answer_id:
+            stats = asdict(result.stats) if result is not None else None
+            await self._db(lambda h: h.update_message(answer_id, text, stats=stats))
         self._set_generating(False)
         if failure is not None:
             self.show_engine_error(failure)
             return
         assert result is not None
+        if conversation_id:
+            self.conversations_changed.emit()
         self.answer_finished.emit(result)
         await self.count_context()
 
@@ -276,11 +701,11 @@ class ChatPane(QWidget):
         model = self._client.model
         if model is None:
             return
-        if not self._messages:
+        if not self._turns:
             self.context_counted.emit(0, model.n_ctx)
             return
         try:
-            used, n_ctx = await self._client.count_chat_tokens(list(self._messages))
+            used, n_ctx = await self._client.count_chat_tokens(self._conversation())
         except EngineError as exc:
             log.warning("Could not count the conversation's tokens: %s", exc)
             return
@@ -288,4 +713,14 @@ class ChatPane(QWidget):
             self.context_counted.emit(used, n_ctx)
 
 
-__all__ = ["ChatPane"]
+def _stats_from(data: dict[str, Any] | None) -> GenerationStats | None:
+    """Stats stored with an answer, or None when they are missing or from another version."""
+    if not data:
+        return None
+    try:
+        return GenerationStats(**data)
+    except TypeError:
+        return None
+
+
+__all__ = ["FLUSH_S", "ChatPane", "Turn", "title_for"]

@@ -1,24 +1,28 @@
-"""The main window: the pane sidebar, the model picker, and the status bar.
+"""The main window: menus, the sidebar, the panes, the model picker and the status bar.
 
-Thread: the Qt thread. Disk reads (the models folder, settings) run in worker
-threads through ``asyncio.to_thread``; the model loads in the engine process.
+Thread: the Qt thread. Disk reads and writes (the models folder, settings, the history
+database) run in worker threads; the model loads in the engine process.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
+from dataclasses import replace
+from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+import psutil
+from PySide6.QtCore import QEvent, QSettings, Qt, QTimer, QUrl, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QKeySequence
 from PySide6.QtWidgets import (
+    QApplication,
     QComboBox,
-    QHBoxLayout,
     QLabel,
-    QListWidget,
     QMainWindow,
+    QMenu,
     QProgressBar,
-    QSizePolicy,
+    QSplitter,
     QStackedWidget,
     QToolBar,
     QVBoxLayout,
@@ -26,10 +30,18 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.chat_pane import ChatPane
+from desktop.help import AboutDialog, HelpDialog
+from desktop.i18n import Translations, resolve_language
+from desktop.settings_dialog import EDITED_FIELDS, SettingsDialog
+from desktop.sidebar import Sidebar
+from desktop.theme import apply_theme
 from desktop.widgets import BackgroundTasks, MessageBar
 from engine.client import EngineClient
-from engine.config import Paths, load_settings, update_settings
+from engine.config import Paths, Settings, load_settings, save_settings
 from engine.errors import EngineError
+from engine.hardware import format_bytes
+from engine.history import AsyncHistory
+from engine.presets import ChatOptions, ChatOptionsStore
 from engine.store import ModelStore
 from engine.types import GenerationResult, ModelInfo
 
@@ -37,6 +49,10 @@ log = logging.getLogger("desktop.window")
 
 #: File (in Hearth's config folder) for purely visual state such as the window geometry.
 UI_STATE_FILE = "window-state.ini"
+#: How often the status bar's memory figure is refreshed (milliseconds).
+MEMORY_INTERVAL_MS = 2000
+#: Pane numbers, in sidebar order.
+CHAT, SUMMARIZE, CODE = range(3)
 
 
 def _short_name(model_id: str) -> str:
@@ -44,101 +60,119 @@ def _short_name(model_id: str) -> str:
     return model_id.replace("\\", "/").rsplit("/", 1)[-1].removesuffix(".gguf")
 
 
+def _memory_of(pids: list[int]) -> list[int]:
+    """Resident memory in bytes of each process (0 for one that is gone)."""
+    sizes = []
+    for pid in pids:
+        try:
+            sizes.append(psutil.Process(pid).memory_info().rss)
+        except (psutil.Error, OSError):
+            sizes.append(0)
+    return sizes
+
+
 class MainWindow(QMainWindow):
     """Hearth's main window.
 
     Args:
         client: the app's one engine client (the window does not own or close it).
-        paths: Hearth's folders (models, settings, window state).
+        paths: Hearth's folders (models, settings, history, window state).
+        translations: the application's translators, switched when the language setting
+            changes (one is made if not given).
         parent: the parent widget.
 
-    Call :meth:`start` after ``show()``: it lists the installed models and loads one
-    in the background, so the window appears before any model is loaded.
+    Call :meth:`start` after ``show()``: it opens the history, lists the installed models
+    and loads one in the background, so the window appears before any model is loaded.
 
     Signals:
         model_loaded(object): a model finished loading (its :class:`ModelInfo`).
         model_load_failed(str): loading a model failed; the argument is the reason.
+        settings_changed(object): new settings were saved and applied.
     """
 
     model_loaded = Signal(object)
     model_load_failed = Signal(str)
+    settings_changed = Signal(object)
 
-    def __init__(self, client: EngineClient, paths: Paths, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        client: EngineClient,
+        paths: Paths,
+        *,
+        translations: Translations | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
         super().__init__(parent)
         self._client = client
         self._paths = paths
+        self._translations = translations
         self._tasks = BackgroundTasks()
         self._loading = False
+        self._settings = Settings()
+        self._history = AsyncHistory(paths.database)
+        self._history_open = False
+        self._options_store = ChatOptionsStore.for_paths(paths)
+        self._pending_chat_options: ChatOptions | None = None
+        self._chat_options_saver: asyncio.Task[None] | None = None
+        self._settings_dialog: SettingsDialog | None = None
+        self._help_dialog: HelpDialog | None = None
         self._ui_state = QSettings(
             str(paths.config_dir / UI_STATE_FILE), QSettings.Format.IniFormat
         )
-        self.setWindowTitle(self.tr("Hearth"))
-
         # Model picker, in a fixed tool bar.
-        toolbar = QToolBar(self.tr("Model"), self)
-        toolbar.setObjectName("modelToolBar")
-        toolbar.setMovable(False)
-        toolbar.setFloatable(False)
-        toolbar.toggleViewAction().setEnabled(False)
-        model_label = QLabel(self.tr("Model:"), toolbar)
-        self.model_combo = QComboBox(toolbar)
-        self.model_combo.setAccessibleName(self.tr("Model"))
-        self.model_combo.setToolTip(self.tr("The model that answers"))
+        self.toolbar = QToolBar(self)
+        self.toolbar.setObjectName("modelToolBar")
+        self.toolbar.setMovable(False)
+        self.toolbar.setFloatable(False)
+        self.toolbar.toggleViewAction().setEnabled(False)
+        self.model_title = QLabel(self.toolbar)
+        self.model_combo = QComboBox(self.toolbar)
         self.model_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.model_combo.setMinimumContentsLength(24)
         self.model_combo.setEnabled(False)
         self.model_combo.activated.connect(self._on_model_combo_activated)
-        model_label.setBuddy(self.model_combo)
-        toolbar.addWidget(model_label)
-        toolbar.addWidget(self.model_combo)
-        self.addToolBar(Qt.ToolBarArea.TopToolBarArea, toolbar)
-
-        quit_action = QAction(self.tr("Quit"), self)
-        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
-        quit_action.setShortcutContext(Qt.ShortcutContext.ApplicationShortcut)
-        quit_action.triggered.connect(self._on_quit_action_triggered)
-        self.addAction(quit_action)
+        self.model_title.setBuddy(self.model_combo)
+        self.toolbar.addWidget(self.model_title)
+        self.toolbar.addWidget(self.model_combo)
+        self.addToolBar(Qt.ToolBarArea.TopToolBarArea, self.toolbar)
 
         # Sidebar and panes.
-        self.sidebar = QListWidget(self)
-        self.sidebar.setAccessibleName(self.tr("Panes"))
-        self.sidebar.addItems([self.tr("Chat"), self.tr("Summarize"), self.tr("Code")])
-        self.sidebar.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Expanding)
-        self.sidebar.setFixedWidth(self.fontMetrics().horizontalAdvance("M") * 11)
-        self.chat_pane = ChatPane(client, parent=self)
+        self.sidebar = Sidebar(self._history, self)
+        self.sidebar.pane_selected.connect(self._on_sidebar_pane_selected)
+        self.sidebar.conversation_activated.connect(self._on_sidebar_conversation_activated)
+        self.sidebar.conversation_renamed.connect(self._on_sidebar_conversation_renamed)
+        self.sidebar.conversation_deleted.connect(self._on_sidebar_conversation_deleted)
+        self.sidebar.status_reported.connect(self._on_status_reported)
+        self.chat_pane = ChatPane(client, history=self._history, parent=self)
+        self.summarize_page = self._placeholder()
+        self.code_page = self._placeholder()
         self.stack = QStackedWidget(self)
         self.stack.addWidget(self.chat_pane)
-        self.stack.addWidget(
-            self._placeholder(self.tr("Summarize"), self.tr("Summarizing documents"))
-        )
-        self.stack.addWidget(self._placeholder(self.tr("Code"), self.tr("The code assistant")))
-        self.sidebar.currentRowChanged.connect(self._on_sidebar_current_row_changed)
-        self.sidebar.setCurrentRow(0)
+        self.stack.addWidget(self.summarize_page)
+        self.stack.addWidget(self.code_page)
 
         self.message_bar = MessageBar(self)
         self.message_bar.action_triggered.connect(self._on_message_bar_action_triggered)
-        body = QHBoxLayout()
-        body.addWidget(self.sidebar)
-        body.addWidget(self.stack, 1)
+        self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
+        self.splitter.setChildrenCollapsible(False)
+        self.splitter.addWidget(self.sidebar)
+        self.splitter.addWidget(self.stack)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setSizes([self.fontMetrics().horizontalAdvance("M") * 16, 1000])
         central = QWidget(self)
         outer = QVBoxLayout(central)
         outer.addWidget(self.message_bar)
-        outer.addLayout(body, 1)
+        outer.addWidget(self.splitter, 1)
         self.setCentralWidget(central)
 
-        # Status bar: backend plan, model, speed, context meter.
-        self.plan_label = QLabel(self.tr("Starting the engine…"), self)
-        self.plan_label.setAccessibleName(self.tr("Backend"))
+        # Status bar: backend plan, model, speed, context meter, memory.
+        self.plan_label = QLabel(self)
         self.model_label = QLabel(self)
-        self.model_label.setAccessibleName(self.tr("Loaded model"))
         self.speed_label = QLabel(self)
-        self.speed_label.setAccessibleName(self.tr("Speed of the last answer"))
+        self.memory_label = QLabel(self)
         self.context_meter = QProgressBar(self)
-        self.context_meter.setAccessibleName(self.tr("Context used"))
         self.context_meter.setRange(0, 1)
         self.context_meter.setValue(0)
-        self.context_meter.setFormat(self.tr("%v / %m tokens"))
-        self.context_meter.setToolTip(self.tr("How much of the model's context the chat uses"))
         self.context_meter.setMinimumWidth(self.fontMetrics().horizontalAdvance("M") * 12)
         self.context_meter.setVisible(False)
         status = self.statusBar()
@@ -146,6 +180,10 @@ class MainWindow(QMainWindow):
         status.addPermanentWidget(self.model_label)
         status.addPermanentWidget(self.speed_label)
         status.addPermanentWidget(self.context_meter)
+        status.addPermanentWidget(self.memory_label)
+        self._memory_timer = QTimer(self)
+        self._memory_timer.setInterval(MEMORY_INTERVAL_MS)
+        self._memory_timer.timeout.connect(self._on_memory_timer_timeout)
 
         self.chat_pane.generation_started.connect(self._on_chat_generation_started)
         self.chat_pane.generation_ended.connect(self._on_chat_generation_ended)
@@ -153,34 +191,150 @@ class MainWindow(QMainWindow):
         self.chat_pane.context_counted.connect(self._on_chat_context_counted)
         self.chat_pane.chat_cleared.connect(self._on_chat_chat_cleared)
         self.chat_pane.restart_requested.connect(self._on_chat_restart_requested)
+        self.chat_pane.conversation_opened.connect(self._on_chat_conversation_opened)
+        self.chat_pane.conversations_changed.connect(self._on_chat_conversations_changed)
+        self.chat_pane.options_changed.connect(self._on_chat_options_changed)
+        self.chat_pane.status_reported.connect(self._on_status_reported)
 
-        self._restore_geometry()
+        self._build_menus()
+        self.retranslate_ui()
+        self._restore_state()
         self.chat_pane.input.setFocus()
 
-    def _placeholder(self, title: str, what: str) -> QWidget:
+    def _placeholder(self) -> QWidget:
         page = QWidget(self)
-        heading = QLabel(title, page)
+        heading = QLabel(page)
         font = heading.font()
         font.setPointSizeF(font.pointSizeF() * 1.25)
         font.setBold(True)
         heading.setFont(font)
-        text = QLabel(
-            self.tr("{what} arrives in a later version of Hearth.").format(what=what), page
-        )
+        text = QLabel(page)
         text.setWordWrap(True)
         layout = QVBoxLayout(page)
         layout.addWidget(heading)
         layout.addWidget(text)
         layout.addStretch(1)
+        page.setProperty("labels", (heading, text))
         return page
 
-    # -- geometry ----------------------------------------------------------------------
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        self.file_menu = QMenu(self)
+        self.view_menu = QMenu(self)
+        self.models_menu = QMenu(self)
+        self.help_menu = QMenu(self)
+        for menu in (self.file_menu, self.view_menu, self.models_menu, self.help_menu):
+            bar.addMenu(menu)
 
-    def _restore_geometry(self) -> None:
+        def action(menu: QMenu, shortcut: QKeySequence | str | None, slot: object) -> QAction:
+            act = QAction(self)
+            if shortcut is not None:
+                act.setShortcut(QKeySequence(shortcut))
+            act.triggered.connect(slot)
+            menu.addAction(act)
+            return act
+
+        self.new_chat_action = action(
+            self.file_menu, QKeySequence.StandardKey.New, self._on_new_chat_action_triggered
+        )
+        self.file_menu.addSeparator()
+        self.settings_action = action(self.file_menu, "Ctrl+,", self._on_settings_action_triggered)
+        self.settings_action.setMenuRole(QAction.MenuRole.PreferencesRole)
+        self.file_menu.addSeparator()
+        self.quit_action = action(
+            self.file_menu, QKeySequence.StandardKey.Quit, self._on_quit_action_triggered
+        )
+        self.quit_action.setMenuRole(QAction.MenuRole.QuitRole)
+        self.quit_action.setShortcutContext(Qt.ShortcutContext.ApplicationShortcut)
+
+        self.pane_actions = [
+            action(self.view_menu, f"Ctrl+{n + 1}", lambda _=False, n=n: self.show_pane(n))
+            for n in range(3)
+        ]
+        self.view_menu.addSeparator()
+        self.search_action = action(
+            self.view_menu, QKeySequence.StandardKey.Find, self._on_search_action_triggered
+        )
+        self.options_action = action(
+            self.view_menu, "Ctrl+Shift+O", self._on_options_action_triggered
+        )
+
+        self.models_action = action(self.models_menu, "Ctrl+M", self._on_models_action_triggered)
+        self.open_models_folder_action = action(
+            self.models_menu, None, self._on_open_models_folder_action_triggered
+        )
+
+        self.guide_actions = {
+            guide: action(self.help_menu, None, lambda _=False, g=guide: self.show_help(g))
+            for guide in ("models", "gpu", "troubleshooting")
+        }
+        self.guide_actions["models"].setShortcut(
+            QKeySequence(QKeySequence.StandardKey.HelpContents)
+        )
+        self.help_menu.addSeparator()
+        self.about_action = action(self.help_menu, None, self._on_about_action_triggered)
+        self.about_action.setMenuRole(QAction.MenuRole.AboutRole)
+
+    def retranslate_ui(self) -> None:
+        """Set every translatable text (at start and when the language changes)."""
+        self.setWindowTitle(self.tr("Hearth"))
+        self.toolbar.setWindowTitle(self.tr("Model"))
+        self.model_title.setText(self.tr("&Model:"))
+        self.model_combo.setAccessibleName(self.tr("Model"))
+        self.model_combo.setToolTip(self.tr("The model that answers"))
+        for page, title, what in (
+            (self.summarize_page, self.tr("Summarize"), self.tr("Summarizing documents")),
+            (self.code_page, self.tr("Code"), self.tr("The code assistant")),
+        ):
+            heading, text = page.property("labels")
+            heading.setText(title)
+            text.setText(self.tr("{what} arrives in a later version of Hearth.").format(what=what))
+        self.plan_label.setAccessibleName(self.tr("Backend"))
+        self.model_label.setAccessibleName(self.tr("Loaded model"))
+        self.speed_label.setAccessibleName(self.tr("Speed of the last answer"))
+        self.memory_label.setAccessibleName(self.tr("Memory used"))
+        self.memory_label.setToolTip(self.tr("Memory used by Hearth and its engine"))
+        self.context_meter.setAccessibleName(self.tr("Context used"))
+        self.context_meter.setToolTip(self.tr("How much of the model's context the chat uses"))
+        self._show_context_format()
+        self._show_model(self._client.model, keep_plan_text=self._client.model is None)
+        self.file_menu.setTitle(self.tr("&File"))
+        self.view_menu.setTitle(self.tr("&View"))
+        self.models_menu.setTitle(self.tr("&Models"))
+        self.help_menu.setTitle(self.tr("&Help"))
+        self.new_chat_action.setText(self.tr("&New chat"))
+        self.settings_action.setText(self.tr("&Settings…"))
+        self.quit_action.setText(self.tr("&Quit"))
+        for act, name in zip(
+            self.pane_actions,
+            (self.tr("&Chat"), self.tr("&Summarize"), self.tr("C&ode")),
+            strict=True,
+        ):
+            act.setText(name)
+        self.search_action.setText(self.tr("Search &conversations"))
+        self.options_action.setText(self.tr("Chat &options"))
+        self.models_action.setText(self.tr("&Models…"))
+        self.open_models_folder_action.setText(self.tr("Open models &folder"))
+        self.guide_actions["models"].setText(self.tr("Choosing a &model"))
+        self.guide_actions["gpu"].setText(self.tr("Using the &GPU"))
+        self.guide_actions["troubleshooting"].setText(self.tr("&Troubleshooting"))
+        self.about_action.setText(self.tr("&About Hearth"))
+        if not self.plan_label.text():
+            self.plan_label.setText(self.tr("Starting the engine…"))
+
+    def changeEvent(self, event: QEvent) -> None:
+        """Re-translate when the language changes."""
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.LanguageChange:
+            self.retranslate_ui()
+
+    # -- state -------------------------------------------------------------------------
+
+    def _restore_state(self) -> None:
         geometry = self._ui_state.value("main_window/geometry")
         if geometry is None or not self.restoreGeometry(geometry):
-            # First run: about 100 characters wide, within three quarters of the screen.
-            width = self.fontMetrics().horizontalAdvance("M") * 100
+            # First run: about 110 characters wide, within three quarters of the screen.
+            width = self.fontMetrics().horizontalAdvance("M") * 110
             height = width * 5 // 8
             screen = self.screen()
             if screen is not None:
@@ -188,14 +342,34 @@ class MainWindow(QMainWindow):
                 width = min(width, available.width() * 3 // 4)
                 height = min(height, available.height() * 3 // 4)
             self.resize(width, height)
+        splitter = self._ui_state.value("main_window/splitter")
+        if splitter is not None:
+            self.splitter.restoreState(splitter)
+        options_visible = self._ui_state.value("chat/options_visible", False, type=bool)
+        self.chat_pane.options_button.setChecked(bool(options_visible))
+        pane = self._ui_state.value("main_window/pane", CHAT, type=int)
+        self.show_pane(pane if pane in (CHAT, SUMMARIZE, CODE) else CHAT)
+
+    def _save_state(self) -> None:
+        self._ui_state.setValue("main_window/geometry", self.saveGeometry())
+        self._ui_state.setValue("main_window/splitter", self.splitter.saveState())
+        self._ui_state.setValue("main_window/pane", self.stack.currentIndex())
+        self._ui_state.setValue("chat/conversation", self.chat_pane.conversation_id)
+        self._ui_state.setValue("chat/options_visible", self.chat_pane.options_button.isChecked())
+        self._ui_state.sync()
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        """Remember the window's geometry."""
-        self._ui_state.setValue("main_window/geometry", self.saveGeometry())
-        self._ui_state.sync()
+        """Remember the window's state; stop background work; close the history."""
+        self._save_state()
+        self._memory_timer.stop()
         self._tasks.cancel_all()
         self.chat_pane.shutdown()
+        self.sidebar.shutdown()
         super().closeEvent(event)
+
+    async def aclose(self) -> None:
+        """Let the history thread finish its queued writes, then close the database."""
+        await self._history.aclose()
 
     @property
     def loading(self) -> bool:
@@ -205,19 +379,54 @@ class MainWindow(QMainWindow):
     @property
     def busy(self) -> bool:
         """Whether the window or its panes still have background work running."""
-        return len(self._tasks) > 0 or self.chat_pane.busy
+        return len(self._tasks) > 0 or self.chat_pane.busy or self.sidebar.busy
 
-    # -- models ------------------------------------------------------------------------
+    @property
+    def settings(self) -> Settings:
+        """The settings in effect."""
+        return self._settings
+
+    def show_pane(self, pane: int) -> None:
+        """Show pane ``pane`` (:data:`CHAT`, :data:`SUMMARIZE` or :data:`CODE`)."""
+        self.stack.setCurrentIndex(pane)
+        if self.sidebar.panes.currentRow() != pane:
+            self.sidebar.panes.setCurrentRow(pane)
+
+    # -- start -------------------------------------------------------------------------
 
     def start(self) -> None:
-        """List the installed models and load the last one used (or the starter model)."""
+        """Open the history, list the installed models and load the last one used."""
+        self._memory_timer.start()
         self._tasks.start(self._start(), name="window-start")
 
     async def _start(self) -> None:
-        store = ModelStore(self._paths)
-        models, settings = await asyncio.gather(
-            asyncio.to_thread(store.list), asyncio.to_thread(load_settings, self._paths)
+        self._settings, options = await asyncio.gather(
+            asyncio.to_thread(load_settings, self._paths),
+            asyncio.to_thread(self._options_store.load),  # never raises
         )
+        self.chat_pane.options_panel.set_options(options)
+        await asyncio.gather(self._open_history(), self._list_and_load())
+
+    async def _open_history(self) -> None:
+        try:
+            await self._history.open()
+        except EngineError as exc:
+            log.error("The history database cannot be opened: %s", exc)
+            self.message_bar.show_message(
+                self.tr("Conversations are not being saved. {reason}").format(reason=str(exc))
+            )
+            self.chat_pane.detach_history()
+            self.sidebar.detach_history()
+            return
+        self._history_open = True
+        await self.sidebar.reload()
+        last = self._ui_state.value("chat/conversation", 0, type=int)
+        if last and not self.chat_pane.turns and not self.chat_pane.generating:
+            await self.chat_pane.open_conversation(int(last))
+
+    async def _list_and_load(self) -> None:
+        store = self._store()
+        models = await asyncio.to_thread(store.list)
         self.model_combo.clear()
         for model in models:
             label = _short_name(model.id)
@@ -235,14 +444,24 @@ class MainWindow(QMainWindow):
             self.message_bar.show_message(
                 self.tr(
                     "No model is installed. Reinstall Hearth, or add a GGUF model to {folder}."
-                ).format(folder=str(self._paths.models_dir))
+                ).format(folder=str(store.models_dir))
             )
             return
         ids = [m.id for m in models]
         usable = [m.id for m in models if m.error is None] or ids
-        wanted = settings.last_model if settings.last_model in usable else usable[0]
+        current = self._client.model
+        if current is not None and current.model_id in ids:
+            self._select_model(current.model_id)
+            return
+        wanted = self._settings.last_model if self._settings.last_model in usable else usable[0]
         self._select_model(wanted)
         await self._load_and_report(wanted)
+
+    # -- models ------------------------------------------------------------------------
+
+    def _store(self) -> ModelStore:
+        folder = self._settings.models_dir.strip()
+        return ModelStore(self._paths, Path(folder).expanduser() if folder else None)
 
     def _select_model(self, model_id: str | None) -> None:
         index = self.model_combo.findData(model_id) if model_id else -1
@@ -275,10 +494,14 @@ class MainWindow(QMainWindow):
         self.chat_pane.set_model_ready(False)
         self.message_bar.hide()
         self.plan_label.setText(self.tr("Loading {name}…").format(name=_short_name(model_id)))
+        settings = self._settings
         try:
-            settings = await asyncio.to_thread(load_settings, self._paths)
             info = await self._client.load(
-                model_id, gpu_offload=settings.gpu_offload, backend=settings.backend
+                model_id,
+                n_ctx=settings.context_size,
+                gpu_offload=settings.gpu_offload,
+                threads=settings.threads,
+                backend=settings.backend,
             )
         finally:
             self._loading = False
@@ -291,13 +514,15 @@ class MainWindow(QMainWindow):
         self.model_loaded.emit(info)
         if info.warnings:
             self.message_bar.show_message("\n".join(info.warnings), error=False)
-        await asyncio.to_thread(update_settings, self._paths, last_model=info.model_id)
+        self._settings = replace(self._settings, last_model=info.model_id)
+        await self._save_settings(self._settings)
         await self.chat_pane.count_context()
         return info
 
-    def _show_model(self, info: ModelInfo | None) -> None:
+    def _show_model(self, info: ModelInfo | None, *, keep_plan_text: bool = False) -> None:
         if info is None:
-            self.plan_label.setText(self.tr("No model loaded"))
+            if not keep_plan_text:
+                self.plan_label.setText(self.tr("No model loaded"))
             self.model_label.clear()
             self.context_meter.setVisible(False)
             return
@@ -308,11 +533,118 @@ class MainWindow(QMainWindow):
         self.context_meter.setMaximum(info.n_ctx)
         self.context_meter.setVisible(True)
 
-    # -- chat pane ---------------------------------------------------------------------
+    # -- settings ----------------------------------------------------------------------
 
-    def _on_sidebar_current_row_changed(self, row: int) -> None:
-        if row >= 0:
-            self.stack.setCurrentIndex(row)
+    async def _save_settings(self, settings: Settings) -> None:
+        try:
+            await asyncio.to_thread(save_settings, self._paths, settings)
+        except OSError as exc:
+            log.warning("Could not save the settings: %s", exc)
+            self.message_bar.show_message(
+                self.tr("Could not save the settings: {reason}").format(
+                    reason=exc.strerror or str(exc)
+                )
+            )
+
+    def open_settings(self) -> SettingsDialog:
+        """Open the settings dialog (window-modal; the event loop keeps running)."""
+        if self._settings_dialog is not None:
+            self._settings_dialog.raise_()
+            return self._settings_dialog
+        dialog = SettingsDialog(
+            self._settings,
+            cpu_count=os.cpu_count() or 1,
+            default_models_dir=self._paths.models_dir,
+            parent=self,
+        )
+        dialog.settings_applied.connect(self._on_settings_dialog_settings_applied)
+        dialog.finished.connect(self._on_settings_dialog_finished)
+        self._settings_dialog = dialog
+        dialog.open()
+        return dialog
+
+    def _on_settings_dialog_settings_applied(self, settings: Settings) -> None:
+        self._tasks.start(self.apply_settings(settings), name="window-apply-settings")
+
+    def _on_settings_dialog_finished(self, _result: int) -> None:
+        if self._settings_dialog is not None:
+            self._settings_dialog.deleteLater()
+            self._settings_dialog = None
+
+    async def apply_settings(self, settings: Settings) -> None:
+        """Save ``settings`` and apply them now: theme and language at once, the models
+        folder by listing it again, threads, GPU offload and context size by reloading
+        the model (unless an answer is streaming; then with the next model load)."""
+        old = self._settings
+        # Only the dialog's fields: last_model may have changed while it was open.
+        settings = replace(old, **{name: getattr(settings, name) for name in EDITED_FIELDS})
+        self._settings = settings
+        await self._save_settings(settings)
+        app = QApplication.instance()
+        if settings.theme != old.theme and isinstance(app, QApplication):
+            apply_theme(app, settings.theme)
+        if settings.language != old.language:
+            if self._translations is None:
+                self._translations = Translations()
+            self._translations.apply(settings.language)
+            if self._help_dialog is not None:
+                self._help_dialog.set_language(settings.language)
+        self.settings_changed.emit(settings)
+        reload_fields = ("threads", "gpu_offload", "context_size", "backend")
+        needs_reload = any(getattr(settings, f) != getattr(old, f) for f in reload_fields)
+        if settings.models_dir != old.models_dir:
+            await self._list_and_load()
+        model = self._client.model
+        if needs_reload and model is not None and not self._loading:
+            if self.chat_pane.generating:
+                self.message_bar.show_message(
+                    self.tr("The new settings apply when the model is next loaded."), error=False
+                )
+            else:
+                await self._load_and_report(model.model_id)
+
+    # -- help --------------------------------------------------------------------------
+
+    def show_help(self, guide: str) -> HelpDialog:
+        """Open the built-in guide ``guide`` ("models", "gpu", "troubleshooting")."""
+        language = resolve_language(self._settings.language)
+        if self._help_dialog is None:
+            self._help_dialog = HelpDialog(language, guide, parent=self)
+        else:
+            self._help_dialog.show_guide(guide)
+        self._help_dialog.show()
+        self._help_dialog.raise_()
+        return self._help_dialog
+
+    # -- slots -------------------------------------------------------------------------
+
+    def _on_sidebar_pane_selected(self, pane: int) -> None:
+        self.stack.setCurrentIndex(pane)
+
+    def _on_sidebar_conversation_activated(self, conversation_id: int) -> None:
+        self.show_pane(CHAT)
+        self._tasks.start(self._open_conversation(conversation_id), name="window-open-conversation")
+
+    async def _open_conversation(self, conversation_id: int) -> None:
+        if self.chat_pane.generating:
+            self.statusBar().showMessage(
+                self.tr("Stop the answer first, then open another conversation."), 5000
+            )
+            return
+        if await self.chat_pane.open_conversation(conversation_id):
+            words = self.sidebar.search.text().strip()
+            if words:
+                self.chat_pane.transcript.find_text(words)
+
+    def _on_sidebar_conversation_renamed(self, conversation_id: int, title: str) -> None:
+        self.chat_pane.conversation_renamed(conversation_id, title)
+
+    def _on_sidebar_conversation_deleted(self, conversation_id: int) -> None:
+        if self.chat_pane.conversation_id == conversation_id and not self.chat_pane.generating:
+            self.chat_pane.new_chat()
+
+    def _on_status_reported(self, text: str) -> None:
+        self.statusBar().showMessage(text, 5000)
 
     def _on_chat_generation_started(self) -> None:
         self.model_combo.setEnabled(False)
@@ -328,22 +660,110 @@ class MainWindow(QMainWindow):
     def _on_chat_context_counted(self, used: int, n_ctx: int) -> None:
         self.context_meter.setMaximum(max(n_ctx, 1))
         self.context_meter.setValue(min(used, n_ctx))
-        self.context_meter.setFormat(
-            self.tr("{used} / {n_ctx} tokens").format(used=used, n_ctx=n_ctx)
-        )
+        self.context_meter.setProperty("counts", (used, n_ctx))
+        self._show_context_format()
         self.context_meter.setVisible(True)
+
+    def _show_context_format(self) -> None:
+        counts = self.context_meter.property("counts")
+        if counts:
+            used, n_ctx = counts
+            self.context_meter.setFormat(
+                self.tr("{used} / {n_ctx} tokens").format(used=used, n_ctx=n_ctx)
+            )
+        else:
+            self.context_meter.setFormat(self.tr("%v / %m tokens"))
 
     def _on_chat_chat_cleared(self) -> None:
         self._tasks.start(self.chat_pane.count_context(), name="window-count-context")
 
+    def _on_chat_conversation_opened(self, conversation_id: int) -> None:
+        self.sidebar.set_current(conversation_id)
+
+    def _on_chat_conversations_changed(self) -> None:
+        self.sidebar.refresh()
+        self.sidebar.set_current(self.chat_pane.conversation_id)
+
+    def _on_chat_options_changed(self, options: ChatOptions) -> None:
+        self._pending_chat_options = options
+        if self._chat_options_saver is None or self._chat_options_saver.done():
+            self._chat_options_saver = self._tasks.start(
+                self._save_chat_options(), name="window-save-chat-options"
+            )
+
+    async def _save_chat_options(self) -> None:
+        """Write the newest options, one write at a time, so an older one never lands last."""
+        while self._pending_chat_options is not None:
+            options, self._pending_chat_options = self._pending_chat_options, None
+            try:
+                await asyncio.to_thread(self._options_store.save, options)
+            except OSError as exc:
+                log.warning("Could not save the chat options: %s", exc)
+                self.statusBar().showMessage(
+                    self.tr("Could not save the chat options: {reason}").format(
+                        reason=exc.strerror or str(exc)
+                    ),
+                    5000,
+                )
+
     def _on_chat_restart_requested(self) -> None:
         self._tasks.start(self._restart_engine(), name="window-restart-engine")
+
+    def _on_new_chat_action_triggered(self) -> None:
+        self.show_pane(CHAT)
+        self.chat_pane.new_chat()
+
+    def _on_settings_action_triggered(self) -> None:
+        self.open_settings()
 
     def _on_quit_action_triggered(self) -> None:
         self.close()
 
+    def _on_search_action_triggered(self) -> None:
+        self.sidebar.focus_search()
+
+    def _on_options_action_triggered(self) -> None:
+        self.show_pane(CHAT)
+        self.chat_pane.options_button.toggle()
+
+    def _on_models_action_triggered(self) -> None:
+        self.message_bar.show_message(
+            self.tr(
+                "Hearth finds GGUF models in {folder}. Copy or link a .gguf file there and "
+                "it appears in the model list after the next start."
+            ).format(folder=str(self._store().models_dir)),
+            error=False,
+        )
+
+    def _on_open_models_folder_action_triggered(self) -> None:
+        folder = self._store().models_dir
+        QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
+
+    def _on_about_action_triggered(self) -> None:
+        dialog = AboutDialog(self._paths, parent=self)
+        dialog.finished.connect(dialog.deleteLater)
+        dialog.open()
+
     def _on_message_bar_action_triggered(self) -> None:
         self.message_bar.hide()
+
+    def _on_memory_timer_timeout(self) -> None:
+        if "window-memory" not in self._tasks.names():
+            self._tasks.start(self._show_memory(), name="window-memory")
+
+    async def _show_memory(self) -> None:
+        worker = self._client.worker_pid
+        pids = [os.getpid()] + ([worker] if worker else [])
+        sizes = await asyncio.to_thread(_memory_of, pids)
+        app_bytes, engine_bytes = sizes[0], sum(sizes[1:])
+        self.memory_label.setText(
+            self.tr("Memory {total}").format(total=format_bytes(app_bytes + engine_bytes))
+        )
+        self.memory_label.setToolTip(
+            self.tr("Hearth {app} · engine {engine}").format(
+                app=format_bytes(app_bytes), engine=format_bytes(engine_bytes)
+            )
+        )
 
     async def _restart_engine(self) -> None:
         """Restart the worker and load the model again; report the outcome to the chat pane."""

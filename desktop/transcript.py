@@ -11,12 +11,16 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
-from PySide6.QtCore import QTimer, QUrl
+from PySide6.QtCore import QEvent, QTimer, QUrl, Signal
 from PySide6.QtGui import (
     QDesktopServices,
     QFont,
+    QGuiApplication,
     QPalette,
+    QTextBlock,
     QTextBlockFormat,
     QTextCharFormat,
     QTextCursor,
@@ -25,7 +29,8 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QTextBrowser, QWidget
 
-from desktop.widgets import blend, mix
+from desktop.highlight import style_code_blocks
+from desktop.widgets import mix
 from engine.types import GenerationStats
 
 #: How often streamed text is painted: once per frame at 60 Hz, never once per token.
@@ -37,26 +42,36 @@ MAX_FRAME_MS = 200
 class Transcript(QTextBrowser):
     """The conversation as rich text: user messages as typed, answers as Markdown.
 
-    The answer being streamed is re-rendered in place (only its own part of the
-    document), so earlier messages are never re-laid out. Its text arrives piece by
-    piece through :meth:`append_answer` and is painted on a frame timer, at most once
-    per frame. The view follows new text while it is scrolled to the bottom, and stays
-    put when the user scrolled up.
+    Messages are numbered by their index in the conversation (0, 1, …). The answer
+    being streamed is re-rendered in place (only its own part of the document), so
+    earlier messages are never re-laid out. Its text arrives piece by piece through
+    :meth:`append_answer` and is painted on a frame timer, at most once per frame. The
+    view follows new text while it is scrolled to the bottom, and stays put when the
+    user scrolled up.
+
+    Each message carries small links, reachable with Tab and activated with Enter:
+    "Edit" on a user message; "Copy", "good" and "bad" under an answer; "Copy code"
+    under each code block. Copying is handled here; the rest is reported.
+
+    Signals:
+        edit_requested(int): the user wants to edit message ``index`` and resend it.
+        rating_requested(int, int): the user rated answer ``index`` (1, -1, or 0 to clear).
+        text_copied(str): text was put on the clipboard (what: "answer" or "code").
     """
+
+    edit_requested = Signal(int)
+    rating_requested = Signal(int, int)
+    text_copied = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setOpenLinks(False)
         self.anchorClicked.connect(self._on_anchor_clicked)
-        self.setPlaceholderText(
-            self.tr("Ask anything. Everything runs on this computer; nothing leaves it.")
-        )
-        self.setAccessibleName(self.tr("Conversation"))
         self.document().setDocumentMargin(self.fontMetrics().lineSpacing() * 0.6)
         self.setWordWrapMode(QTextOption.WrapMode.WrapAtWordBoundaryOrAnywhere)
-        self._answer_start = -1
-        self._answer_label = ""
-        self._tail_start = -1
+        self._entries: list[_Entry] = []
+        self._streaming = -1  # index of the answer being streamed, or -1
+        self._tail_offset = 0  # where the unsettled tail starts, from the answer's header
         self._settled = 0
         self._follow = True
         self._pieces: list[str] = []
@@ -67,6 +82,29 @@ class Transcript(QTextBrowser):
         bar = self.verticalScrollBar()
         bar.valueChanged.connect(self._on_scroll_value_changed)
         bar.rangeChanged.connect(self._on_scroll_range_changed)
+        self.retranslate_ui()
+
+    def retranslate_ui(self) -> None:
+        """Set the translatable texts, and redraw the headers and notes already shown."""
+        self.setPlaceholderText(
+            self.tr("Ask anything. Everything runs on this computer; nothing leaves it.")
+        )
+        self.setAccessibleName(self.tr("Conversation"))
+        self.setAccessibleDescription(
+            self.tr("Press Tab to move between the links under each message, Enter to use one.")
+        )
+        for index in range(len(self._entries)):
+            self._render_header(index)
+            if index != self._streaming:
+                self._render_note(index)
+
+    def changeEvent(self, event: QEvent) -> None:
+        """Re-translate on a language change; re-colour on a palette change."""
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.LanguageChange:
+            self.retranslate_ui()
+        elif event.type() in (QEvent.Type.PaletteChange, QEvent.Type.ApplicationPaletteChange):
+            self._recolour()
 
     # -- formats ---------------------------------------------------------------------
 
@@ -76,21 +114,34 @@ class Transcript(QTextBrowser):
         fmt.setForeground(self.palette().color(QPalette.ColorRole.Highlight))
         return fmt
 
-    def _header_block(self) -> QTextBlockFormat:
+    def _header_block(self, *, first: bool = False) -> QTextBlockFormat:
         fmt = QTextBlockFormat()
-        if not self.document().isEmpty():
+        if not first:
             fmt.setTopMargin(self.fontMetrics().lineSpacing() * 0.9)
         fmt.setBottomMargin(self.fontMetrics().lineSpacing() * 0.2)
         return fmt
 
-    def _note_format(self, *, error: bool) -> QTextCharFormat:
+    def _small_format(self) -> QTextCharFormat:
         fmt = QTextCharFormat()
-        role = QPalette.ColorRole.PlaceholderText
-        fmt.setForeground(self.palette().color(role))
+        fmt.setForeground(self.palette().color(QPalette.ColorRole.PlaceholderText))
+        fmt.setFontPointSize(max(self.font().pointSizeF() * 0.85, 6.0))
+        return fmt
+
+    def _note_format(self, *, error: bool) -> QTextCharFormat:
+        fmt = self._small_format()
         if error:
             fmt.setForeground(mix(self.palette(), "#d9534f", 0.85))
-        font = self.font()
-        fmt.setFontPointSize(max(font.pointSizeF() * 0.85, 6.0))
+        return fmt
+
+    def _link_format(self, href: str, tooltip: str, *, active: str = "") -> QTextCharFormat:
+        fmt = self._small_format()
+        fmt.setAnchor(True)
+        fmt.setAnchorHref(href)
+        fmt.setToolTip(tooltip)
+        fmt.setForeground(self.palette().color(QPalette.ColorRole.Link))
+        if active:
+            fmt.setForeground(mix(self.palette(), active, 0.9))
+            fmt.setFontWeight(QFont.Weight.Bold)
         return fmt
 
     def _end_cursor(self) -> QTextCursor:
@@ -98,47 +149,96 @@ class Transcript(QTextBrowser):
         cursor.movePosition(QTextCursor.MoveOperation.End)
         return cursor
 
-    def _new_block(
-        self, cursor: QTextCursor, block: QTextBlockFormat, char: QTextCharFormat
-    ) -> None:
-        # Fresh formats, so a block after a list or code block does not join it.
-        if self.document().isEmpty():
-            cursor.setBlockFormat(block)
-            cursor.setCharFormat(char)
-        else:
-            cursor.insertBlock(block, char)
+    # -- finding messages in the document ----------------------------------------------
+
+    def _find_block(self, state: int) -> QTextBlock:
+        """The block marked ``state`` (searching from the end: recent ones are wanted)."""
+        block = self.document().lastBlock()
+        while block.isValid():
+            if block.userState() == state:
+                return block
+            block = block.previous()
+        return block
+
+    def _header(self, index: int) -> QTextBlock:
+        return self._find_block(_HEADER + index)
 
     # -- messages --------------------------------------------------------------------
 
-    def add_user_message(self, label: str, text: str) -> None:
+    @property
+    def message_count(self) -> int:
+        """How many messages are shown (the one streaming included)."""
+        return len(self._entries)
+
+    def add_user_message(self, text: str) -> None:
         """Append a user message, shown as typed (not as Markdown)."""
-        cursor = self._end_cursor()
-        cursor.beginEditBlock()
-        self._new_block(cursor, self._header_block(), self._role_format())
-        cursor.insertText(label)
+        index = len(self._entries)
+        self._entries.append(_Entry("user", text))
+        cursor = self._start_message(index)
         cursor.insertBlock(QTextBlockFormat(), QTextCharFormat())
         cursor.insertText(text)
         cursor.endEditBlock()
         self._follow = True
 
-    def begin_answer(self, label: str) -> None:
-        """Start an answer under a ``label`` header; stream it with :meth:`append_answer`.
+    def _start_message(self, index: int) -> QTextCursor:
+        """Open an edit block at the end with message ``index``'s header; returns the cursor."""
+        cursor = self._end_cursor()
+        cursor.beginEditBlock()
+        first = self.document().isEmpty()
+        if first:
+            cursor.setBlockFormat(self._header_block(first=True))
+        else:
+            # Fresh formats, so a header after a list or code block does not join it.
+            cursor.insertBlock(self._header_block(), QTextCharFormat())
+        cursor.block().setUserState(_HEADER + index)
+        self._write_header(cursor, index)
+        return cursor
+
+    def _write_header(self, cursor: QTextCursor, index: int) -> None:
+        entry = self._entries[index]
+        if entry.role == "user":
+            cursor.insertText(self.tr("You"), self._role_format())
+            cursor.insertText("   ", QTextCharFormat())
+            cursor.insertText(
+                "✎ " + self.tr("Edit"),
+                self._link_format(
+                    f"{_SCHEME}:edit/{index}",
+                    self.tr("Edit this message and continue the conversation from it"),
+                ),
+            )
+        else:
+            cursor.insertText(self.tr("Assistant"), self._role_format())
+        cursor.setCharFormat(QTextCharFormat())
+
+    def _render_header(self, index: int) -> None:
+        block = self._header(index)
+        if not block.isValid():
+            return
+        cursor = QTextCursor(block)
+        cursor.beginEditBlock()
+        cursor.movePosition(QTextCursor.MoveOperation.EndOfBlock, QTextCursor.MoveMode.KeepAnchor)
+        cursor.removeSelectedText()
+        self._write_header(cursor, index)
+        cursor.endEditBlock()
+
+    def begin_answer(self) -> None:
+        """Start an answer; stream it with :meth:`append_answer`.
 
         Starts the frame timer that paints the streamed text; :meth:`finish_answer` or
         :meth:`stop_streaming` stops it.
         """
-        cursor = self._end_cursor()
-        cursor.beginEditBlock()
-        self._new_block(cursor, self._header_block(), self._role_format())
-        self._answer_start = cursor.block().position()
-        self._answer_label = label
-        cursor.insertText(label)
+        index = len(self._entries)
+        self._entries.append(_Entry("assistant", ""))
+        cursor = self._start_message(index)
+        header_position = cursor.block().position()
         cursor.insertBlock(self._spacer_block(), QTextCharFormat())
         cursor.endEditBlock()
-        self._tail_start = cursor.position()
+        self._streaming = index
+        self._tail_offset = cursor.position() - header_position
         self._settled = 0
         self._pieces = []
         self._dirty = False
+        self._follow = True
         self._frame_timer.start(FRAME_MS)
 
     def append_answer(self, text: str) -> None:
@@ -177,22 +277,27 @@ class Transcript(QTextBrowser):
         frame costs the length of the last paragraph, not of the whole answer.
         :meth:`finish_answer` renders the complete text once more, exactly.
         """
-        if self._answer_start < 0:
+        if self._streaming < 0:
             return
+        header = self._header(self._streaming)
+        if not header.isValid():
+            return
+        tail_start = header.position() + self._tail_offset
         cursor = QTextCursor(self.document())
         cursor.beginEditBlock()
         settled = _settled_length(markdown, self._settled)
         if settled > self._settled:
-            self._render_tail(cursor, markdown[self._settled : settled])
+            self._render_tail(cursor, tail_start, markdown[self._settled : settled])
             cursor.movePosition(QTextCursor.MoveOperation.End)
             cursor.insertBlock(self._spacer_block(), QTextCharFormat())
-            self._tail_start = cursor.position()
+            tail_start = cursor.position()
+            self._tail_offset = tail_start - header.position()
             self._settled = settled
-        self._render_tail(cursor, markdown[self._settled :])
+        self._render_tail(cursor, tail_start, markdown[self._settled :])
         cursor.endEditBlock()
 
-    def _render_tail(self, cursor: QTextCursor, markdown: str) -> None:
-        cursor.setPosition(self._tail_start)
+    def _render_tail(self, cursor: QTextCursor, tail_start: int, markdown: str) -> None:
+        cursor.setPosition(tail_start)
         cursor.movePosition(QTextCursor.MoveOperation.End, QTextCursor.MoveMode.KeepAnchor)
         cursor.removeSelectedText()
         self._reset_block(cursor, self._spacer_block())
@@ -201,81 +306,218 @@ class Transcript(QTextBrowser):
             # block format (a code fence would become inline code), so an invisible
             # spacer paragraph goes first and the answer's blocks keep theirs.
             cursor.insertMarkdown(_SPACER + "\n\n" + markdown)
-            QTextCursor(self.document().findBlock(self._tail_start)).setBlockFormat(
-                self._spacer_block()
-            )
-            self._style_code(self._tail_start)
+            QTextCursor(self.document().findBlock(tail_start)).setBlockFormat(self._spacer_block())
+            self._style_code(tail_start)
 
-    def finish_answer(self, markdown: str, note: str, *, error: bool = False) -> None:
-        """Render the complete answer exactly, then a small line under it (stats or error).
+    def finish_answer(
+        self,
+        markdown: str,
+        stats: GenerationStats | None,
+        *,
+        interrupted: str = "",
+        rating: int = 0,
+    ) -> None:
+        """Render the streamed answer's complete text exactly, then its note line.
 
         Args:
             markdown: the answer's whole text.
-            note: the line under it, such as :meth:`stats_line` gives.
-            error: show ``note`` as an error.
+            stats: its figures, shown under it; None when it did not finish.
+            interrupted: why it did not finish (shown as an error instead of stats).
+            rating: the user's rating so far (1, -1 or 0).
         """
         self.stop_streaming()
-        if self._answer_start < 0:
+        index = self._streaming
+        self._streaming = -1
+        if index < 0:
             return
-        cursor = QTextCursor(self.document())
+        header = self._header(index)
+        if not header.isValid():
+            return
+        entry = self._entries[index]
+        entry.text, entry.stats, entry.interrupted, entry.rating = (
+            markdown,
+            stats,
+            interrupted,
+            rating,
+        )
+        cursor = QTextCursor(header)
         cursor.beginEditBlock()
-        cursor.setPosition(self._answer_start)
-        cursor.movePosition(QTextCursor.MoveOperation.End, QTextCursor.MoveMode.KeepAnchor)
-        cursor.removeSelectedText()
-        self._reset_block(cursor, self._header_block())
-        # The header is the paragraph the fragment's first block merges into.
-        cursor.insertMarkdown(_escape_md(self._answer_label) + "\n\n" + markdown)
-        header = QTextCursor(self.document())
-        header.setPosition(self._answer_start)
-        header.movePosition(QTextCursor.MoveOperation.EndOfBlock, QTextCursor.MoveMode.KeepAnchor)
-        header.setCharFormat(self._role_format())
-        header.setBlockFormat(self._header_block())
-        self._style_code(self._answer_start)
+        if markdown.startswith(self.streamed_text[: self._settled]) and self._settled:
+            # The settled part is already rendered as it will stay (it ends at a blank
+            # line before a new top-level block): render only the tail, not the whole
+            # answer again, which on a long answer is the longest stall of the stream.
+            tail_start = header.position() + self._tail_offset
+            self._render_tail(cursor, tail_start, markdown[self._settled :])
+            body = header.next().position()
+            entry.code = self._add_code_links(index, body)
+            self._write_note_block(cursor, index)
+        else:
+            cursor.movePosition(QTextCursor.MoveOperation.NextBlock)
+            cursor.movePosition(QTextCursor.MoveOperation.End, QTextCursor.MoveMode.KeepAnchor)
+            cursor.removeSelectedText()
+            self._write_body(cursor, index)
+        cursor.endEditBlock()
+
+    def add_answer(
+        self,
+        markdown: str,
+        stats: GenerationStats | None,
+        *,
+        interrupted: str = "",
+        rating: int = 0,
+    ) -> None:
+        """Append a finished answer (from the history), with its note line."""
+        index = len(self._entries)
+        self._entries.append(_Entry("assistant", markdown, stats, interrupted, rating))
+        cursor = self._start_message(index)
+        cursor.insertBlock(self._spacer_block(), QTextCharFormat())
+        self._write_body(cursor, index)
+        cursor.endEditBlock()
+
+    def _write_body(self, cursor: QTextCursor, index: int) -> None:
+        """Render answer ``index``'s Markdown at ``cursor`` (a fresh block after the header)."""
+        entry = self._entries[index]
+        start = cursor.position()
+        self._reset_block(cursor, self._spacer_block())
+        if entry.text.strip():
+            cursor.insertMarkdown(_SPACER + "\n\n" + entry.text)
+            QTextCursor(self.document().findBlock(start)).setBlockFormat(self._spacer_block())
+        self._style_code(start)
+        entry.code = self._add_code_links(index, start)
+        self._write_note_block(cursor, index)
+
+    def _write_note_block(self, cursor: QTextCursor, index: int) -> None:
+        """Append answer ``index``'s note line (stats or why it stopped, and its links)."""
         cursor.movePosition(QTextCursor.MoveOperation.End)
         note_block = QTextBlockFormat()
         note_block.setTopMargin(self.fontMetrics().lineSpacing() * 0.3)
-        cursor.insertBlock(note_block, self._note_format(error=error))
-        cursor.insertText(note)
+        cursor.insertBlock(note_block, QTextCharFormat())
+        cursor.block().setUserState(_NOTE + index)
+        self._write_note(cursor, index)
+
+    def _add_code_links(self, index: int, start: int) -> list[str]:
+        """Put a "Copy code" link under each code block from ``start`` on; returns their code."""
+        ends: list[int] = []
+        code: list[str] = []
+        lines: list[str] = []
+        block = self.document().findBlock(start)
+        while block.isValid():
+            if _is_code(block):
+                lines.append(block.text())
+                if not _is_code(block.next()):
+                    ends.append(block.position() + block.length() - 1)
+                    code.append("\n".join(lines))
+                    lines = []
+            block = block.next()
+        for number, end in reversed(list(enumerate(ends))):
+            cursor = QTextCursor(self.document())
+            cursor.setPosition(end)
+            cursor.insertBlock(QTextBlockFormat(), QTextCharFormat())
+            cursor.insertText(
+                "⧉ " + self.tr("Copy code"),
+                self._link_format(
+                    f"{_SCHEME}:code/{index}/{number}", self.tr("Copy this code block")
+                ),
+            )
+        return code
+
+    def _write_note(self, cursor: QTextCursor, index: int) -> None:
+        entry = self._entries[index]
+        if entry.stats is not None:
+            cursor.insertText(self.stats_line(entry.stats), self._note_format(error=False))
+        else:
+            reason = entry.interrupted or self.tr("Interrupted: the answer did not finish.")
+            cursor.insertText(reason, self._note_format(error=True))
+        space = QTextCharFormat()
+        cursor.insertText("   ", space)
+        cursor.insertText(
+            self.tr("Copy"),
+            self._link_format(f"{_SCHEME}:copy/{index}", self.tr("Copy the answer as Markdown")),
+        )
+        cursor.insertText("  ", space)
+        cursor.insertText(
+            "▲",
+            self._link_format(
+                f"{_SCHEME}:rate/{index}/{0 if entry.rating == 1 else 1}",
+                self.tr("Good answer") if entry.rating != 1 else self.tr("Remove your rating"),
+                active="#3c9a5f" if entry.rating == 1 else "",
+            ),
+        )
+        cursor.insertText(" ", space)
+        cursor.insertText(
+            "▼",
+            self._link_format(
+                f"{_SCHEME}:rate/{index}/{0 if entry.rating == -1 else -1}",
+                self.tr("Bad answer") if entry.rating != -1 else self.tr("Remove your rating"),
+                active="#d9534f" if entry.rating == -1 else "",
+            ),
+        )
+        cursor.setCharFormat(QTextCharFormat())
+
+    def _render_note(self, index: int) -> None:
+        if self._entries[index].role != "assistant":
+            return
+        block = self._find_block(_NOTE + index)
+        if not block.isValid():
+            return
+        cursor = QTextCursor(block)
+        cursor.beginEditBlock()
+        cursor.movePosition(QTextCursor.MoveOperation.EndOfBlock, QTextCursor.MoveMode.KeepAnchor)
+        cursor.removeSelectedText()
+        self._write_note(cursor, index)
         cursor.endEditBlock()
-        self._answer_start = -1
+
+    def set_rating(self, index: int, rating: int) -> None:
+        """Show answer ``index`` as rated ``rating`` (1, -1 or 0)."""
+        if 0 <= index < len(self._entries) and self._entries[index].role == "assistant":
+            self._entries[index].rating = rating
+            if index != self._streaming:
+                self._render_note(index)
+
+    def find_text(self, text: str) -> bool:
+        """Select the first occurrence of ``text`` (any case) and scroll to it."""
+        self.moveCursor(QTextCursor.MoveOperation.Start)
+        found = self.find(text)
+        if found:
+            self._follow = False
+        return found
+
+    def answer_text(self, index: int) -> str:
+        """The text of message ``index``."""
+        return self._entries[index].text
+
+    def truncate(self, index: int) -> None:
+        """Remove message ``index`` and every later one (to regenerate or edit from there)."""
+        if index >= len(self._entries):
+            return
+        self.stop_streaming()
+        self._streaming = -1
+        header = self._header(index)
+        del self._entries[index:]
+        if not header.isValid():
+            return
+        cursor = QTextCursor(header)
+        if index > 0:
+            # Remove the separator before the header too, so no empty block is left.
+            cursor.movePosition(QTextCursor.MoveOperation.PreviousCharacter)
+        cursor.movePosition(QTextCursor.MoveOperation.End, QTextCursor.MoveMode.KeepAnchor)
+        cursor.removeSelectedText()
+        if index == 0:
+            self.clear_conversation()
 
     def _style_code(self, start: int) -> None:
-        """Give code blocks and inline code from ``start`` on a tinted background.
+        """Highlight code blocks and tint inline code from ``start`` on.
 
         Qt's Markdown import marks them (a code-language property on the block, a
         fixed-pitch font on inline code) but paints them like body text.
         """
-        palette = self.palette()
-        tint = blend(
-            palette.color(QPalette.ColorRole.Base), palette.color(QPalette.ColorRole.Text), 0.07
-        )
-        block = self.document().findBlock(start)
-        inline: list[tuple[int, int]] = []
-        while block.isValid():
-            fmt = block.blockFormat()
-            if fmt.hasProperty(QTextFormat.Property.BlockCodeLanguage) or fmt.hasProperty(
-                QTextFormat.Property.BlockCodeFence
-            ):
-                fmt.setBackground(tint)
-                # Wrap long code lines: one wide line would otherwise scroll the whole
-                # conversation sideways.
-                fmt.setNonBreakableLines(False)
-                QTextCursor(block).setBlockFormat(fmt)
-            else:
-                pieces = block.begin()
-                while not pieces.atEnd():
-                    fragment = pieces.fragment()
-                    if fragment.charFormat().fontFixedPitch():
-                        inline.append((fragment.position(), fragment.length()))
-                    pieces += 1
-            block = block.next()
-        code = QTextCharFormat()
-        code.setBackground(tint)
-        for position, length in inline:
-            cursor = QTextCursor(self.document())
-            cursor.setPosition(position)
-            cursor.setPosition(position + length, QTextCursor.MoveMode.KeepAnchor)
-            cursor.mergeCharFormat(code)
+        style_code_blocks(self.document(), start, self.palette())
+
+    def _recolour(self) -> None:
+        """Re-apply theme colours to everything rendered (the palette changed)."""
+        if self._streaming >= 0 or not self._entries:
+            return
+        self.show_messages(list(self._entries))
 
     @staticmethod
     def _reset_block(cursor: QTextCursor, block: QTextBlockFormat) -> None:
@@ -295,9 +537,25 @@ class Transcript(QTextBrowser):
 
     def clear_conversation(self) -> None:
         """Empty the transcript."""
-        self._answer_start = -1
+        self.stop_streaming()
+        self._streaming = -1
+        self._entries = []
         self.clear()
         self._follow = True
+
+    def show_messages(self, messages: Sequence[_Entry]) -> None:
+        """Replace the transcript with finished messages (a conversation from the history)."""
+        self.clear_conversation()
+        for message in messages:
+            if message.role == "user":
+                self.add_user_message(message.text)
+            else:
+                self.add_answer(
+                    message.text,
+                    message.stats,
+                    interrupted=message.interrupted,
+                    rating=message.rating,
+                )
 
     def stats_line(self, stats: GenerationStats) -> str:
         """The line shown under a finished answer: speed, length and why it stopped.
@@ -306,13 +564,13 @@ class Transcript(QTextBrowser):
             stats: the answer's generation stats.
 
         Returns:
-            The stats, joined with middle dots, ready for :meth:`finish_answer`.
+            The stats, joined with middle dots.
         """
         reasons = {
             "eos": self.tr("finished"),
             "length": self.tr("reached the token limit"),
             "stop_string": self.tr("stop string"),
-            "cancelled": self.tr("cancelled"),
+            "cancelled": self.tr("stopped"),
             "context": self.tr("context full"),
         }
         parts = [
@@ -331,6 +589,35 @@ class Transcript(QTextBrowser):
             parts.append(self.tr("a message was shortened to fit the context"))
         return " · ".join(parts)
 
+    # -- links -------------------------------------------------------------------------
+
+    def _on_anchor_clicked(self, url: QUrl) -> None:
+        if url.scheme() == _SCHEME:
+            self._run_link(url.path())
+        elif url.scheme() in ("http", "https", "mailto"):
+            # Never navigate the transcript itself away; web links open in the browser.
+            QDesktopServices.openUrl(url)
+
+    def _run_link(self, path: str) -> None:
+        action, *numbers = path.split("/")
+        try:
+            args = [int(n) for n in numbers]
+        except ValueError:
+            return
+        if not args or not 0 <= args[0] < len(self._entries):
+            return
+        index = args[0]
+        if action == "edit":
+            self.edit_requested.emit(index)
+        elif action == "rate" and len(args) == 2 and args[1] in (-1, 0, 1):
+            self.rating_requested.emit(index, args[1])
+        elif action == "copy":
+            QGuiApplication.clipboard().setText(self._entries[index].text)
+            self.text_copied.emit("answer")
+        elif action == "code" and len(args) == 2 and 0 <= args[1] < len(self._entries[index].code):
+            QGuiApplication.clipboard().setText(self._entries[index].code[args[1]])
+            self.text_copied.emit("code")
+
     # -- following the end -------------------------------------------------------------
 
     def _on_scroll_value_changed(self, value: int) -> None:
@@ -341,10 +628,32 @@ class Transcript(QTextBrowser):
         if self._follow:
             self.verticalScrollBar().setValue(maximum)
 
-    def _on_anchor_clicked(self, url: QUrl) -> None:
-        # Never navigate the transcript itself away; web links open in the browser.
-        if url.scheme() in ("http", "https", "mailto"):
-            QDesktopServices.openUrl(url)
+
+@dataclass
+class _Entry:
+    """What the transcript knows of one message, to redraw it."""
+
+    role: str
+    text: str
+    stats: GenerationStats | None = None
+    interrupted: str = ""
+    rating: int = 0
+    code: list[str] = field(default_factory=list)
+
+
+#: Links in the transcript use this URL scheme (``hearth:edit/3``).
+_SCHEME = "hearth"
+#: Block user states marking message headers and answer notes (plus the message index).
+_HEADER = 1 << 20
+_NOTE = 1 << 21
+
+
+def _is_code(block: QTextBlock) -> bool:
+    fmt = block.blockFormat()
+    return block.isValid() and (
+        fmt.hasProperty(QTextFormat.Property.BlockCodeLanguage)
+        or fmt.hasProperty(QTextFormat.Property.BlockCodeFence)
+    )
 
 
 #: An invisible paragraph (zero-width space) that streamed fragments merge into.
@@ -364,10 +673,6 @@ def _settled_length(markdown: str, start: int) -> int:
         if len(_FENCE.findall(markdown, 0, match.start())) % 2 == 0:
             return match.end()
     return start
-
-
-def _escape_md(text: str) -> str:
-    return "".join("\\" + ch if ch in "\\`*_{}[]()#+-.!|<>" else ch for ch in text)
 
 
 __all__ = ["FRAME_MS", "MAX_FRAME_MS", "Transcript"]

@@ -15,9 +15,10 @@ import sys
 from collections.abc import Coroutine
 from typing import Any
 
-from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtCore import QEvent, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QKeyEvent, QPalette
 from PySide6.QtWidgets import (
+    QApplication,
     QFrame,
     QHBoxLayout,
     QLabel,
@@ -59,6 +60,10 @@ class BackgroundTasks:
     def __len__(self) -> int:
         return len(self._tasks)
 
+    def names(self) -> set[str]:
+        """The names of the tasks still running."""
+        return {task.get_name() for task in self._tasks}
+
     def cancel_all(self) -> None:
         """Cancel every task still running (the window is going away)."""
         for task in list(self._tasks):
@@ -96,23 +101,37 @@ class MessageBar(QFrame):
         layout.addWidget(self._label, 1)
         layout.addWidget(self._action)
         layout.addWidget(self._close)
+        self._error = True
+        self._tinting = False
         self.setAccessibleName(self.tr("Message"))
         self.hide()
 
     def show_message(self, text: str, *, action: str = "", error: bool = True) -> None:
         """Show ``text``, with an action button labelled ``action`` if given."""
-        palette = self.palette()
-        if error:
-            palette.setColor(QPalette.ColorRole.Window, mix(palette, "#d9534f", 0.22))
-        else:
-            palette.setColor(QPalette.ColorRole.Window, mix(palette, "#3a87ad", 0.18))
-        self.setPalette(palette)
+        self._error = error
+        self._tint()
         self._label.setText(text)
         self._action.setText(action)
         self._action.setVisible(bool(action))
         self._action.setEnabled(True)
         self._close.setEnabled(True)
         self.show()
+
+    def _tint(self) -> None:
+        # From the application's palette, not our own tinted one, so tints never stack.
+        palette = QApplication.palette(self)
+        tint = ("#d9534f", 0.22) if self._error else ("#3a87ad", 0.18)
+        color = mix(palette, *tint)
+        palette.setColor(QPalette.ColorRole.Window, color)
+        self._tinting = True
+        self.setPalette(palette)
+        self._tinting = False
+
+    def changeEvent(self, event: QEvent) -> None:
+        """Tint again from the new palette when the theme changes."""
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.ApplicationPaletteChange and not self._tinting:
+            self._tint()
 
     def show_busy(self, text: str) -> None:
         """Keep the bar up with ``text`` while the action runs; the buttons are disabled."""
@@ -174,9 +193,11 @@ class PromptEdit(QPlainTextEdit):
 
     Signals:
         submitted: the user pressed Enter (without Shift).
+        recall_requested: the user pressed Up in the empty input (to edit the last message).
     """
 
     submitted = Signal()
+    recall_requested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -192,7 +213,11 @@ class PromptEdit(QPlainTextEdit):
         return QSize(hint.width(), height + margins.top() + margins.bottom())
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
-        """Enter sends; Shift+Enter inserts a newline; everything else as usual."""
+        """Enter sends; Shift+Enter inserts a newline; Up when empty recalls; else as usual."""
+        if event.key() == Qt.Key.Key_Up and not self.toPlainText():
+            self.recall_requested.emit()
+            event.accept()
+            return
         if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
             if event.modifiers() & Qt.KeyboardModifier.ShiftModifier:
                 self.insertPlainText("\n")

@@ -89,7 +89,7 @@ async def _cmd_hardware(args: argparse.Namespace) -> int:
     settings = load_settings(paths)
     info = None
     try:
-        info = (await asyncio.to_thread(ModelStore(paths).resolve, args.model)).info
+        info = (await asyncio.to_thread(ModelStore.configured(paths).resolve, args.model)).info
     except EngineError as exc:
         if args.model:
             raise
@@ -141,7 +141,7 @@ async def _cmd_models_list(args: argparse.Namespace) -> int:
     from engine.hardware import format_bytes
     from engine.store import ModelStore
 
-    models = await asyncio.to_thread(ModelStore(get_paths()).list)
+    models = await asyncio.to_thread(ModelStore.configured(get_paths()).list)
     if args.json:
         _print_json([m.to_dict() for m in models])
         return 0

@@ -42,7 +42,7 @@ def resolve_model(model: str | os.PathLike[str] | None) -> InstalledModel:
         ModelNotFound: nothing matches ``model``.
         ModelFileError: the file is not a usable GGUF model.
     """
-    entry = ModelStore(get_paths()).resolve(model)
+    entry = ModelStore.configured(get_paths()).resolve(model)
     if entry.info is None:
         raise ModelFileError(entry.error or f"{entry.path} is not a usable model file.")
     return entry

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from engine.config import Paths
+from engine.config import Paths, load_settings
 from engine.errors import ModelFileError, ModelNotFound
 from engine.gguf_info import GGUFInfo, read_gguf_info
 
@@ -119,6 +119,20 @@ class ModelStore:
     def __init__(self, paths: Paths, models_dir: Path | None = None) -> None:
         self.paths = paths
         self.root = models_dir or paths.models_dir
+
+    @classmethod
+    def configured(cls, paths: Paths) -> ModelStore:
+        """The store in the models folder the settings name (the default one if none).
+
+        Reads the settings file: call it off the GUI thread.
+        """
+        folder = load_settings(paths).models_dir.strip()
+        return cls(paths, Path(folder).expanduser() if folder else None)
+
+    @property
+    def models_dir(self) -> Path:
+        """The folder this store reads."""
+        return self.root
 
     def ensure_starter(self) -> Path | None:
         """Make the starter model appear in the models folder (first run, no network).

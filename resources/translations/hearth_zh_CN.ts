@@ -486,6 +486,21 @@
     </message>
 </context>
 <context>
+    <name>ErrorReporter</name>
+    <message>
+        <source>Hearth</source>
+        <translation>Hearth</translation>
+    </message>
+    <message>
+        <source>Something went wrong: {error}</source>
+        <translation>出错了：{error}</translation>
+    </message>
+    <message>
+        <source>Hearth keeps running. The details are in its log file, {path}</source>
+        <translation>Hearth 仍在运行。详细信息见日志文件 {path}</translation>
+    </message>
+</context>
+<context>
     <name>HelpDialog</name>
     <message>
         <source>Guides</source>
@@ -713,6 +728,10 @@
     <message>
         <source>{used} / {n_ctx} tokens</source>
         <translation>{used} / {n_ctx} token</translation>
+    </message>
+    <message>
+        <source>%v / %m tokens</source>
+        <translation>%v / %m token</translation>
     </message>
     <message>
         <source>Could not save the chat options: {reason}</source>

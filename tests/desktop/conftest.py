@@ -111,7 +111,9 @@ def client(run_async: RunAsync) -> Iterator[EngineClient]:
 
 
 @pytest.fixture
-def make_window(qtbot: QtBot, client: EngineClient) -> Iterator[Callable[[], MainWindow]]:
+def make_window(
+    qtbot: QtBot, client: EngineClient, run_async: RunAsync
+) -> Iterator[Callable[[], MainWindow]]:
     """Create main windows on the test's client; each is closed and deleted at teardown."""
     windows: list[MainWindow] = []
 
@@ -127,6 +129,7 @@ def make_window(qtbot: QtBot, client: EngineClient) -> Iterator[Callable[[], Mai
     # and the client close (its teardown runs after this one).
     qtbot.waitUntil(lambda: not any(win.busy for win in windows), timeout=15000)
     for win in windows:
+        run_async(win.aclose(), timeout_ms=15000)
         win.deleteLater()
 
 

@@ -66,20 +66,29 @@ def test_window_appears_before_the_model_loads_then_shows_the_plan(
     assert load_settings(get_paths()).last_model == STARTER_ID
 
 
-def test_sidebar_switches_to_placeholder_panes(qtbot: QtBot, window: MainWindow) -> None:
-    assert [window.sidebar.item(i).text() for i in range(window.sidebar.count())] == [
-        "Chat",
-        "Summarize",
-        "Code",
-    ]
+def test_sidebar_and_shortcuts_switch_panes_and_the_last_pane_is_restored(
+    qtbot: QtBot, make_window: Callable[[], MainWindow]
+) -> None:
+    window = make_window()
+    window.show()
+    panes = window.sidebar.panes
+    assert [panes.item(i).text() for i in range(panes.count())] == ["Chat", "Summarize", "Code"]
     assert window.stack.currentWidget() is window.chat_pane
-    window.sidebar.setCurrentRow(1)
+    panes.setCurrentRow(1)
     page = window.stack.currentWidget()
     assert page is not window.chat_pane
     texts = " ".join(label.text() for label in page.findChildren(type(window.plan_label)))
     assert "later version" in texts
-    window.sidebar.setCurrentRow(0)
-    assert window.stack.currentWidget() is window.chat_pane
+    with qtbot.waitActive(window):
+        window.activateWindow()
+    panes.setFocus()
+    qtbot.keyClick(panes, Qt.Key.Key_1, Qt.KeyboardModifier.ControlModifier)
+    assert window.stack.currentWidget() is window.chat_pane and panes.currentRow() == 0
+    qtbot.keyClick(panes, Qt.Key.Key_3, Qt.KeyboardModifier.ControlModifier)
+    assert window.stack.currentIndex() == 2 and panes.currentRow() == 2
+    window.close()
+    again = make_window()
+    assert again.stack.currentIndex() == 2 and again.sidebar.panes.currentRow() == 2
 
 
 def test_enter_streams_an_answer_with_its_stats(
@@ -149,7 +158,7 @@ def test_stop_ends_a_long_answer_as_cancelled(qtbot: QtBot, window: MainWindow) 
     assert result is not None
     assert result.stats.stop_reason == "cancelled"
     assert result.stats.generated_tokens < ENDLESS.max_tokens
-    assert "cancelled" in chat.transcript.toPlainText()
+    assert "stopped" in chat.transcript.toPlainText()
     assert chat.messages[-1].content == result.text  # the partial answer is kept
     assert not chat.error_bar.isVisible()
 
