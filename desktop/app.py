@@ -7,6 +7,7 @@ worker process, and the window appears before any model is loaded.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import sys
@@ -121,6 +122,10 @@ def _run_gui(args: list[str], *, console: bool, started: float) -> int:
         window.start()
 
     QTimer.singleShot(0, on_shown)
+    # Everything made so far (modules, Qt wrappers, the window) lives as long as the
+    # app: keep it out of the cyclic collector's full passes, which otherwise stall the
+    # window for tens of milliseconds in the middle of a streamed answer.
+    gc.freeze()
     with loop:
         loop.run_forever()
         if not closing:

@@ -433,6 +433,23 @@ _Line = tuple[_Span, ...]
 _Stack = tuple[str, ...]
 
 
+#: Languages whose lexers :func:`warm_up` loads ahead of the first answer that needs them.
+COMMON_LANGUAGES = ("python", "javascript", "typescript", "bash", "json", "c", "cpp", "html")
+
+
+def warm_up(languages: tuple[str, ...] = COMMON_LANGUAGES) -> None:
+    """Load and compile the lexers of ``languages`` now (about 60 ms for Python alone).
+
+    Pygments compiles a lexer's regular expressions on first use; doing that on a
+    worker thread at start-up keeps the first code block of an answer from stalling
+    the window. Thread-safe: the lexer cache is only read once this returns.
+    """
+    for language in languages:
+        info = _lexer(language)
+        for _ in info.lexer.get_tokens_unprocessed("x = 1\n"):
+            pass
+
+
 class _LexerInfo(NamedTuple):
     lexer: Lexer
     #: Whether lexing can resume at a line start from a saved state (see _resumed_tokens).

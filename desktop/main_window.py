@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop import highlight
 from desktop.chat_pane import ChatPane
 from desktop.help import AboutDialog, HelpDialog
 from desktop.i18n import Translations, resolve_language
@@ -400,6 +401,7 @@ class MainWindow(QMainWindow):
         self._tasks.start(self._start(), name="window-start")
 
     async def _start(self) -> None:
+        self._tasks.start(asyncio.to_thread(highlight.warm_up), name="window-warm-up")
         self._settings, options = await asyncio.gather(
             asyncio.to_thread(load_settings, self._paths),
             asyncio.to_thread(self._options_store.load),  # never raises

@@ -73,6 +73,9 @@ class Transcript(QTextBrowser):
         self._streaming = -1  # index of the answer being streamed, or -1
         self._tail_offset = 0  # where the unsettled tail starts, from the answer's header
         self._settled = 0
+        self._boundaries: list[int] = []  # where the streamed answer was split to settle
+        self._stream_code: list[str] = []  # code of its settled code blocks
+        self._stream_header = QTextBlock()  # its header block, once found
         self._follow = True
         self._pieces: list[str] = []
         self._dirty = False
@@ -236,6 +239,9 @@ class Transcript(QTextBrowser):
         self._streaming = index
         self._tail_offset = cursor.position() - header_position
         self._settled = 0
+        self._boundaries = []
+        self._stream_code = []
+        self._stream_header = QTextBlock()
         self._pieces = []
         self._dirty = False
         self._follow = True
@@ -279,20 +285,30 @@ class Transcript(QTextBrowser):
         """
         if self._streaming < 0:
             return
-        header = self._header(self._streaming)
-        if not header.isValid():
-            return
+        header = self._stream_header
+        if not header.isValid() or header.userState() != _HEADER + self._streaming:
+            # Found once per answer (a block handle survives edits elsewhere), not per
+            # frame: the search walks back over every block of a long answer.
+            header = self._stream_header = self._header(self._streaming)
+            if not header.isValid():
+                return
         tail_start = header.position() + self._tail_offset
         cursor = QTextCursor(self.document())
         cursor.beginEditBlock()
         settled = _settled_length(markdown, self._settled)
         if settled > self._settled:
             self._render_tail(cursor, tail_start, markdown[self._settled : settled])
+            # Settled code blocks are final: their copy links go in now, a few at a
+            # time, rather than all at once when the answer ends.
+            self._stream_code += self._add_code_links(
+                self._streaming, tail_start, first=len(self._stream_code)
+            )
             cursor.movePosition(QTextCursor.MoveOperation.End)
             cursor.insertBlock(self._spacer_block(), QTextCharFormat())
             tail_start = cursor.position()
             self._tail_offset = tail_start - header.position()
             self._settled = settled
+            self._boundaries.append(settled)
         self._render_tail(cursor, tail_start, markdown[self._settled :])
         cursor.endEditBlock()
 
@@ -342,14 +358,19 @@ class Transcript(QTextBrowser):
         )
         cursor = QTextCursor(header)
         cursor.beginEditBlock()
-        if markdown.startswith(self.streamed_text[: self._settled]) and self._settled:
+        if (
+            self._settled
+            and markdown.startswith(self.streamed_text[: self._settled])
+            and _renders_the_same_in_parts(markdown, self._boundaries)
+        ):
             # The settled part is already rendered as it will stay (it ends at a blank
             # line before a new top-level block): render only the tail, not the whole
             # answer again, which on a long answer is the longest stall of the stream.
             tail_start = header.position() + self._tail_offset
             self._render_tail(cursor, tail_start, markdown[self._settled :])
-            body = header.next().position()
-            entry.code = self._add_code_links(index, body)
+            entry.code = self._stream_code + self._add_code_links(
+                index, tail_start, first=len(self._stream_code)
+            )
             self._write_note_block(cursor, index)
         else:
             cursor.movePosition(QTextCursor.MoveOperation.NextBlock)
@@ -395,8 +416,15 @@ class Transcript(QTextBrowser):
         cursor.block().setUserState(_NOTE + index)
         self._write_note(cursor, index)
 
-    def _add_code_links(self, index: int, start: int) -> list[str]:
-        """Put a "Copy code" link under each code block from ``start`` on; returns their code."""
+    def _add_code_links(self, index: int, start: int, *, first: int = 0) -> list[str]:
+        """Put a "Copy code" link under each code block from ``start`` on; returns their code.
+
+        Args:
+            index: the answer's message index.
+            start: where to start looking.
+            first: the number of the first code block found (the answer's earlier ones
+                already have their links).
+        """
         ends: list[int] = []
         code: list[str] = []
         lines: list[str] = []
@@ -414,9 +442,10 @@ class Transcript(QTextBrowser):
             cursor.setPosition(end)
             cursor.insertBlock(QTextBlockFormat(), QTextCharFormat())
             cursor.insertText(
-                "⧉ " + self.tr("Copy code"),
+                self.tr("Copy code"),
                 self._link_format(
-                    f"{_SCHEME}:code/{index}/{number}", self.tr("Copy this code block")
+                    f"{_SCHEME}:code/{index}/{first + number}",
+                    self.tr("Copy this code block"),
                 ),
             )
         return code
@@ -646,6 +675,28 @@ _SCHEME = "hearth"
 #: Block user states marking message headers and answer notes (plus the message index).
 _HEADER = 1 << 20
 _NOTE = 1 << 21
+
+
+_LIST_ITEM = re.compile(r"^ {0,3}(?:[-*+]|\d{1,9}[.)])(?:[ \t]|$)")
+_REFERENCE_DEFINITION = re.compile(r"^ {0,3}\[[^\]\n]+\]:", re.MULTILINE)
+
+
+def _renders_the_same_in_parts(markdown: str, boundaries: list[int]) -> bool:
+    """Whether rendering ``markdown`` cut at ``boundaries`` equals rendering it whole.
+
+    Cuts are made only at a blank line before an unindented line outside a code fence,
+    so two constructs can still span one: a list whose items are separated by blank
+    lines (a "loose" list: cut, it becomes several lists), and reference links, whose
+    definition may come after the cut.
+    """
+    if _REFERENCE_DEFINITION.search(markdown):
+        return False
+    for cut in boundaries:
+        before = markdown[:cut].rstrip()
+        previous_block = before[before.rfind("\n\n") + 2 :] if "\n\n" in before else before
+        if _LIST_ITEM.match(markdown[cut:]) and _LIST_ITEM.match(previous_block):
+            return False
+    return True
 
 
 def _is_code(block: QTextBlock) -> bool:
