@@ -81,9 +81,7 @@ class Sidebar(QWidget):
         for _ in range(3):
             self.panes.addItem(QListWidgetItem())
         self.panes.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
-        self.panes.setFixedHeight(
-            self.panes.sizeHintForRow(0) * 3 + 2 * self.panes.frameWidth() + 4
-        )
+        self.panes.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.panes.currentRowChanged.connect(self._on_panes_current_row_changed)
 
         self.conversations_label = QLabel(self)
@@ -163,6 +161,9 @@ class Sidebar(QWidget):
             item.setText(name)
             item.setToolTip(tip)
         self.panes.setAccessibleName(self.tr("Panes"))
+        # Three rows exactly, in this language's font (CJK text is taller).
+        rows = sum(self.panes.sizeHintForRow(row) for row in range(self.panes.count()))
+        self.panes.setFixedHeight(rows + 2 * self.panes.frameWidth() + 2)
         self.conversations_label.setText(self.tr("&Conversations"))
         self.search.setPlaceholderText(self.tr("Search all conversations (Ctrl+F)"))
         self.search.setAccessibleName(self.tr("Search conversations"))
