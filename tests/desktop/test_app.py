@@ -63,7 +63,8 @@ def test_window_appears_before_the_model_loads_then_shows_the_plan(
     assert "(starter)" in window.model_combo.currentText()
     assert window.model_combo.currentData() == STARTER_ID
     assert window.context_meter.text() == f"0 / {info.n_ctx} tokens"
-    assert load_settings(get_paths()).last_model == STARTER_ID
+    # Saved off the Qt thread, just after the model is ready.
+    qtbot.waitUntil(lambda: load_settings(get_paths()).last_model == STARTER_ID)
 
 
 def test_sidebar_and_shortcuts_switch_panes_and_the_last_pane_is_restored(
