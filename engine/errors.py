@@ -75,6 +75,10 @@ class DownloadError(EngineError):
     """A download failed, was refused, or did not verify."""
 
 
+class OfflineError(DownloadError):
+    """Offline mode is on, so a network operation (hub search, download) was refused."""
+
+
 class DocumentError(EngineError):
     """A document could not be read (unsupported, too large, no text, unsafe)."""
 
@@ -93,6 +97,7 @@ ERROR_TYPES: dict[str, type[EngineError]] = {
         ContextOverflow,
         Cancelled,
         DownloadError,
+        OfflineError,
         DocumentError,
     )
 }
