@@ -1,8 +1,16 @@
-"""Installed models: the models folder, the bundled starter model, finding a model by id or path."""
+"""Installed models: the models folder, the starter model, imports, finding and removing models.
+
+Imported files are recorded in a registry (``<models folder>/imports.json``) instead of
+being linked into the folder: a symbolic link needs a privilege on Windows (Developer
+Mode or administrator), a hard link cannot cross drives, and a registry works on every
+platform and file system while leaving the user's file where it is, untouched.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import json
 import logging
 import os
 import re
@@ -13,7 +21,7 @@ from pathlib import Path
 from typing import Literal
 
 from engine.config import Paths, load_settings
-from engine.errors import ModelFileError, ModelNotFound
+from engine.errors import EngineError, ModelFileError, ModelNotFound, UsageError
 from engine.gguf_info import GGUFInfo, read_gguf_info
 
 log = logging.getLogger("engine.store")
@@ -26,6 +34,15 @@ STARTER_ID = f"{STARTER_PUBLISHER}/{STARTER_REPO}/{STARTER_FILE.removesuffix('.g
 STARTER_ENV = "HEARTH_STARTER_MODEL"
 
 _LATER_SPLIT = re.compile(r"-(\d{5})-of-(\d{5})\.gguf$", re.IGNORECASE)
+
+#: The import registry, in the models folder it belongs to.
+IMPORTS_FILE = "imports.json"
+IMPORTS_VERSION = 1
+#: Ids of imported models start with this segment.
+IMPORTED_PREFIX = "imported"
+#: The downloader writes ``<file>.download.json`` beside each file it finished; that
+#: sidecar is the proof that Hearth, not the user, put the file there.
+DOWNLOAD_SIDECAR_SUFFIX = ".download.json"
 
 Source = Literal["starter", "downloaded", "imported"]
 
@@ -110,6 +127,42 @@ def _link_or_copy(source: Path, target: Path) -> None:
     tmp.replace(target)
 
 
+def split_parts(path: Path) -> list[Path]:
+    """Every part of the model whose first (or only) file is ``path``, in order."""
+    split = _LATER_SPLIT.search(path.name)
+    if not split:
+        return [path]
+    total = int(split.group(2))
+    stem = path.name[: split.start()]
+    return [path.with_name(f"{stem}-{i:05d}-of-{total:05d}.gguf") for i in range(1, total + 1)]
+
+
+def download_sidecars(path: Path) -> list[Path]:
+    """The downloader's sidecar files that exist for one model file.
+
+    Both spellings are accepted: ``model.Q4.gguf.download.json`` and
+    ``model.Q4.download.json``.
+    """
+    names = {path.name + DOWNLOAD_SIDECAR_SUFFIX}
+    if path.suffix.lower() == ".gguf":
+        names.add(path.stem + DOWNLOAD_SIDECAR_SUFFIX)
+    return [path.with_name(n) for n in sorted(names) if path.with_name(n).is_file()]
+
+
+def _file_identity(path: Path) -> tuple[int, int] | None:
+    """(device, inode) of the file ``path`` leads to, or None if it cannot be read."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino)
+
+
+def _slug(segment: str) -> str:
+    """One id segment: letters, digits and ``._+-`` only, no leading dots."""
+    return re.sub(r"[^A-Za-z0-9._+-]+", "-", segment).strip("-.")
+
+
 class ModelStore:
     """The models folder (``<data>/models/<publisher>/<repo>/<file>.gguf``).
 
@@ -152,20 +205,17 @@ class ModelStore:
             log.info("Starter model registered at %s", target)
         return target
 
-    def _entry(self, path: Path) -> InstalledModel:
-        rel = path.relative_to(self.root).as_posix().removesuffix(".gguf")
+    @property
+    def imports_file(self) -> Path:
+        """The registry of imported files (``imports.json`` in the models folder)."""
+        return self.root / IMPORTS_FILE
+
+    def _describe(self, model_id: str, path: Path, source: Source) -> InstalledModel:
+        """Size and header of the model file ``path`` (all parts of a split model)."""
         size = 0
-        parts = [path]
-        split = re.search(r"-(\d{5})-of-(\d{5})\.gguf$", path.name, re.IGNORECASE)
-        if split:
-            total = int(split.group(2))
-            stem = path.name[: split.start()]
-            parts = [
-                path.with_name(f"{stem}-{i:05d}-of-{total:05d}.gguf") for i in range(1, total + 1)
-            ]
         error: str | None = None
         try:
-            size = sum(p.stat().st_size for p in parts)
+            size = sum(p.stat().st_size for p in split_parts(path))
         except OSError as exc:
             error = f"missing or unreadable file: {exc.filename or path}"
         info: GGUFInfo | None = None
@@ -174,6 +224,12 @@ class ModelStore:
                 info = read_gguf_info(path)
             except ModelFileError as exc:
                 error = str(exc)
+        return InstalledModel(
+            id=model_id, path=path, size=size, source=source, info=info, error=error
+        )
+
+    def _entry(self, path: Path) -> InstalledModel:
+        rel = path.relative_to(self.root).as_posix().removesuffix(".gguf")
         source: Source = "downloaded"
         if path.is_symlink():
             starter = starter_model_file()
@@ -181,11 +237,26 @@ class ModelStore:
             source = "starter" if starter and linked == starter.resolve() else "imported"
         elif rel == STARTER_ID:
             source = "starter"
-        return InstalledModel(id=rel, path=path, size=size, source=source, info=info, error=error)
+        return self._describe(rel, path, source)
 
-    def list(self) -> list[InstalledModel]:
-        """Every model in the folder, starter model first, then by id."""
-        self.ensure_starter()
+    def _imported_entry(self, record: dict[str, str]) -> InstalledModel:
+        model_id, path = record["id"], Path(record["path"])
+        if not path.exists():
+            return InstalledModel(
+                id=model_id,
+                path=path,
+                size=0,
+                source="imported",
+                info=None,
+                error=(
+                    f"the imported file {path} is gone (moved or deleted); import it again "
+                    f"from where it is now, or forget it with `hearth-cli models rm {model_id}`"
+                ),
+            )
+        return self._describe(model_id, path, "imported")
+
+    def _folder_files(self) -> list[Path]:
+        """GGUF files in the models folder (first parts only), sorted."""
         if not self.root.is_dir():
             return []
         found = []
@@ -194,9 +265,208 @@ class ModelStore:
             if match and int(match.group(1)) != 1:
                 continue  # later parts of a split model belong to the first part
             if path.is_file() or path.is_symlink():
-                found.append(self._entry(path))
+                found.append(path)
+        return found
+
+    def _load_imports(self) -> list[dict[str, str]]:
+        """The registry's records (``id``, ``path``, ``added``); a broken file is set aside."""
+        path = self.imports_file
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+            if not isinstance(raw, dict) or not isinstance(raw.get("imports"), list):
+                raise ValueError("it does not hold an import list")
+        except FileNotFoundError:
+            return []
+        except (OSError, ValueError) as exc:
+            log.warning("Import registry %s unreadable (%s); set aside as .broken", path, exc)
+            with contextlib.suppress(OSError):
+                path.replace(path.with_suffix(".json.broken"))
+            return []
+        if raw.get("version", IMPORTS_VERSION) != IMPORTS_VERSION:
+            log.warning("Import registry %s has version %r", path, raw.get("version"))
+        records = []
+        for item in raw["imports"]:
+            if (
+                isinstance(item, dict)
+                and isinstance(item.get("id"), str)
+                and isinstance(item.get("path"), str)
+            ):
+                records.append({k: v for k, v in item.items() if isinstance(v, str)})
+            else:
+                log.warning("Import registry %s: skipping malformed entry %r", path, item)
+        return records
+
+    def _save_imports(self, records: list[dict[str, str]]) -> None:
+        """Write the registry atomically (a temporary file, then a rename)."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        tmp = self.imports_file.with_suffix(".json.tmp")
+        data = {"version": IMPORTS_VERSION, "imports": records}
+        tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False), encoding="utf-8")
+        tmp.replace(self.imports_file)
+
+    def _find_import(self, records: list[dict[str, str]], path: Path) -> dict[str, str] | None:
+        """The record for the file ``path`` (same path, or the same file through a link)."""
+        wanted = os.path.abspath(path)
+        identity = _file_identity(path)
+        for record in records:
+            if os.path.abspath(record["path"]) == wanted:
+                return record
+            if identity is not None and _file_identity(Path(record["path"])) == identity:
+                return record
+        return None
+
+    def _in_folder(self, path: Path) -> Path | None:
+        """``path`` as a path inside the models folder, or None if it lies elsewhere."""
+        try:
+            root = self.root.resolve()
+            absolute = Path(os.path.abspath(path))
+            if absolute.is_relative_to(root):
+                return self.root / absolute.relative_to(root)
+            real = path.resolve()
+        except OSError:
+            return None
+        return self.root / real.relative_to(root) if real.is_relative_to(root) else None
+
+    def import_model(
+        self, path: str | os.PathLike[str], *, name: str | None = None
+    ) -> InstalledModel:
+        """Link a GGUF file where it lies into the store: recorded, never copied or moved.
+
+        Importing the same file again returns the existing entry.
+
+        Args:
+            path: the GGUF file (the first part of a split model).
+            name: what to call it (``org/repo/file``, ``llama3.2:3b``); the id becomes
+                ``imported/<name>``. Defaults to the file name without ``.gguf``.
+
+        Returns:
+            The model as :meth:`list` shows it.
+
+        Raises:
+            ModelNotFound: there is no file at ``path``.
+            ModelFileError: the file is not a readable GGUF model.
+            UsageError: ``path`` is a folder, or a later part of a split model.
+        """
+        source = Path(path).expanduser()
+        if source.is_dir():
+            raise UsageError(f"{source} is a folder; import a .gguf file inside it.")
+        if not source.is_file():
+            raise ModelNotFound(f"No model file at {source}.")
+        split = _LATER_SPLIT.search(source.name)
+        if split and int(split.group(1)) != 1:
+            first = source.name[: split.start()] + f"-00001-of-{split.group(2)}.gguf"
+            raise UsageError(
+                f"{source.name} is part {int(split.group(1))} of a split model; "
+                f"import its first part, {first}."
+            )
+        inside = self._in_folder(source)
+        if inside is not None:
+            return self._entry(inside)  # already in the models folder: nothing to record
+        read_gguf_info(source)  # raises ModelFileError for anything that is not a model
+        records = self._load_imports()
+        known = self._find_import(records, source)
+        if known is not None:
+            return self._imported_entry(known)
+        taken = {r["id"].lower() for r in records}
+        taken |= {
+            p.relative_to(self.root).as_posix().removesuffix(".gguf").lower()
+            for p in self._folder_files()
+        }
+        segments = [_slug(s) for s in (name or source.name).replace("\\", "/").split("/")]
+        segments = [s.removesuffix(".gguf") for s in segments if s] or ["model"]
+        base = "/".join([IMPORTED_PREFIX, *segments])
+        model_id, n = base, 2
+        while model_id.lower() in taken:
+            model_id, n = f"{base}-{n}", n + 1
+        record = {"id": model_id, "path": os.path.abspath(source), "name": name or source.name}
+        self._save_imports([*records, record])
+        log.info("Imported %s as %s", source, model_id)
+        return self._imported_entry(record)
+
+    def file_identities(self) -> set[tuple[int, int]]:
+        """(device, inode) of every file the store lists: folder files, links and imports.
+
+        Lets discovery tell which files on disk are already known, whatever path leads
+        to them.
+        """
+        paths = self._folder_files() + [Path(r["path"]) for r in self._load_imports()]
+        return {i for i in map(_file_identity, paths) if i is not None}
+
+    def list(self) -> list[InstalledModel]:
+        """Every model in the folder and every import, starter model first, then by id."""
+        self.ensure_starter()
+        found = [self._entry(path) for path in self._folder_files()]
+        found += [self._imported_entry(r) for r in self._load_imports()]
         found.sort(key=lambda m: (m.source != "starter", m.id.lower()))
         return found
+
+    def remove(self, model_id: str, *, delete_files: bool = False) -> None:
+        """Remove a model from the store.
+
+        A model Hearth downloaded (it has a downloader sidecar) is deleted with its
+        sidecars, every part of a split model, and the folders left empty. An import
+        is forgotten and a link in the folder unlinked; the user's file is untouched.
+        A file the user put in the models folder by hand is deleted only with
+        ``delete_files=True``.
+
+        Args:
+            model_id: the exact id (as :meth:`list` gives it) or the model's path;
+                no partial matches, since this deletes.
+            delete_files: also delete a file Hearth did not download.
+
+        Raises:
+            ModelNotFound: no model has that id.
+            UsageError: it is the starter model, or a file Hearth did not download
+                and ``delete_files`` is false.
+            EngineError: a file could not be deleted (in use, permissions).
+        """
+        models = self.list()
+        matches = [m for m in models if m.id == model_id]
+        if not matches and model_id:
+            wanted = os.path.abspath(Path(model_id).expanduser())
+            matches = [m for m in models if os.path.abspath(m.path) == wanted]
+        if not matches:
+            raise ModelNotFound(
+                f"No installed model has the id {model_id!r}; removing needs the exact id "
+                "that `hearth-cli models list` shows."
+            )
+        model = matches[0]
+        if model.source == "starter":
+            raise UsageError("The starter model comes with Hearth and cannot be removed.")
+        records = self._load_imports()
+        kept = [r for r in records if r["id"] != model.id]
+        if len(kept) != len(records):
+            self._save_imports(kept)
+            log.info("Forgot the import %s (%s stays where it is)", model.id, model.path)
+            return
+        parts = split_parts(model.path)
+        if model.path.is_symlink():
+            doomed = [p for p in parts if p.is_symlink()]  # the links, never their targets
+        else:
+            sidecars = [s for p in parts for s in download_sidecars(p)]
+            if not sidecars and not delete_files:
+                raise UsageError(
+                    f"{model.path} was put in the models folder by hand, not downloaded by "
+                    "Hearth, so it is not deleted. Delete it yourself, or ask again with "
+                    "--delete-files."
+                )
+            doomed = parts + sidecars
+        for file in doomed:
+            try:
+                file.unlink(missing_ok=True)
+            except OSError as exc:
+                raise EngineError(
+                    f"Could not delete {file}: {exc.strerror or exc}. If the model is "
+                    "loaded, unload it (or close the app using it) and try again."
+                ) from exc
+        folder = model.path.parent
+        while folder != self.root and folder.is_relative_to(self.root):
+            try:
+                folder.rmdir()  # only succeeds when empty
+            except OSError:
+                break
+            folder = folder.parent
+        log.info("Removed %s (%d files)", model.id, len(doomed))
 
     def resolve(self, ref: str | os.PathLike[str] | None) -> InstalledModel:
         """Find a model by id, file name, unique part of its id, or a path to a GGUF file.
@@ -222,6 +492,9 @@ class ModelStore:
                 rel_ok = False
             if rel_ok:
                 return self._entry(self.root / path.relative_to(self.root.resolve()))
+            record = self._find_import(self._load_imports(), candidate)
+            if record is not None:
+                return self._imported_entry(record)
             info = read_gguf_info(path)
             return InstalledModel(
                 id=str(path), path=path, size=path.stat().st_size, source="imported", info=info
