@@ -11,7 +11,7 @@ import asyncio
 import json
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, NoReturn
 
 from engine import __version__
@@ -42,6 +42,8 @@ def _build_parser() -> argparse.ArgumentParser:
     models_sub = models.add_subparsers(dest="models_command", required=True, parser_class=_Parser)
     models_list = models_sub.add_parser("list", help="list installed models")
     models_list.add_argument("--json", action="store_true")
+    models_list.set_defaults(models_handler=_cmd_models_list)
+    _add_local_model_commands(models_sub)
 
     chat = sub.add_parser("chat", help="ask the model and stream the answer")
     chat.add_argument("prompt", help="the message to send")
@@ -160,6 +162,90 @@ async def _cmd_models_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_local_model_commands(models_sub: Any) -> None:
+    """``models import|discover|rm``: models already on this computer."""
+    models_import = models_sub.add_parser("import", help="use a local GGUF file where it lies")
+    models_import.add_argument("path", help="the .gguf file (first part of a split model)")
+    models_import.add_argument("--name", help="what to call it (default: the file name)")
+    models_import.add_argument("--json", action="store_true")
+    models_import.set_defaults(models_handler=_cmd_models_import)
+    models_discover = models_sub.add_parser(
+        "discover", help="find models other apps downloaded (Hugging Face, LM Studio, Ollama, ...)"
+    )
+    models_discover.add_argument("--json", action="store_true")
+    models_discover.add_argument(
+        "--import-all", action="store_true", help="import every model found that is not yet"
+    )
+    models_discover.set_defaults(models_handler=_cmd_models_discover)
+    models_rm = models_sub.add_parser("rm", help="remove a model (unlinks imports)")
+    models_rm.add_argument("id", help="the exact id from `hearth-cli models list`")
+    models_rm.add_argument(
+        "--delete-files",
+        action="store_true",
+        help="also delete a file you put in the models folder yourself",
+    )
+    models_rm.set_defaults(models_handler=_cmd_models_rm)
+
+
+async def _cmd_models(args: argparse.Namespace) -> int:
+    handler: Callable[[argparse.Namespace], Awaitable[int]] = args.models_handler
+    return await handler(args)
+
+
+async def _cmd_models_import(args: argparse.Namespace) -> int:
+    from engine.config import get_paths
+    from engine.hardware import format_bytes
+    from engine.store import ModelStore
+
+    store = ModelStore.configured(get_paths())
+    model = await asyncio.to_thread(store.import_model, args.path, name=args.name)
+    if args.json:
+        _print_json(model.to_dict())
+    else:
+        print(f"Imported {model.id} ({format_bytes(model.size)}), linked in place: {model.path}")
+    return 0
+
+
+async def _cmd_models_discover(args: argparse.Namespace) -> int:
+    from engine.config import get_paths
+    from engine.discover import discover
+    from engine.hardware import format_bytes
+    from engine.store import ModelStore
+
+    store = ModelStore.configured(get_paths())
+    found = await asyncio.to_thread(discover, store=store)
+    imported: dict[str, str] = {}
+    if args.import_all:
+        for model in found:
+            if not model.already_imported:
+                entry = await asyncio.to_thread(store.import_model, model.path, name=model.name)
+                imported[str(model.path)] = entry.id
+    if args.json:
+        _print_json([{**m.to_dict(), "imported_as": imported.get(str(m.path))} for m in found])
+        return 0
+    if not found:
+        print("No models found in other apps' folders.")
+        return 0
+    for m in found:
+        state = "already imported" if m.already_imported else "not imported"
+        if str(m.path) in imported:
+            state = f"imported as {imported[str(m.path)]}"
+        print(f"{m.name}  [{m.source}, {format_bytes(m.size)}, {state}]\n    {m.path}")
+    if not args.import_all and any(not m.already_imported for m in found):
+        print("Import one with `hearth-cli models import PATH`, or all with --import-all.")
+    return 0
+
+
+async def _cmd_models_rm(args: argparse.Namespace) -> int:
+    from engine.config import get_paths
+    from engine.store import ModelStore
+
+    store = ModelStore.configured(get_paths())
+    await asyncio.to_thread(store.remove, args.id, delete_files=args.delete_files)
+    print(f"Removed {args.id}.")
+    return 0
+
+
 async def _cmd_chat(args: argparse.Namespace) -> int:
     from engine.client import EngineClient
 
@@ -252,7 +338,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     commands = {
         "hardware": _cmd_hardware,
-        "models": _cmd_models_list,
+        "models": _cmd_models,
         "chat": _cmd_chat,
         "bench": _cmd_bench,
     }
