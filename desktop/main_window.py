@@ -11,6 +11,7 @@ import logging
 import os
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import psutil
 from PySide6.QtCore import QEvent, QSettings, Qt, QTimer, QUrl, Signal
@@ -37,13 +38,17 @@ from desktop.settings_dialog import EDITED_FIELDS, SettingsDialog
 from desktop.sidebar import Sidebar
 from desktop.theme import apply_theme
 from desktop.widgets import BackgroundTasks, MessageBar
+
+if TYPE_CHECKING:
+    from desktop.models_dialog import ModelsDialog
 from engine.client import EngineClient
 from engine.config import Paths, Settings, load_settings, save_settings
 from engine.errors import EngineError
-from engine.hardware import format_bytes
+from engine.hardware import Hardware, format_bytes, probe_hardware
 from engine.history import AsyncHistory
+from engine.loading import llama_build_from_hello
 from engine.presets import ChatOptions, ChatOptionsStore
-from engine.store import ModelStore
+from engine.store import InstalledModel, ModelStore
 from engine.types import GenerationResult, ModelInfo
 
 log = logging.getLogger("desktop.window")
@@ -117,6 +122,8 @@ class MainWindow(QMainWindow):
         self._chat_options_saver: asyncio.Task[None] | None = None
         self._settings_dialog: SettingsDialog | None = None
         self._help_dialog: HelpDialog | None = None
+        self._models_dialog: ModelsDialog | None = None
+        self._hardware: Hardware | None = None
         self._ui_state = QSettings(
             str(paths.config_dir / UI_STATE_FILE), QSettings.Format.IniFormat
         )
@@ -427,6 +434,21 @@ class MainWindow(QMainWindow):
             await self.chat_pane.open_conversation(int(last))
 
     async def _list_and_load(self) -> None:
+        models = await self._list_models()
+        if not models:
+            return
+        ids = [m.id for m in models]
+        usable = [m.id for m in models if m.error is None] or ids
+        current = self._client.model
+        if current is not None and current.model_id in ids:
+            self._select_model(current.model_id)
+            return
+        wanted = self._settings.last_model if self._settings.last_model in usable else usable[0]
+        self._select_model(wanted)
+        await self._load_and_report(wanted)
+
+    async def _list_models(self) -> list[InstalledModel]:
+        """Fill the model picker from the models folder; returns what it found."""
         store = self._store()
         models = await asyncio.to_thread(store.list)
         self.model_combo.clear()
@@ -448,16 +470,10 @@ class MainWindow(QMainWindow):
                     "No model is installed. Reinstall Hearth, or add a GGUF model to {folder}."
                 ).format(folder=str(store.models_dir))
             )
-            return
-        ids = [m.id for m in models]
-        usable = [m.id for m in models if m.error is None] or ids
+            return models
         current = self._client.model
-        if current is not None and current.model_id in ids:
-            self._select_model(current.model_id)
-            return
-        wanted = self._settings.last_model if self._settings.last_model in usable else usable[0]
-        self._select_model(wanted)
-        await self._load_and_report(wanted)
+        self._select_model(current.model_id if current is not None else None)
+        return models
 
     # -- models ------------------------------------------------------------------------
 
@@ -614,8 +630,10 @@ class MainWindow(QMainWindow):
             self._help_dialog = HelpDialog(language, guide, parent=self)
         else:
             self._help_dialog.show_guide(guide)
-        self._help_dialog.show()
-        self._help_dialog.raise_()
+        if self._help_dialog.isVisible():
+            self._help_dialog.raise_()
+        else:
+            self._help_dialog.show()
         return self._help_dialog
 
     # -- slots -------------------------------------------------------------------------
@@ -729,13 +747,52 @@ class MainWindow(QMainWindow):
         self.chat_pane.options_button.toggle()
 
     def _on_models_action_triggered(self) -> None:
-        self.message_bar.show_message(
-            self.tr(
-                "Hearth finds GGUF models in {folder}. Copy or link a .gguf file there and "
-                "it appears in the model list after the next start."
-            ).format(folder=str(self._store().models_dir)),
-            error=False,
-        )
+        self.open_models()
+
+    def open_models(self) -> ModelsDialog:
+        """Open the model manager (non-modal; one at a time)."""
+        from desktop.models_dialog import ModelsDialog  # loaded when first needed
+
+        if self._models_dialog is None:
+            dialog = ModelsDialog(self._paths, self._settings, self.hardware, parent=self)
+            dialog.load_requested.connect(self._on_models_dialog_load_requested)
+            dialog.models_changed.connect(self._on_models_dialog_models_changed)
+            dialog.finished.connect(self._on_models_dialog_finished)
+            self._models_dialog = dialog
+        if self._models_dialog.isVisible():
+            self._models_dialog.raise_()
+        else:
+            self._models_dialog.show()
+        return self._models_dialog
+
+    async def hardware(self) -> Hardware:
+        """This computer's hardware, probed once (llama.cpp's build as the engine reports it).
+
+        Raises:
+            EngineError: the engine could not be started to ask it.
+        """
+        if self._hardware is None:
+            llama = llama_build_from_hello(await self._client.hello())
+            self._hardware = await asyncio.to_thread(probe_hardware, llama_probe=lambda: llama)
+        return self._hardware
+
+    def _on_models_dialog_load_requested(self, model_id: str) -> None:
+        self._tasks.start(self._list_then_load(model_id), name="window-load-model")
+
+    async def _list_then_load(self, model_id: str) -> None:
+        await self._list_models()
+        current = self._client.model
+        if current is None or current.model_id != model_id:
+            self._select_model(model_id)
+            await self._load_and_report(model_id)
+
+    def _on_models_dialog_models_changed(self) -> None:
+        self._tasks.start(self._list_models(), name="window-list-models")
+
+    def _on_models_dialog_finished(self, _result: int) -> None:
+        if self._models_dialog is not None and not self._models_dialog.busy:
+            self._models_dialog.deleteLater()
+            self._models_dialog = None
 
     def _on_open_models_folder_action_triggered(self) -> None:
         folder = self._store().models_dir

@@ -486,6 +486,85 @@
     </message>
 </context>
 <context>
+    <name>DiscoverTab</name>
+    <message>
+        <source>&amp;Already on this computer (other apps)</source>
+        <translation>本机已有（其他应用下载的）(&amp;A)</translation>
+    </message>
+    <message>
+        <source>Name</source>
+        <translation>名称</translation>
+    </message>
+    <message>
+        <source>Found in</source>
+        <translation>位置来源</translation>
+    </message>
+    <message>
+        <source>Size</source>
+        <translation>大小</translation>
+    </message>
+    <message>
+        <source>Models found on this computer</source>
+        <translation>在本机找到的模型</translation>
+    </message>
+    <message>
+        <source>Use &amp;without copying</source>
+        <translation>直接使用，不复制(&amp;W)</translation>
+    </message>
+    <message>
+        <source>Add the selected model to Hearth; its file stays where it is</source>
+        <translation>将所选模型加入 Hearth；文件保留在原处</translation>
+    </message>
+    <message>
+        <source>&amp;Recommended models (fit for a {n_ctx}-token context)</source>
+        <translation>推荐模型（按 {n_ctx} token 上下文评估是否适合）(&amp;R)</translation>
+    </message>
+    <message>
+        <source>Model</source>
+        <translation>模型</translation>
+    </message>
+    <message>
+        <source>Parameters</source>
+        <translation>参数量</translation>
+    </message>
+    <message>
+        <source>Good for</source>
+        <translation>适合</translation>
+    </message>
+    <message>
+        <source>Fit</source>
+        <translation>适配</translation>
+    </message>
+    <message>
+        <source>About</source>
+        <translation>简介</translation>
+    </message>
+    <message>
+        <source>Recommended models</source>
+        <translation>推荐模型</translation>
+    </message>
+    <message>
+        <source>chat</source>
+        <translation>聊天</translation>
+    </message>
+    <message>
+        <source>summaries</source>
+        <translation>摘要</translation>
+    </message>
+    <message>
+        <source>code</source>
+        <translation>代码</translation>
+    </message>
+    <message>
+        <source>Could not import {path}: {reason}</source>
+        <translation>无法导入 {path}：{reason}</translation>
+    </message>
+    <message>
+        <source>{name} is ready to use; its file stays where it is.</source>
+        <translation>{name} 已可使用；文件保留在原处。</translation>
+    </message>
+</context>
+<context>
     <name>ErrorReporter</name>
     <message>
         <source>Hearth</source>
@@ -533,6 +612,117 @@
     <message>
         <source>This guide is missing from this installation of Hearth. Reinstalling Hearth brings it back.</source>
         <translation>这份 Hearth 安装中缺少此指南。重新安装 Hearth 即可恢复。</translation>
+    </message>
+</context>
+<context>
+    <name>InstalledTab</name>
+    <message>
+        <source>Name</source>
+        <translation>名称</translation>
+    </message>
+    <message>
+        <source>Architecture</source>
+        <translation>架构</translation>
+    </message>
+    <message>
+        <source>Parameters</source>
+        <translation>参数量</translation>
+    </message>
+    <message>
+        <source>Quantization</source>
+        <translation>量化</translation>
+    </message>
+    <message>
+        <source>Size</source>
+        <translation>大小</translation>
+    </message>
+    <message>
+        <source>Context</source>
+        <translation>上下文</translation>
+    </message>
+    <message>
+        <source>Location</source>
+        <translation>位置</translation>
+    </message>
+    <message>
+        <source>Installed models</source>
+        <translation>已安装的模型</translation>
+    </message>
+    <message>
+        <source>&amp;Load</source>
+        <translation>加载(&amp;L)</translation>
+    </message>
+    <message>
+        <source>Load the selected model (Enter)</source>
+        <translation>加载所选模型（Enter）</translation>
+    </message>
+    <message>
+        <source>&amp;Remove…</source>
+        <translation>移除(&amp;R)…</translation>
+    </message>
+    <message>
+        <source>Delete a downloaded model, or forget an imported one (its file stays)</source>
+        <translation>删除已下载的模型，或移除导入的模型（其文件保留）</translation>
+    </message>
+    <message>
+        <source>Show in &amp;folder</source>
+        <translation>在文件夹中显示(&amp;F)</translation>
+    </message>
+    <message>
+        <source>&amp;Import a GGUF file…</source>
+        <translation>导入 GGUF 文件(&amp;I)…</translation>
+    </message>
+    <message>
+        <source>Use a .gguf file where it is, without copying it</source>
+        <translation>直接使用原处的 .gguf 文件，不复制</translation>
+    </message>
+    <message>
+        <source>Models folder: {folder}</source>
+        <translation>模型文件夹：{folder}</translation>
+    </message>
+    <message>
+        <source>Imported (linked, not copied): {path}</source>
+        <translation>已导入（链接，未复制）：{path}</translation>
+    </message>
+    <message>
+        <source>{name} (damaged)</source>
+        <translation>{name}（已损坏）</translation>
+    </message>
+    <message>
+        <source>Import a GGUF model</source>
+        <translation>导入 GGUF 模型</translation>
+    </message>
+    <message>
+        <source>GGUF models (*.gguf)</source>
+        <translation>GGUF 模型 (*.gguf)</translation>
+    </message>
+    <message>
+        <source>Could not import {path}: {reason}</source>
+        <translation>无法导入 {path}：{reason}</translation>
+    </message>
+    <message>
+        <source>Imported {name}; the file stays where it is.</source>
+        <translation>已导入 {name}；文件保留在原处。</translation>
+    </message>
+    <message>
+        <source>Forget {name}? The file stays where it is: {path}</source>
+        <translation>移除 {name}？文件会保留在原处：{path}</translation>
+    </message>
+    <message>
+        <source>{name} was not downloaded by Hearth (it was put in the models folder). Delete the file {path}?</source>
+        <translation>{name} 不是 Hearth 下载的（是被放进模型文件夹的）。要删除文件 {path} 吗？</translation>
+    </message>
+    <message>
+        <source>Delete {name} ({size}) from this computer?</source>
+        <translation>从本机删除 {name}（{size}）？</translation>
+    </message>
+    <message>
+        <source>Remove model</source>
+        <translation>移除模型</translation>
+    </message>
+    <message>
+        <source>Could not remove {name}: {reason}</source>
+        <translation>无法移除 {name}：{reason}</translation>
     </message>
 </context>
 <context>
@@ -738,10 +928,6 @@
         <translation>无法保存聊天选项：{reason}</translation>
     </message>
     <message>
-        <source>Hearth finds GGUF models in {folder}. Copy or link a .gguf file there and it appears in the model list after the next start.</source>
-        <translation>Hearth 在 {folder} 中查找 GGUF 模型。把 .gguf 文件复制或链接到那里，下次启动后它就会出现在模型列表中。</translation>
-    </message>
-    <message>
         <source>Memory {total}</source>
         <translation>内存 {total}</translation>
     </message>
@@ -767,6 +953,33 @@
     <message>
         <source>Message</source>
         <translation>消息</translation>
+    </message>
+</context>
+<context>
+    <name>ModelsDialog</name>
+    <message>
+        <source>Fits on GPU</source>
+        <translation>可完全放入 GPU</translation>
+    </message>
+    <message>
+        <source>Fits in memory</source>
+        <translation>可放入内存</translation>
+    </message>
+    <message>
+        <source>Too large</source>
+        <translation>太大</translation>
+    </message>
+    <message>
+        <source>Models</source>
+        <translation>模型</translation>
+    </message>
+    <message>
+        <source>&amp;Installed</source>
+        <translation>已安装(&amp;I)</translation>
+    </message>
+    <message>
+        <source>&amp;Discover</source>
+        <translation>发现(&amp;D)</translation>
     </message>
 </context>
 <context>
