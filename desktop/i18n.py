@@ -32,10 +32,11 @@ Thread: the Qt thread.
 from __future__ import annotations
 
 import logging
-import sys
 from pathlib import Path
 
 from PySide6.QtCore import QCoreApplication, QLibraryInfo, QLocale, QTranslator
+
+from engine.resources import resources_dir
 
 log = logging.getLogger("desktop.i18n")
 
@@ -85,26 +86,6 @@ def resolve_language(setting: str, locale: QLocale | None = None) -> str:
     if text:
         log.warning("Unknown interface language %r; using English", setting)
     return SOURCE_LANGUAGE
-
-
-def resources_dir() -> Path:
-    """The folder holding Hearth's resources (``help/``, ``translations/``).
-
-    In a PyInstaller bundle that is ``sys._MEIPASS/resources`` (where ``engine.store``
-    also finds the bundled model). Otherwise it is ``resources/`` beside the
-    ``desktop`` package: the repository root in a source checkout or an editable
-    install, ``site-packages`` in an installed wheel (pyproject.toml ships
-    ``resources`` as package data).
-
-    Returns:
-        The folder; it may be missing in a broken installation.
-    """
-    bundle = getattr(sys, "_MEIPASS", None)
-    if bundle:
-        candidate = Path(bundle) / "resources"
-        if candidate.is_dir():
-            return candidate
-    return Path(__file__).resolve().parent.parent / "resources"
 
 
 def translations_dir() -> Path:
