@@ -100,7 +100,7 @@ def _run_gui(args: list[str], *, console: bool, started: float) -> int:
     translations.apply(settings.language)
 
     client = EngineClient()
-    window = MainWindow(client, paths, translations=translations)
+    window = MainWindow(client, paths, settings=settings, translations=translations)
 
     closing: list[asyncio.Task[None]] = []
 

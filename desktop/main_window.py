@@ -40,7 +40,9 @@ from desktop.theme import apply_theme
 from desktop.widgets import BackgroundTasks, MessageBar
 
 if TYPE_CHECKING:
+    from desktop.downloads import Downloads
     from desktop.models_dialog import ModelsDialog
+    from engine.downloads import DownloadProgress
 from engine.client import EngineClient
 from engine.config import Paths, Settings, load_settings, save_settings
 from engine.errors import EngineError
@@ -83,6 +85,7 @@ class MainWindow(QMainWindow):
     Args:
         client: the app's one engine client (the window does not own or close it).
         paths: Hearth's folders (models, settings, history, window state).
+        settings: the settings as read at start-up (read by :meth:`start` if not given).
         translations: the application's translators, switched when the language setting
             changes (one is made if not given).
         parent: the parent widget.
@@ -105,6 +108,7 @@ class MainWindow(QMainWindow):
         client: EngineClient,
         paths: Paths,
         *,
+        settings: Settings | None = None,
         translations: Translations | None = None,
         parent: QWidget | None = None,
     ) -> None:
@@ -114,7 +118,9 @@ class MainWindow(QMainWindow):
         self._translations = translations
         self._tasks = BackgroundTasks()
         self._loading = False
-        self._settings = Settings()
+        #: Until start() has read the settings file, or the caller passed what it read.
+        self._settings = settings if settings is not None else Settings()
+        self._settings_known = settings is not None
         self._history = AsyncHistory(paths.database)
         self._history_open = False
         self._options_store = ChatOptionsStore.for_paths(paths)
@@ -124,6 +130,7 @@ class MainWindow(QMainWindow):
         self._help_dialog: HelpDialog | None = None
         self._models_dialog: ModelsDialog | None = None
         self._hardware: Hardware | None = None
+        self._downloads: Downloads | None = None
         self._ui_state = QSettings(
             str(paths.config_dir / UI_STATE_FILE), QSettings.Format.IniFormat
         )
@@ -189,6 +196,11 @@ class MainWindow(QMainWindow):
         status.addPermanentWidget(self.speed_label)
         status.addPermanentWidget(self.context_meter)
         status.addPermanentWidget(self.memory_label)
+        self.download_meter = QProgressBar(self)
+        self.download_meter.setRange(0, 1000)
+        self.download_meter.setMaximumWidth(self.fontMetrics().horizontalAdvance("M") * 16)
+        self.download_meter.setVisible(False)
+        status.addPermanentWidget(self.download_meter)
         self._memory_timer = QTimer(self)
         self._memory_timer.setInterval(MEMORY_INTERVAL_MS)
         self._memory_timer.timeout.connect(self._on_memory_timer_timeout)
@@ -301,6 +313,7 @@ class MainWindow(QMainWindow):
         self.model_label.setAccessibleName(self.tr("Loaded model"))
         self.speed_label.setAccessibleName(self.tr("Speed of the last answer"))
         self.memory_label.setAccessibleName(self.tr("Memory used"))
+        self.download_meter.setAccessibleName(self.tr("Downloads"))
         self.memory_label.setToolTip(self.tr("Memory used by Hearth and its engine"))
         self.context_meter.setAccessibleName(self.tr("Context used"))
         self.context_meter.setToolTip(self.tr("How much of the model's context the chat uses"))
@@ -376,7 +389,9 @@ class MainWindow(QMainWindow):
         super().closeEvent(event)
 
     async def aclose(self) -> None:
-        """Let the history thread finish its queued writes, then close the database."""
+        """Pause downloads (they resume next time); finish the history's writes and close it."""
+        if self._downloads is not None:
+            await self._downloads.aclose()
         await self._history.aclose()
 
     @property
@@ -409,11 +424,19 @@ class MainWindow(QMainWindow):
 
     async def _start(self) -> None:
         self._tasks.start(asyncio.to_thread(highlight.warm_up), name="window-warm-up")
-        self._settings, options = await asyncio.gather(
+        loaded, options = await asyncio.gather(
             asyncio.to_thread(load_settings, self._paths),
             asyncio.to_thread(self._options_store.load),  # never raises
         )
+        if not self._settings_known:  # else the caller's, or the user's newer, settings win
+            self._settings = loaded
+            self._settings_known = True
         self.chat_pane.options_panel.set_options(options)
+        # engine.downloads.STATE_FILE, spelled out: importing it loads the hub client,
+        # which the window does not need to show.
+        if (self._paths.data_dir / "downloads.json").exists():
+            # Downloads left unfinished last time come back paused.
+            self._tasks.start(self.downloads().restore(), name="window-restore-downloads")
         await asyncio.gather(self._open_history(), self._list_and_load())
 
     async def _open_history(self) -> None:
@@ -593,6 +616,9 @@ class MainWindow(QMainWindow):
         """Save ``settings`` and apply them now: theme and language at once, the models
         folder by listing it again, threads, GPU offload and context size by reloading
         the model (unless an answer is streaming; then with the next model load)."""
+        if not self._settings_known:
+            self._settings = await asyncio.to_thread(load_settings, self._paths)
+            self._settings_known = True
         old = self._settings
         # Only the dialog's fields: last_model may have changed while it was open.
         settings = replace(old, **{name: getattr(settings, name) for name in EDITED_FIELDS})
@@ -754,7 +780,9 @@ class MainWindow(QMainWindow):
         from desktop.models_dialog import ModelsDialog  # loaded when first needed
 
         if self._models_dialog is None:
-            dialog = ModelsDialog(self._paths, self._settings, self.hardware, parent=self)
+            dialog = ModelsDialog(
+                self._paths, self._settings, self.hardware, self.downloads(), parent=self
+            )
             dialog.load_requested.connect(self._on_models_dialog_load_requested)
             dialog.models_changed.connect(self._on_models_dialog_models_changed)
             dialog.finished.connect(self._on_models_dialog_finished)
@@ -764,6 +792,37 @@ class MainWindow(QMainWindow):
         else:
             self._models_dialog.show()
         return self._models_dialog
+
+    def downloads(self) -> Downloads:
+        """The app's downloads (made on first use; they outlive the model manager)."""
+        if self._downloads is None:
+            from desktop.downloads import Downloads  # loads the hub client when needed
+
+            self._downloads = Downloads(self._paths, self._settings, self)
+            self._downloads.progressed.connect(self._on_downloads_progressed)
+            self._downloads.finished.connect(self._on_downloads_finished)
+        return self._downloads
+
+    def _on_downloads_progressed(self, _progress: DownloadProgress) -> None:
+        from desktop.downloads import describe
+
+        downloads = self._downloads
+        active = downloads.active() if downloads is not None else []
+        if not active:
+            self.download_meter.setVisible(False)
+            return
+        done = sum(p.done_bytes for p in active)
+        total = max(sum(p.total_bytes for p in active), 1)
+        self.download_meter.setValue(int(1000 * min(done, total) / total))
+        self.download_meter.setFormat(self.tr("Downloading {count}: %p%").format(count=len(active)))
+        self.download_meter.setToolTip("\n".join(describe(p) for p in active))
+        self.download_meter.setVisible(True)
+
+    def _on_downloads_finished(self, progress: DownloadProgress) -> None:
+        self.statusBar().showMessage(
+            self.tr("Downloaded and verified {name}").format(name=progress.name), 8000
+        )
+        self._tasks.start(self._list_models(), name="window-list-models")
 
     async def hardware(self) -> Hardware:
         """This computer's hardware, probed once (llama.cpp's build as the engine reports it).

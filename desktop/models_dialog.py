@@ -15,13 +15,18 @@ from PySide6.QtCore import QCoreApplication, QEvent, Qt, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QComboBox,
     QDialog,
     QDialogButtonBox,
     QFileDialog,
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
     QMessageBox,
+    QProgressBar,
     QPushButton,
     QTableWidget,
     QTableWidgetItem,
@@ -30,13 +35,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop.downloads import Downloads
 from desktop.i18n import resolve_language
 from desktop.widgets import BackgroundTasks, MessageBar
 from engine.catalog import CatalogEntry, entry_fit, load_catalog
 from engine.config import Paths, Settings
 from engine.discover import ExternalModel, discover
+from engine.downloads import DownloadProgress
 from engine.errors import EngineError
 from engine.hardware import Hardware, format_bytes
+from engine.hub import Hub, HubFile, HubRepo
 from engine.plan import DEFAULT_CONTEXT
 from engine.store import InstalledModel, ModelStore, download_sidecars, split_parts
 
@@ -318,24 +326,28 @@ class DiscoverTab(QWidget):
         store: where imports are recorded.
         hardware: gives this computer's hardware (for the fit badges), awaited once.
         n_ctx: the context size the badges assume.
-        language: the interface language setting (for the descriptions).
+        settings: the settings in effect (offline mode, language).
         parent: the parent widget.
 
     Signals:
         models_changed: a model was imported.
+        download_requested(object): download this :class:`HubFile`.
     """
 
     models_changed = Signal()
+    download_requested = Signal(object)
 
     def __init__(
         self,
         store: ModelStore,
         hardware: Callable[[], Awaitable[Hardware]],
         n_ctx: int,
-        language: str,
+        settings: Settings,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
+        self._settings = settings
+        language = settings.language
         self._store = store
         self._hardware = hardware
         self._n_ctx = n_ctx
@@ -362,6 +374,42 @@ class DiscoverTab(QWidget):
         local_buttons = QHBoxLayout()
         local_buttons.addStretch(1)
         local_buttons.addWidget(self.import_button)
+        self.catalog_table.itemActivated.connect(self._on_catalog_table_item_activated)
+
+        # Search the hub, list a repository's files with their fit, download one.
+        self.search_label = QLabel(self)
+        self.search_edit = QLineEdit(self)
+        self.search_edit.setClearButtonEnabled(True)
+        self.search_edit.returnPressed.connect(self._on_search_clicked)
+        self.search_label.setBuddy(self.search_edit)
+        self.sort_combo = QComboBox(self)
+        self.search_button = QPushButton(self)
+        self.search_button.clicked.connect(self._on_search_clicked)
+        self.repo_list = QListWidget(self)
+        self.repo_list.currentRowChanged.connect(self._on_repo_list_current_row_changed)
+        self.files_table = QTableWidget(0, 4, self)
+        self.files_table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.files_table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.files_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.files_table.verticalHeader().setVisible(False)
+        self.files_table.horizontalHeader().setStretchLastSection(True)
+        self.files_table.itemSelectionChanged.connect(self._on_files_table_item_selection_changed)
+        self.files_table.itemActivated.connect(self._on_download_clicked)
+        self.download_button = QPushButton(self)
+        self.download_button.clicked.connect(self._on_download_clicked)
+        self.download_button.setEnabled(False)
+        search_row = QHBoxLayout()
+        search_row.addWidget(self.search_label)
+        search_row.addWidget(self.search_edit, 1)
+        search_row.addWidget(self.sort_combo)
+        search_row.addWidget(self.search_button)
+        results = QHBoxLayout()
+        results.addWidget(self.repo_list, 1)
+        results.addWidget(self.files_table, 2)
+        download_row = QHBoxLayout()
+        download_row.addStretch(1)
+        download_row.addWidget(self.download_button)
+
         layout = QVBoxLayout(self)
         layout.addWidget(self.message_bar)
         layout.addWidget(self.local_label)
@@ -369,6 +417,12 @@ class DiscoverTab(QWidget):
         layout.addLayout(local_buttons)
         layout.addWidget(self.catalog_label)
         layout.addWidget(self.catalog_table, 2)
+        layout.addLayout(search_row)
+        layout.addLayout(results, 2)
+        layout.addLayout(download_row)
+        self._repos: list[HubRepo] = []
+        self._files: list[HubFile] = []
+        self._listing_serial = 0
         self.retranslate_ui()
         self.import_button.setEnabled(False)
 
@@ -398,6 +452,27 @@ class DiscoverTab(QWidget):
             ]
         )
         self.catalog_table.setAccessibleName(self.tr("Recommended models"))
+        self.catalog_table.setToolTip(self.tr("Enter or double-click lists the model's files"))
+        self.search_label.setText(self.tr("&Search Hugging Face:"))
+        self.search_edit.setPlaceholderText(self.tr("e.g. qwen2.5 coder"))
+        self.search_edit.setAccessibleName(self.tr("Search Hugging Face"))
+        sort = self.sort_combo.currentIndex()
+        self.sort_combo.clear()
+        self.sort_combo.addItem(self.tr("Most downloaded"), "downloads")
+        self.sort_combo.addItem(self.tr("Most liked"), "likes")
+        self.sort_combo.addItem(self.tr("Newest"), "recent")
+        self.sort_combo.setCurrentIndex(max(sort, 0))
+        self.sort_combo.setAccessibleName(self.tr("Sort by"))
+        self.search_button.setText(self.tr("Search"))
+        self.repo_list.setAccessibleName(self.tr("Repositories found"))
+        self.files_table.setHorizontalHeaderLabels(
+            [self.tr("File"), self.tr("Quantization"), self.tr("Size"), self.tr("Fit")]
+        )
+        self.files_table.setAccessibleName(self.tr("Files of the repository"))
+        self.download_button.setText(self.tr("Do&wnload"))
+        self.download_button.setToolTip(
+            self.tr("Download the selected file; it is checked against the hub's sha256")
+        )
         if self._catalog:
             self._tasks.start(self._fill_catalog(), name="models-catalog")
 
@@ -479,6 +554,112 @@ class DiscoverTab(QWidget):
                 self.catalog_table.setItem(row, column, item)
         self.catalog_table.resizeColumnsToContents()
 
+    # -- the hub -------------------------------------------------------------------------
+
+    def _hub(self) -> Hub:
+        return Hub(self._settings)
+
+    def _on_search_clicked(self) -> None:
+        query = self.search_edit.text().strip()
+        if query:
+            sort = str(self.sort_combo.currentData())
+            self._tasks.start(self.search(query, sort=sort), name="models-hub-search")
+
+    async def search(self, query: str, *, sort: str = "downloads") -> bool:
+        """Search the hub for GGUF repositories; shows them, or why it could not."""
+        self.search_button.setEnabled(False)
+        try:
+            repos = await asyncio.to_thread(lambda: self._hub().search(query, sort=sort))
+        except EngineError as exc:
+            self.message_bar.show_message(str(exc))
+            return False
+        finally:
+            self.search_button.setEnabled(True)
+        self.message_bar.hide()
+        self._repos = repos
+        self.repo_list.clear()
+        for repo in repos:
+            item = QListWidgetItem(
+                self.tr("{repo} · {downloads} downloads · {likes} likes").format(
+                    repo=repo.repo_id, downloads=f"{repo.downloads:,}", likes=repo.likes
+                )
+            )
+            item.setData(Qt.ItemDataRole.UserRole, repo.repo_id)
+            self.repo_list.addItem(item)
+        if not repos:
+            self.message_bar.show_message(self.tr("No GGUF models found."), error=False)
+        return True
+
+    def _on_repo_list_current_row_changed(self, row: int) -> None:
+        if 0 <= row < len(self._repos):
+            self._tasks.start(self.list_files(self._repos[row].repo_id), name="models-hub-files")
+
+    def _on_catalog_table_item_activated(self, item: QTableWidgetItem) -> None:
+        repo_id = item.data(Qt.ItemDataRole.UserRole)
+        if repo_id:
+            self._tasks.start(self.list_files(str(repo_id)), name="models-hub-files")
+
+    async def list_files(self, repo_id: str) -> bool:
+        """List a repository's GGUF files, then read each header remotely for its fit."""
+        self._listing_serial += 1
+        serial = self._listing_serial
+        hub = self._hub()
+        try:
+            files = await asyncio.to_thread(hub.files, repo_id)
+        except EngineError as exc:
+            self.message_bar.show_message(str(exc))
+            return False
+        if serial != self._listing_serial:
+            return False
+        self.message_bar.hide()
+        self._files = files
+        self.files_table.setRowCount(len(files))
+        for row, file in enumerate(files):
+            name = (
+                file.name
+                if len(file.parts) == 1
+                else self.tr("{name} ({count} parts)").format(name=file.name, count=len(file.parts))
+            )
+            for column, text in enumerate([name, file.quant, format_bytes(file.size), "…"]):
+                item = QTableWidgetItem(text)
+                item.setToolTip(f"{file.repo_id}/{file.name}")
+                self.files_table.setItem(row, column, item)
+        self.files_table.resizeColumnsToContents()
+        self._update_download_button()
+        try:
+            hardware = await self._hardware()
+        except EngineError:
+            return True
+        for row, file in enumerate(files):
+            try:
+                info = await asyncio.to_thread(hub.header, file)
+                badge = badge_text(hub.fit(info, hardware, self._n_ctx))
+            except EngineError as exc:
+                badge = self.tr("unknown ({reason})").format(reason=exc)
+            if serial != self._listing_serial:
+                return False
+            self.files_table.item(row, 3).setText(badge)
+        return True
+
+    def hub_files(self) -> list[HubFile]:
+        """The files listed for the selected repository."""
+        return list(self._files)
+
+    def _selected_file(self) -> HubFile | None:
+        rows = {index.row() for index in self.files_table.selectedIndexes()}
+        return self._files[rows.pop()] if len(rows) == 1 else None
+
+    def _update_download_button(self) -> None:
+        self.download_button.setEnabled(self._selected_file() is not None)
+
+    def _on_files_table_item_selection_changed(self) -> None:
+        self._update_download_button()
+
+    def _on_download_clicked(self) -> None:
+        file = self._selected_file()
+        if file is not None:
+            self.download_requested.emit(file)
+
     def found(self) -> list[ExternalModel]:
         """The models found in other apps' folders and not yet imported."""
         return list(self._found)
@@ -515,6 +696,175 @@ class DiscoverTab(QWidget):
         return True
 
 
+class DownloadsTab(QWidget):
+    """Downloads: progress of each, with Pause, Resume and Cancel.
+
+    Args:
+        downloads: the app's downloads.
+        parent: the parent widget.
+    """
+
+    def __init__(self, downloads: Downloads, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._downloads = downloads
+        self._tasks = BackgroundTasks()
+        self._rows: dict[str, int] = {}
+        self._progress: dict[str, DownloadProgress] = {}
+        self.message_bar = MessageBar(self)
+        self.table = QTableWidget(0, 3, self)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.verticalHeader().setVisible(False)
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.itemSelectionChanged.connect(self._update_buttons)
+        self.empty_label = QLabel(self)
+        self.pause_button = QPushButton(self)
+        self.pause_button.clicked.connect(self._on_pause_clicked)
+        self.resume_button = QPushButton(self)
+        self.resume_button.clicked.connect(self._on_resume_clicked)
+        self.cancel_button = QPushButton(self)
+        self.cancel_button.clicked.connect(self._on_cancel_clicked)
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        for button in (self.pause_button, self.resume_button, self.cancel_button):
+            buttons.addWidget(button)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.message_bar)
+        layout.addWidget(self.empty_label)
+        layout.addWidget(self.table, 1)
+        layout.addLayout(buttons)
+        downloads.progressed.connect(self._on_downloads_progressed)
+        self.retranslate_ui()
+        for progress in downloads.current():
+            self._on_downloads_progressed(progress)
+        self._update_buttons()
+
+    def retranslate_ui(self) -> None:
+        """Set every translatable text (at start and when the language changes)."""
+        self.table.setHorizontalHeaderLabels(
+            [self.tr("Model"), self.tr("Progress"), self.tr("Status")]
+        )
+        self.table.setAccessibleName(self.tr("Downloads"))
+        self.empty_label.setText(
+            self.tr("Nothing is downloading. Find a model in the Discover tab.")
+        )
+        self.pause_button.setText(self.tr("&Pause"))
+        self.resume_button.setText(self.tr("Res&ume"))
+        self.cancel_button.setText(self.tr("&Cancel download"))
+        self.cancel_button.setToolTip(self.tr("Stop and delete what was downloaded"))
+        for progress in self._progress.values():
+            self._show(progress)
+
+    def changeEvent(self, event: QEvent) -> None:
+        """Re-translate when the language changes."""
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.LanguageChange:
+            self.retranslate_ui()
+
+    @property
+    def busy(self) -> bool:
+        """Whether a resume is still being started."""
+        return len(self._tasks) > 0
+
+    def _status(self, progress: DownloadProgress) -> str:
+        states = {
+            "queued": self.tr("waiting"),
+            "downloading": self.tr("downloading"),
+            "paused": self.tr("paused"),
+            "verifying": self.tr("checking the sha256"),
+            "done": self.tr("done"),
+            "failed": self.tr("failed"),
+            "cancelled": self.tr("cancelled"),
+        }
+        parts = [states.get(progress.state, progress.state)]
+        parts.append(
+            self.tr("{done} of {total}").format(
+                done=format_bytes(progress.done_bytes), total=format_bytes(progress.total_bytes)
+            )
+        )
+        if progress.state == "downloading" and progress.speed_bps > 0:
+            parts.append(self.tr("{speed}/s").format(speed=format_bytes(int(progress.speed_bps))))
+            if progress.eta_s >= 0:
+                minutes, seconds = divmod(int(progress.eta_s), 60)
+                parts.append(
+                    self.tr("{minutes}:{seconds:02d} left").format(minutes=minutes, seconds=seconds)
+                )
+        if progress.error:
+            parts.append(progress.error)
+        return " · ".join(parts)
+
+    def _on_downloads_progressed(self, progress: DownloadProgress) -> None:
+        self._progress[progress.id] = progress
+        self._show(progress)
+        self._update_buttons()
+
+    def _show(self, progress: DownloadProgress) -> None:
+        row = self._rows.get(progress.id)
+        if row is None:
+            row = self.table.rowCount()
+            self._rows[progress.id] = row
+            self.table.insertRow(row)
+            name = QTableWidgetItem(f"{progress.repo_id}/{progress.name}")
+            name.setData(Qt.ItemDataRole.UserRole, progress.id)
+            self.table.setItem(row, 0, name)
+            bar = QProgressBar(self.table)
+            bar.setRange(0, 1000)
+            self.table.setCellWidget(row, 1, bar)
+            self.table.setItem(row, 2, QTableWidgetItem())
+        bar = self.table.cellWidget(row, 1)
+        if isinstance(bar, QProgressBar):
+            total = max(progress.total_bytes, 1)
+            bar.setValue(int(1000 * min(progress.done_bytes, total) / total))
+            bar.setAccessibleName(self.tr("Progress of {name}").format(name=progress.name))
+        status = self.table.item(row, 2)
+        status.setText(self._status(progress))
+        status.setToolTip(progress.error or progress.path)
+        self.empty_label.setVisible(self.table.rowCount() == 0)
+        self.table.setVisible(self.table.rowCount() > 0)
+
+    def progress(self, download_id: str) -> DownloadProgress | None:
+        """The latest report of one download."""
+        return self._progress.get(download_id)
+
+    def _selected(self) -> DownloadProgress | None:
+        rows = {index.row() for index in self.table.selectedIndexes()}
+        if len(rows) != 1:
+            return None
+        item = self.table.item(rows.pop(), 0)
+        return self._progress.get(str(item.data(Qt.ItemDataRole.UserRole))) if item else None
+
+    def _update_buttons(self) -> None:
+        progress = self._selected()
+        state = progress.state if progress is not None else ""
+        self.pause_button.setEnabled(state in ("queued", "downloading"))
+        self.resume_button.setEnabled(state in ("paused", "failed"))
+        self.cancel_button.setEnabled(state in ("queued", "downloading", "paused", "failed"))
+        self.empty_label.setVisible(self.table.rowCount() == 0)
+        self.table.setVisible(self.table.rowCount() > 0)
+
+    def _on_pause_clicked(self) -> None:
+        progress = self._selected()
+        if progress is not None:
+            self._downloads.pause(progress.id)
+
+    def _on_resume_clicked(self) -> None:
+        progress = self._selected()
+        if progress is not None:
+            self._tasks.start(self._resume(progress.id), name="models-resume")
+
+    async def _resume(self, download_id: str) -> None:
+        try:
+            await self._downloads.resume(download_id)
+        except EngineError as exc:
+            self.message_bar.show_message(str(exc))
+
+    def _on_cancel_clicked(self) -> None:
+        progress = self._selected()
+        if progress is not None:
+            self._downloads.cancel(progress.id)
+
+
 class ModelsDialog(QDialog):
     """Models…: the model manager (installed models; discovery and downloads).
 
@@ -536,9 +886,11 @@ class ModelsDialog(QDialog):
         paths: Paths,
         settings: Settings,
         hardware: Callable[[], Awaitable[Hardware]],
+        downloads: Downloads,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
+        self._downloads = downloads
         folder = settings.models_dir.strip()
         self._store = ModelStore(paths, Path(folder).expanduser() if folder else None)
         self.tabs = QTabWidget(self)
@@ -546,11 +898,16 @@ class ModelsDialog(QDialog):
         self.installed.load_requested.connect(self.load_requested)
         self.installed.models_changed.connect(self.models_changed)
         self.discover = DiscoverTab(
-            self._store, hardware, settings.context_size or DEFAULT_CONTEXT, settings.language, self
+            self._store, hardware, settings.context_size or DEFAULT_CONTEXT, settings, self
         )
         self.discover.models_changed.connect(self._on_discover_models_changed)
+        self.discover.download_requested.connect(self._on_discover_download_requested)
+        self.downloads = DownloadsTab(downloads, self)
+        downloads.finished.connect(self._on_downloads_finished)
         self.tabs.addTab(self.installed, "")
         self.tabs.addTab(self.discover, "")
+        self.tabs.addTab(self.downloads, "")
+        self._tasks = BackgroundTasks()
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, self)
         self.buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
@@ -563,6 +920,22 @@ class ModelsDialog(QDialog):
         self.installed.refresh()
         self.discover.refresh()
 
+    def _on_discover_download_requested(self, file: HubFile) -> None:
+        self._tasks.start(self.download(file), name="models-download")
+
+    async def download(self, file: HubFile) -> str:
+        """Start downloading ``file`` and show the Downloads tab; "" if it was refused."""
+        try:
+            download_id = await self._downloads.start(file)
+        except EngineError as exc:
+            self.discover.message_bar.show_message(str(exc))
+            return ""
+        self.tabs.setCurrentWidget(self.downloads)
+        return download_id
+
+    def _on_downloads_finished(self, _progress: DownloadProgress) -> None:
+        self.installed.refresh()
+
     def _on_discover_models_changed(self) -> None:
         self.installed.refresh()
         self.models_changed.emit()
@@ -572,6 +945,7 @@ class ModelsDialog(QDialog):
         self.setWindowTitle(self.tr("Models"))
         self.tabs.setTabText(self.tabs.indexOf(self.installed), self.tr("&Installed"))
         self.tabs.setTabText(self.tabs.indexOf(self.discover), self.tr("&Discover"))
+        self.tabs.setTabText(self.tabs.indexOf(self.downloads), self.tr("Do&wnloads"))
 
     def changeEvent(self, event: QEvent) -> None:
         """Re-translate when the language changes."""
@@ -582,7 +956,16 @@ class ModelsDialog(QDialog):
     @property
     def busy(self) -> bool:
         """Whether background work started by the dialog is still running."""
-        return self.installed.busy or self.discover.busy
+        return (
+            self.installed.busy or self.discover.busy or self.downloads.busy or len(self._tasks) > 0
+        )
 
 
-__all__ = ["DiscoverTab", "InstalledTab", "ModelsDialog", "badge_text", "format_parameters"]
+__all__ = [
+    "DiscoverTab",
+    "DownloadsTab",
+    "InstalledTab",
+    "ModelsDialog",
+    "badge_text",
+    "format_parameters",
+]

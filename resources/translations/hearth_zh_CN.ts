@@ -544,6 +544,66 @@
         <translation>推荐模型</translation>
     </message>
     <message>
+        <source>Enter or double-click lists the model&apos;s files</source>
+        <translation>按 Enter 或双击列出该模型的文件</translation>
+    </message>
+    <message>
+        <source>&amp;Search Hugging Face:</source>
+        <translation>搜索 Hugging Face(&amp;S)：</translation>
+    </message>
+    <message>
+        <source>e.g. qwen2.5 coder</source>
+        <translation>例如 qwen2.5 coder</translation>
+    </message>
+    <message>
+        <source>Search Hugging Face</source>
+        <translation>搜索 Hugging Face</translation>
+    </message>
+    <message>
+        <source>Most downloaded</source>
+        <translation>下载最多</translation>
+    </message>
+    <message>
+        <source>Most liked</source>
+        <translation>最受喜爱</translation>
+    </message>
+    <message>
+        <source>Newest</source>
+        <translation>最新</translation>
+    </message>
+    <message>
+        <source>Sort by</source>
+        <translation>排序方式</translation>
+    </message>
+    <message>
+        <source>Search</source>
+        <translation>搜索</translation>
+    </message>
+    <message>
+        <source>Repositories found</source>
+        <translation>找到的仓库</translation>
+    </message>
+    <message>
+        <source>File</source>
+        <translation>文件</translation>
+    </message>
+    <message>
+        <source>Quantization</source>
+        <translation>量化</translation>
+    </message>
+    <message>
+        <source>Files of the repository</source>
+        <translation>仓库中的文件</translation>
+    </message>
+    <message>
+        <source>Do&amp;wnload</source>
+        <translation>下载(&amp;W)</translation>
+    </message>
+    <message>
+        <source>Download the selected file; it is checked against the hub&apos;s sha256</source>
+        <translation>下载所选文件；完成后会与 Hub 上的 sha256 核对</translation>
+    </message>
+    <message>
         <source>chat</source>
         <translation>聊天</translation>
     </message>
@@ -556,12 +616,111 @@
         <translation>代码</translation>
     </message>
     <message>
+        <source>{repo} · {downloads} downloads · {likes} likes</source>
+        <translation>{repo} · {downloads} 次下载 · {likes} 个赞</translation>
+    </message>
+    <message>
+        <source>No GGUF models found.</source>
+        <translation>没有找到 GGUF 模型。</translation>
+    </message>
+    <message>
+        <source>{name} ({count} parts)</source>
+        <translation>{name}（{count} 个分卷）</translation>
+    </message>
+    <message>
+        <source>unknown ({reason})</source>
+        <translation>未知（{reason}）</translation>
+    </message>
+    <message>
         <source>Could not import {path}: {reason}</source>
         <translation>无法导入 {path}：{reason}</translation>
     </message>
     <message>
         <source>{name} is ready to use; its file stays where it is.</source>
         <translation>{name} 已可使用；文件保留在原处。</translation>
+    </message>
+</context>
+<context>
+    <name>DownloadsTab</name>
+    <message>
+        <source>Model</source>
+        <translation>模型</translation>
+    </message>
+    <message>
+        <source>Progress</source>
+        <translation>进度</translation>
+    </message>
+    <message>
+        <source>Status</source>
+        <translation>状态</translation>
+    </message>
+    <message>
+        <source>Downloads</source>
+        <translation>下载</translation>
+    </message>
+    <message>
+        <source>Nothing is downloading. Find a model in the Discover tab.</source>
+        <translation>当前没有下载。可在“发现”页中查找模型。</translation>
+    </message>
+    <message>
+        <source>&amp;Pause</source>
+        <translation>暂停(&amp;P)</translation>
+    </message>
+    <message>
+        <source>Res&amp;ume</source>
+        <translation>继续(&amp;U)</translation>
+    </message>
+    <message>
+        <source>&amp;Cancel download</source>
+        <translation>取消下载(&amp;C)</translation>
+    </message>
+    <message>
+        <source>Stop and delete what was downloaded</source>
+        <translation>停止并删除已下载的部分</translation>
+    </message>
+    <message>
+        <source>waiting</source>
+        <translation>等待中</translation>
+    </message>
+    <message>
+        <source>downloading</source>
+        <translation>下载中</translation>
+    </message>
+    <message>
+        <source>paused</source>
+        <translation>已暂停</translation>
+    </message>
+    <message>
+        <source>checking the sha256</source>
+        <translation>正在校验 sha256</translation>
+    </message>
+    <message>
+        <source>done</source>
+        <translation>完成</translation>
+    </message>
+    <message>
+        <source>failed</source>
+        <translation>失败</translation>
+    </message>
+    <message>
+        <source>cancelled</source>
+        <translation>已取消</translation>
+    </message>
+    <message>
+        <source>{done} of {total}</source>
+        <translation>{done} / {total}</translation>
+    </message>
+    <message>
+        <source>{speed}/s</source>
+        <translation>{speed}/秒</translation>
+    </message>
+    <message>
+        <source>{minutes}:{seconds:02d} left</source>
+        <translation>剩余 {minutes}:{seconds:02d}</translation>
+    </message>
+    <message>
+        <source>Progress of {name}</source>
+        <translation>{name} 的进度</translation>
     </message>
 </context>
 <context>
@@ -792,6 +951,10 @@
         <translation>内存占用</translation>
     </message>
     <message>
+        <source>Downloads</source>
+        <translation>下载</translation>
+    </message>
+    <message>
         <source>Memory used by Hearth and its engine</source>
         <translation>Hearth 及其引擎占用的内存</translation>
     </message>
@@ -928,6 +1091,14 @@
         <translation>无法保存聊天选项：{reason}</translation>
     </message>
     <message>
+        <source>Downloading {count}: %p%</source>
+        <translation>正在下载 {count} 个：%p%</translation>
+    </message>
+    <message>
+        <source>Downloaded and verified {name}</source>
+        <translation>已下载并校验 {name}</translation>
+    </message>
+    <message>
         <source>Memory {total}</source>
         <translation>内存 {total}</translation>
     </message>
@@ -980,6 +1151,10 @@
     <message>
         <source>&amp;Discover</source>
         <translation>发现(&amp;D)</translation>
+    </message>
+    <message>
+        <source>Do&amp;wnloads</source>
+        <translation>下载(&amp;W)</translation>
     </message>
 </context>
 <context>

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Callable
+import socket
+from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -16,6 +18,7 @@ from desktop.main_window import MainWindow
 from engine.store import STARTER_ID
 from tests.desktop.conftest import RunAsync
 from tests.desktop.test_app import LOAD_TIMEOUT_MS, wait_for_model
+from tests.hubserver import FakeHub
 
 pytestmark = pytest.mark.slow
 
@@ -91,3 +94,69 @@ def test_models_other_apps_downloaded_are_offered_and_imported(
     assert run_async(discover.import_found(model))
     qtbot.waitUntil(lambda: any(i.startswith("imported/") for i in dialog.installed.model_ids()))
     assert all(m.path != planted for m in discover.found())  # no longer offered
+
+
+REPO = "test-org/Tiny-Chat-GGUF"
+FILE = "tiny-chat.Q4_1.gguf"
+
+
+@pytest.fixture
+def fake_hub(smollm2: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeHub]:
+    """A fake Hugging Face hub serving the real SmolLM2 file under another name."""
+    with FakeHub() as hub:
+        hub.add_repo(REPO, {FILE: smollm2.read_bytes()}, downloads=1234, likes=5)
+        monkeypatch.setenv("HF_ENDPOINT", hub.endpoint)
+        yield hub
+
+
+def test_search_the_hub_check_fit_download_and_use_it(
+    qtbot: QtBot, window: MainWindow, run_async: RunAsync, fake_hub: FakeHub
+) -> None:
+    wait_for_model(qtbot, window)
+    dialog = window.open_models()
+    discover = dialog.discover
+    discover.search_edit.setText("tiny")
+    qtbot.mouseClick(discover.search_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: discover.repo_list.count() == 1, timeout=20000)
+    assert REPO in discover.repo_list.item(0).text()
+
+    discover.repo_list.setCurrentRow(0)  # lists its files, then reads each header remotely
+    qtbot.waitUntil(lambda: len(discover.hub_files()) == 1, timeout=20000)
+    assert discover.files_table.item(0, 1).text() == "Q4_1"
+    qtbot.waitUntil(lambda: discover.files_table.item(0, 3).text() != "…", timeout=60000)
+    assert discover.files_table.item(0, 3).text() in ("Fits on GPU", "Fits in memory")
+    served = fake_hub.bytes_served(FILE)
+    assert served < 10_000_000  # the fit came from the header, not the whole 98 MB file
+
+    discover.files_table.selectRow(0)
+    qtbot.mouseClick(discover.download_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: dialog.tabs.currentWidget() is dialog.downloads, timeout=10000)
+    with qtbot.waitSignal(window.downloads().finished, timeout=120000) as finished:
+        pass
+    progress = finished.args[0]
+    assert progress.state == "done" and Path(progress.path).is_file()
+    assert "done" in dialog.downloads.table.item(0, 2).text()
+    model_id = f"{REPO}/{FILE.removesuffix('.gguf')}"
+    qtbot.waitUntil(lambda: model_id in dialog.installed.model_ids(), timeout=20000)
+    qtbot.waitUntil(lambda: window.model_combo.findData(model_id) >= 0, timeout=20000)
+    assert "Downloaded and verified" in window.statusBar().currentMessage()
+
+
+def test_offline_mode_searches_nothing_and_says_so(
+    qtbot: QtBot,
+    window: MainWindow,
+    run_async: RunAsync,
+    fake_hub: FakeHub,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    run_async(window.apply_settings(replace(window.settings, offline=True)))
+    dialog = window.open_models()
+
+    def no_network(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("offline mode opened a connection")
+
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    assert window.settings.offline
+    assert not run_async(dialog.discover.search("tiny"))
+    assert "Offline mode is on" in dialog.discover.message_bar.text()
+    assert fake_hub.requests() == []
