@@ -10,7 +10,11 @@ A finished part is checked against the hub's LFS sha256 before it is moved into
 
 Threads: every download runs on its own worker thread; ``on_progress`` is called
 from those threads, never from the caller's. A GUI must hand it over to its own
-thread (``loop.call_soon_threadsafe``).
+thread (``loop.call_soon_threadsafe``). Each HTTP exchange (metadata and body) runs on a
+short-lived reader thread that hands chunks over through a bounded queue, so the
+worker sees a pause or cancel within :data:`_POLL_S` even while the server is silent:
+an httpx stream cannot go on after a read timeout (httpcore closes the connection),
+and closing a response from another thread does not wake a blocked read everywhere.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import contextlib
 import hashlib
 import json
 import logging
+import queue
 import shutil
 import threading
 import time
@@ -46,6 +51,12 @@ DISK_MARGIN = 256 * 1000**2
 MAX_RETRIES = 4
 CHUNK = 1024 * 1024
 _PROGRESS_INTERVAL = 0.2
+#: How often a waiting worker looks at the stop flag (pause and cancel take effect this fast).
+_POLL_S = 0.1
+#: Chunks a reader thread may get ahead of the worker writing them.
+_QUEUE_CHUNKS = 64
+#: Seconds :meth:`DownloadManager.resume` waits for the previous run of a download to end.
+_STOP_WAIT_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -81,6 +92,18 @@ class _Stop(Exception):
     """Raised inside a worker when the user paused or cancelled."""
 
 
+class _ShortBody(Exception):
+    """The server ended a response before the bytes it announced (retried like a drop)."""
+
+
+class _Meta:
+    """The resolve metadata a reader thread hands to the worker before the body."""
+
+    def __init__(self, commit_hash: str | None, status_code: int) -> None:
+        self.commit_hash = commit_hash
+        self.status_code = status_code
+
+
 @dataclass
 class _Job:
     id: str
@@ -93,7 +116,6 @@ class _Job:
     revision: str = "main"
     stop: str = ""  # "", "pause", "cancel" or "close"
     thread: threading.Thread | None = None
-    response: Any = None
     wake: threading.Event = field(default_factory=threading.Event)
 
 
@@ -180,9 +202,19 @@ class DownloadManager:
         with self._lock:
             if job.state not in ("paused", "failed"):
                 return
-            if job.thread is not None and job.thread.is_alive():
-                job.thread.join(5)
+            old = job.thread
+        if old is not None and old.is_alive():
+            old.join(_STOP_WAIT_S)
+            if old.is_alive():
+                # Two runs must never write the same part file.
+                raise DownloadError(
+                    f"The download of {job.file.name} is still stopping; try again in a moment."
+                )
+        with self._lock:
+            if job.state not in ("paused", "failed"):
+                return
             job.stop, job.error = "", ""
+            job.wake.clear()
             job.done = self._bytes_on_disk(job)
         self._check_disk(job)
         self._set(job, "queued")
@@ -295,12 +327,8 @@ class DownloadManager:
             running = job.thread is not None and job.thread.is_alive()
             job.stop = how
             job.wake.set()
-            response = job.response
-        if response is not None:
-            # Best effort: a read blocked on a stalled server still ends only at the
-            # stall timeout; the worker then sees the stop request and stops.
-            with contextlib.suppress(Exception):
-                response.close()
+        # A running worker notices within _POLL_S (it never blocks on the network
+        # itself) and ends the download as paused or cancelled.
         if not running:
             self._finish_stop(job)
 
@@ -370,6 +398,9 @@ class DownloadManager:
                 for index in range(len(job.file.parts)):
                     self._transfer(job, index)
                 self._verify(job)
+                if job.stop:
+                    # Verified parts stay in staging; a resume re-checks and installs them.
+                    raise _Stop
                 self._install(job)
             except _Stop:
                 self._finish_stop(job)
@@ -383,10 +414,7 @@ class DownloadManager:
                 self._save()
 
     def _transfer(self, job: _Job, index: int) -> None:
-        from huggingface_hub import hf_hub_url
-        from huggingface_hub.file_download import get_hf_file_metadata
-        from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_status
-
+        """Worker thread: bring part ``index`` to its full size, resuming with Range."""
         part, size = job.file.parts[index], job.file.sizes[index]
         path = self._part_path(job, index)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -395,40 +423,43 @@ class DownloadManager:
         what = f"download {part}"
         attempt = 0
         while True:
+            if job.stop:
+                raise _Stop
             have = path.stat().st_size if path.exists() else 0
             if have >= size:
                 return
+            body: queue.Queue[Any] = queue.Queue(maxsize=_QUEUE_CHUNKS)
+            abandoned = threading.Event()
+            reader = threading.Thread(
+                target=self._read_body,
+                args=(job.file.repo_id, part, job.revision, have, body, abandoned),
+                name=f"download-{job.id}-reader",
+                daemon=True,
+            )
+            reader.start()
             try:
-                url = hf_hub_url(
-                    job.file.repo_id, part, revision=job.revision, endpoint=self.endpoint
-                )
-                meta = get_hf_file_metadata(
-                    url, timeout=self.stall_timeout_s + 5, endpoint=self.endpoint
-                )
+                meta = self._receive(job, body)
+                if isinstance(meta, BaseException):
+                    raise meta
                 if job.revision == "main" and meta.commit_hash:
                     job.revision = meta.commit_hash
                     self._save()
-                headers = build_hf_headers()
-                headers["Accept-Encoding"] = "identity"
-                headers["Range"] = f"bytes={have}-"
-                with get_session().stream(
-                    "GET",
-                    meta.location,
-                    headers=headers,
-                    timeout=http_timeout(self.stall_timeout_s),
-                ) as response:
-                    job.response = response
-                    hf_raise_for_status(response)
-                    mode = "ab" if response.status_code == 206 else "wb"
-                    with path.open(mode) as out:
-                        self._copy(job, response, out, have if mode == "ab" else 0, index)
+                mode = "ab" if meta.status_code == 206 else "wb"
+                with path.open(mode) as out:
+                    got = self._copy(job, body, out, have if mode == "ab" else 0, index)
+                if got < size:
+                    raise _ShortBody(f"the hub ended the transfer of {part} early")
                 attempt = 0
             except _Stop:
                 raise
             except Exception as exc:
                 if job.stop:
                     raise _Stop from exc
-                error = hub_error(exc, self.endpoint, what)
+                error = (
+                    DownloadError(f"Could not {what}: {exc}.")
+                    if isinstance(exc, _ShortBody)
+                    else hub_error(exc, self.endpoint, what)
+                )
                 status = getattr(getattr(exc, "response", None), "status_code", 0)
                 if (status and status < 500) or attempt >= MAX_RETRIES:
                     raise error from exc
@@ -438,15 +469,85 @@ class DownloadManager:
                 if job.wake.wait(delay) and job.stop:
                     raise _Stop from exc
             finally:
-                job.response = None
+                # The reader ends at its next chunk, or at the stall timeout on a silent server.
+                abandoned.set()
 
-    def _copy(self, job: _Job, response: Any, out: Any, have: int, index: int) -> None:
+    def _read_body(
+        self,
+        repo_id: str,
+        part: str,
+        revision: str,
+        start: int,
+        body: queue.Queue[Any],
+        abandoned: threading.Event,
+    ) -> None:
+        """Reader thread: one metadata call and one ranged GET, handed over through ``body``.
+
+        Puts a :class:`_Meta`, then ``bytes`` chunks, then ``None`` at the end; any error
+        is put instead and ends the exchange. Stops as soon as ``abandoned`` is set.
+        """
+        from huggingface_hub import hf_hub_url
+        from huggingface_hub.file_download import get_hf_file_metadata
+        from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_status
+
+        def hand_over(item: Any) -> bool:
+            while not abandoned.is_set():
+                try:
+                    body.put(item, timeout=_POLL_S)
+                except queue.Full:
+                    continue
+                return True
+            return False
+
+        try:
+            url = hf_hub_url(repo_id, part, revision=revision, endpoint=self.endpoint)
+            meta = get_hf_file_metadata(
+                url, timeout=self.stall_timeout_s + 5, endpoint=self.endpoint
+            )
+            if abandoned.is_set():
+                return
+            headers = build_hf_headers()
+            headers["Accept-Encoding"] = "identity"
+            headers["Range"] = f"bytes={start}-"
+            with get_session().stream(
+                "GET",
+                meta.location,
+                headers=headers,
+                timeout=http_timeout(self.stall_timeout_s),
+            ) as response:
+                hf_raise_for_status(response)
+                if not hand_over(_Meta(meta.commit_hash, response.status_code)):
+                    return
+                # As received: nothing buffered is lost when the connection drops.
+                for chunk in response.iter_bytes():
+                    if not hand_over(chunk):
+                        return
+            hand_over(None)
+        except Exception as exc:
+            hand_over(exc)
+
+    def _receive(self, job: _Job, body: queue.Queue[Any]) -> Any:
+        """Worker thread: the reader's next item, giving up at once when a stop is asked."""
+        while True:
+            if job.stop:
+                raise _Stop
+            try:
+                return body.get(timeout=_POLL_S)
+            except queue.Empty:
+                continue
+
+    def _copy(self, job: _Job, body: queue.Queue[Any], out: Any, have: int, index: int) -> int:
+        """Worker thread: write the reader's chunks to ``out``; returns the part's bytes on disk."""
         before = sum(job.file.sizes[:index])
         last_emit = window_start = time.monotonic()
         window_bytes = 0
-        for chunk in response.iter_bytes():  # as received: nothing buffered is lost on a drop
-            if job.stop:
-                raise _Stop
+        while True:
+            chunk = self._receive(job, body)
+            if chunk is None:
+                break
+            if isinstance(chunk, BaseException):
+                out.flush()
+                raise chunk
             out.write(chunk)
             have += len(chunk)
             window_bytes += len(chunk)
@@ -464,6 +565,7 @@ class DownloadManager:
         out.flush()
         if job.stop:
             raise _Stop
+        return have
 
     def _verify(self, job: _Job) -> None:
         self._set(job, "verifying")

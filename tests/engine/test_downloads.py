@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import json
 import socket
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -15,6 +18,7 @@ from engine.config import Settings, get_paths
 from engine.downloads import DownloadManager, DownloadProgress
 from engine.errors import DownloadError, OfflineError
 from engine.hub import Hub, HubFile
+from engine.types import ChatMessage, GenerationResult, SamplingParams
 from tests.hubserver import FakeHub
 
 REPO = "HuggingFaceTB/SmolLM2-135M-Instruct-GGUF"
@@ -47,6 +51,14 @@ class Recorder:
             result = found()
             assert result is not None
             return result
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 30) -> None:
+    """Poll a condition that no progress report announces (bytes the fake hub served)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
 
 
 @pytest.fixture
@@ -118,6 +130,7 @@ def test_dropped_connection_resumes_without_refetching(fake_hub: FakeHub) -> Non
     assert ranges == ["bytes=0-", "bytes=100000-"]
 
 
+@pytest.mark.slow
 def test_stalled_transfer_is_retried(fake_hub: FakeHub) -> None:
     fake_hub.misbehave(PART2, stall_after=50_000)
     rec = Recorder()
@@ -135,9 +148,11 @@ def test_pause_then_restart_resumes_from_the_bytes_on_disk(fake_hub: FakeHub) ->
     first = _manager(fake_hub, rec, stall_timeout_s=30)
     split = _files(fake_hub)[PART1]
     download_id = first.start(split)
-    with rec.cond:
-        assert rec.cond.wait_for(lambda: fake_hub.bytes_served(PART1) >= 120_000, 30)
-    first.close()  # the app quits mid-download
+    wait_until(lambda: fake_hub.bytes_served(PART1) >= 120_000)
+    wait_until(lambda: first.downloads()[0].done_bytes == 120_000)
+    started = time.monotonic()
+    first.close()  # the app quits mid-download, while the server is silent
+    assert time.monotonic() - started < 2
     assert rec.wait_state(download_id, "paused").done_bytes == 120_000
 
     rec2 = Recorder()
@@ -154,19 +169,103 @@ def test_pause_then_restart_resumes_from_the_bytes_on_disk(fake_hub: FakeHub) ->
     assert DownloadManager(get_paths(), Settings(), on_progress=rec2).restore() == []
 
 
-def test_cancel_leaves_nothing_behind(fake_hub: FakeHub) -> None:
+def test_cancel_during_a_stall_is_prompt_and_leaves_nothing_behind(fake_hub: FakeHub) -> None:
     fake_hub.misbehave(SMOL, stall_after=1_000_000)
     rec = Recorder()
     manager = _manager(fake_hub, rec, stall_timeout_s=30)
     download_id = manager.start(_files(fake_hub)[SMOL])
-    with rec.cond:
-        assert rec.cond.wait_for(lambda: fake_hub.bytes_served(SMOL) >= 1_000_000, 30)
+    wait_until(lambda: fake_hub.bytes_served(SMOL) >= 1_000_000)
+    started = time.monotonic()
     manager.cancel(download_id)
-    assert rec.wait_state(download_id, "cancelled", timeout=10).state == "cancelled"
+    assert rec.wait_state(download_id, "cancelled", "done", timeout=10).state == "cancelled"
+    assert time.monotonic() - started < 2  # not at the 30 s stall timeout
     manager.close()
     assert not list(_models().rglob("*.gguf"))
     assert not list(_models().rglob("*.incomplete"))
     assert DownloadManager(get_paths(), Settings(), on_progress=rec).restore() == []
+
+
+def test_pause_during_a_stall_ends_paused_then_resume_finishes_verified(
+    fake_hub: FakeHub, smollm2: Path
+) -> None:
+    """The reported bug: a stop during a stall must end as paused, never as done."""
+    fake_hub.misbehave(SMOL, stall_after=2_000_000)
+    rec = Recorder()
+    manager = _manager(fake_hub, rec, stall_timeout_s=30)
+    download_id = manager.start(_files(fake_hub)[SMOL])
+    wait_until(lambda: fake_hub.bytes_served(SMOL) >= 2_000_000)
+    started = time.monotonic()
+    manager.pause(download_id)
+    paused = rec.wait_state(download_id, "paused", "done", "failed", timeout=10)
+    assert time.monotonic() - started < 2
+    assert paused.state == "paused" and 0 < paused.done_bytes <= 2_000_000
+    assert not (_models() / REPO / SMOL).exists()
+    assert not any(e.state in ("done", "verifying") for e in rec.events)
+
+    fake_hub.reset_counts()
+    manager.resume(download_id)
+    done = rec.wait_state(download_id, "done", "failed")
+    manager.close()
+    assert done.state == "done", done.error
+    installed = (_models() / REPO / SMOL).read_bytes()
+    assert hashlib.sha256(installed).digest() == hashlib.sha256(smollm2.read_bytes()).digest()
+    assert fake_hub.bytes_served(SMOL) == len(installed) - paused.done_bytes
+
+
+def test_stop_requested_while_verifying_never_installs(
+    fake_hub: FakeHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pause that lands after the last byte still ends paused; resume then installs."""
+    rec = Recorder()
+    manager = _manager(fake_hub, rec)
+    real_verify = DownloadManager._verify
+
+    def verify_then_pause(self: DownloadManager, job: object) -> None:
+        real_verify(self, job)  # type: ignore[arg-type]
+        self.pause(job.id)  # type: ignore[attr-defined]
+
+    monkeypatch.setattr(DownloadManager, "_verify", verify_then_pause)
+    download_id = manager.start(_files(fake_hub)[PART1])
+    assert rec.wait_state(download_id, "paused", "done", "failed").state == "paused"
+    assert not (_models() / REPO / PART1).exists()
+    monkeypatch.setattr(DownloadManager, "_verify", real_verify)
+    fake_hub.reset_counts()
+    manager.resume(download_id)
+    assert rec.wait_state(download_id, "done", "failed").state == "done"
+    manager.close()
+    assert fake_hub.bytes_served(PART1) == 0  # the verified bytes were kept
+    assert (_models() / REPO / PART1).read_bytes() == b"a" * 300_000
+
+
+@pytest.mark.slow
+def test_full_download_is_verified_then_loaded_for_a_chat(fake_hub: FakeHub, smollm2: Path) -> None:
+    """The real SmolLM2 GGUF through the hub protocol, checked by sha256, then used."""
+    from engine.client import EngineClient
+
+    rec = Recorder()
+    manager = _manager(fake_hub, rec)
+    file = _files(fake_hub)[SMOL]
+    done = rec.wait_state(manager.start(file), "done", "failed")
+    manager.close()
+    assert done.state == "done", done.error
+    data = Path(done.path).read_bytes()
+    assert hashlib.sha256(data).hexdigest() == file.sha256[0]
+    assert data == smollm2.read_bytes()
+
+    async def chat() -> GenerationResult:
+        async with EngineClient() as client:
+            info = await client.load(done.path)
+            assert info.model_id
+            result = None
+            params = SamplingParams(temperature=0, max_tokens=8)
+            async for event in client.chat([ChatMessage("user", "Say hello.")], params):
+                if isinstance(event, GenerationResult):
+                    result = event
+            assert result is not None
+            return result
+
+    result = asyncio.run(chat())
+    assert result.text.strip() and result.stats.generated_tokens > 0
 
 
 def test_not_enough_disk_is_refused_before_starting(
