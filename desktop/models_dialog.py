@@ -428,7 +428,7 @@ class DiscoverTab(QWidget):
 
     def retranslate_ui(self) -> None:
         """Set every translatable text (at start and when the language changes)."""
-        self.local_label.setText(self.tr("&Already on this computer (other apps)"))
+        self._show_local_label()
         self.local_table.setHorizontalHeaderLabels(
             [self.tr("Name"), self.tr("Found in"), self.tr("Size")]
         )
@@ -522,6 +522,10 @@ class DiscoverTab(QWidget):
                 item.setToolTip(str(model.path))
                 self.local_table.setItem(row, column, item)
         self.local_table.resizeColumnsToContents()
+        # Nothing found: one line instead of an empty table, the room goes to the catalog.
+        self.local_table.setVisible(bool(self._found))
+        self.import_button.setVisible(bool(self._found))
+        self._show_local_label()
         self._catalog = list(catalog)
         await self._fill_catalog()
 
@@ -659,6 +663,17 @@ class DiscoverTab(QWidget):
         file = self._selected_file()
         if file is not None:
             self.download_requested.emit(file)
+
+    def _show_local_label(self) -> None:
+        if self.local_table.isHidden() and not self._found:
+            self.local_label.setText(
+                self.tr(
+                    "No models from other apps (LM Studio, Ollama, GPT4All, Jan, Hugging Face) "
+                    "found on this computer."
+                )
+            )
+        else:
+            self.local_label.setText(self.tr("&Already on this computer (other apps)"))
 
     def found(self) -> list[ExternalModel]:
         """The models found in other apps' folders and not yet imported."""
@@ -914,7 +929,7 @@ class ModelsDialog(QDialog):
         layout.addWidget(self.tabs, 1)
         layout.addWidget(self.buttons)
         self.resize(
-            self.fontMetrics().horizontalAdvance("M") * 90, self.fontMetrics().height() * 32
+            self.fontMetrics().horizontalAdvance("M") * 90, self.fontMetrics().height() * 40
         )
         self.retranslate_ui()
         self.installed.refresh()

@@ -632,6 +632,10 @@
         <translation>未知（{reason}）</translation>
     </message>
     <message>
+        <source>No models from other apps (LM Studio, Ollama, GPT4All, Jan, Hugging Face) found on this computer.</source>
+        <translation>本机上没有找到其他应用（LM Studio、Ollama、GPT4All、Jan、Hugging Face）下载的模型。</translation>
+    </message>
+    <message>
         <source>Could not import {path}: {reason}</source>
         <translation>无法导入 {path}：{reason}</translation>
     </message>
