@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
 import pytest
 
 from tests.engine import gguf_factory as gf
+from tests.hubserver import FakeHub
 
 pytestmark = pytest.mark.slow
 
@@ -185,3 +189,141 @@ def test_the_cli_process_never_loads_llama_cpp_or_torch() -> None:
     )
     assert run.returncode == 0, run.stderr
     assert "LOADED []" in run.stdout
+
+
+# ---------------------------------------------------------------- models search|files|pull
+HUB_REPO = "HuggingFaceTB/SmolLM2-135M-Instruct-GGUF"
+SMOL = "SmolLM2-135M-Instruct.Q4_1.gguf"
+TINY = gf.build_gguf(gf.llama_metadata(), gf.llama_tensors())
+
+
+@pytest.fixture
+def cli_hub(smollm2: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeHub]:
+    """A fake hub that the CLI subprocesses reach through ``HF_ENDPOINT``."""
+    with FakeHub() as hub:
+        hub.add_repo(HUB_REPO, {SMOL: smollm2.read_bytes()}, downloads=900, likes=5)
+        hub.add_repo(
+            "Qwen/Qwen2.5-0.5B-Instruct-GGUF",
+            {"qwen2.5-0.5b-instruct-q8_0.gguf": TINY, "qwen2.5-0.5b-instruct-q4_k_m.gguf": TINY},
+            downloads=800,
+            likes=50,
+        )
+        hub.add_repo(
+            "other/two-choices-GGUF",
+            {"m-Q8_0.gguf": TINY, "m-F16.gguf": TINY, "README.md": b"#"},
+            downloads=1,
+        )
+        monkeypatch.setenv("HF_ENDPOINT", hub.endpoint)
+        yield hub
+
+
+def test_models_search_sorts_and_prints_json(cli_hub: FakeHub) -> None:
+    run = cli("models", "search", "", "--sort", "likes", "--json")
+    assert run.returncode == 0, run.stderr
+    found = json.loads(run.stdout)
+    assert [r["repo_id"] for r in found][:2] == ["Qwen/Qwen2.5-0.5B-Instruct-GGUF", HUB_REPO]
+    run = cli("models", "search", "smollm2", "--limit", "5")
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines() == [f"{HUB_REPO}  [900 downloads, 5 likes]"]
+
+
+def test_models_files_show_the_fit_read_from_the_remote_header(cli_hub: FakeHub) -> None:
+    run = cli("models", "files", HUB_REPO, "--json")
+    assert run.returncode == 0, run.stderr
+    [file] = json.loads(run.stdout)
+    assert file["name"] == SMOL and file["quant"] == "Q4_1" and file["parts"] == [SMOL]
+    assert file["size"] == len(cli_hub.repos[HUB_REPO].files[SMOL])
+    assert file["fit"] in ("gpu", "ram")  # 98 MB fits any computer that runs the tests
+    # Only the header was read, with a Range request: the model was not downloaded.
+    assert cli_hub.bytes_served(SMOL) < len(cli_hub.repos[HUB_REPO].files[SMOL]) // 4
+    assert all(r[2].startswith("bytes=0-") for r in cli_hub.requests("GET", "/cdn/"))
+    # A context no computer has memory for makes the same file too large.
+    run = cli("models", "files", HUB_REPO, "--ctx", "100000000")
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines() == [SMOL, "    Q4_1, 98 MB — Too large"]
+
+
+def test_models_pull_installs_a_verified_model_that_chats(cli_hub: FakeHub, smollm2: Path) -> None:
+    run = cli("models", "pull", HUB_REPO, "--quant", "q4_1")  # quantization in any case
+    assert run.returncode == 0, run.stderr
+    path = Path(run.stdout.strip())
+    assert path.name == SMOL and path.read_bytes() == smollm2.read_bytes()
+    assert "98 MB of 98 MB" in run.stderr  # progress goes to stderr
+    listed = json.loads(cli("models", "list", "--json").stdout)
+    assert str(path) in [m["path"] for m in listed]
+    chat = cli("chat", "--model", str(path), "--temperature", "0", "--max-tokens", "8", "Hi")
+    assert chat.returncode == 0, chat.stderr
+    assert chat.stdout.strip()
+    cli_hub.reset_counts()
+    again = cli("models", "pull", HUB_REPO, "--json")
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["path"] == str(path)
+    assert cli_hub.bytes_served(SMOL) == 0  # already installed: nothing downloaded again
+
+
+def test_models_pull_picks_the_q4_k_m_file_or_lists_the_choices(cli_hub: FakeHub) -> None:
+    run = cli("models", "pull", "Qwen/Qwen2.5-0.5B-Instruct-GGUF")
+    assert run.returncode == 0, run.stderr
+    assert Path(run.stdout.strip()).name == "qwen2.5-0.5b-instruct-q4_k_m.gguf"
+    run = cli("models", "pull", "other/two-choices-GGUF")
+    assert run.returncode == 2 and "Traceback" not in run.stderr
+    assert "m-Q8_0.gguf" in run.stderr and "m-F16.gguf" in run.stderr
+    run = cli("models", "pull", "other/two-choices-GGUF", "--quant", "Q2_K")
+    assert run.returncode == 2 and "no Q2_K file" in run.stderr
+    run = cli("models", "pull", "other/two-choices-GGUF", "--file", "m-F16.gguf", "--json")
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout)["quant"] == "F16"
+    assert cli("models", "pull", "x/y", "--file", "a", "--quant", "b").returncode == 2
+
+
+def test_models_hub_commands_refuse_offline_and_explain_no_network(cli_hub: FakeHub) -> None:
+    from engine.config import Settings, get_paths, save_settings
+
+    save_settings(get_paths().ensure(), Settings(offline=True))
+    for args in (["search", "smol"], ["files", HUB_REPO], ["pull", HUB_REPO]):
+        run = cli("models", *args)
+        assert run.returncode == 1, (args, run.stderr)
+        assert "Offline mode is on" in run.stderr and run.stderr.count("\n") == 1
+    assert cli_hub.requests() == []
+    save_settings(get_paths(), Settings())
+    with socket.socket() as s:  # a port where nothing listens
+        s.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{s.getsockname()[1]}"
+    env = {**os.environ, "HF_ENDPOINT": closed}
+    run = subprocess.run(
+        [sys.executable, "-m", "engine", "models", "search", "smol"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+    assert run.returncode == 1 and "Cannot reach 127.0.0.1" in run.stderr
+
+
+def test_models_pull_ctrl_c_pauses_and_a_rerun_resumes(cli_hub: FakeHub, smollm2: Path) -> None:
+    cli_hub.misbehave(SMOL, stall_after=30_000_000)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "engine", "models", "pull", HUB_REPO],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=os.environ.copy(),
+    )
+    deadline = time.monotonic() + 60
+    while cli_hub.bytes_served(SMOL) < 30_000_000:
+        assert time.monotonic() < deadline and proc.poll() is None
+        time.sleep(0.05)
+    time.sleep(0.5)  # the last chunks reach the part file
+    started = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 130, stderr
+    assert time.monotonic() - started < 5  # not at the 30 s stall timeout
+    assert "run the same command again to resume" in stderr and not stdout
+    cli_hub.reset_counts()
+    run = cli("models", "pull", HUB_REPO)
+    assert run.returncode == 0, run.stderr
+    assert "Resuming" in run.stderr
+    data = Path(run.stdout.strip()).read_bytes()
+    assert hashlib.sha256(data).digest() == hashlib.sha256(smollm2.read_bytes()).digest()
+    assert cli_hub.bytes_served(SMOL) == len(data) - 30_000_000
