@@ -367,11 +367,11 @@ async def _cmd_models_pull(args: argparse.Namespace) -> int:
     settings = load_settings(paths)
     files = await asyncio.to_thread(Hub(settings).files, args.repo)
     file = _pick_file(files, args.repo, args.file, args.quant)
-    latest: list[DownloadProgress] = []
+    latest: dict[str, DownloadProgress] = {}
     changed = threading.Event()
 
     def on_progress(progress: DownloadProgress) -> None:  # download threads
-        latest.append(progress)
+        latest[progress.id] = progress
         changed.set()
 
     manager = DownloadManager(paths, settings, on_progress=on_progress)
@@ -397,7 +397,7 @@ async def _cmd_models_pull(args: argparse.Namespace) -> int:
         while True:
             await asyncio.to_thread(changed.wait, interval)
             changed.clear()
-            progress = next((p for p in reversed(latest) if p.id == download_id), None)
+            progress = latest.get(download_id)
             if progress is None:
                 continue
             if progress.state in ("done", "failed", "cancelled"):
