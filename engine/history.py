@@ -64,6 +64,28 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE conversations ADD COLUMN deleted_at REAL;
     CREATE INDEX conversations_by_activity ON conversations(deleted_at, updated_at);
     """,
+    # 3: document summaries, with the file's sha256 and the options used.
+    """
+    CREATE TABLE summaries (
+        id INTEGER PRIMARY KEY,
+        title TEXT NOT NULL,
+        source_path TEXT NOT NULL DEFAULT '',
+        sha256 TEXT NOT NULL DEFAULT '',
+        options TEXT NOT NULL DEFAULT '{}',
+        model_id TEXT NOT NULL DEFAULT '',
+        summary TEXT NOT NULL DEFAULT '',
+        status TEXT NOT NULL DEFAULT 'running'
+            CHECK (status IN ('running', 'done', 'cancelled', 'failed')),
+        error TEXT NOT NULL DEFAULT '',
+        chunks INTEGER NOT NULL DEFAULT 0,
+        tokens_read INTEGER NOT NULL DEFAULT 0,
+        seconds REAL NOT NULL DEFAULT 0,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        deleted_at REAL
+    );
+    CREATE INDEX summaries_by_activity ON summaries(deleted_at, updated_at);
+    """,
 )
 
 
@@ -100,6 +122,36 @@ class SearchHit:
     message_id: int
     title: str
     excerpt: str
+
+
+@dataclass(frozen=True)
+class StoredSummary:
+    """One document summary: what was summarized, how, and the result so far."""
+
+    id: int
+    title: str
+    source_path: str
+    sha256: str
+    options: dict[str, Any]
+    model_id: str
+    summary: str
+    status: str
+    error: str
+    chunks: int
+    tokens_read: int
+    seconds: float
+    created_at: float
+    updated_at: float
+
+
+_SUMMARY_COLUMNS = (
+    "id, title, source_path, sha256, options, model_id, summary, status, error, chunks,"
+    " tokens_read, seconds, created_at, updated_at"
+)
+
+
+def _summary(row: sqlite3.Row) -> StoredSummary:
+    return StoredSummary(**{**dict(row), "options": json.loads(row["options"] or "{}")})
 
 
 class History:
@@ -230,16 +282,97 @@ class History:
         )
 
     def purge_deleted(self, *, older_than_s: float = 0.0) -> int:
-        """Delete for good the conversations hidden more than ``older_than_s`` ago.
+        """Delete for good the conversations and summaries hidden over ``older_than_s`` ago.
 
         Returns:
-            How many conversations were deleted.
+            How many conversations and summaries were deleted.
         """
+        cutoff = time.time() - older_than_s
         cur = self._db.execute(
             "DELETE FROM conversations WHERE deleted_at IS NOT NULL AND deleted_at <= ?",
-            (time.time() - older_than_s,),
+            (cutoff,),
         )
-        return cur.rowcount
+        purged = cur.rowcount
+        cur = self._db.execute(
+            "DELETE FROM summaries WHERE deleted_at IS NOT NULL AND deleted_at <= ?", (cutoff,)
+        )
+        return purged + cur.rowcount
+
+    # -- summaries -------------------------------------------------------------------
+
+    def add_summary(
+        self,
+        title: str,
+        *,
+        source_path: str = "",
+        sha256: str = "",
+        options: dict[str, Any] | None = None,
+        model_id: str = "",
+    ) -> int:
+        """Record a summary as it starts (status "running"); returns its id."""
+        now = time.time()
+        cur = self._db.execute(
+            "INSERT INTO summaries (title, source_path, sha256, options, model_id, created_at,"
+            " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (title, source_path, sha256, json.dumps(options or {}), model_id, now, now),
+        )
+        return int(cur.lastrowid or 0)
+
+    def update_summary(
+        self,
+        summary_id: int,
+        *,
+        summary: str | None = None,
+        status: str | None = None,
+        error: str | None = None,
+        chunks: int | None = None,
+        tokens_read: int | None = None,
+        seconds: float | None = None,
+    ) -> None:
+        """Store progress or the result; fields left None keep their value."""
+        self._db.execute(
+            "UPDATE summaries SET summary = COALESCE(?, summary), status = COALESCE(?, status),"
+            " error = COALESCE(?, error), chunks = COALESCE(?, chunks),"
+            " tokens_read = COALESCE(?, tokens_read), seconds = COALESCE(?, seconds),"
+            " updated_at = ? WHERE id = ?",
+            (summary, status, error, chunks, tokens_read, seconds, time.time(), summary_id),
+        )
+
+    def summaries(self, *, text: str = "") -> list[StoredSummary]:
+        """Summaries, newest first; with ``text``, only those whose title or summary has it."""
+        query = f"SELECT {_SUMMARY_COLUMNS} FROM summaries WHERE deleted_at IS NULL"
+        args: tuple[Any, ...] = ()
+        if text.strip():
+            query += (
+                " AND (instr(lower(title), lower(?)) > 0 OR instr(lower(summary), lower(?)) > 0)"
+            )
+            args = (text.strip(), text.strip())
+        rows = self._db.execute(query + " ORDER BY updated_at DESC, id DESC", args).fetchall()
+        return [_summary(row) for row in rows]
+
+    def summary(self, summary_id: int) -> StoredSummary:
+        """One summary.
+
+        Raises:
+            EngineError: there is no such summary.
+        """
+        row = self._db.execute(
+            f"SELECT {_SUMMARY_COLUMNS} FROM summaries WHERE id = ? AND deleted_at IS NULL",
+            (summary_id,),
+        ).fetchone()
+        if row is None:
+            raise EngineError(f"Summary {summary_id} no longer exists.")
+        return _summary(row)
+
+    def delete_summary(self, summary_id: int) -> None:
+        """Hide a summary; :meth:`restore_summary` undoes it until it is purged."""
+        self._db.execute(
+            "UPDATE summaries SET deleted_at = ? WHERE id = ?", (time.time(), summary_id)
+        )
+
+    def restore_summary(self, summary_id: int) -> None:
+        """Bring back a summary hidden by :meth:`delete_summary`."""
+        self._db.execute("UPDATE summaries SET deleted_at = NULL WHERE id = ?", (summary_id,))
 
     # -- reading ---------------------------------------------------------------------
 

@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -172,3 +173,36 @@ def test_a_killed_writer_loses_nothing_committed(tmp_path: Path) -> None:
     ]
     history.close()
     assert os.path.exists(path)
+
+
+def test_summaries_are_stored_with_their_source_and_options(history: History) -> None:
+    running = history.add_summary(
+        "report.pdf",
+        source_path="/docs/report.pdf",
+        sha256="ab" * 32,
+        options={"length": "short", "style": "bullets", "language": "auto"},
+        model_id="smol",
+    )
+    (stored,) = history.summaries()
+    assert stored.status == "running" and stored.summary == "" and stored.sha256 == "ab" * 32
+    history.update_summary(running, summary="- point one")
+    history.update_summary(running, summary="- point one\n- point two", status="done", chunks=7)
+    history.update_summary(running, tokens_read=51234, seconds=88.5)
+    done = history.summary(running)
+    assert done.summary == "- point one\n- point two" and done.status == "done"
+    assert (done.chunks, done.tokens_read, done.seconds) == (7, 51234, 88.5)
+    assert done.options == {"length": "short", "style": "bullets", "language": "auto"}
+    other = history.add_summary("notes.txt")
+    history.update_summary(other, summary="nothing about it", status="cancelled")
+    assert [s.id for s in history.summaries(text="POINT two")] == [running]
+    assert [s.id for s in history.summaries(text="notes")] == [other]
+    history.delete_summary(other)
+    assert [s.id for s in history.summaries()] == [running]
+    history.restore_summary(other)
+    assert {s.id for s in history.summaries()} == {running, other}
+    history.delete_summary(other)
+    assert history.purge_deleted() == 1
+    with pytest.raises(EngineError):
+        history.summary(other)
+    with pytest.raises(sqlite3.IntegrityError):
+        history.update_summary(running, status="exploded")
