@@ -534,9 +534,18 @@ def _pdf_sections(
         looks = f" (it looks like a {what})" if what else ""
         raise DocumentError(f'"{name}" is not a PDF file{looks}; it may be damaged.')
     from pypdf import PdfReader
-    from pypdf.errors import DependencyError, FileNotDecryptedError, PyPdfError
+    from pypdf.errors import (
+        DependencyError,
+        FileNotDecryptedError,
+        LimitReachedError,
+        PyPdfError,
+    )
 
     damaged = f'"{name}" is a damaged PDF; Hearth could not read it.'
+    bomb = (
+        f'"{name}" was refused: part of it expands to far more data than a document '
+        "holds (a PDF bomb?)."
+    )
     try:
         reader = PdfReader(io.BytesIO(data), strict=False)
         if reader.is_encrypted:
@@ -556,6 +565,8 @@ def _pdf_sections(
         raise
     except FileNotDecryptedError:
         raise DocumentError(f'"{name}" is protected by a password.') from None
+    except LimitReachedError:
+        raise DocumentError(bomb) from None
     except (PyPdfError, RecursionError, MemoryError, Exception):
         # Besides its own errors, pypdf raises assorted built-in ones on hostile input.
         log.warning("pypdf could not open %s", name, exc_info=True)
@@ -573,6 +584,8 @@ def _pdf_sections(
     for index in range(page_count):
         try:
             page_text = reader.pages[index].extract_text() or ""
+        except LimitReachedError:  # pypdf's own caps on decompression and stream sizes
+            raise DocumentError(bomb) from None
         except Exception:  # one bad page is not the whole PDF; on_progress is outside
             log.warning("pypdf failed on page %d of %s", index + 1, name, exc_info=True)
             failed += 1

@@ -8,6 +8,7 @@ import itertools
 import os
 import re
 import zipfile
+import zlib
 from pathlib import Path
 
 import pytest
@@ -26,10 +27,11 @@ def _pdf_string(text: str) -> str:
     return text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
 
 
-def make_pdf(pages: list[list[str]]) -> bytes:
+def make_pdf(pages: list[list[str]], *, padding: int = 0) -> bytes:
     """A minimal valid PDF by hand: one content stream per page, Helvetica text lines.
 
     A page given as an empty list draws a filled rectangle and no text, like a scan.
+    With ``padding``, each content stream ends with that many spaces, Flate-compressed.
     """
     n = len(pages)
     font_id = 3 + 2 * n
@@ -50,11 +52,17 @@ def make_pdf(pages: list[list[str]]) -> bytes:
         else:
             ops = ["0.5 g", "72 72 468 648 re", "f"]
         stream = "\n".join(ops).encode("latin-1")
+        flate = b""
+        if padding:
+            stream = zlib.compress(stream + b" " * padding, 9)
+            flate = b" /Filter /FlateDecode"
         objects.append(
             f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents {4 + 2 * i} 0 R "
             f"/Resources << /Font << /F1 {font_id} 0 R >> >> >>".encode()
         )
-        objects.append(b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream")
+        objects.append(
+            b"<< /Length %d%s >>\nstream\n" % (len(stream), flate) + stream + b"\nendstream"
+        )
     objects.append(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
     out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
     offsets = []
@@ -302,6 +310,20 @@ def test_pdf_page_cap(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = write(tmp_path / "long.pdf", make_pdf([["a"], ["b"], ["c"]]))
     with pytest.raises(DocumentError, match="has 3 pages; Hearth reads PDFs of up to 2 pages"):
         extract(path)
+
+
+def test_compressed_streams_are_read(tmp_path: Path) -> None:
+    doc = extract(write(tmp_path / "z.pdf", make_pdf([["Squeezed text."]], padding=1000)))
+    assert doc.sections == (Section("Page 1", "Squeezed text."),)
+
+
+def test_pdf_decompression_bomb(tmp_path: Path) -> None:
+    # 100 MB of content stream in about 100 kB: past pypdf's 75 MB inflate limit.
+    data = make_pdf([["Looks innocent."]], padding=100 * 1024 * 1024)
+    assert len(data) < 200_000
+    with pytest.raises(DocumentError) as info:
+        extract(write(tmp_path / "bomb.pdf", data))
+    assert "a PDF bomb?" in str(info.value)
 
 
 def test_text_character_cap(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
