@@ -1,7 +1,7 @@
 """``hearth-cli``: the headless command line that the GUI's features, tests and benchmarks share.
 
-Exit status: 0 success, 2 usage error, 3 bad or missing model file, 4 engine crashed,
-1 anything else. Errors are one clear line on stderr, never a traceback.
+Exit status: 0 success, 2 usage error, 3 bad or missing model file or unreadable document,
+4 engine crashed, 1 anything else. Errors are one clear line on stderr, never a traceback.
 """
 
 from __future__ import annotations
@@ -69,6 +69,8 @@ def _build_parser() -> argparse.ArgumentParser:
     chat.add_argument("--gpu-offload", default="auto", help="auto, off, or a number of layers")
     chat.add_argument("--json", action="store_true", help="print one JSON object at the end")
 
+    _add_summarize_command(sub)
+
     bench = sub.add_parser("bench", help="decode speed through the engine vs. llama-cpp-python")
     bench.add_argument("--model", help="model id or path (default: starter model)")
     bench.add_argument("--tokens", type=int, default=128)
@@ -76,6 +78,21 @@ def _build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--threads", type=int, default=0)
     bench.add_argument("--json", action="store_true")
     return parser
+
+
+def _add_summarize_command(sub: Any) -> None:
+    """``summarize FILE...``: whole documents, chunk by chunk (engine.summarize)."""
+    from engine.summarize import LANGUAGES, LENGTHS, STYLES
+
+    summ = sub.add_parser("summarize", help="summarize whole documents of any length")
+    summ.add_argument("files", nargs="+", metavar="FILE", help="txt, md, pdf, docx, html, code")
+    summ.add_argument("--length", choices=LENGTHS, default="medium")
+    summ.add_argument("--style", choices=STYLES, default="bullets")
+    summ.add_argument("--language", choices=LANGUAGES, default="auto")
+    summ.add_argument("--model", help="model id, file name or path (default: starter model)")
+    summ.add_argument("--ctx", type=_non_negative_int, default=0, help="context size")
+    summ.add_argument("--threads", type=_non_negative_int, default=0)
+    summ.add_argument("--json", action="store_true", help="print a JSON list at the end")
 
 
 def _print_json(value: Any) -> None:
@@ -544,6 +561,95 @@ async def _cmd_chat(args: argparse.Namespace) -> int:
     return 0
 
 
+class _StatusLine:
+    """Progress on stderr: one line rewritten in place on a terminal, else a line per event."""
+
+    def __init__(self) -> None:
+        self._tty = sys.stderr.isatty()
+        self._last = ""
+
+    def show(self, line: str) -> None:
+        if line == self._last:
+            return
+        if self._tty:
+            print(f"\r{line.ljust(len(self._last))}", end="", file=sys.stderr, flush=True)
+        else:
+            print(line, file=sys.stderr, flush=True)
+        self._last = line
+
+    def end(self) -> None:
+        if self._tty and self._last:
+            print(file=sys.stderr, flush=True)
+        self._last = ""
+
+
+async def _cmd_summarize(args: argparse.Namespace) -> int:
+    from engine.client import EngineClient
+    from engine.documents import extract
+    from engine.errors import DocumentError
+    from engine.summarize import SummaryOptions, SummaryProgress, summarize
+
+    options = SummaryOptions(length=args.length, style=args.style, language=args.language)
+    status = _StatusLine()
+    results: list[dict[str, Any]] = []
+    # Every file is read before the model loads: a typo in the last name should not
+    # cost the time of summarizing the others first.
+    documents = []
+    for name in args.files:
+        status.show(f"{Path(name).name}: reading…")
+        try:
+            documents.append(await asyncio.to_thread(extract, Path(name)))
+        except DocumentError as exc:  # an unreadable input file, like a bad model file
+            status.end()
+            print(f"hearth-cli: {exc}", file=sys.stderr)
+            return 3
+    async with EngineClient() as client:
+        info = await client.load(args.model, n_ctx=args.ctx, threads=args.threads)
+        for warning in info.warnings:
+            print(f"warning: {warning}", file=sys.stderr)
+        for index, (name, document) in enumerate(zip(args.files, documents, strict=True)):
+
+            def on_progress(p: SummaryProgress, doc_name: str = document.name) -> None:
+                eta = f", {int(p.eta_s) // 60}:{int(p.eta_s) % 60:02d} left" if p.eta_s > 0 else ""
+                status.show(f"{doc_name}: {p.message} ({p.fraction:.0%}{eta})")
+
+            def on_token(piece: str) -> None:
+                sys.stdout.write(piece)
+                sys.stdout.flush()
+
+            if not args.json and len(args.files) > 1:
+                if index:
+                    print()
+                print(f"## {document.name}\n", flush=True)
+            result = await summarize(
+                client,
+                document,
+                options,
+                on_progress=on_progress,
+                on_token=None if args.json else on_token,
+            )
+            status.end()
+            if not args.json:
+                print(flush=True)
+            results.append(
+                {
+                    "file": name,
+                    "sha256": document.sha256,
+                    "summary": result.text,
+                    "chunks": result.chunks,
+                    "tokens_read": result.tokens_read,
+                    "seconds": result.seconds,
+                    "levels": result.levels,
+                    "language": result.language,
+                    "model": info.model_id,
+                    "options": options.to_dict(),
+                }
+            )
+    if args.json:
+        _print_json(results)
+    return 0
+
+
 async def _cmd_bench(args: argparse.Namespace) -> int:
     from engine.bench import run_bench
     from engine.client import EngineClient
@@ -587,6 +693,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "models": _cmd_models,
         "chat": _cmd_chat,
         "bench": _cmd_bench,
+        "summarize": _cmd_summarize,
     }
     try:
         return asyncio.run(commands[args.command](args))

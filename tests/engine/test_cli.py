@@ -333,3 +333,40 @@ def test_models_pull_ctrl_c_pauses_and_a_rerun_resumes(cli_hub: FakeHub, smollm2
     data = Path(run.stdout.strip()).read_bytes()
     assert hashlib.sha256(data).digest() == hashlib.sha256(smollm2.read_bytes()).digest()
     assert cli_hub.bytes_served(SMOL) == len(data) - 30_000_000
+
+
+def test_summarize_json_reads_the_file_and_reports_its_figures(tmp_path: Path) -> None:
+    note = tmp_path / "apples.txt"
+    note.write_text(
+        "Apples grow on trees and are picked in autumn.\n\n"
+        "The orchard at Marrow Creek has 400 trees and sells cider every October.\n",
+        encoding="utf-8",
+    )
+    run = cli("summarize", str(note), "--json", "--length", "short", "--style", "tldr", timeout=300)
+    assert run.returncode == 0, run.stderr
+    [entry] = json.loads(run.stdout)
+    assert entry["file"] == str(note)
+    assert entry["sha256"] == hashlib.sha256(note.read_bytes()).hexdigest()
+    assert entry["summary"].strip() and entry["chunks"] == 1
+    assert entry["tokens_read"] > 20 and entry["seconds"] > 0
+    assert entry["options"] == {"length": "short", "style": "tldr", "language": "auto"}
+    # Progress went to stderr, ending at 100%.
+    assert "(100%)" in run.stderr.splitlines()[-1]
+
+
+def test_summarize_refuses_unreadable_documents_with_exit_3(tmp_path: Path) -> None:
+    good = tmp_path / "good.txt"
+    good.write_text("Some text to summarize.", encoding="utf-8")
+    binary = tmp_path / "photo.txt"
+    binary.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8)
+    started = time.perf_counter()
+    for args in ((str(good), str(tmp_path / "missing.txt")), (str(binary),)):
+        run = cli("summarize", *args)
+        assert run.returncode == 3, run.stderr
+        assert run.stdout == ""
+        last = run.stderr.strip().splitlines()[-1]
+        assert last.startswith("hearth-cli: ") and ("missing.txt" in last or "photo.txt" in last)
+    # Refused before any model is loaded.
+    assert time.perf_counter() - started < 20
+    run = cli("summarize", str(good), "--style", "poem")
+    assert run.returncode == 2 and "poem" in run.stderr

@@ -1,0 +1,672 @@
+"""The Summarize task: a whole document of any length, map-reduce sized to the context.
+
+The document is split with the loaded model's own tokenizer on paragraph, then
+sentence boundaries (Chinese punctuation included), each chunk is summarized (the
+map step), the partial summaries are combined group by group until they fit in one
+context (the reduce levels), and a final pass writes the summary in the requested
+length, style and language, streamed token by token. A document that fits in the
+context is summarized in one pass.
+
+Thread: everything runs on the asyncio loop that owns the EngineClient; the
+callbacks are called on that loop.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import re
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, replace
+from typing import TYPE_CHECKING, Protocol
+
+from engine.chat import output_reserve
+from engine.errors import ContextOverflow, DocumentError, EngineError, UsageError
+from engine.types import ChatMessage, GenerationResult, SamplingParams, TokenEvent
+
+if TYPE_CHECKING:
+    from engine.client import EngineClient
+
+log = logging.getLogger("engine.summarize")
+
+LENGTHS = ("short", "medium", "long")
+STYLES = ("bullets", "paragraphs", "tldr")
+LANGUAGES = ("auto", "en", "zh")
+
+#: Answer length of one chunk's summary (the map and reduce steps), by option.
+MAP_MAX_TOKENS = {"short": 96, "medium": 160, "long": 256}
+#: Answer length of the final summary, by option.
+FINAL_MAX_TOKENS = {"short": 128, "medium": 256, "long": 512}
+#: Chunks decoded together when the client can run several sequences at once.
+MAP_PARALLEL = 4
+#: A generated token costs about this many prompt tokens of time on a CPU; progress
+#: and the ETA weigh the work with it.
+GEN_WEIGHT = 10.0
+#: Passes at most (map, reduce levels, final); each level divides the text by two or more,
+#: so this is only reached by a model that answers longer than it is asked to.
+_MAX_LEVELS = 8
+#: Tokens kept free besides the template and the answer (boundary effects of joining).
+_MARGIN = 8
+#: The share of the map answers' length a summary usually takes, until measured.
+_EXPECTED_FILL = 0.6
+#: Share of CJK characters (among CJK characters and Latin letters) above which a
+#: text is Chinese.
+CJK_RATIO = 0.3
+
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_LATIN = re.compile(r"[A-Za-z]")
+_PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n+")
+# A line such as "[Page 3]" or "[Section 2: Results]" that Document.text puts
+# between sections; it stays with the text after it.
+_MARKER = re.compile(r"^\[[^\[\]\n]{1,80}\]$")
+# After a sentence end: Latin punctuation followed by space, Chinese punctuation, a newline.
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|(?<=[。！？；])|\n")
+
+
+class DocumentLike(Protocol):
+    """What summarize needs of a document (engine.documents.Document has it)."""
+
+    @property
+    def name(self) -> str:
+        """A name to show (the file name)."""
+
+    @property
+    def text(self) -> str:
+        """The whole text, with section marker lines such as "[Page 3]"."""
+
+
+@dataclass(frozen=True)
+class SummaryOptions:
+    """How the summary should read.
+
+    Attributes:
+        length: "short", "medium" or "long".
+        style: "bullets", "paragraphs" or "tldr" (a one-sentence TL;DR, then key points).
+        language: "auto" (the document's own), "en" or "zh".
+
+    Raises:
+        UsageError: an option is not one of its choices.
+    """
+
+    length: str = "medium"
+    style: str = "bullets"
+    language: str = "auto"
+
+    def __post_init__(self) -> None:
+        for name, value, choices in (
+            ("length", self.length, LENGTHS),
+            ("style", self.style, STYLES),
+            ("language", self.language, LANGUAGES),
+        ):
+            if value not in choices:
+                raise UsageError(f"Summary {name} {value!r} is not one of: {', '.join(choices)}.")
+
+    def to_dict(self) -> dict[str, str]:
+        """JSON-ready form (stored with the summary in the history)."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class SummaryProgress:
+    """Where a summary stands.
+
+    Attributes:
+        stage: "extract", "chunk", "map", "reduce", "final" or "done".
+        done: chunks mapped / groups reduced / tokens written so far at this stage.
+        total: how many there are at this stage.
+        fraction: overall progress 0..1; never goes back, 1.0 only at "done".
+        eta_s: seconds left, estimated from the rate so far; -1 when unknown.
+        message: one English line for a status bar.
+        partial: the latest chunk summary (map and reduce), so a UI can show what
+            was done even if the summary is cancelled.
+    """
+
+    stage: str
+    done: int
+    total: int
+    fraction: float
+    eta_s: float
+    message: str
+    partial: str = ""
+
+
+@dataclass(frozen=True)
+class SummaryResult:
+    """A finished summary.
+
+    Attributes:
+        text: the summary.
+        chunks: how many chunks the document was split into (1: one pass).
+        tokens_read: the document's length in the model's tokens.
+        seconds: wall time of the whole summary.
+        levels: passes the text went through: 1 for one pass, 2 for chunk summaries
+            then the final pass, 3 and more with reduce levels between.
+        language: the summary's language, "en" or "zh".
+        partials: the chunk summaries of the map step (empty for one pass).
+    """
+
+    text: str
+    chunks: int
+    tokens_read: int
+    seconds: float
+    levels: int
+    language: str
+    partials: tuple[str, ...]
+
+
+def extraction_progress(name: str) -> SummaryProgress:
+    """The event a caller sends while it extracts ``name``'s text (before :func:`summarize`)."""
+    return SummaryProgress("extract", 0, 1, 0.0, -1.0, f"Reading {name}…")
+
+
+def detect_language(text: str) -> str:
+    """ "zh" when CJK characters make up a good share of the text's letters, else "en"."""
+    sample = text[:200_000]
+    cjk = len(_CJK.findall(sample))
+    latin = len(_LATIN.findall(sample))
+    # A Chinese character carries about a word; five Latin letters do.
+    return "zh" if cjk and cjk / (cjk + latin / 5) >= CJK_RATIO else "en"
+
+
+# -- prompts --------------------------------------------------------------------------
+#
+# Written for the 135M starter model: the text first and one short instruction after
+# it works best; a system prompt, or the instruction before a long text, make it
+# comment on the text ("This article provides...") instead of summarizing it.
+
+_COUNT = {"short": "3", "medium": "3 to 5", "long": "5 to 8"}
+_COUNT_ZH = {"short": "3", "medium": "3到5", "long": "5到8"}
+_PARAGRAPHS = {"short": "one short paragraph", "medium": "one paragraph", "long": "two paragraphs"}
+_PARAGRAPHS_ZH = {"short": "一小段话", "medium": "一段话", "long": "两段话"}
+
+
+def map_instruction(language: str) -> str:
+    """The instruction after a chunk (map) or a group of chunk summaries (reduce)."""
+    if language == "zh":
+        return "用中文列出上面文字的要点，保留名字和数字。"
+    return "List the main points of the text above as bullet points. Keep names and numbers."
+
+
+def final_instruction(options: SummaryOptions, language: str) -> str:
+    """The instruction after the text (or the combined chunk summaries) in the final pass."""
+    length, style = options.length, options.style
+    if language == "zh":
+        if style == "paragraphs":
+            return f"用中文把上面的文字总结成{_PARAGRAPHS_ZH[length]}。"
+        if style == "tldr":
+            return f"先用一句中文概括上面的文字，再用中文列出{_COUNT_ZH[length]}个要点。"
+        return f"用中文总结上面的文字，列出{_COUNT_ZH[length]}个要点。"
+    if style == "paragraphs":
+        return f"Summarize the text above in {_PARAGRAPHS[length]}."
+    if style == "tldr":
+        return (
+            "Write a one-sentence TL;DR of the text above, then list its "
+            f"{_COUNT[length]} key points."
+        )
+    return f"Summarize the text above in {_COUNT[length]} bullet points."
+
+
+def _prompt(text: str, instruction: str) -> list[ChatMessage]:
+    return [ChatMessage("user", f"{text}\n\n{instruction}")]
+
+
+def _params(max_tokens: int) -> SamplingParams:
+    # Low temperature keeps the small model on the text; the repeat penalty stops it
+    # from listing the same point again and again.
+    return SamplingParams(
+        temperature=0.25, top_p=0.9, repeat_penalty=1.15, repeat_last_n=128, max_tokens=max_tokens
+    )
+
+
+# -- chunking -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Unit:
+    text: str
+    tokens: int
+
+
+class _Tokens:
+    """Token counts with the loaded model's tokenizer (one worker round trip, ~0.5 ms)."""
+
+    def __init__(self, client: EngineClient) -> None:
+        self._client = client
+
+    async def count(self, text: str) -> int:
+        if not text:
+            return 0
+        return len(await self._client.tokenize(text))
+
+
+def _paragraphs(text: str) -> list[str]:
+    """Paragraphs, with each section marker line glued to the paragraph after it."""
+    pieces: list[str] = []
+    for block in _PARAGRAPH_BREAK.split(text):
+        current: list[str] = []
+        for line in block.split("\n"):
+            if _MARKER.match(line.strip()) and any(s.strip() for s in current):
+                pieces.append("\n".join(current).strip())
+                current = []
+            current.append(line)
+        joined = "\n".join(current).strip()
+        if joined:
+            pieces.append(joined)
+    merged: list[str] = []
+    for piece in pieces:
+        if merged and _MARKER.match(merged[-1]):
+            merged[-1] = f"{merged[-1]}\n{piece}"
+        else:
+            merged.append(piece)
+    return merged
+
+
+def _sentences(text: str) -> list[str]:
+    """Sentences (and lines), each keeping its end punctuation."""
+    parts: list[str] = []
+    start = 0
+    for m in _SENTENCE_END.finditer(text):
+        end = m.end() if m.group(0) == "" else m.start()
+        if text[start:end].strip():
+            parts.append(text[start:end].strip())
+        start = m.end()
+    if text[start:].strip():
+        parts.append(text[start:].strip())
+    return parts
+
+
+async def _hard_cut(text: str, tokens: int, budget: int, counter: _Tokens) -> list[_Unit]:
+    """Cut text with no sentence boundary into pieces of at most ``budget`` tokens."""
+    pieces = math.ceil(tokens * 1.1 / budget)
+    step = max(1, math.ceil(len(text) / pieces))
+    units: list[_Unit] = []
+    for i in range(0, len(text), step):
+        piece = text[i : i + step]
+        n = await counter.count(piece)
+        if n > budget and len(piece) > 1:
+            units.extend(await _hard_cut(piece, n, budget, counter))
+        elif piece.strip():
+            units.append(_Unit(piece, n))
+    return units
+
+
+async def _units(text: str, budget: int, counter: _Tokens) -> list[_Unit]:
+    """Paragraphs; sentences of paragraphs over the budget; hard cuts as a last resort."""
+    units: list[_Unit] = []
+    for paragraph in _paragraphs(text):
+        n = await counter.count(paragraph)
+        if n <= budget:
+            units.append(_Unit(paragraph, n))
+            continue
+        for sentence in _sentences(paragraph):
+            m = await counter.count(sentence)
+            if m <= budget:
+                units.append(_Unit(sentence, m))
+            else:
+                units.extend(await _hard_cut(sentence, m, budget, counter))
+    return units
+
+
+def _pack(units: Sequence[_Unit], budget: int) -> list[list[_Unit]]:
+    """Consecutive units into groups whose token counts (plus joins) stay within the budget."""
+    groups: list[list[_Unit]] = []
+    current: list[_Unit] = []
+    size = 0
+    for unit in units:
+        cost = unit.tokens + (1 if current else 0)
+        if current and size + cost > budget:
+            groups.append(current)
+            current, size = [], 0
+            cost = unit.tokens
+        current.append(unit)
+        size += cost
+    if current:
+        groups.append(current)
+    return groups
+
+
+def _join(units: Sequence[_Unit]) -> str:
+    # Sentences of one paragraph were cut apart; joining them with a blank line is
+    # harmless for a summary and keeps the code simple.
+    return "\n\n".join(u.text for u in units)
+
+
+async def split_into_chunks(client: EngineClient, text: str, budget: int) -> list[str]:
+    """Split ``text`` into chunks of at most ``budget`` tokens of the loaded model.
+
+    Boundaries are paragraphs, then sentences (``. ! ?`` and ``。！？；``, and
+    newlines), then a hard cut; section marker lines ("[Page 3]") stay at the
+    start of the chunk they introduce.
+
+    Raises:
+        ContextOverflow: the budget is too small to hold any text.
+    """
+    if budget < 16:
+        raise ContextOverflow(
+            "The model's context is too small to summarize with. Raise the context size "
+            "in Settings."
+        )
+    counter = _Tokens(client)
+    units = await _units(text, budget, counter)
+    chunks: list[str] = []
+    pending = _pack(units, budget)
+    while pending:
+        group = pending.pop(0)
+        chunk = _join(group)
+        # Token counts of pieces do not quite add up; check the chunk as a whole.
+        if len(group) > 1 and await counter.count(chunk) > budget:
+            pending.insert(0, group[-1:])
+            pending.insert(0, group[:-1])
+            continue
+        chunks.append(chunk)
+    return chunks
+
+
+def _markers(chunk: str) -> list[str]:
+    return [line.strip() for line in chunk.split("\n") if _MARKER.match(line.strip())]
+
+
+# -- progress -------------------------------------------------------------------------
+
+
+class _Progress:
+    """Turns steps of work into monotonic SummaryProgress events with an ETA."""
+
+    def __init__(self, callback: Callable[[SummaryProgress], None] | None) -> None:
+        self._callback = callback
+        self._start = time.perf_counter()
+        self.done_work = 0.0
+        self.remaining = 0.0
+        self._fraction = 0.0
+
+    def emit(self, stage: str, done: int, total: int, message: str, partial: str = "") -> None:
+        if stage == "done":
+            fraction, eta = 1.0, 0.0
+        else:
+            whole = self.done_work + self.remaining
+            raw = self.done_work / whole if whole > 0 else 0.0
+            fraction = min(0.99, max(self._fraction, raw))
+            elapsed = time.perf_counter() - self._start
+            eta = elapsed / self.done_work * self.remaining if self.done_work > 0 else -1.0
+        self._fraction = fraction
+        if self._callback is not None:
+            self._callback(SummaryProgress(stage, done, total, fraction, eta, message, partial))
+
+
+# -- the task -------------------------------------------------------------------------
+
+
+async def _generate(
+    client: EngineClient,
+    messages: Sequence[ChatMessage],
+    params: SamplingParams,
+    on_token: Callable[[str], None] | None = None,
+) -> GenerationResult:
+    result: GenerationResult | None = None
+    stream = client.chat(messages, params)
+    # aclosing: a cancelled summary closes the stream at once, and the client's
+    # cleanup cancels the generation in the worker (EngineClient._abandon).
+    async with contextlib.aclosing(stream):
+        async for event in stream:
+            if isinstance(event, TokenEvent):
+                if on_token is not None:
+                    on_token(event.text)
+            else:
+                result = event
+    if result is None:  # pragma: no cover - the client always ends with a result
+        raise EngineError("The engine ended a generation without a result.")
+    return result
+
+
+class _Run:
+    """One summary in progress."""
+
+    def __init__(
+        self,
+        client: EngineClient,
+        options: SummaryOptions,
+        language: str,
+        progress: _Progress,
+        map_parallel: int,
+    ) -> None:
+        self.client = client
+        self.options = options
+        self.language = language
+        self.progress = progress
+        self.map_parallel = map_parallel
+        info = client.model
+        assert info is not None
+        self.n_ctx = info.n_ctx
+        self.map_max = min(MAP_MAX_TOKENS[options.length], output_reserve(self.n_ctx, 10**9))
+        self.final_max = min(FINAL_MAX_TOKENS[options.length], output_reserve(self.n_ctx, 10**9))
+        self.gen_expected = self.map_max * _EXPECTED_FILL
+        self.generated: list[int] = []
+
+    async def budget(self, instruction: str, max_tokens: int) -> int:
+        """Tokens of text that fit in one prompt with ``instruction`` and the answer."""
+        overhead, _ = await self.client.count_chat_tokens(_prompt("", instruction))
+        return self.n_ctx - output_reserve(self.n_ctx, max_tokens) - overhead - _MARGIN
+
+    def _learn(self, result: GenerationResult) -> None:
+        self.generated.append(result.stats.generated_tokens)
+        self.gen_expected = sum(self.generated) / len(self.generated)
+
+    async def summarize_pieces(
+        self,
+        pieces: Sequence[str],
+        piece_tokens: Sequence[int],
+        stage: str,
+        label: str,
+        expected_gen: float,
+    ) -> list[str]:
+        """Summarize each piece (map) or each group (reduce), with a progress event each."""
+        instruction = map_instruction(self.language)
+        params = _params(self.map_max)
+        total = len(pieces)
+        summaries: dict[int, str] = {}
+
+        def finish(j: int, result: GenerationResult) -> None:
+            self._learn(result)
+            text = result.text.strip()
+            markers = _markers(pieces[j])
+            if markers and stage == "map":
+                # Say where the points came from: a small model does not do it reliably.
+                where = markers[0] if len(markers) == 1 else f"{markers[0]}–{markers[-1]}"
+                text = f"{where}\n{text}"
+            summaries[j] = text
+            p = self.progress
+            p.done_work += piece_tokens[j] + GEN_WEIGHT * result.stats.generated_tokens
+            p.remaining = max(0.0, p.remaining - piece_tokens[j] - GEN_WEIGHT * expected_gen)
+            n = len(summaries)
+            p.emit(stage, n, total, f"{label} {n} of {total}", partial=text)
+
+        if self.map_parallel > 1 and total > 1 and hasattr(self.client, "complete_many"):
+            await self._parallel(pieces, instruction, params, finish)
+        else:
+            for j, piece in enumerate(pieces):
+                finish(j, await _generate(self.client, _prompt(piece, instruction), params))
+        return [summaries[j] for j in range(total)]
+
+    async def _parallel(
+        self,
+        pieces: Sequence[str],
+        instruction: str,
+        params: SamplingParams,
+        finish: Callable[[int, GenerationResult], None],
+    ) -> None:
+        """Several pieces decoded together in one context (EngineClient.complete_many)."""
+        info = self.client.model
+        if info is not None and info.chat_template == "fallback":
+            from engine.templates import FALLBACK_STOP
+
+            params = replace(params, stop=params.stop + FALLBACK_STOP)
+        prompts = [await self.client.render_chat(_prompt(p, instruction)) for p in pieces]
+
+        def on_event(index: int, event: TokenEvent | GenerationResult) -> None:
+            if isinstance(event, GenerationResult):
+                finish(index, event)
+
+        await self.client.complete_many(prompts, params, on_event=on_event)
+
+
+async def summarize(
+    client: EngineClient,
+    document: DocumentLike,
+    options: SummaryOptions = SummaryOptions(),  # frozen, so sharing the default is safe
+    *,
+    on_progress: Callable[[SummaryProgress], None] | None = None,
+    on_token: Callable[[str], None] | None = None,
+    map_parallel: int = MAP_PARALLEL,
+) -> SummaryResult:
+    """Summarize a whole document with the loaded model, whatever its length.
+
+    Args:
+        client: the engine, with a model loaded.
+        document: what to summarize (an engine.documents.Document, or anything with
+            ``name`` and ``text``).
+        options: length, style and language.
+        on_progress: called on the loop with each step ("chunk", every chunk
+            mapped, every reduce group, the final pass as it writes, "done").
+        on_token: called with each piece of the final summary as it is written.
+        map_parallel: chunks decoded together when the client supports it (1: one
+            at a time).
+
+    Returns:
+        The summary and its figures.
+
+    Raises:
+        DocumentError: the document has no text.
+        NoModelLoaded: no model is loaded.
+        ContextOverflow: the context is too small to summarize anything.
+        EngineError: the engine failed (EngineCrashed when its worker died).
+        asyncio.CancelledError: the task was cancelled; the generation in progress
+            is stopped and the worker stays usable.
+    """
+    started = time.perf_counter()
+    text = document.text.strip()
+    if not text:
+        raise DocumentError(f"{document.name} has no text to summarize.")
+    await client.tokenize("")  # raises NoModelLoaded early and reloads after a crash
+    language = detect_language(text) if options.language == "auto" else options.language
+    progress = _Progress(on_progress)
+    run = _Run(client, options, language, progress, map_parallel)
+    progress.emit("chunk", 0, 1, f"Splitting {document.name} into chunks…")
+
+    tokens_read = await _Tokens(client).count(text)
+    final_text_budget = await run.budget(final_instruction(options, language), run.final_max)
+    if tokens_read <= final_text_budget:
+        chunks = [text]
+        partials: list[str] = []
+        levels = 1
+        final_input = text
+    else:
+        map_budget = await run.budget(map_instruction(language), run.map_max)
+        chunks = await split_into_chunks(client, text, map_budget)
+        chunk_tokens = [await _Tokens(client).count(c) for c in chunks]
+        gen_each = GEN_WEIGHT * run.map_max * _EXPECTED_FILL
+        progress.remaining = (
+            sum(chunk_tokens)
+            + len(chunks) * gen_each  # map
+            + len(chunks) * run.map_max * _EXPECTED_FILL  # final read
+            + GEN_WEIGHT * run.final_max * _EXPECTED_FILL  # final write
+        )
+        progress.emit("chunk", 1, 1, f"{len(chunks)} chunks of up to {map_budget:,} tokens")
+        partials = await run.summarize_pieces(
+            chunks, chunk_tokens, "map", "Summarized chunk", run.map_max * _EXPECTED_FILL
+        )
+        levels = 2
+        current = partials
+        while True:
+            joined = "\n\n".join(p for p in current if p)
+            joined_tokens = await _Tokens(client).count(joined)
+            if joined_tokens <= final_text_budget:
+                break
+            if levels >= _MAX_LEVELS:  # a model that will not write shorter: keep the start
+                shortened = await _shorten(_Unit(joined, joined_tokens), final_text_budget, client)
+                joined, joined_tokens = shortened.text, shortened.tokens
+                break
+            reduce_budget = await run.budget(map_instruction(language), run.map_max)
+            units = [_Unit(p, await _Tokens(client).count(p)) for p in current if p]
+            units = [
+                u if u.tokens <= reduce_budget else await _shorten(u, reduce_budget, client)
+                for u in units
+            ]
+            groups = _pack(units, reduce_budget)
+            if len(groups) >= len(units) and len(units) > 1:
+                # Each summary alone fills a context: pair them up, shortened to fit.
+                half = reduce_budget // 2
+                units = [await _shorten(u, half, client) if u.tokens > half else u for u in units]
+                groups = _pack(units, reduce_budget)
+            group_texts = [_join(g) for g in groups]
+            group_tokens = [sum(u.tokens for u in g) for g in groups]
+            expected = run.gen_expected
+            progress.remaining += sum(group_tokens) + len(groups) * GEN_WEIGHT * expected
+            current = await run.summarize_pieces(
+                group_texts,
+                group_tokens,
+                "reduce",
+                f"Combined summaries (level {levels - 1}):",
+                expected,
+            )
+            levels += 1
+        final_input = joined
+        progress.remaining = max(progress.remaining, joined_tokens + GEN_WEIGHT * run.gen_expected)
+
+    # The final pass, streamed; progress every few tokens so a bar keeps moving.
+    final_tokens = await _Tokens(client).count(final_input)
+    progress.remaining = final_tokens + GEN_WEIGHT * run.final_max * _EXPECTED_FILL
+    progress.emit("final", 0, run.final_max, "Writing the summary…")
+    written = 0
+    base_done = progress.done_work + final_tokens
+
+    def token(piece: str) -> None:
+        nonlocal written
+        written += 1
+        if on_token is not None:
+            on_token(piece)
+        if written % 8 == 0:
+            progress.done_work = base_done + GEN_WEIGHT * written
+            expected = max(run.final_max * _EXPECTED_FILL, written * 1.25)
+            progress.remaining = GEN_WEIGHT * (min(run.final_max, expected) - written)
+            progress.emit("final", written, run.final_max, f"Writing the summary… {written} tokens")
+
+    result = await _generate(
+        client,
+        _prompt(final_input, final_instruction(options, language)),
+        _params(run.final_max),
+        token,
+    )
+    seconds = time.perf_counter() - started
+    progress.emit(
+        "done", len(chunks), len(chunks), f"Summarized {document.name} in {seconds:.0f} s"
+    )
+    return SummaryResult(
+        text=result.text.strip(),
+        chunks=len(chunks),
+        tokens_read=tokens_read,
+        seconds=seconds,
+        levels=levels,
+        language=language,
+        partials=tuple(partials),
+    )
+
+
+async def _shorten(unit: _Unit, budget: int, client: EngineClient) -> _Unit:
+    """Keep the start of a summary that is too long to combine (it rarely happens)."""
+    cut = await _hard_cut(unit.text, unit.tokens, budget, _Tokens(client))
+    return cut[0] if cut else unit
+
+
+__all__ = [
+    "SummaryOptions",
+    "SummaryProgress",
+    "SummaryResult",
+    "detect_language",
+    "extraction_progress",
+    "final_instruction",
+    "map_instruction",
+    "split_into_chunks",
+    "summarize",
+]
