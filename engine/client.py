@@ -18,7 +18,7 @@ import signal
 import sys
 import time
 from collections import deque
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from typing import Any
 
 from engine import protocol
@@ -315,8 +315,13 @@ class EngineClient:
         gpu_offload: str = "auto",
         threads: int = 0,
         backend: str = "auto",
+        n_parallel: int = 4,
     ) -> ModelInfo:
         """Load a model (by store id or path), replacing the current one.
+
+        ``n_parallel`` is how many prompts :meth:`complete_many` decodes at once (the
+        context's ``n_seq_max``). It costs no memory: the sequences share the one KV
+        cache of ``n_ctx`` cells, and a chat still has the whole context.
 
         The GGUF header is checked and the backend plan made before the worker sees
         the file. If loading fails the previous model stays loaded and usable.
@@ -341,6 +346,7 @@ class EngineClient:
                 threads=threads,
                 backend=backend,
             )
+            request = {**request, "n_parallel": max(1, n_parallel)}
             try:
                 value = await self._call("load", request)
             except EngineError:
@@ -414,6 +420,104 @@ class EngineClient:
         """Stream a raw continuation of ``prompt`` (no chat template)."""
         return self._stream(
             "complete", {"prompt": prompt, "params": (params or SamplingParams()).to_dict()}
+        )
+
+    async def render_chat(self, messages: Sequence[ChatMessage]) -> str:
+        """The conversation as the model's chat template writes it, ending with the
+        assistant's turn opener: a prompt for :meth:`complete` or :meth:`complete_many`.
+
+        When the model has no usable template (``model.chat_template == "fallback"``)
+        the text is Hearth's fallback format; add ``engine.templates.FALLBACK_STOP`` to
+        the stop strings so the answer ends at the next turn, as :meth:`chat` does.
+        """
+        async with self._lock:
+            await self._ensure_model()
+            value = await self._call("render_chat", {"messages": [m.to_dict() for m in messages]})
+        return str(value["text"])
+
+    async def complete_many(
+        self,
+        prompts: Sequence[str],
+        params: SamplingParams | None = None,
+        *,
+        on_event: Callable[[int, TokenEvent | GenerationResult], None] | None = None,
+    ) -> list[GenerationResult]:
+        """Continue several raw prompts at once, decoded together in one llama.cpp context.
+
+        Up to the ``n_parallel`` given to :meth:`load` are decoded at a time, as far
+        as their prompts plus ``params.max_tokens`` fit in the context together; a
+        finished one's slot takes the next prompt at once. A prompt longer than the
+        context keeps its end, as with :meth:`complete`. The single-sequence KV cache
+        is cleared (the next :meth:`chat` evaluates its prompt in full).
+
+        Args:
+            prompts: raw prompt texts (use :meth:`render_chat` for chat models).
+            params: sampling and stop settings, the same for every prompt.
+            on_event: called on the event loop with ``(index, TokenEvent)`` as text
+                arrives and ``(index, GenerationResult)`` when prompt ``index`` ends.
+
+        Returns:
+            One result per prompt, in the order of ``prompts``, with its own stats.
+            After :meth:`cancel`, the unfinished ones have stop_reason "cancelled"
+            and the text generated so far ("" if never started).
+
+        Raises:
+            EngineError: a prompt is empty, or llama.cpp failed.
+            EngineCrashed: the worker died (not by a cancel).
+        """
+        texts = [str(p) for p in prompts]
+        if not texts:
+            return []
+        fields = {"prompts": texts, "params": (params or SamplingParams()).to_dict()}
+        async with self._lock:
+            worker = await self._ensure_model()
+            t_send = time.perf_counter()
+            rid = self._send(worker, "complete_many", fields)
+            self._current = rid
+            pieces: dict[int, list[str]] = {}
+            ended: dict[int, GenerationResult] = {}
+            finished = False
+            try:
+                while True:
+                    try:
+                        event = await self._next_event(worker, rid)
+                    except EngineCrashed:
+                        if worker.killed_by_us.startswith("stopped by Hearth: cancel"):
+                            finished = True
+                            return [
+                                ended.get(i)
+                                or self._cancelled_result(pieces.get(i, []), t_send, 0.0)
+                                for i in range(len(texts))
+                            ]
+                        raise
+                    kind = event.get("event")
+                    if kind == "token":
+                        index = int(event["index"])
+                        text = str(event.get("text", ""))
+                        pieces.setdefault(index, []).append(text)
+                        if on_event is not None:
+                            on_event(index, TokenEvent(text))
+                    elif kind == "seq_done":
+                        index = int(event["index"])
+                        ended[index] = self._result_of(event)
+                        if on_event is not None:
+                            on_event(index, ended[index])
+                    elif kind == "done":
+                        finished = True
+                        return [self._result_of(r) for r in event["results"]]
+            finally:
+                self._current = None
+                if not finished and not worker.dead:
+                    await self._abandon(worker, rid)
+                worker.pending.pop(rid, None)
+
+    def _result_of(self, item: dict[str, Any]) -> GenerationResult:
+        info = self._model_info
+        return GenerationResult(
+            text=str(item.get("text", "")),
+            stats=GenerationStats.from_dict(item["stats"]),
+            model_id=info.model_id if info else "",
+            backend=info.backend if info else "",
         )
 
     async def _stream(self, op: str, fields: dict[str, Any]) -> AsyncGenerator[Event, None]:

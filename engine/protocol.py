@@ -1,9 +1,12 @@
 """The engine worker's message protocol: one JSON object per line, in both directions.
 
 Requests (client → worker) carry ``id`` and ``op``:
-  ``load``      {path, model_id, n_ctx, n_gpu_layers, n_threads, n_threads_batch, plan_reason, ...}
+  ``load``      {path, model_id, n_ctx, n_gpu_layers, n_threads, n_threads_batch, plan_reason,
+                n_parallel (sequences decoded at once, default 4), ...}
   ``chat``      {messages: [{role, content}], params: SamplingParams, policy}
   ``complete``  {prompt, params}
+  ``complete_many`` {prompts: [str], params}: several continuations decoded at once
+  ``render_chat`` {messages}: the templated prompt text, generation prompt included
   ``tokenize``  {text, add_special, parse_special}
   ``chat_tokens`` {messages}: how many tokens the conversation renders to
   ``unload``, ``ping``, ``shutdown``
@@ -11,9 +14,11 @@ Requests (client → worker) carry ``id`` and ``op``:
 
 Events (worker → client) carry the request's ``id`` and ``event``:
   ``hello``     (id 0) sent once at start: {pid, llama: build info}
-  ``token``     {text}
+  ``token``     {text}; for ``complete_many`` also {index}: which prompt it continues
+  ``seq_done``  {index, text, stats}: one sequence of ``complete_many`` finished
   ``result``    {value}: the answer to a non-streaming request
-  ``done``      {text, stats}: the end of a generation
+  ``done``      {text, stats}: the end of a generation; for ``complete_many``
+                {results: [{text, stats}] in prompt order, n_parallel, total_s}
   ``error``     {type, message}: the request failed with an EngineError subclass
 """
 

@@ -20,7 +20,7 @@ from dataclasses import replace
 from typing import Any, BinaryIO
 
 from engine import protocol
-from engine.backends.base import Backend, BackendLoadParams, LoadedModelFacts
+from engine.backends.base import Backend, BackendLoadParams, LoadedModelFacts, RawGeneration
 from engine.chat import fit_conversation, output_reserve
 from engine.errors import Cancelled, EngineError, NoModelLoaded, TemplateError
 from engine.hardware import probe_llama_build
@@ -125,6 +125,7 @@ class Worker:
             n_threads=int(req["n_threads"]),
             n_threads_batch=int(req["n_threads_batch"]),
             flash_attn=str(req.get("flash_attn", "auto")),
+            n_seq_max=int(req.get("n_parallel", 4)),
         )
         warnings: list[str] = list(req.get("warnings", []))
         t0 = time.perf_counter()
@@ -224,6 +225,11 @@ class Worker:
         value = {"tokens": len(self._prompt_tokens(text)), "n_ctx": facts.n_ctx}
         self.send({"id": rid, "event": "result", "value": value})
 
+    def _op_render_chat(self, rid: int, req: dict[str, Any]) -> None:
+        _, _, template = self._loaded()
+        value = {"text": template.render(req["messages"]), "fallback": template.is_fallback}
+        self.send({"id": rid, "event": "result", "value": value})
+
     def _op_chat(self, rid: int, req: dict[str, Any]) -> None:
         t0 = time.perf_counter()
         backend, facts, template = self._loaded()
@@ -252,6 +258,73 @@ class Worker:
         if truncated:
             tokens = tokens[-budget:]  # keep the end: that is what the completion continues
         self._generate(rid, t0, tokens, params, 0, truncated)
+
+    def _op_complete_many(self, rid: int, req: dict[str, Any]) -> None:
+        t0 = time.perf_counter()
+        backend, facts, _ = self._loaded()
+        params = SamplingParams.from_dict(req.get("params", {}))
+        budget = facts.n_ctx - output_reserve(facts.n_ctx, params.max_tokens)
+        prompts: list[list[int]] = []
+        truncated: list[bool] = []
+        for prompt in req["prompts"]:
+            tokens = self._prompt_tokens(str(prompt))
+            truncated.append(len(tokens) > budget)
+            prompts.append(tokens[-budget:] if len(tokens) > budget else tokens)
+
+        pending: dict[int, list[str]] = {}
+        last_sent = 0.0
+
+        def flush() -> None:
+            nonlocal last_sent
+            for index, pieces in pending.items():
+                self.send({"id": rid, "event": "token", "index": index, "text": "".join(pieces)})
+            if pending:
+                pending.clear()
+                last_sent = time.perf_counter()
+
+        def on_text(index: int, text: str) -> None:
+            pending.setdefault(index, []).append(text)
+            if not last_sent or time.perf_counter() - last_sent >= TOKEN_FLUSH_S:
+                flush()
+
+        def stats_of(index: int, raw: RawGeneration) -> dict[str, Any]:
+            return GenerationStats(
+                prompt_tokens=raw.prompt_tokens,
+                cached_tokens=0,
+                generated_tokens=raw.generated_tokens,
+                ttft_s=(t_gen - t0) + raw.ttft_s,
+                tokens_per_s=_rate(raw.generated_tokens - 1, raw.decode_s),
+                prompt_tokens_per_s=_rate(raw.prompt_tokens, raw.prompt_eval_s),
+                total_s=time.perf_counter() - t0,
+                stop_reason=raw.stop_reason,
+                truncated=truncated[index],
+            ).to_dict()
+
+        finished: dict[int, dict[str, Any]] = {}
+
+        def on_done(index: int, raw: RawGeneration) -> None:
+            flush()  # this sequence's last text goes out before its result
+            finished[index] = {"text": raw.text, "stats": stats_of(index, raw)}
+            self.send({"id": rid, "event": "seq_done", "index": index, **finished[index]})
+
+        t_gen = time.perf_counter()
+        try:
+            raws = backend.generate_many(prompts, params, self._cancel, on_text, on_done)
+        finally:
+            flush()
+        results = [
+            finished.get(i) or {"text": raw.text, "stats": stats_of(i, raw)}
+            for i, raw in enumerate(raws)
+        ]
+        self.send(
+            {
+                "id": rid,
+                "event": "done",
+                "results": results,
+                "n_parallel": backend.n_seq_max,
+                "total_s": time.perf_counter() - t0,
+            }
+        )
 
     def _generate(
         self,

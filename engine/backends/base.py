@@ -23,6 +23,9 @@ class BackendLoadParams:
         n_batch: logical batch size for prompt processing.
         n_ubatch: physical batch size.
         flash_attn: "auto", "on" or "off".
+        n_seq_max: sequences the context can decode at once (``generate_many``). The
+            KV cache is unified: every sequence may use the whole ``n_ctx``, and the
+            sequences decoded together share its ``n_ctx`` cells.
     """
 
     path: str
@@ -33,6 +36,7 @@ class BackendLoadParams:
     n_batch: int = 2048
     n_ubatch: int = 512
     flash_attn: str = "auto"
+    n_seq_max: int = 4
 
 
 @dataclass(frozen=True)
@@ -85,6 +89,27 @@ class Backend(Protocol):
         on_text: Callable[[str], None],
     ) -> RawGeneration:
         """Evaluate the prompt (reusing the cached prefix) and sample until a stop."""
+        ...
+
+    @property
+    def n_seq_max(self) -> int:
+        """How many sequences ``generate_many`` decodes at once."""
+        ...
+
+    def generate_many(
+        self,
+        prompts: list[list[int]],
+        params: SamplingParams,
+        cancel: threading.Event,
+        on_text: Callable[[int, str], None],
+        on_done: Callable[[int, RawGeneration], None],
+    ) -> list[RawGeneration]:
+        """Generate a continuation of every prompt, several sequences decoded at once.
+
+        ``on_text(index, text)`` and ``on_done(index, generation)`` report each
+        sequence as it goes; the list returned is in the order of ``prompts``. The
+        single-sequence KV cache (``generate``'s prefix reuse) is cleared.
+        """
         ...
 
     def close(self) -> None:

@@ -4,6 +4,8 @@ The high-level ``Llama`` class samples in Python and re-creates state per call; 
 module drives ``llama_decode`` and a native ``llama_sampler`` chain directly, keeps
 the KV cache between requests (so turn 10 of a chat does not re-read turns 1–9),
 and cancels through llama.cpp's abort callback so a long prompt stops mid-batch.
+``generate_many`` decodes several prompts as parallel sequences of the same context
+(continuous batching: a finished sequence's slot takes the next prompt at once).
 Everything here runs on the worker's model thread.
 """
 
@@ -14,7 +16,9 @@ import logging
 import os
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from engine.backends.base import BackendLoadParams, LoadedModelFacts, RawGeneration
@@ -67,6 +71,28 @@ def route_native_log() -> None:
 
 
 _FLASH = {"auto": -1, "off": 0, "on": 1}
+#: llama.cpp's LLAMA_MAX_SEQ: the most sequences one context can hold.
+_MAX_SEQ = 256
+
+
+@dataclass(eq=False)
+class _Sequence:
+    """One prompt being decoded by ``generate_many`` in its own KV sequence (a slot)."""
+
+    index: int
+    seq_id: int
+    tokens: list[int]
+    sampler: Any
+    assembler: TextAssembler
+    reserve: int
+    t_start: float
+    fed: int = 0  # prompt tokens sent to llama_decode
+    pos: int = 0  # position of the next token in this sequence
+    next_token: int = -1  # sampled, to be evaluated in the next step
+    logits_row: int = -1  # batch row that holds this sequence's logits after a decode
+    n_gen: int = 0
+    t_prompt: float = 0.0
+    t_first: float = 0.0
 
 
 class LlamaCppBackend:
@@ -85,6 +111,7 @@ class LlamaCppBackend:
         self._batch: Any = None
         self._n_batch = 0
         self._n_ctx = 0
+        self._n_seq_max = 1
         self._cached: list[int] = []  # tokens whose keys/values are in the cache (seq 0)
         self._abort_flag = threading.Event()
         self._abort_cb = self._lib.ggml_abort_callback(lambda _data: self._abort_flag.is_set())
@@ -119,7 +146,11 @@ class LlamaCppBackend:
         cparams.n_ctx = n_ctx
         cparams.n_batch = min(params.n_batch, n_ctx)
         cparams.n_ubatch = min(params.n_ubatch, cparams.n_batch)
-        cparams.n_seq_max = 1
+        # One unified KV buffer: a single sequence (chat) may use the whole n_ctx, and
+        # the sequences of generate_many share its n_ctx cells. Without kv_unified every
+        # sequence would be capped at n_ctx / n_seq_max, chat included.
+        cparams.n_seq_max = max(1, min(params.n_seq_max, _MAX_SEQ))
+        cparams.kv_unified = True
         cparams.n_threads = params.n_threads
         cparams.n_threads_batch = params.n_threads_batch
         cparams.flash_attn_type = _FLASH.get(params.flash_attn, -1)
@@ -136,6 +167,7 @@ class LlamaCppBackend:
         self._ctx = ctx
         self._n_ctx = int(lib.llama_n_ctx(ctx))
         self._n_batch = int(lib.llama_n_batch(ctx))
+        self._n_seq_max = int(lib.llama_n_seq_max(ctx))
         self._batch = lib.llama_batch_init(self._n_batch, 0, 1)
         self._cached = []
         template = lib.llama_model_chat_template(model, None)
@@ -353,6 +385,199 @@ class LlamaCppBackend:
             decode_s=t_end - t_first,
             stop_reason=stop,
         )
+
+    @property
+    def n_seq_max(self) -> int:
+        """How many sequences ``generate_many`` decodes at once."""
+        return self._n_seq_max
+
+    def generate_many(
+        self,
+        prompts: list[list[int]],
+        params: SamplingParams,
+        cancel: threading.Event,
+        on_text: Callable[[int, str], None],
+        on_done: Callable[[int, RawGeneration], None],
+    ) -> list[RawGeneration]:
+        """Continue every prompt, up to ``n_seq_max`` of them decoded together.
+
+        Each step is one ``llama_decode`` holding the next token of every sequence
+        that is generating, and then as many prompt tokens of newly admitted
+        sequences as ``n_batch`` leaves room for; each sequence samples from its own
+        row of logits with its own sampler chain and stops on its own (end of
+        generation, ``max_tokens``, a stop string, the context). A sequence is
+        admitted when a slot is free and its prompt plus ``max_tokens`` fits in the
+        cells the running ones have not reserved, so the shared KV cache never
+        overflows; a prompt that needs the whole context runs alone. A finished
+        sequence's cells are removed (``llama_memory_seq_rm``) and its slot takes
+        the next prompt. The whole cache is cleared before and after, so the next
+        ``generate`` starts from an empty cache (no prefix reuse across this call).
+
+        Cancel stops within one step (a step with prompt tokens is aborted inside
+        llama.cpp); the sequences then end with stop_reason "cancelled" and the
+        text they had, the ones never started with "".
+
+        Raises:
+            EngineError: a prompt is empty or longer than the context, or llama.cpp
+                failed to decode.
+        """
+        self._require()
+        for tokens in prompts:
+            if not tokens:
+                raise EngineError("The prompt is empty.")
+            if len(tokens) >= self._n_ctx:
+                raise EngineError(
+                    f"The prompt has {len(tokens):,} tokens; the context holds {self._n_ctx:,}."
+                )
+        lib, ctx, batch = self._lib, self._ctx, self._batch
+        self._abort_flag = cancel
+        t_call = time.perf_counter()
+        mem = lib.llama_get_memory(ctx)
+        lib.llama_memory_clear(mem, True)
+        self._cached = []
+        results: list[RawGeneration | None] = [None] * len(prompts)
+        waiting = deque(range(len(prompts)))
+        free_ids = list(range(min(self._n_seq_max, len(prompts))))
+        active: list[_Sequence] = []
+        reserved = 0
+
+        def finish(seq: _Sequence, stop: StopReason) -> None:
+            nonlocal reserved
+            tail = seq.assembler.finish()
+            if tail:
+                on_text(seq.index, tail)
+            lib.llama_memory_seq_rm(mem, seq.seq_id, -1, -1)
+            lib.llama_sampler_free(seq.sampler)
+            active.remove(seq)
+            free_ids.append(seq.seq_id)
+            reserved -= seq.reserve
+            t_end = time.perf_counter()
+            t_prompt = seq.t_prompt or t_end
+            t_first = seq.t_first or t_end
+            raw = RawGeneration(
+                text=seq.assembler.text,
+                prompt_tokens=len(seq.tokens),
+                cached_tokens=0,
+                generated_tokens=seq.n_gen,
+                prompt_eval_s=t_prompt - seq.t_start,
+                ttft_s=t_first - t_call,
+                decode_s=t_end - t_first,
+                stop_reason=stop,
+            )
+            results[seq.index] = raw
+            on_done(seq.index, raw)
+
+        def put(row: int, token: int, pos: int, seq_id: int, logits: bool) -> None:
+            batch.token[row] = token
+            batch.pos[row] = pos
+            batch.n_seq_id[row] = 1
+            batch.seq_id[row][0] = seq_id
+            batch.logits[row] = 1 if logits else 0
+
+        cancelled = False
+        try:
+            while waiting or active:
+                if cancel.is_set():
+                    cancelled = True
+                    break
+                while waiting and free_ids:
+                    index = waiting[0]
+                    need = min(len(prompts[index]) + params.max_tokens, self._n_ctx)
+                    if active and reserved + need > self._n_ctx:
+                        break
+                    waiting.popleft()
+                    reserved += need
+                    active.append(
+                        _Sequence(
+                            index=index,
+                            seq_id=free_ids.pop(0),
+                            tokens=prompts[index],
+                            sampler=self._make_sampler(params, prompts[index]),
+                            assembler=TextAssembler(params.stop),
+                            reserve=need,
+                            t_start=time.perf_counter(),
+                        )
+                    )
+                # The generating sequences' next tokens first, then prompt tokens.
+                row = 0
+                for seq in active:
+                    if seq.next_token >= 0:
+                        put(row, seq.next_token, seq.pos, seq.seq_id, True)
+                        seq.logits_row = row
+                        seq.pos += 1
+                        seq.next_token = -1
+                        row += 1
+                has_prompt = False
+                for seq in active:
+                    take = min(len(seq.tokens) - seq.fed, self._n_batch - row)
+                    if take <= 0:
+                        continue
+                    for k in range(take):
+                        put(row + k, seq.tokens[seq.fed + k], seq.fed + k, seq.seq_id, False)
+                    seq.fed += take
+                    seq.pos = seq.fed
+                    row += take
+                    has_prompt = True
+                    if seq.fed == len(seq.tokens):
+                        batch.logits[row - 1] = 1
+                        seq.logits_row = row - 1
+                batch.n_tokens = row
+                # Only prompt steps are long enough to need aborting from inside llama.cpp
+                # (the callback costs a C→Python call per graph node).
+                lib.llama_set_abort_callback(
+                    ctx, self._abort_cb if has_prompt else self._no_abort_cb, None
+                )
+                rc = lib.llama_decode(ctx, batch)
+                if rc != 0:
+                    if rc == 2 or cancel.is_set():
+                        cancelled = True
+                        break
+                    raise EngineError(
+                        f"llama.cpp failed while generating several answers (code {rc}); "
+                        "memory may be short."
+                    )
+                now = time.perf_counter()
+                for seq in list(active):
+                    if seq.logits_row < 0:
+                        continue
+                    if not seq.t_prompt:
+                        seq.t_prompt = now
+                    tok = lib.llama_sampler_sample(seq.sampler, ctx, seq.logits_row)
+                    seq.logits_row = -1
+                    seq.n_gen += 1
+                    if seq.n_gen == 1:
+                        seq.t_first = time.perf_counter()
+                    stop: StopReason | None = None
+                    if not params.ignore_eos and lib.llama_vocab_is_eog(self._vocab, tok):
+                        stop = "eos"
+                    else:
+                        piece = seq.assembler.feed(self.token_bytes(tok))
+                        if piece:
+                            on_text(seq.index, piece)
+                        if seq.assembler.stopped:
+                            stop = "stop_string"
+                        elif seq.n_gen >= params.max_tokens:
+                            stop = "length"
+                        elif seq.pos >= self._n_ctx:
+                            stop = "context"
+                    if stop is None:
+                        seq.next_token = tok
+                    else:
+                        finish(seq, stop)
+            if cancelled:
+                for seq in list(active):
+                    finish(seq, "cancelled")
+                for index in waiting:
+                    raw = RawGeneration("", len(prompts[index]), 0, 0, 0.0, 0.0, 0.0, "cancelled")
+                    results[index] = raw
+                    on_done(index, raw)
+        finally:
+            for seq in active:  # an error left these unfinished
+                lib.llama_sampler_free(seq.sampler)
+            lib.llama_memory_clear(mem, True)
+            self._cached = []
+            lib.llama_set_abort_callback(ctx, self._abort_cb, None)
+        return [r for r in results if r is not None]
 
     def close(self) -> None:
         """Free the context, batch and model; safe to call twice."""
