@@ -364,8 +364,23 @@ async def split_into_chunks(client: EngineClient, text: str, budget: int) -> lis
     return chunks
 
 
-def _markers(chunk: str) -> list[str]:
-    return [line.strip() for line in chunk.split("\n") if _MARKER.match(line.strip())]
+def chunk_headers(chunks: Sequence[str]) -> list[str]:
+    """Where each chunk comes from: "[Page 3]", "[Page 3]–[Page 5]", or "" before any marker.
+
+    A chunk that starts in the middle of a section belongs to the last section
+    marker of the chunks before it.
+    """
+    headers: list[str] = []
+    current = ""
+    for chunk in chunks:
+        lines = [line.strip() for line in chunk.split("\n") if line.strip()]
+        markers = [line for line in lines if _MARKER.match(line)]
+        first = current if not lines or not _MARKER.match(lines[0]) else lines[0]
+        current = markers[-1] if markers else current
+        if not first:
+            first = markers[0] if markers else ""
+        headers.append(first if first == current else f"{first}–{current}")
+    return headers
 
 
 # -- progress -------------------------------------------------------------------------
@@ -460,8 +475,12 @@ class _Run:
         stage: str,
         label: str,
         expected_gen: float,
+        headers: Sequence[str] = (),
     ) -> list[str]:
-        """Summarize each piece (map) or each group (reduce), with a progress event each."""
+        """Summarize each piece (map) or each group (reduce), with a progress event each.
+
+        ``headers[j]``, if given, is put on the line before piece j's summary.
+        """
         instruction = map_instruction(self.language)
         params = _params(self.map_max)
         total = len(pieces)
@@ -470,11 +489,9 @@ class _Run:
         def finish(j: int, result: GenerationResult) -> None:
             self._learn(result)
             text = result.text.strip()
-            markers = _markers(pieces[j])
-            if markers and stage == "map":
+            if headers and headers[j]:
                 # Say where the points came from: a small model does not do it reliably.
-                where = markers[0] if len(markers) == 1 else f"{markers[0]}–{markers[-1]}"
-                text = f"{where}\n{text}"
+                text = f"{headers[j]}\n{text}"
             summaries[j] = text
             p = self.progress
             p.done_work += piece_tokens[j] + GEN_WEIGHT * result.stats.generated_tokens
@@ -574,7 +591,12 @@ async def summarize(
         )
         progress.emit("chunk", 1, 1, f"{len(chunks)} chunks of up to {map_budget:,} tokens")
         partials = await run.summarize_pieces(
-            chunks, chunk_tokens, "map", "Summarized chunk", run.map_max * _EXPECTED_FILL
+            chunks,
+            chunk_tokens,
+            "map",
+            "Summarized chunk",
+            run.map_max * _EXPECTED_FILL,
+            chunk_headers(chunks),
         )
         levels = 2
         current = partials
@@ -663,6 +685,7 @@ __all__ = [
     "SummaryOptions",
     "SummaryProgress",
     "SummaryResult",
+    "chunk_headers",
     "detect_language",
     "extraction_progress",
     "final_instruction",

@@ -14,6 +14,7 @@ from engine.errors import DocumentError, UsageError
 from engine.summarize import (
     SummaryOptions,
     SummaryProgress,
+    chunk_headers,
     detect_language,
     split_into_chunks,
     summarize,
@@ -99,6 +100,23 @@ def test_options_are_checked_and_serialized() -> None:
         SummaryOptions(length="huge")
     with pytest.raises(UsageError, match="style"):
         SummaryOptions(style="poem")
+
+
+def test_chunk_headers_say_which_pages_a_chunk_covers() -> None:
+    chunks = [
+        "Preface text.",
+        "[Page 1]\nIntro.\n\n[Page 2]\nMore.",
+        "Rest of page two.",
+        "End of two.\n\n[Page 3]\nThree.",
+        "[Page 4]\nFour.",
+    ]
+    assert chunk_headers(chunks) == [
+        "",
+        "[Page 1]–[Page 2]",
+        "[Page 2]",
+        "[Page 2]–[Page 3]",
+        "[Page 4]",
+    ]
 
 
 # -- the real starter model -------------------------------------------------------------
