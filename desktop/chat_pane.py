@@ -418,6 +418,24 @@ class ChatPane(QWidget):
         self.conversation_opened.emit(0)
         self.chat_cleared.emit()
 
+    def start_with_context(self, title: str, text: str) -> None:
+        """Start a new chat about ``text`` (a document's summary): it becomes the system prompt.
+
+        The conversation stores that prompt, so reopening it keeps the context.
+        """
+        if self._generating:
+            return
+        self.new_chat()
+        if self._options_before_open is None:
+            self._options_before_open = self.options_panel.options()
+        # For the model, not the interface: small models follow English instructions best.
+        self.options_panel.set_system_prompt(
+            f"You answer questions about the document “{title}”. Its summary:\n\n{text}\n\n"
+            "Answer from the summary; say so when it does not contain the answer."
+        )
+        self._show_title(self.tr("About {title}").format(title=title))
+        self.input.setFocus()
+
     def conversation_renamed(self, conversation_id: int, title: str) -> None:
         """The conversation was renamed elsewhere (the sidebar): show the new title."""
         if conversation_id == self._conversation_id:

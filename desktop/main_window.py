@@ -16,7 +16,14 @@ from typing import TYPE_CHECKING
 
 import psutil
 from PySide6.QtCore import QEvent, QSettings, Qt, QTimer, QUrl, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QKeySequence
+from PySide6.QtGui import (
+    QAction,
+    QCloseEvent,
+    QDesktopServices,
+    QDragEnterEvent,
+    QDropEvent,
+    QKeySequence,
+)
 from PySide6.QtWidgets import (
     QApplication,
     QComboBox,
@@ -37,6 +44,7 @@ from desktop.help import AboutDialog, HelpDialog
 from desktop.i18n import Translations, resolve_language
 from desktop.settings_dialog import EDITED_FIELDS, SettingsDialog
 from desktop.sidebar import Sidebar
+from desktop.summarize_pane import SummarizePane
 from desktop.theme import apply_theme
 from desktop.widgets import BackgroundTasks, MessageBar
 
@@ -170,12 +178,18 @@ class MainWindow(QMainWindow):
         self.sidebar.conversation_renamed.connect(self._on_sidebar_conversation_renamed)
         self.sidebar.conversation_deleted.connect(self._on_sidebar_conversation_deleted)
         self.sidebar.status_reported.connect(self._on_status_reported)
+        self.sidebar.summary_activated.connect(self._on_sidebar_summary_activated)
         self.chat_pane = ChatPane(client, history=self._history, parent=self)
-        self.summarize_page = self._placeholder()
+        self.summarize_pane = SummarizePane(client, history=self._history, parent=self)
+        self.summarize_pane.open_in_chat_requested.connect(
+            self._on_summarize_open_in_chat_requested
+        )
+        self.summarize_pane.summaries_changed.connect(self._on_summarize_summaries_changed)
+        self.summarize_pane.status_reported.connect(self._on_status_reported)
         self.code_page = self._placeholder()
         self.stack = QStackedWidget(self)
         self.stack.addWidget(self.chat_pane)
-        self.stack.addWidget(self.summarize_page)
+        self.stack.addWidget(self.summarize_pane)
         self.stack.addWidget(self.code_page)
 
         self.message_bar = MessageBar(self)
@@ -228,6 +242,7 @@ class MainWindow(QMainWindow):
         self.chat_pane.options_changed.connect(self._on_chat_options_changed)
         self.chat_pane.status_reported.connect(self._on_status_reported)
 
+        self.setAcceptDrops(True)
         self._build_menus()
         self.retranslate_ui()
         self._restore_state()
@@ -315,7 +330,6 @@ class MainWindow(QMainWindow):
         self.model_combo.setAccessibleName(self.tr("Model"))
         self.model_combo.setToolTip(self.tr("The model that answers"))
         for page, title, what in (
-            (self.summarize_page, self.tr("Summarize"), self.tr("Summarizing documents")),
             (self.code_page, self.tr("Code"), self.tr("The code assistant")),
         ):
             heading, text = page.property("labels")
@@ -397,6 +411,7 @@ class MainWindow(QMainWindow):
         self._memory_timer.stop()
         self._tasks.cancel_all()
         self.chat_pane.shutdown()
+        self.summarize_pane.shutdown()
         self.sidebar.shutdown()
         super().closeEvent(event)
 
@@ -414,7 +429,12 @@ class MainWindow(QMainWindow):
     @property
     def busy(self) -> bool:
         """Whether the window or its panes still have background work running."""
-        return len(self._tasks) > 0 or self.chat_pane.busy or self.sidebar.busy
+        return (
+            len(self._tasks) > 0
+            or self.chat_pane.busy
+            or self.summarize_pane.busy
+            or self.sidebar.busy
+        )
 
     @property
     def settings(self) -> Settings:
@@ -424,6 +444,7 @@ class MainWindow(QMainWindow):
     def show_pane(self, pane: int) -> None:
         """Show pane ``pane`` (:data:`CHAT`, :data:`SUMMARIZE` or :data:`CODE`)."""
         self.stack.setCurrentIndex(pane)
+        self.sidebar.set_mode("summaries" if pane == SUMMARIZE else "conversations")
         if self.sidebar.panes.currentRow() != pane:
             self.sidebar.panes.setCurrentRow(pane)
 
@@ -460,6 +481,7 @@ class MainWindow(QMainWindow):
                 self.tr("Conversations are not being saved. {reason}").format(reason=str(exc))
             )
             self.chat_pane.detach_history()
+            self.summarize_pane.detach_history()
             self.sidebar.detach_history()
             return
         self._history_open = True
@@ -544,7 +566,7 @@ class MainWindow(QMainWindow):
         """Load a model, keeping the window usable meanwhile; raises EngineError on failure."""
         self._loading = True
         self.model_combo.setEnabled(False)
-        self.chat_pane.set_model_ready(False)
+        self._set_model_ready(False)
         self.message_bar.hide()
         self.plan_label.setText(self.tr("Loading {name}…").format(name=_short_name(model_id)))
         settings = self._settings
@@ -562,7 +584,7 @@ class MainWindow(QMainWindow):
             self._select_model(previous.model_id if previous else None)
             self._show_model(previous)
             self.model_combo.setEnabled(not self.chat_pane.generating)
-            self.chat_pane.set_model_ready(previous is not None)
+            self._set_model_ready(previous is not None)
         log.info("Loaded %s in %.2f s: %s", info.model_id, info.load_s, info.plan_reason)
         self.model_loaded.emit(info)
         if info.warnings:
@@ -676,8 +698,47 @@ class MainWindow(QMainWindow):
 
     # -- slots -------------------------------------------------------------------------
 
+    def _set_model_ready(self, ready: bool) -> None:
+        self.chat_pane.set_model_ready(ready)
+        self.summarize_pane.set_model_ready(ready)
+
     def _on_sidebar_pane_selected(self, pane: int) -> None:
         self.stack.setCurrentIndex(pane)
+        self.sidebar.set_mode("summaries" if pane == SUMMARIZE else "conversations")
+
+    def _on_sidebar_summary_activated(self, summary_id: int) -> None:
+        self._tasks.start(self._show_stored_summary(summary_id), name="window-show-summary")
+
+    async def _show_stored_summary(self, summary_id: int) -> None:
+        try:
+            stored = await self._history.run(lambda h: h.summary(summary_id))
+        except (EngineError, RuntimeError) as exc:
+            self.statusBar().showMessage(str(exc), 5000)
+            return
+        self.summarize_pane.show_stored(stored.title, stored.summary)
+
+    def _on_summarize_summaries_changed(self) -> None:
+        if self.sidebar.mode == "summaries":
+            self.sidebar.refresh()
+
+    def _on_summarize_open_in_chat_requested(self, title: str, summary: str) -> None:
+        self.show_pane(CHAT)
+        self.chat_pane.start_with_context(title, summary)
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        """Files dragged anywhere onto the window are for the Summarize pane."""
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+        else:
+            super().dragEnterEvent(event)
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        """Switch to Summarize and queue the dropped files and folders."""
+        paths = [Path(url.toLocalFile()) for url in event.mimeData().urls() if url.isLocalFile()]
+        if paths:
+            self.show_pane(SUMMARIZE)
+            self.summarize_pane.add_paths(paths)
+            event.acceptProposedAction()
 
     def _on_sidebar_conversation_activated(self, conversation_id: int) -> None:
         self.show_pane(CHAT)
@@ -899,12 +960,12 @@ class MainWindow(QMainWindow):
         """Restart the worker and load the model again; report the outcome to the chat pane."""
         model_id = self.model_combo.currentData()
         self.plan_label.setText(self.tr("Restarting the engine…"))
-        self.chat_pane.set_model_ready(False)
+        self._set_model_ready(False)
         try:
             info = await self._client.restart()
             if info is not None:
                 self._show_model(info)
-                self.chat_pane.set_model_ready(True)
+                self._set_model_ready(True)
             elif model_id:
                 await self._load(model_id)
             else:

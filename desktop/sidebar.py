@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 
 from desktop.widgets import BackgroundTasks, MessageBar
 from engine.errors import EngineError
-from engine.history import AsyncHistory, Conversation, History, SearchHit
+from engine.history import AsyncHistory, Conversation, History, SearchHit, StoredSummary
 
 log = logging.getLogger("desktop.sidebar")
 
@@ -58,6 +58,7 @@ class Sidebar(QWidget):
         conversation_renamed(int, str): a conversation got a new title.
         conversation_deleted(int): a conversation was deleted (it can still be restored).
         conversation_restored(int): a deleted conversation came back (Undo).
+        summary_activated(int): show this stored summary (the list shows summaries).
         status_reported(str): a short, passing message for the status bar.
     """
 
@@ -66,6 +67,7 @@ class Sidebar(QWidget):
     conversation_renamed = Signal(int, str)
     conversation_deleted = Signal(int)
     conversation_restored = Signal(int)
+    summary_activated = Signal(int)
     status_reported = Signal(str)
 
     def __init__(self, history: AsyncHistory | None, parent: QWidget | None = None) -> None:
@@ -73,7 +75,10 @@ class Sidebar(QWidget):
         self._history = history
         self._tasks = BackgroundTasks()
         self._current = 0
+        #: "conversations", or "summaries" while the Summarize pane is shown.
+        self._mode = "conversations"
         self._filling = False
+        #: The last deletion, for Undo: (id, "conversation" or "summary").
         self._last_deleted: tuple[int, str] | None = None
         self._search_serial = 0
 
@@ -164,8 +169,12 @@ class Sidebar(QWidget):
         # Three rows exactly, in this language's font (CJK text is taller).
         rows = sum(self.panes.sizeHintForRow(row) for row in range(self.panes.count()))
         self.panes.setFixedHeight(rows + 2 * self.panes.frameWidth() + 2)
-        self.conversations_label.setText(self.tr("&Conversations"))
-        self.search.setPlaceholderText(self.tr("Search all conversations (Ctrl+F)"))
+        if self._mode == "summaries":
+            self.conversations_label.setText(self.tr("S&ummaries"))
+            self.search.setPlaceholderText(self.tr("Search summaries (Ctrl+F)"))
+        else:
+            self.conversations_label.setText(self.tr("&Conversations"))
+            self.search.setPlaceholderText(self.tr("Search all conversations (Ctrl+F)"))
         self.search.setAccessibleName(self.tr("Search conversations"))
         self.conversations.setAccessibleName(self.tr("Conversations"))
         self.conversations.setAccessibleDescription(
@@ -216,7 +225,11 @@ class Sidebar(QWidget):
         self._search_serial += 1
         serial = self._search_serial
         text = self.search.text().strip()
-        if text:
+        if self._mode == "summaries":
+            summaries = await self._db(lambda h: h.summaries(text=text))
+            if serial == self._search_serial and summaries is not None:
+                self._fill_summaries(summaries)
+        elif text:
             hits = await self._db(lambda h: h.search(text))
             if serial == self._search_serial and hits is not None:
                 self._fill_hits(hits)
@@ -252,6 +265,41 @@ class Sidebar(QWidget):
         self._filling = False
         self._show_empty(not conversations)
 
+    def _fill_summaries(self, summaries: list[StoredSummary]) -> None:
+        if self._editing():
+            self._refresh_pending = True
+            return
+        self._filling = True
+        self.conversations.clear()
+        statuses = {
+            "running": self.tr("in progress"),
+            "cancelled": self.tr("stopped early"),
+            "failed": self.tr("failed"),
+        }
+        for summary in summaries:
+            title = summary.title
+            if summary.status in statuses:
+                title = f"{title} ({statuses[summary.status]})"
+            item = QListWidgetItem(title)
+            item.setData(CONVERSATION_ROLE, summary.id)
+            when = dt.datetime.fromtimestamp(summary.updated_at).strftime("%Y-%m-%d %H:%M")
+            item.setToolTip(f"{summary.title}\n{summary.source_path}\n{when}".replace("\n\n", "\n"))
+            self.conversations.addItem(item)
+        self._filling = False
+        self._show_empty(not summaries)
+
+    def set_mode(self, mode: str) -> None:
+        """List "conversations" (Chat, Code) or "summaries" (the Summarize pane)."""
+        if mode != self._mode:
+            self._mode = mode
+            self.retranslate_ui()
+            self.refresh()
+
+    @property
+    def mode(self) -> str:
+        """What the list shows: "conversations" or "summaries"."""
+        return self._mode
+
     def _fill_hits(self, hits: list[SearchHit]) -> None:
         if self._editing():
             self._refresh_pending = True
@@ -275,6 +323,8 @@ class Sidebar(QWidget):
             )
         elif self.search.text().strip():
             text = self.tr("Nothing found.")
+        elif self._mode == "summaries":
+            text = self.tr("Your summaries appear here.")
         else:
             text = self.tr("Your conversations appear here.")
         self.empty_label.setText(text)
@@ -329,12 +379,16 @@ class Sidebar(QWidget):
             self.conversations.setCurrentRow(0)
 
     def _on_conversations_item_activated(self, item: QListWidgetItem) -> None:
-        conversation_id = item.data(CONVERSATION_ROLE)
-        if conversation_id:
-            self.conversation_activated.emit(int(conversation_id))
+        item_id = item.data(CONVERSATION_ROLE)
+        if not item_id:
+            return
+        if self._mode == "summaries":
+            self.summary_activated.emit(int(item_id))
+        else:
+            self.conversation_activated.emit(int(item_id))
 
     def _on_conversations_item_changed(self, item: QListWidgetItem) -> None:
-        if self._filling or item.data(MESSAGE_ROLE):
+        if self._filling or item.data(MESSAGE_ROLE) or self._mode == "summaries":
             return
         conversation_id = int(item.data(CONVERSATION_ROLE))
         title = " ".join(item.text().split())
@@ -354,7 +408,9 @@ class Sidebar(QWidget):
         menu.addAction(self.export_json_action)
         menu.addSeparator()
         menu.addAction(self.delete_action)
-        self.rename_action.setEnabled(not item.data(MESSAGE_ROLE))
+        self.rename_action.setEnabled(not item.data(MESSAGE_ROLE) and self._mode != "summaries")
+        for action in (self.export_markdown_action, self.export_json_action):
+            action.setEnabled(self._mode != "summaries")
         menu.popup(self.conversations.viewport().mapToGlobal(position))
 
     def _selected_id(self) -> int:
@@ -363,13 +419,15 @@ class Sidebar(QWidget):
 
     def _on_rename_action_triggered(self) -> None:
         item = self.conversations.currentItem()
-        if item is not None and not item.data(MESSAGE_ROLE):
+        if item is not None and not item.data(MESSAGE_ROLE) and self._mode != "summaries":
             self.conversations.editItem(item)
 
     def _on_delete_action_triggered(self) -> None:
-        conversation_id = self._selected_id()
-        if conversation_id:
-            self._tasks.start(self.delete(conversation_id), name="sidebar-delete")
+        item_id = self._selected_id()
+        if item_id and self._mode == "summaries":
+            self._tasks.start(self.delete_summary(item_id), name="sidebar-delete")
+        elif item_id:
+            self._tasks.start(self.delete(item_id), name="sidebar-delete")
 
     def _on_export_markdown_action_triggered(self) -> None:
         self._ask_export_path(self._selected_id(), "markdown")
@@ -379,8 +437,9 @@ class Sidebar(QWidget):
 
     def _on_undo_bar_action_triggered(self) -> None:
         if self._last_deleted is not None:
-            conversation_id, _title = self._last_deleted
-            self._tasks.start(self.restore(conversation_id), name="sidebar-restore")
+            item_id, kind = self._last_deleted
+            restore = self.restore_summary(item_id) if kind == "summary" else self.restore(item_id)
+            self._tasks.start(restore, name="sidebar-restore")
 
     # -- operations ------------------------------------------------------------------------
 
@@ -395,7 +454,7 @@ class Sidebar(QWidget):
         if found is None:
             return
         await self._db(lambda h: h.delete_conversation(conversation_id))
-        self._last_deleted = (conversation_id, found.title)
+        self._last_deleted = (conversation_id, "conversation")
         self.undo_bar.show_message(
             self.tr("Deleted “{title}”.").format(title=found.title),
             action=self.tr("&Undo"),
@@ -410,6 +469,27 @@ class Sidebar(QWidget):
         self._last_deleted = None
         self.undo_bar.hide()
         self.conversation_restored.emit(conversation_id)
+        await self.reload()
+
+    async def delete_summary(self, summary_id: int) -> None:
+        """Delete a stored summary, offering Undo."""
+        found = await self._db(lambda h: h.summary(summary_id))
+        if found is None:
+            return
+        await self._db(lambda h: h.delete_summary(summary_id))
+        self._last_deleted = (summary_id, "summary")
+        self.undo_bar.show_message(
+            self.tr("Deleted “{title}”.").format(title=found.title),
+            action=self.tr("&Undo"),
+            error=False,
+        )
+        await self.reload()
+
+    async def restore_summary(self, summary_id: int) -> None:
+        """Bring back a summary deleted in this session."""
+        await self._db(lambda h: h.restore_summary(summary_id))
+        self._last_deleted = None
+        self.undo_bar.hide()
         await self.reload()
 
     def _ask_export_path(self, conversation_id: int, fmt: str) -> None:

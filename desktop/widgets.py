@@ -15,8 +15,8 @@ import sys
 from collections.abc import Coroutine
 from typing import Any
 
-from PySide6.QtCore import QEvent, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QKeyEvent, QPalette
+from PySide6.QtCore import QEvent, QMimeData, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QDragEnterEvent, QKeyEvent, QPalette
 from PySide6.QtWidgets import (
     QApplication,
     QFrame,
@@ -211,6 +211,17 @@ class PromptEdit(QPlainTextEdit):
         doc_margin = int(self.document().documentMargin() * 2)
         height = self.fontMetrics().lineSpacing() * 3 + doc_margin
         return QSize(hint.width(), height + margins.top() + margins.bottom())
+
+    def canInsertFromMimeData(self, source: QMimeData) -> bool:
+        """Text only: dropped files go on to the window (which summarizes them)."""
+        return not source.hasUrls() and super().canInsertFromMimeData(source)
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        """Let file drags pass to the window."""
+        if event.mimeData().hasUrls():
+            event.ignore()
+            return
+        super().dragEnterEvent(event)
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         """Enter sends; Shift+Enter inserts a newline; Up when empty recalls; else as usual."""

@@ -450,6 +450,10 @@
         <translation>无法保存到历史数据库：{reason}</translation>
     </message>
     <message>
+        <source>About {title}</source>
+        <translation>关于 {title}</translation>
+    </message>
+    <message>
         <source>Editing message {number}. Sending it replaces it and the {later} messages after it. Esc cancels.</source>
         <translation>正在编辑第 {number} 条消息。发送后将替换它及其后的 {later} 条消息。按 Esc 取消。</translation>
     </message>
@@ -903,16 +907,8 @@
         <translation>回答问题的模型</translation>
     </message>
     <message>
-        <source>Summarize</source>
-        <translation>摘要</translation>
-    </message>
-    <message>
         <source>Code</source>
         <translation>代码</translation>
-    </message>
-    <message>
-        <source>Summarizing documents</source>
-        <translation>文档摘要</translation>
     </message>
     <message>
         <source>The code assistant</source>
@@ -1343,6 +1339,14 @@
         <translation>面板</translation>
     </message>
     <message>
+        <source>S&amp;ummaries</source>
+        <translation>摘要(&amp;U)</translation>
+    </message>
+    <message>
+        <source>Search summaries (Ctrl+F)</source>
+        <translation>搜索摘要（Ctrl+F）</translation>
+    </message>
+    <message>
         <source>&amp;Conversations</source>
         <translation>对话(&amp;C)</translation>
     </message>
@@ -1383,12 +1387,28 @@
         <translation>历史数据库出错：{reason}</translation>
     </message>
     <message>
+        <source>in progress</source>
+        <translation>进行中</translation>
+    </message>
+    <message>
+        <source>stopped early</source>
+        <translation>已中途停止</translation>
+    </message>
+    <message>
+        <source>failed</source>
+        <translation>失败</translation>
+    </message>
+    <message>
         <source>Conversations are not being saved: the history database is unavailable.</source>
         <translation>对话没有被保存：历史数据库不可用。</translation>
     </message>
     <message>
         <source>Nothing found.</source>
         <translation>没有找到任何内容。</translation>
+    </message>
+    <message>
+        <source>Your summaries appear here.</source>
+        <translation>你的摘要会显示在这里。</translation>
     </message>
     <message>
         <source>Your conversations appear here.</source>
@@ -1421,6 +1441,241 @@
     <message>
         <source>Exported to {path}</source>
         <translation>已导出到 {path}</translation>
+    </message>
+</context>
+<context>
+    <name>SummarizePane</name>
+    <message>
+        <source>Summarize</source>
+        <translation>摘要</translation>
+    </message>
+    <message>
+        <source>Short</source>
+        <translation>简短</translation>
+    </message>
+    <message>
+        <source>Medium</source>
+        <translation>适中</translation>
+    </message>
+    <message>
+        <source>Long</source>
+        <translation>详细</translation>
+    </message>
+    <message>
+        <source>Bullet points</source>
+        <translation>要点列表</translation>
+    </message>
+    <message>
+        <source>Paragraphs</source>
+        <translation>段落</translation>
+    </message>
+    <message>
+        <source>TL;DR + key points</source>
+        <translation>一句话总结 + 要点</translation>
+    </message>
+    <message>
+        <source>Same as the document</source>
+        <translation>与文档相同</translation>
+    </message>
+    <message>
+        <source>&amp;Length:</source>
+        <translation>长度(&amp;L)：</translation>
+    </message>
+    <message>
+        <source>St&amp;yle:</source>
+        <translation>风格(&amp;Y)：</translation>
+    </message>
+    <message>
+        <source>Lan&amp;guage:</source>
+        <translation>语言(&amp;G)：</translation>
+    </message>
+    <message>
+        <source>Summary length</source>
+        <translation>摘要长度</translation>
+    </message>
+    <message>
+        <source>Summary style</source>
+        <translation>摘要风格</translation>
+    </message>
+    <message>
+        <source>Summary language</source>
+        <translation>摘要语言</translation>
+    </message>
+    <message>
+        <source>Add &amp;files…</source>
+        <translation>添加文件(&amp;F)…</translation>
+    </message>
+    <message>
+        <source>Text, Markdown, PDF, Word (.docx), HTML or source code — or drop files here</source>
+        <translation>文本、Markdown、PDF、Word（.docx）、HTML 或源代码——也可以把文件拖到这里</translation>
+    </message>
+    <message>
+        <source>Add f&amp;older…</source>
+        <translation>添加文件夹(&amp;O)…</translation>
+    </message>
+    <message>
+        <source>…or paste text here</source>
+        <translation>……或在这里粘贴文本</translation>
+    </message>
+    <message>
+        <source>Text to summarize</source>
+        <translation>要摘要的文本</translation>
+    </message>
+    <message>
+        <source>Summarize &amp;text</source>
+        <translation>摘要文本(&amp;T)</translation>
+    </message>
+    <message>
+        <source>Document</source>
+        <translation>文档</translation>
+    </message>
+    <message>
+        <source>Status</source>
+        <translation>状态</translation>
+    </message>
+    <message>
+        <source>Documents to summarize</source>
+        <translation>待摘要的文档</translation>
+    </message>
+    <message>
+        <source>Progress</source>
+        <translation>进度</translation>
+    </message>
+    <message>
+        <source>&amp;Cancel</source>
+        <translation>取消(&amp;C)</translation>
+    </message>
+    <message>
+        <source>Stop summarizing; what is done so far stays</source>
+        <translation>停止摘要；已完成的部分会保留</translation>
+    </message>
+    <message>
+        <source>Drop documents here. Each is summarized whole, however long, chunk by chunk, on this computer.</source>
+        <translation>把文档拖到这里。无论多长，每个文档都会在本机上逐块完整地摘要。</translation>
+    </message>
+    <message>
+        <source>Summary</source>
+        <translation>摘要</translation>
+    </message>
+    <message>
+        <source>Co&amp;py</source>
+        <translation>复制(&amp;P)</translation>
+    </message>
+    <message>
+        <source>&amp;Save…</source>
+        <translation>保存(&amp;S)…</translation>
+    </message>
+    <message>
+        <source>Open in C&amp;hat</source>
+        <translation>在聊天中打开(&amp;H)</translation>
+    </message>
+    <message>
+        <source>Ask follow-up questions with this summary in context</source>
+        <translation>带着这份摘要继续提问</translation>
+    </message>
+    <message>
+        <source>{folder} has {count} documents; the first {limit} were added.</source>
+        <translation>{folder} 中有 {count} 个文档；已添加前 {limit} 个。</translation>
+    </message>
+    <message>
+        <source>Pasted text</source>
+        <translation>粘贴的文本</translation>
+    </message>
+    <message>
+        <source>waiting</source>
+        <translation>等待中</translation>
+    </message>
+    <message>
+        <source>reading</source>
+        <translation>读取中</translation>
+    </message>
+    <message>
+        <source>summarizing</source>
+        <translation>摘要中</translation>
+    </message>
+    <message>
+        <source>done</source>
+        <translation>完成</translation>
+    </message>
+    <message>
+        <source>failed</source>
+        <translation>失败</translation>
+    </message>
+    <message>
+        <source>cancelled</source>
+        <translation>已取消</translation>
+    </message>
+    <message>
+        <source>Could not summarize {name}: {reason}</source>
+        <translation>无法摘要 {name}：{reason}</translation>
+    </message>
+    <message>
+        <source>{chunks} parts, {tokens} tokens, {seconds:.0f} s</source>
+        <translation>{chunks} 块，{tokens} 个 token，{seconds:.0f} 秒</translation>
+    </message>
+    <message>
+        <source>Reading… {percent:.0f}%</source>
+        <translation>读取中… {percent:.0f}%</translation>
+    </message>
+    <message>
+        <source>Reading</source>
+        <translation>读取中</translation>
+    </message>
+    <message>
+        <source>Splitting into parts</source>
+        <translation>正在分块</translation>
+    </message>
+    <message>
+        <source>Summarizing part {done} of {total}</source>
+        <translation>正在摘要第 {done}/{total} 块</translation>
+    </message>
+    <message>
+        <source>Combining summaries ({done} of {total})</source>
+        <translation>正在合并摘要（{done}/{total}）</translation>
+    </message>
+    <message>
+        <source>Writing the summary</source>
+        <translation>正在撰写摘要</translation>
+    </message>
+    <message>
+        <source>Done</source>
+        <translation>完成</translation>
+    </message>
+    <message>
+        <source>about {minutes}:{seconds:02d} left</source>
+        <translation>约剩 {minutes}:{seconds:02d}</translation>
+    </message>
+    <message>
+        <source>Add documents</source>
+        <translation>添加文档</translation>
+    </message>
+    <message>
+        <source>Add a folder of documents</source>
+        <translation>添加文档文件夹</translation>
+    </message>
+    <message>
+        <source>Summary copied to the clipboard</source>
+        <translation>摘要已复制到剪贴板</translation>
+    </message>
+    <message>
+        <source>Save the summary</source>
+        <translation>保存摘要</translation>
+    </message>
+    <message>
+        <source>Markdown (*.md)</source>
+        <translation>Markdown 文件 (*.md)</translation>
+    </message>
+    <message>
+        <source>Text (*.txt)</source>
+        <translation>文本 (*.txt)</translation>
+    </message>
+    <message>
+        <source>Could not save {path}: {reason}</source>
+        <translation>无法保存 {path}：{reason}</translation>
+    </message>
+    <message>
+        <source>Saved {path}</source>
+        <translation>已保存 {path}</translation>
     </message>
 </context>
 <context>

@@ -76,10 +76,13 @@ def test_sidebar_and_shortcuts_switch_panes_and_the_last_pane_is_restored(
     assert [panes.item(i).text() for i in range(panes.count())] == ["Chat", "Summarize", "Code"]
     assert window.stack.currentWidget() is window.chat_pane
     panes.setCurrentRow(1)
+    assert window.stack.currentWidget() is window.summarize_pane
+    assert window.sidebar.mode == "summaries"  # the sidebar lists stored summaries there
+    panes.setCurrentRow(2)
     page = window.stack.currentWidget()
-    assert page is not window.chat_pane
     texts = " ".join(label.text() for label in page.findChildren(type(window.plan_label)))
     assert "later version" in texts
+    assert window.sidebar.mode == "conversations"
     with qtbot.waitActive(window):
         window.activateWindow()
     panes.setFocus()
