@@ -82,6 +82,8 @@ class OfflineError(DownloadError):
 class DocumentError(EngineError):
     """A document could not be read (unsupported, too large, no text, unsafe)."""
 
+    exit_code = 3
+
 
 #: Every error class by name, so errors can cross the worker's JSON protocol.
 ERROR_TYPES: dict[str, type[EngineError]] = {
