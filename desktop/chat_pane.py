@@ -335,14 +335,13 @@ class ChatPane(QWidget):
         """
         if self._history is None:
             return None
-        try:
-            return await self._history.run(call)
-        except (EngineError, OSError, RuntimeError) as exc:
-            log.warning("The history database failed: %s", exc)
+
+        def report(exc: Exception) -> None:
             self.status_reported.emit(
                 self.tr("Could not save to the history database: {reason}").format(reason=exc)
             )
-            return None
+
+        return await self._history.attempt(call, report)
 
     def _db_later(self, call: Callable[[History], Any], name: str) -> None:
         if self._history is not None:

@@ -14,7 +14,6 @@ from pathlib import Path
 from PySide6.QtCore import QCoreApplication, QEvent, Qt, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -28,7 +27,6 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QProgressBar,
     QPushButton,
-    QTableWidget,
     QTableWidgetItem,
     QTabWidget,
     QVBoxLayout,
@@ -37,7 +35,7 @@ from PySide6.QtWidgets import (
 
 from desktop.downloads import Downloads
 from desktop.i18n import resolve_language
-from desktop.widgets import BackgroundTasks, MessageBar
+from desktop.widgets import BackgroundTasks, MessageBar, read_only_table
 from engine.catalog import CatalogEntry, entry_fit, load_catalog
 from engine.config import Paths, Settings
 from engine.discover import ExternalModel, discover
@@ -80,11 +78,8 @@ class InstalledTab(QWidget):
         self._store = store
         self._tasks = BackgroundTasks()
         self._models: list[InstalledModel] = []
-        self.table = QTableWidget(0, 7, self)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.verticalHeader().setVisible(False)
+        self.table = read_only_table(7, self)
+        self.table.horizontalHeader().setStretchLastSection(False)
         self.table.horizontalHeader().setSectionResizeMode(NAME, QHeaderView.ResizeMode.Stretch)
         self.table.itemSelectionChanged.connect(self._on_table_item_selection_changed)
         self.table.itemActivated.connect(self._on_table_item_activated)
@@ -357,17 +352,11 @@ class DiscoverTab(QWidget):
         self._catalog: list[CatalogEntry] = []
         self.message_bar = MessageBar(self)
         self.local_label = QLabel(self)
-        self.local_table = QTableWidget(0, 3, self)
+        self.local_table = read_only_table(3, self)
         self.import_button = QPushButton(self)
         self.import_button.clicked.connect(self._on_import_clicked)
         self.catalog_label = QLabel(self)
-        self.catalog_table = QTableWidget(0, 5, self)
-        for table in (self.local_table, self.catalog_table):
-            table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-            table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-            table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-            table.verticalHeader().setVisible(False)
-            table.horizontalHeader().setStretchLastSection(True)
+        self.catalog_table = read_only_table(5, self)
         self.local_table.itemSelectionChanged.connect(self._on_local_table_item_selection_changed)
         self.local_label.setBuddy(self.local_table)
         self.catalog_label.setBuddy(self.catalog_table)
@@ -387,12 +376,7 @@ class DiscoverTab(QWidget):
         self.search_button.clicked.connect(self._on_search_clicked)
         self.repo_list = QListWidget(self)
         self.repo_list.currentRowChanged.connect(self._on_repo_list_current_row_changed)
-        self.files_table = QTableWidget(0, 4, self)
-        self.files_table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.files_table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.files_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.files_table.verticalHeader().setVisible(False)
-        self.files_table.horizontalHeader().setStretchLastSection(True)
+        self.files_table = read_only_table(4, self)
         self.files_table.itemSelectionChanged.connect(self._on_files_table_item_selection_changed)
         self.files_table.itemActivated.connect(self._on_download_clicked)
         self.download_button = QPushButton(self)
@@ -726,12 +710,7 @@ class DownloadsTab(QWidget):
         self._rows: dict[str, int] = {}
         self._progress: dict[str, DownloadProgress] = {}
         self.message_bar = MessageBar(self)
-        self.table = QTableWidget(0, 3, self)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.verticalHeader().setVisible(False)
-        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table = read_only_table(3, self)
         self.table.itemSelectionChanged.connect(self._update_buttons)
         self.empty_label = QLabel(self)
         self.pause_button = QPushButton(self)

@@ -29,7 +29,6 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.widgets import BackgroundTasks, MessageBar
-from engine.errors import EngineError
 from engine.history import AsyncHistory, Conversation, History, SearchHit, StoredSummary
 
 log = logging.getLogger("desktop.sidebar")
@@ -207,14 +206,13 @@ class Sidebar(QWidget):
     async def _db(self, call: Callable[[History], T]) -> T | None:
         if self._history is None:
             return None
-        try:
-            return await self._history.run(call)
-        except (EngineError, OSError, RuntimeError) as exc:
-            log.warning("The history database failed: %s", exc)
+
+        def report(exc: Exception) -> None:
             self.status_reported.emit(
                 self.tr("The history database failed: {reason}").format(reason=exc)
             )
-            return None
+
+        return await self._history.attempt(call, report)
 
     def refresh(self) -> None:
         """Reload the list (or re-run the search) from the database in the background."""

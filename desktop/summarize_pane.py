@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from PySide6.QtCore import QEvent, Qt, QTimer, Signal
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QGuiApplication
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QComboBox,
     QFileDialog,
     QHBoxLayout,
@@ -30,7 +29,6 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QSplitter,
-    QTableWidget,
     QTableWidgetItem,
     QTextBrowser,
     QVBoxLayout,
@@ -38,7 +36,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.highlight import style_code_blocks
-from desktop.widgets import BackgroundTasks, MessageBar
+from desktop.widgets import BackgroundTasks, MessageBar, read_only_table
 from engine.client import EngineClient
 from engine.errors import EngineError
 from engine.history import AsyncHistory, History
@@ -169,12 +167,7 @@ class SummarizePane(QWidget):
         self.paste_button = QPushButton(self)
         self.paste_button.clicked.connect(self._on_paste_clicked)
 
-        self.queue_table = QTableWidget(0, 2, self)
-        self.queue_table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.queue_table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.queue_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.queue_table.verticalHeader().setVisible(False)
-        self.queue_table.horizontalHeader().setStretchLastSection(True)
+        self.queue_table = read_only_table(2, self)
         self.queue_table.itemSelectionChanged.connect(self._on_queue_table_item_selection_changed)
 
         self.progress_bar = QProgressBar(self)
@@ -460,11 +453,7 @@ class SummarizePane(QWidget):
     async def _db(self, call: Callable[[History], T]) -> T | None:
         if self._history is None:
             return None
-        try:
-            return await self._history.run(call)
-        except (EngineError, OSError, RuntimeError) as exc:
-            log.warning("The history database failed: %s", exc)
-            return None
+        return await self._history.attempt(call)
 
     async def _summarize(self, item: QueueItem) -> None:
         self._current = item

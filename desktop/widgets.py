@@ -18,6 +18,7 @@ from typing import Any
 from PySide6.QtCore import QEvent, QMimeData, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QDragEnterEvent, QKeyEvent, QPalette
 from PySide6.QtWidgets import (
+    QAbstractItemView,
     QApplication,
     QFrame,
     QHBoxLayout,
@@ -25,6 +26,7 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QPushButton,
     QSizePolicy,
+    QTableWidget,
     QToolButton,
     QWidget,
 )
@@ -68,6 +70,20 @@ class BackgroundTasks:
         """Cancel every task still running (the window is going away)."""
         for task in list(self._tasks):
             task.cancel()
+
+
+def read_only_table(columns: int, parent: QWidget) -> QTableWidget:
+    """A table of rows to pick one from: whole rows selected, not editable, no row numbers.
+
+    The last column stretches; change the header's resize modes for another layout.
+    """
+    table = QTableWidget(0, columns, parent)
+    table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+    table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    table.verticalHeader().setVisible(False)
+    table.horizontalHeader().setStretchLastSection(True)
+    return table
 
 
 class MessageBar(QFrame):
@@ -239,4 +255,4 @@ class PromptEdit(QPlainTextEdit):
         super().keyPressEvent(event)
 
 
-__all__ = ["BackgroundTasks", "MessageBar", "PromptEdit", "blend", "mix"]
+__all__ = ["BackgroundTasks", "MessageBar", "PromptEdit", "blend", "mix", "read_only_table"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import sqlite3
 import time
 from collections.abc import Callable
@@ -21,6 +22,8 @@ from typing import Any, TypeVar
 from engine.errors import EngineError
 
 T = TypeVar("T")
+
+log = logging.getLogger("engine.history")
 
 #: Each entry moves the schema from version N to N+1 (index N).
 MIGRATIONS: tuple[str, ...] = (
@@ -506,6 +509,21 @@ class AsyncHistory:
             return call(self._history)
 
         return await asyncio.get_running_loop().run_in_executor(self._executor, run_)
+
+    async def attempt(
+        self, call: Callable[[History], T], on_failure: Callable[[Exception], None] | None = None
+    ) -> T | None:
+        """:meth:`run`, for callers that carry on without the database.
+
+        A failure is logged, handed to ``on_failure`` (to tell the user) and gives None.
+        """
+        try:
+            return await self.run(call)
+        except (EngineError, OSError, RuntimeError, sqlite3.Error) as exc:
+            log.warning("The history database failed: %s", exc)
+            if on_failure is not None:
+                on_failure(exc)
+            return None
 
     async def aclose(self) -> None:
         """Finish the queued calls and close the database; safe to call twice."""

@@ -138,7 +138,7 @@ class FakeHub:
             protocol_version = "HTTP/1.0"
 
             def log_message(self, format: str, *args: object) -> None:
-                pass
+                """Quiet: tests read the request counts, not a log."""
 
             def do_HEAD(self) -> None:
                 hub._serve(self, head=True)

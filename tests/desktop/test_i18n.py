@@ -130,7 +130,7 @@ def test_a_subclass_finds_the_translations_of_its_base_class(
     # lupdate files the strings under "HelpDialog"; at run time tr() starts from the
     # subclass's own name and walks its bases (see desktop/i18n.py).
     class ProbeHelpDialog(HelpDialog):
-        pass
+        """A subclass with no strings of its own."""
 
     dialog = ProbeHelpDialog("en", "gpu")
     qtbot.addWidget(dialog)

@@ -131,9 +131,9 @@ def test_search_the_hub_check_fit_download_and_use_it(
     discover.files_table.selectRow(0)
     qtbot.mouseClick(discover.download_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: dialog.tabs.currentWidget() is dialog.downloads, timeout=10000)
-    with qtbot.waitSignal(window.downloads().finished, timeout=120000) as finished:
-        pass
-    progress = finished.args[0]
+    downloads = window.downloads()
+    qtbot.waitUntil(lambda: any(p.state == "done" for p in downloads.current()), timeout=120000)
+    progress = next(p for p in downloads.current() if p.state == "done")
     assert progress.state == "done" and Path(progress.path).is_file()
     assert "done" in dialog.downloads.table.item(0, 2).text()
     model_id = f"{REPO}/{FILE.removesuffix('.gguf')}"
