@@ -70,6 +70,7 @@ def _build_parser() -> argparse.ArgumentParser:
     chat.add_argument("--json", action="store_true", help="print one JSON object at the end")
 
     _add_summarize_command(sub)
+    _add_code_command(sub)
 
     bench = sub.add_parser("bench", help="decode speed through the engine vs. llama-cpp-python")
     bench.add_argument("--model", help="model id or path (default: starter model)")
@@ -93,6 +94,28 @@ def _add_summarize_command(sub: Any) -> None:
     summ.add_argument("--ctx", type=_non_negative_int, default=0, help="context size")
     summ.add_argument("--threads", type=_non_negative_int, default=0)
     summ.add_argument("--json", action="store_true", help="print a JSON list at the end")
+
+
+def _add_code_command(sub: Any) -> None:
+    """``code --task T [TEXT]``: the Code pane's tasks (engine.code)."""
+    from engine.code import TASKS
+
+    code = sub.add_parser(
+        "code",
+        help="generate, explain, fix, test or review code",
+        description="Run a code task with the local model. The code comes from --file, or "
+        "from standard input when it is not a terminal; TEXT describes what to generate, "
+        "or adds a request to the other tasks. A fix prints a unified diff.",
+    )
+    code.add_argument("text", nargs="*", metavar="TEXT", help="description or extra request")
+    code.add_argument("--task", choices=TASKS, required=True)
+    code.add_argument("--language", help="language (default: from the file name or the code)")
+    code.add_argument("--file", help="the code to work on")
+    code.add_argument("--error", default="", help="for --task fix: the error message")
+    code.add_argument("--model", help="model id, file name or path (default: starter model)")
+    code.add_argument("--ctx", type=_non_negative_int, default=0, help="context size")
+    code.add_argument("--threads", type=_non_negative_int, default=0)
+    code.add_argument("--json", action="store_true", help="print one JSON object at the end")
 
 
 def _print_json(value: Any) -> None:
@@ -641,12 +664,73 @@ async def _cmd_summarize(args: argparse.Namespace) -> int:
                     "seconds": result.seconds,
                     "levels": result.levels,
                     "language": result.language,
+                    "prompt_tokens": result.prompt_tokens,
+                    "generated_tokens": result.generated_tokens,
+                    "parallel": result.parallel,
                     "model": info.model_id,
                     "options": options.to_dict(),
                 }
             )
     if args.json:
         _print_json(results)
+    return 0
+
+
+async def _cmd_code(args: argparse.Namespace) -> int:
+    from engine.client import EngineClient
+    from engine.code import CodeRequest, run_task
+    from engine.documents import read_text_file
+    from engine.errors import DocumentError
+    from engine.languages import language_for
+
+    source, filename = "", ""
+    try:
+        if args.file:
+            filename = args.file
+            source, _ = await asyncio.to_thread(read_text_file, Path(args.file))
+        elif args.task != "generate" and not sys.stdin.isatty():
+            source = sys.stdin.read()
+    except DocumentError as exc:
+        print(f"hearth-cli: {exc}", file=sys.stderr)
+        return 3
+    language = language_for(filename=filename or None, text=source or None, hint=args.language)
+    try:
+        request = CodeRequest(
+            task=args.task,
+            language=language,
+            code=source,
+            instruction=" ".join(args.text),
+            error=args.error,
+            filename=filename,
+        )
+    except ValueError as exc:
+        print(f"hearth-cli: {exc}", file=sys.stderr)
+        return 2
+    stream_to = None if args.json else sys.stderr if args.task == "fix" else sys.stdout
+
+    def on_token(piece: str) -> None:
+        if stream_to is not None:
+            stream_to.write(piece)
+            stream_to.flush()
+
+    async with EngineClient() as client:
+        info = await client.load(args.model, n_ctx=args.ctx, threads=args.threads)
+        for warning in info.warnings:
+            print(f"warning: {warning}", file=sys.stderr)
+        result = await run_task(client, request, on_token=on_token)
+    if args.json:
+        _print_json({**result.to_dict(), "model": info.model_id})
+        return 0
+    if stream_to is not None:
+        print(file=stream_to, flush=True)
+    if args.task == "fix":
+        if result.code is None:
+            print("hearth-cli: the answer holds no code to compare (see above).", file=sys.stderr)
+            return 1
+        if not result.diff:
+            print("hearth-cli: the model proposed no change.", file=sys.stderr)
+            return 0
+        sys.stdout.write(result.diff)
     return 0
 
 
@@ -694,6 +778,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "chat": _cmd_chat,
         "bench": _cmd_bench,
         "summarize": _cmd_summarize,
+        "code": _cmd_code,
     }
     try:
         return asyncio.run(commands[args.command](args))

@@ -422,6 +422,17 @@ class EngineClient:
             "complete", {"prompt": prompt, "params": (params or SamplingParams()).to_dict()}
         )
 
+    def infill(
+        self, prefix: str, suffix: str, params: SamplingParams | None = None
+    ) -> AsyncGenerator[Event, None]:
+        """Stream the text that goes between ``prefix`` and ``suffix`` (code completion).
+
+        Needs a model with fill-in-the-middle tokens (``model.fim``); raises
+        EngineError otherwise. Events as for :meth:`complete`.
+        """
+        request = {"prefix": prefix, "suffix": suffix}
+        return self._stream("infill", {**request, "params": (params or SamplingParams()).to_dict()})
+
     async def render_chat(self, messages: Sequence[ChatMessage]) -> str:
         """The conversation as the model's chat template writes it, ending with the
         assistant's turn opener: a prompt for :meth:`complete` or :meth:`complete_many`.

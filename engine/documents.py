@@ -42,6 +42,7 @@ __all__ = [
     "Section",
     "extract",
     "from_text",
+    "read_text_file",
 ]
 
 log = logging.getLogger("engine.documents")
@@ -254,6 +255,24 @@ def extract(
         sha256=hashlib.sha256(data).hexdigest(),
         size=len(data),
     )
+
+
+def read_text_file(path: Path, *, max_bytes: int = 4 * _MIB) -> tuple[str, str]:
+    """A plain text file's text (source code, say), its encoding detected.
+
+    Args:
+        path: the file.
+        max_bytes: larger files are refused before reading.
+
+    Returns:
+        The text with "\n" newlines, and the codec it was decoded with.
+
+    Raises:
+        DocumentError: missing, unreadable, too large, or binary (with what it looks like).
+    """
+    name = path.name
+    data = _read_bytes(path, name, max_bytes, lambda _fraction: None)
+    return _decode(data, name)
 
 
 def from_text(text: str, *, name: str = "pasted text") -> Document:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import sqlite3
 import time
 from collections.abc import Callable
@@ -89,6 +90,27 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX summaries_by_activity ON summaries(deleted_at, updated_at);
     """,
+    # 4: Code pane tasks: what was asked (task, language, code, instruction, error) and
+    # the answer.
+    """
+    CREATE TABLE code_tasks (
+        id INTEGER PRIMARY KEY,
+        task TEXT NOT NULL,
+        language TEXT NOT NULL DEFAULT 'text',
+        filename TEXT NOT NULL DEFAULT '',
+        code TEXT NOT NULL DEFAULT '',
+        instruction TEXT NOT NULL DEFAULT '',
+        error TEXT NOT NULL DEFAULT '',
+        answer TEXT NOT NULL DEFAULT '',
+        model_id TEXT NOT NULL DEFAULT '',
+        status TEXT NOT NULL DEFAULT 'running'
+            CHECK (status IN ('running', 'done', 'cancelled', 'failed')),
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        deleted_at REAL
+    );
+    CREATE INDEX code_tasks_by_activity ON code_tasks(deleted_at, updated_at);
+    """,
 )
 
 
@@ -155,6 +177,55 @@ _SUMMARY_COLUMNS = (
 
 def _summary(row: sqlite3.Row) -> StoredSummary:
     return StoredSummary(**{**dict(row), "options": json.loads(row["options"] or "{}")})
+
+
+#: How each task is named in a code task's title.
+_TASK_TITLES = {
+    "generate": "Generate",
+    "explain": "Explain",
+    "fix": "Fix",
+    "tests": "Tests",
+    "review": "Review",
+}
+
+
+@dataclass(frozen=True)
+class StoredCodeTask:
+    """One Code pane task: what was asked and the answer so far.
+
+    ``title`` is a one-line label for lists: "Fix · app.py", "Generate · <the first
+    words of the instruction>".
+    """
+
+    id: int
+    task: str
+    language: str
+    filename: str
+    code: str
+    instruction: str
+    error: str
+    answer: str
+    model_id: str
+    status: str
+    created_at: float
+    updated_at: float
+
+    @property
+    def title(self) -> str:
+        """A one-line label: the task and the file name or the instruction's start."""
+        subject = os.path.basename(self.filename) or " ".join(self.instruction.split())
+        if not subject:
+            subject = next((line.strip() for line in self.code.splitlines() if line.strip()), "")
+        if len(subject) > 48:
+            subject = subject[:47].rstrip() + "…"
+        name = _TASK_TITLES.get(self.task, self.task)
+        return f"{name} · {subject}" if subject else name
+
+
+_CODE_COLUMNS = (
+    "id, task, language, filename, code, instruction, error, answer, model_id, status,"
+    " created_at, updated_at"
+)
 
 
 class History:
@@ -285,10 +356,11 @@ class History:
         )
 
     def purge_deleted(self, *, older_than_s: float = 0.0) -> int:
-        """Delete for good the conversations and summaries hidden over ``older_than_s`` ago.
+        """Delete for good the conversations, summaries and code tasks hidden long enough:
+        over ``older_than_s`` ago.
 
         Returns:
-            How many conversations and summaries were deleted.
+            How many rows were deleted.
         """
         cutoff = time.time() - older_than_s
         cur = self._db.execute(
@@ -296,10 +368,13 @@ class History:
             (cutoff,),
         )
         purged = cur.rowcount
-        cur = self._db.execute(
-            "DELETE FROM summaries WHERE deleted_at IS NOT NULL AND deleted_at <= ?", (cutoff,)
-        )
-        return purged + cur.rowcount
+        for table in ("summaries", "code_tasks"):
+            cur = self._db.execute(
+                f"DELETE FROM {table} WHERE deleted_at IS NOT NULL AND deleted_at <= ?",
+                (cutoff,),
+            )
+            purged += cur.rowcount
+        return purged
 
     # -- summaries -------------------------------------------------------------------
 
@@ -376,6 +451,81 @@ class History:
     def restore_summary(self, summary_id: int) -> None:
         """Bring back a summary hidden by :meth:`delete_summary`."""
         self._db.execute("UPDATE summaries SET deleted_at = NULL WHERE id = ?", (summary_id,))
+
+    # -- code tasks ------------------------------------------------------------------
+
+    def add_code_task(
+        self,
+        task: str,
+        *,
+        language: str,
+        filename: str = "",
+        code: str = "",
+        instruction: str = "",
+        error: str = "",
+        model_id: str = "",
+    ) -> int:
+        """Record a code task as it starts (status "running"); returns its id."""
+        now = time.time()
+        cur = self._db.execute(
+            "INSERT INTO code_tasks (task, language, filename, code, instruction, error,"
+            " model_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (task, language, filename, code, instruction, error, model_id, now, now),
+        )
+        return int(cur.lastrowid or 0)
+
+    def update_code_task(
+        self, task_id: int, *, answer: str | None = None, status: str | None = None
+    ) -> None:
+        """Store the answer so far and the status; fields left None keep their value."""
+        self._db.execute(
+            "UPDATE code_tasks SET answer = COALESCE(?, answer), status = COALESCE(?, status),"
+            " updated_at = ? WHERE id = ?",
+            (answer, status, time.time(), task_id),
+        )
+
+    def code_tasks(self, *, text: str = "") -> list[StoredCodeTask]:
+        """Code tasks, newest first; with ``text``, those whose file name, instruction,
+        code or answer has it (case-insensitive)."""
+        query = f"SELECT {_CODE_COLUMNS} FROM code_tasks WHERE deleted_at IS NULL"
+        args: tuple[Any, ...] = ()
+        needle = text.strip()
+        if needle:
+            query += (
+                " AND ("
+                + " OR ".join(
+                    f"instr(lower({column}), lower(?)) > 0"
+                    for column in ("filename", "instruction", "code", "answer")
+                )
+                + ")"
+            )
+            args = (needle,) * 4
+        rows = self._db.execute(query + " ORDER BY updated_at DESC, id DESC", args).fetchall()
+        return [StoredCodeTask(**dict(row)) for row in rows]
+
+    def code_task(self, task_id: int) -> StoredCodeTask:
+        """One code task.
+
+        Raises:
+            EngineError: there is no such task.
+        """
+        row = self._db.execute(
+            f"SELECT {_CODE_COLUMNS} FROM code_tasks WHERE id = ? AND deleted_at IS NULL",
+            (task_id,),
+        ).fetchone()
+        if row is None:
+            raise EngineError(f"Code task {task_id} no longer exists.")
+        return StoredCodeTask(**dict(row))
+
+    def delete_code_task(self, task_id: int) -> None:
+        """Hide a code task; :meth:`restore_code_task` undoes it until it is purged."""
+        self._db.execute(
+            "UPDATE code_tasks SET deleted_at = ? WHERE id = ?", (time.time(), task_id)
+        )
+
+    def restore_code_task(self, task_id: int) -> None:
+        """Bring back a code task hidden by :meth:`delete_code_task`."""
+        self._db.execute("UPDATE code_tasks SET deleted_at = NULL WHERE id = ?", (task_id,))
 
     # -- reading ---------------------------------------------------------------------
 

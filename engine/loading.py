@@ -105,5 +105,7 @@ def plan_load(
         "device": device,
         "plan_reason": reason,
         "warnings": warnings,
-        "flash_attn": "auto",
+        # On a CPU, llama.cpp's flash attention decodes 2-3x slower once the context
+        # holds a few thousand tokens (benchmarks/flash_attn.md); on a GPU it helps.
+        "flash_attn": "auto" if n_gpu_layers != 0 else "off",
     }

@@ -5,6 +5,7 @@ Requests (client → worker) carry ``id`` and ``op``:
                 n_parallel (sequences decoded at once, default 4), ...}
   ``chat``      {messages: [{role, content}], params: SamplingParams, policy}
   ``complete``  {prompt, params}
+  ``infill``    {prefix, suffix, params}: fill in the middle with the model's FIM tokens
   ``complete_many`` {prompts: [str], params}: several continuations decoded at once
   ``render_chat`` {messages}: the templated prompt text, generation prompt included
   ``tokenize``  {text, add_special, parse_special}

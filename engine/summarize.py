@@ -39,8 +39,13 @@ LANGUAGES = ("auto", "en", "zh")
 MAP_MAX_TOKENS = {"short": 96, "medium": 160, "long": 256}
 #: Answer length of the final summary, by option.
 FINAL_MAX_TOKENS = {"short": 128, "medium": 256, "long": 512}
-#: Chunks decoded together when the client can run several sequences at once.
+#: Chunks decoded together when the model runs on a GPU and the client can run several
+#: sequences at once. On a CPU the map step stays sequential: prompt reading dominates
+#: there and a batch of sequences decodes barely faster than one (benchmarks/summarize.md),
+#: while sharing the context would cut the chunks to a quarter and multiply the summaries.
 MAP_PARALLEL = 4
+#: Smallest chunk worth a parallel map: below it the context is too small to share.
+MIN_PARALLEL_CHUNK = 1024
 #: A generated token costs about this many prompt tokens of time on a CPU; progress
 #: and the ETA weigh the work with it.
 GEN_WEIGHT = 10.0
@@ -145,6 +150,10 @@ class SummaryResult:
             then the final pass, 3 and more with reduce levels between.
         language: the summary's language, "en" or "zh".
         partials: the chunk summaries of the map step (empty for one pass).
+        prompt_tokens: tokens the model read over all passes (the document, the
+            chunk summaries it combined, the prompts' templates).
+        generated_tokens: tokens the model wrote over all passes.
+        parallel: chunks decoded together in the map step (1: one at a time).
     """
 
     text: str
@@ -154,6 +163,9 @@ class SummaryResult:
     levels: int
     language: str
     partials: tuple[str, ...]
+    prompt_tokens: int = 0
+    generated_tokens: int = 0
+    parallel: int = 1
 
 
 def extraction_progress(name: str) -> SummaryProgress:
@@ -458,13 +470,38 @@ class _Run:
         self.final_max = min(FINAL_MAX_TOKENS[options.length], output_reserve(self.n_ctx, 10**9))
         self.gen_expected = self.map_max * _EXPECTED_FILL
         self.generated: list[int] = []
+        self.prompt_total = 0
+        self.generated_total = 0
 
     async def budget(self, instruction: str, max_tokens: int) -> int:
         """Tokens of text that fit in one prompt with ``instruction`` and the answer."""
         overhead, _ = await self.client.count_chat_tokens(_prompt("", instruction))
         return self.n_ctx - output_reserve(self.n_ctx, max_tokens) - overhead - _MARGIN
 
+    async def map_budget(self) -> int:
+        """Tokens of text per map chunk: a whole context, or a slice of it when parallel.
+
+        Lowers :attr:`map_parallel` to what the context can share.
+        """
+        whole = await self.budget(map_instruction(self.language), self.map_max)
+        if self.map_parallel <= 1 or not hasattr(self.client, "complete_many"):
+            self.map_parallel = 1
+            return whole
+        overhead = self.n_ctx - whole  # template, answer and margin of one sequence
+        while self.map_parallel > 1:
+            share = self.n_ctx // self.map_parallel - overhead
+            if share >= MIN_PARALLEL_CHUNK:
+                return min(whole, share)
+            self.map_parallel -= 1
+        return whole
+
+    def count(self, result: GenerationResult) -> None:
+        """Add a generation's tokens to the totals."""
+        self.prompt_total += result.stats.prompt_tokens
+        self.generated_total += result.stats.generated_tokens
+
     def _learn(self, result: GenerationResult) -> None:
+        self.count(result)
         self.generated.append(result.stats.generated_tokens)
         self.gen_expected = sum(self.generated) / len(self.generated)
 
@@ -489,6 +526,9 @@ class _Run:
         def finish(j: int, result: GenerationResult) -> None:
             self._learn(result)
             text = result.text.strip()
+            if result.stats.stop_reason == "length" and "\n" in text:
+                # Cut off mid-point: keep the whole points before it.
+                text = text.rsplit("\n", 1)[0].rstrip()
             if headers and headers[j]:
                 # Say where the points came from: a small model does not do it reliably.
                 text = f"{headers[j]}\n{text}"
@@ -499,7 +539,7 @@ class _Run:
             n = len(summaries)
             p.emit(stage, n, total, f"{label} {n} of {total}", partial=text)
 
-        if self.map_parallel > 1 and total > 1 and hasattr(self.client, "complete_many"):
+        if self.map_parallel > 1 and total > 1:
             await self._parallel(pieces, instruction, params, finish)
         else:
             for j, piece in enumerate(pieces):
@@ -535,7 +575,7 @@ async def summarize(
     *,
     on_progress: Callable[[SummaryProgress], None] | None = None,
     on_token: Callable[[str], None] | None = None,
-    map_parallel: int = MAP_PARALLEL,
+    map_parallel: int | None = None,
 ) -> SummaryResult:
     """Summarize a whole document with the loaded model, whatever its length.
 
@@ -547,8 +587,12 @@ async def summarize(
         on_progress: called on the loop with each step ("chunk", every chunk
             mapped, every reduce group, the final pass as it writes, "done").
         on_token: called with each piece of the final summary as it is written.
-        map_parallel: chunks decoded together when the client supports it (1: one
-            at a time).
+        map_parallel: chunks decoded together (1: one at a time). None picks:
+            :data:`MAP_PARALLEL` when the model runs on a GPU, 1 on a CPU. With more
+            than one, each chunk is sized to share the context with the others (one
+            ``n_ctx / map_parallel`` slice each, as ``EngineClient.load``'s
+            ``n_parallel`` sequences share one KV cache); when a slice would hold less
+            than :data:`MIN_PARALLEL_CHUNK` tokens fewer chunks run together.
 
     Returns:
         The summary and its figures.
@@ -568,7 +612,11 @@ async def summarize(
     await client.tokenize("")  # raises NoModelLoaded early and reloads after a crash
     language = detect_language(text) if options.language == "auto" else options.language
     progress = _Progress(on_progress)
-    run = _Run(client, options, language, progress, map_parallel)
+    if map_parallel is None:
+        info = client.model
+        on_gpu = info is not None and info.device != "cpu" and info.n_gpu_layers != 0
+        map_parallel = MAP_PARALLEL if on_gpu else 1
+    run = _Run(client, options, language, progress, max(1, map_parallel))
     progress.emit("chunk", 0, 1, f"Splitting {document.name} into chunks…")
 
     tokens_read = await _Tokens(client).count(text)
@@ -579,7 +627,7 @@ async def summarize(
         levels = 1
         final_input = text
     else:
-        map_budget = await run.budget(map_instruction(language), run.map_max)
+        map_budget = await run.map_budget()
         chunks = await split_into_chunks(client, text, map_budget)
         chunk_tokens = [await _Tokens(client).count(c) for c in chunks]
         gen_each = GEN_WEIGHT * run.map_max * _EXPECTED_FILL
@@ -660,6 +708,7 @@ async def summarize(
         _params(run.final_max),
         token,
     )
+    run.count(result)
     seconds = time.perf_counter() - started
     progress.emit(
         "done", len(chunks), len(chunks), f"Summarized {document.name} in {seconds:.0f} s"
@@ -672,6 +721,9 @@ async def summarize(
         levels=levels,
         language=language,
         partials=tuple(partials),
+        prompt_tokens=run.prompt_total,
+        generated_tokens=run.generated_total,
+        parallel=run.map_parallel if len(chunks) > 1 else 1,
     )
 
 

@@ -97,6 +97,7 @@ class ModelInfo:
         n_threads: decode threads.
         plan_reason: the one-line explanation of the backend choice.
         chat_template: "gguf" when the model's own template is used, else "fallback".
+        fim: the model has fill-in-the-middle tokens (EngineClient.infill works).
         warnings: things the user should know (template refused, GPU fallback, memory).
         load_s: seconds the load took.
     """
@@ -114,6 +115,7 @@ class ModelInfo:
     chat_template: str
     warnings: tuple[str, ...] = ()
     load_s: float = 0.0
+    fim: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""

@@ -160,6 +160,7 @@ class Worker:
             "n_threads": params.n_threads,
             "plan_reason": str(req.get("plan_reason", "")),
             "chat_template": "fallback" if self._template.is_fallback else "gguf",
+            "fim": facts.fim is not None,
             "warnings": warnings,
             "load_s": time.perf_counter() - t0,
         }
@@ -257,6 +258,40 @@ class Worker:
         truncated = len(tokens) > budget
         if truncated:
             tokens = tokens[-budget:]  # keep the end: that is what the completion continues
+        self._generate(rid, t0, tokens, params, 0, truncated)
+
+    def _op_infill(self, rid: int, req: dict[str, Any]) -> None:
+        """Fill in the middle: the text between ``prefix`` and ``suffix`` (code completion).
+
+        The prompt is the model's FIM tokens around the two texts (prefix, suffix,
+        middle order), the texts tokenized without special-token parsing so code that
+        happens to contain a token's spelling stays text. When it does not fit, the end
+        of the prefix (three quarters of the room) and the start of the suffix are kept.
+        """
+        t0 = time.perf_counter()
+        backend, facts, _ = self._loaded()
+        if facts.fim is None:
+            raise EngineError(
+                "The loaded model has no fill-in-the-middle tokens; load a code model "
+                "that has them (Qwen2.5-Coder, StarCoder2, CodeGemma…)."
+            )
+        params = SamplingParams.from_dict(req.get("params", {}))
+        pre, suf, mid = facts.fim
+        prefix = backend.tokenize(str(req["prefix"]), add_special=False, parse_special=False)
+        suffix = backend.tokenize(str(req["suffix"]), add_special=False, parse_special=False)
+        room = facts.n_ctx - output_reserve(facts.n_ctx, params.max_tokens) - 4
+        keep_suffix = min(len(suffix), max(room // 4, room - len(prefix)))
+        keep_prefix = min(len(prefix), room - keep_suffix)
+        truncated = keep_prefix < len(prefix) or keep_suffix < len(suffix)
+        head = backend.tokenize("", add_special=facts.add_bos, parse_special=False)
+        tokens = [
+            *head,
+            pre,
+            *prefix[len(prefix) - keep_prefix :],
+            suf,
+            *suffix[:keep_suffix],
+            mid,
+        ]
         self._generate(rid, t0, tokens, params, 0, truncated)
 
     def _op_complete_many(self, rid: int, req: dict[str, Any]) -> None:

@@ -50,6 +50,8 @@ class LoadedModelFacts:
     eos_text: str
     add_bos: bool
     chat_template: str | None
+    #: Fill-in-the-middle token ids (prefix, suffix, middle), None when the model has none.
+    fim: tuple[int, int, int] | None = None
 
 
 @dataclass(frozen=True)

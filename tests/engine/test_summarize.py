@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import pytest
 
+import engine.summarize as summarize_module
 from engine.client import EngineClient
 from engine.errors import DocumentError, UsageError
 from engine.summarize import (
@@ -286,8 +287,11 @@ async def test_cancel_mid_map_stops_within_a_second_and_keeps_the_worker(
 @pytest.mark.skipif(
     not hasattr(EngineClient, "complete_many"), reason="EngineClient.complete_many not there yet"
 )
-async def test_the_parallel_map_visits_every_chunk_too(client: EngineClient) -> None:
+async def test_the_parallel_map_visits_every_chunk_too(
+    client: EngineClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
     await client.load(None, n_ctx=512)
+    monkeypatch.setattr(summarize_module, "MIN_PARALLEL_CHUNK", 32)  # a 512-token context
     events: list[SummaryProgress] = []
     result = await summarize(
         client,
@@ -302,3 +306,25 @@ async def test_the_parallel_map_visits_every_chunk_too(client: EngineClient) -> 
     assert all(p.startswith("[Page ") for p in result.partials)
     assert set(result.partials) == {e.partial for e in maps}
     check_progress(events)
+    # Four chunks share the context: each is at most a quarter of it.
+    assert result.chunks >= 4
+
+
+async def test_parallel_map_chunks_share_the_context(client: EngineClient) -> None:
+    await client.load(None, n_ctx=4096)
+    options = SummaryOptions(length="short")
+
+    async def budget(parallel: int) -> tuple[int, int]:
+        run = summarize_module._Run(
+            client, options, "en", summarize_module._Progress(None), parallel
+        )
+        return await run.map_budget(), run.map_parallel
+
+    whole, one = await budget(1)
+    assert one == 1 and 3500 < whole < 4096
+    # Four slices of 1,024 tokens leave less than MIN_PARALLEL_CHUNK of text each
+    # once the template and the answer are counted: three share the context.
+    share, three = await budget(4)
+    assert three == 3
+    assert summarize_module.MIN_PARALLEL_CHUNK <= share < 4096 // 3
+    assert whole - share == 4096 - 4096 // 3
