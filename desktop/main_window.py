@@ -40,6 +40,7 @@ from PySide6.QtWidgets import (
 
 from desktop import highlight
 from desktop.chat_pane import ChatPane
+from desktop.code_pane import CodePane
 from desktop.help import AboutDialog, HelpDialog
 from desktop.i18n import Translations, resolve_language
 from desktop.settings_dialog import EDITED_FIELDS, SettingsDialog
@@ -70,6 +71,8 @@ UI_STATE_FILE = "window-state.ini"
 MEMORY_INTERVAL_MS = 2000
 #: Pane numbers, in sidebar order.
 CHAT, SUMMARIZE, CODE = range(3)
+#: What the sidebar lists while each pane is shown.
+SIDEBAR_MODES = {CHAT: "conversations", SUMMARIZE: "summaries", CODE: "code"}
 
 
 def _short_name(model_id: str) -> str:
@@ -179,6 +182,7 @@ class MainWindow(QMainWindow):
         self.sidebar.conversation_deleted.connect(self._on_sidebar_conversation_deleted)
         self.sidebar.status_reported.connect(self._on_status_reported)
         self.sidebar.summary_activated.connect(self._on_sidebar_summary_activated)
+        self.sidebar.code_task_activated.connect(self._on_sidebar_code_task_activated)
         self.chat_pane = ChatPane(client, history=self._history, parent=self)
         self.summarize_pane = SummarizePane(client, history=self._history, parent=self)
         self.summarize_pane.open_in_chat_requested.connect(
@@ -186,7 +190,15 @@ class MainWindow(QMainWindow):
         )
         self.summarize_pane.summaries_changed.connect(self._on_summarize_summaries_changed)
         self.summarize_pane.status_reported.connect(self._on_status_reported)
-        self.code_page = self._placeholder()
+        self.code_page = CodePane(
+            client, history=self._history, hardware=self.hardware, parent=self
+        )
+        self.code_page.code_tasks_changed.connect(self._on_code_tasks_changed)
+        self.code_page.status_reported.connect(self._on_status_reported)
+        self.code_page.models_requested.connect(self._on_code_models_requested)
+        self.code_page.generation_started.connect(self._on_chat_generation_started)
+        self.code_page.generation_ended.connect(self._on_chat_generation_ended)
+        self.code_page.answer_finished.connect(self._on_chat_answer_finished)
         self.stack = QStackedWidget(self)
         self.stack.addWidget(self.chat_pane)
         self.stack.addWidget(self.summarize_pane)
@@ -247,22 +259,6 @@ class MainWindow(QMainWindow):
         self.retranslate_ui()
         self._restore_state()
         self.chat_pane.input.setFocus()
-
-    def _placeholder(self) -> QWidget:
-        page = QWidget(self)
-        heading = QLabel(page)
-        font = heading.font()
-        font.setPointSizeF(font.pointSizeF() * 1.25)
-        font.setBold(True)
-        heading.setFont(font)
-        text = QLabel(page)
-        text.setWordWrap(True)
-        layout = QVBoxLayout(page)
-        layout.addWidget(heading)
-        layout.addWidget(text)
-        layout.addStretch(1)
-        page.setProperty("labels", (heading, text))
-        return page
 
     def _build_menus(self) -> None:
         bar = self.menuBar()
@@ -329,12 +325,6 @@ class MainWindow(QMainWindow):
         self.model_title.setText(self.tr("&Model:"))
         self.model_combo.setAccessibleName(self.tr("Model"))
         self.model_combo.setToolTip(self.tr("The model that answers"))
-        for page, title, what in (
-            (self.code_page, self.tr("Code"), self.tr("The code assistant")),
-        ):
-            heading, text = page.property("labels")
-            heading.setText(title)
-            text.setText(self.tr("{what} arrives in a later version of Hearth.").format(what=what))
         self.plan_label.setAccessibleName(self.tr("Backend"))
         self.model_label.setAccessibleName(self.tr("Loaded model"))
         self.speed_label.setAccessibleName(self.tr("Speed of the last answer"))
@@ -412,6 +402,7 @@ class MainWindow(QMainWindow):
         self._tasks.cancel_all()
         self.chat_pane.shutdown()
         self.summarize_pane.shutdown()
+        self.code_page.shutdown()
         self.sidebar.shutdown()
         super().closeEvent(event)
 
@@ -433,6 +424,7 @@ class MainWindow(QMainWindow):
             len(self._tasks) > 0
             or self.chat_pane.busy
             or self.summarize_pane.busy
+            or self.code_page.busy
             or self.sidebar.busy
         )
 
@@ -444,7 +436,7 @@ class MainWindow(QMainWindow):
     def show_pane(self, pane: int) -> None:
         """Show pane ``pane`` (:data:`CHAT`, :data:`SUMMARIZE` or :data:`CODE`)."""
         self.stack.setCurrentIndex(pane)
-        self.sidebar.set_mode("summaries" if pane == SUMMARIZE else "conversations")
+        self.sidebar.set_mode(SIDEBAR_MODES.get(pane, "conversations"))
         if self.sidebar.panes.currentRow() != pane:
             self.sidebar.panes.setCurrentRow(pane)
 
@@ -482,6 +474,7 @@ class MainWindow(QMainWindow):
             )
             self.chat_pane.detach_history()
             self.summarize_pane.detach_history()
+            self.code_page.detach_history()
             self.sidebar.detach_history()
             return
         self._history_open = True
@@ -674,7 +667,7 @@ class MainWindow(QMainWindow):
             await self._list_and_load()
         model = self._client.model
         if needs_reload and model is not None and not self._loading:
-            if self.chat_pane.generating:
+            if self.chat_pane.generating or self.code_page.generating:
                 self.message_bar.show_message(
                     self.tr("The new settings apply when the model is next loaded."), error=False
                 )
@@ -701,10 +694,11 @@ class MainWindow(QMainWindow):
     def _set_model_ready(self, ready: bool) -> None:
         self.chat_pane.set_model_ready(ready)
         self.summarize_pane.set_model_ready(ready)
+        self.code_page.set_model_ready(ready)
 
     def _on_sidebar_pane_selected(self, pane: int) -> None:
         self.stack.setCurrentIndex(pane)
-        self.sidebar.set_mode("summaries" if pane == SUMMARIZE else "conversations")
+        self.sidebar.set_mode(SIDEBAR_MODES.get(pane, "conversations"))
 
     def _on_sidebar_summary_activated(self, summary_id: int) -> None:
         self._tasks.start(self._show_stored_summary(summary_id), name="window-show-summary")
@@ -717,6 +711,17 @@ class MainWindow(QMainWindow):
             return
         self.summarize_pane.show_stored(stored.title, stored.summary)
 
+    def _on_sidebar_code_task_activated(self, task_id: int) -> None:
+        self.show_pane(CODE)
+        self._tasks.start(self.code_page.open_task(task_id), name="window-open-code-task")
+
+    def _on_code_tasks_changed(self) -> None:
+        if self.sidebar.mode == "code":
+            self.sidebar.refresh()
+
+    def _on_code_models_requested(self) -> None:
+        self.open_models()
+
     def _on_summarize_summaries_changed(self) -> None:
         if self.sidebar.mode == "summaries":
             self.sidebar.refresh()
@@ -726,16 +731,20 @@ class MainWindow(QMainWindow):
         self.chat_pane.start_with_context(title, summary)
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
-        """Files dragged anywhere onto the window are for the Summarize pane."""
+        """Files dragged anywhere onto the window: for the Code pane while it is shown,
+        else for the Summarize pane."""
         if event.mimeData().hasUrls():
             event.acceptProposedAction()
         else:
             super().dragEnterEvent(event)
 
     def dropEvent(self, event: QDropEvent) -> None:
-        """Switch to Summarize and queue the dropped files and folders."""
+        """Open a dropped source file in the Code pane while it is shown; otherwise switch
+        to Summarize and queue the dropped files and folders."""
         paths = [Path(url.toLocalFile()) for url in event.mimeData().urls() if url.isLocalFile()]
-        if paths:
+        if paths and self.stack.currentWidget() is self.code_page:
+            self.code_page.dropEvent(event)
+        elif paths:
             self.show_pane(SUMMARIZE)
             self.summarize_pane.add_paths(paths)
             event.acceptProposedAction()

@@ -1,5 +1,8 @@
 """The sidebar: the pane list, and the stored conversations with search, rename, delete, export.
 
+While the Summarize pane is shown it lists the stored summaries instead, and while the
+Code pane is shown the stored code tasks (search, open, delete with Undo).
+
 Thread: the Qt thread. Database calls run on the history thread through
 :class:`~engine.history.AsyncHistory`; exports are written by a worker thread.
 """
@@ -11,7 +14,7 @@ import datetime as dt
 import logging
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from PySide6.QtCore import QEvent, QPoint, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence, QPalette
@@ -30,6 +33,9 @@ from PySide6.QtWidgets import (
 
 from desktop.widgets import BackgroundTasks, MessageBar
 from engine.history import AsyncHistory, Conversation, History, SearchHit, StoredSummary
+
+if TYPE_CHECKING:
+    from engine.history import StoredCodeTask
 
 log = logging.getLogger("desktop.sidebar")
 
@@ -58,6 +64,7 @@ class Sidebar(QWidget):
         conversation_deleted(int): a conversation was deleted (it can still be restored).
         conversation_restored(int): a deleted conversation came back (Undo).
         summary_activated(int): show this stored summary (the list shows summaries).
+        code_task_activated(int): show this stored code task (the list shows code tasks).
         status_reported(str): a short, passing message for the status bar.
     """
 
@@ -67,6 +74,7 @@ class Sidebar(QWidget):
     conversation_deleted = Signal(int)
     conversation_restored = Signal(int)
     summary_activated = Signal(int)
+    code_task_activated = Signal(int)
     status_reported = Signal(str)
 
     def __init__(self, history: AsyncHistory | None, parent: QWidget | None = None) -> None:
@@ -74,10 +82,11 @@ class Sidebar(QWidget):
         self._history = history
         self._tasks = BackgroundTasks()
         self._current = 0
-        #: "conversations", or "summaries" while the Summarize pane is shown.
+        #: "conversations"; "summaries" while the Summarize pane is shown, "code" while
+        #: the Code pane is.
         self._mode = "conversations"
         self._filling = False
-        #: The last deletion, for Undo: (id, "conversation" or "summary").
+        #: The last deletion, for Undo: (id, "conversation", "summary" or "code").
         self._last_deleted: tuple[int, str] | None = None
         self._search_serial = 0
 
@@ -171,6 +180,9 @@ class Sidebar(QWidget):
         if self._mode == "summaries":
             self.conversations_label.setText(self.tr("S&ummaries"))
             self.search.setPlaceholderText(self.tr("Search summaries (Ctrl+F)"))
+        elif self._mode == "code":
+            self.conversations_label.setText(self.tr("Code tas&ks"))
+            self.search.setPlaceholderText(self.tr("Search code tasks (Ctrl+F)"))
         else:
             self.conversations_label.setText(self.tr("&Conversations"))
             self.search.setPlaceholderText(self.tr("Search all conversations (Ctrl+F)"))
@@ -227,6 +239,10 @@ class Sidebar(QWidget):
             summaries = await self._db(lambda h: h.summaries(text=text))
             if serial == self._search_serial and summaries is not None:
                 self._fill_summaries(summaries)
+        elif self._mode == "code":
+            tasks = await self._db(lambda h: h.code_tasks(text=text))
+            if serial == self._search_serial and tasks is not None:
+                self._fill_code_tasks(tasks)
         elif text:
             hits = await self._db(lambda h: h.search(text))
             if serial == self._search_serial and hits is not None:
@@ -286,8 +302,31 @@ class Sidebar(QWidget):
         self._filling = False
         self._show_empty(not summaries)
 
+    def _fill_code_tasks(self, tasks: list[StoredCodeTask]) -> None:
+        if self._editing():
+            self._refresh_pending = True
+            return
+        self._filling = True
+        self.conversations.clear()
+        statuses = {
+            "running": self.tr("in progress"),
+            "cancelled": self.tr("stopped early"),
+            "failed": self.tr("failed"),
+        }
+        for task in tasks:
+            title = task.title
+            if task.status in statuses:
+                title = f"{title} ({statuses[task.status]})"
+            item = QListWidgetItem(title)
+            item.setData(CONVERSATION_ROLE, task.id)
+            when = dt.datetime.fromtimestamp(task.created_at).strftime("%Y-%m-%d %H:%M")
+            item.setToolTip(f"{task.title}\n{when}")
+            self.conversations.addItem(item)
+        self._filling = False
+        self._show_empty(not tasks)
+
     def set_mode(self, mode: str) -> None:
-        """List "conversations" (Chat, Code) or "summaries" (the Summarize pane)."""
+        """List "conversations" (Chat), "summaries" (Summarize) or "code" tasks (Code)."""
         if mode != self._mode:
             self._mode = mode
             self.retranslate_ui()
@@ -295,7 +334,7 @@ class Sidebar(QWidget):
 
     @property
     def mode(self) -> str:
-        """What the list shows: "conversations" or "summaries"."""
+        """What the list shows: "conversations", "summaries" or "code"."""
         return self._mode
 
     def _fill_hits(self, hits: list[SearchHit]) -> None:
@@ -323,6 +362,8 @@ class Sidebar(QWidget):
             text = self.tr("Nothing found.")
         elif self._mode == "summaries":
             text = self.tr("Your summaries appear here.")
+        elif self._mode == "code":
+            text = self.tr("Your code tasks appear here.")
         else:
             text = self.tr("Your conversations appear here.")
         self.empty_label.setText(text)
@@ -382,11 +423,13 @@ class Sidebar(QWidget):
             return
         if self._mode == "summaries":
             self.summary_activated.emit(int(item_id))
+        elif self._mode == "code":
+            self.code_task_activated.emit(int(item_id))
         else:
             self.conversation_activated.emit(int(item_id))
 
     def _on_conversations_item_changed(self, item: QListWidgetItem) -> None:
-        if self._filling or item.data(MESSAGE_ROLE) or self._mode == "summaries":
+        if self._filling or item.data(MESSAGE_ROLE) or self._mode != "conversations":
             return
         conversation_id = int(item.data(CONVERSATION_ROLE))
         title = " ".join(item.text().split())
@@ -406,9 +449,9 @@ class Sidebar(QWidget):
         menu.addAction(self.export_json_action)
         menu.addSeparator()
         menu.addAction(self.delete_action)
-        self.rename_action.setEnabled(not item.data(MESSAGE_ROLE) and self._mode != "summaries")
+        self.rename_action.setEnabled(not item.data(MESSAGE_ROLE) and self._mode == "conversations")
         for action in (self.export_markdown_action, self.export_json_action):
-            action.setEnabled(self._mode != "summaries")
+            action.setEnabled(self._mode == "conversations")
         menu.popup(self.conversations.viewport().mapToGlobal(position))
 
     def _selected_id(self) -> int:
@@ -417,13 +460,15 @@ class Sidebar(QWidget):
 
     def _on_rename_action_triggered(self) -> None:
         item = self.conversations.currentItem()
-        if item is not None and not item.data(MESSAGE_ROLE) and self._mode != "summaries":
+        if item is not None and not item.data(MESSAGE_ROLE) and self._mode == "conversations":
             self.conversations.editItem(item)
 
     def _on_delete_action_triggered(self) -> None:
         item_id = self._selected_id()
         if item_id and self._mode == "summaries":
             self._tasks.start(self.delete_summary(item_id), name="sidebar-delete")
+        elif item_id and self._mode == "code":
+            self._tasks.start(self.delete_code_task(item_id), name="sidebar-delete")
         elif item_id:
             self._tasks.start(self.delete(item_id), name="sidebar-delete")
 
@@ -436,7 +481,8 @@ class Sidebar(QWidget):
     def _on_undo_bar_action_triggered(self) -> None:
         if self._last_deleted is not None:
             item_id, kind = self._last_deleted
-            restore = self.restore_summary(item_id) if kind == "summary" else self.restore(item_id)
+            restorers = {"summary": self.restore_summary, "code": self.restore_code_task}
+            restore = restorers.get(kind, self.restore)(item_id)
             self._tasks.start(restore, name="sidebar-restore")
 
     # -- operations ------------------------------------------------------------------------
@@ -486,6 +532,27 @@ class Sidebar(QWidget):
     async def restore_summary(self, summary_id: int) -> None:
         """Bring back a summary deleted in this session."""
         await self._db(lambda h: h.restore_summary(summary_id))
+        self._last_deleted = None
+        self.undo_bar.hide()
+        await self.reload()
+
+    async def delete_code_task(self, task_id: int) -> None:
+        """Delete a stored code task, offering Undo."""
+        found = await self._db(lambda h: h.code_task(task_id))
+        if found is None:
+            return
+        await self._db(lambda h: h.delete_code_task(task_id))
+        self._last_deleted = (task_id, "code")
+        self.undo_bar.show_message(
+            self.tr("Deleted “{title}”.").format(title=found.title),
+            action=self.tr("&Undo"),
+            error=False,
+        )
+        await self.reload()
+
+    async def restore_code_task(self, task_id: int) -> None:
+        """Bring back a code task deleted in this session."""
+        await self._db(lambda h: h.restore_code_task(task_id))
         self._last_deleted = None
         self.undo_bar.hide()
         await self.reload()
