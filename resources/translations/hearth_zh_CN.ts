@@ -490,6 +490,384 @@
     </message>
 </context>
 <context>
+    <name>CodePane</name>
+    <message>
+        <source>&amp;Generate</source>
+        <translation>生成(&amp;G)</translation>
+    </message>
+    <message>
+        <source>Write code from a description</source>
+        <translation>根据描述编写代码</translation>
+    </message>
+    <message>
+        <source>E&amp;xplain</source>
+        <translation>解释(&amp;X)</translation>
+    </message>
+    <message>
+        <source>Explain the selection or the whole code</source>
+        <translation>解释选中的代码或全部代码</translation>
+    </message>
+    <message>
+        <source>F&amp;ix</source>
+        <translation>修复(&amp;I)</translation>
+    </message>
+    <message>
+        <source>Fix the code, optionally given an error message</source>
+        <translation>修复代码，可附上错误信息</translation>
+    </message>
+    <message>
+        <source>Write &amp;tests</source>
+        <translation>编写测试(&amp;T)</translation>
+    </message>
+    <message>
+        <source>Write unit tests for the code</source>
+        <translation>为代码编写单元测试</translation>
+    </message>
+    <message>
+        <source>&amp;Review</source>
+        <translation>审查(&amp;R)</translation>
+    </message>
+    <message>
+        <source>Review the code: problems, with line numbers</source>
+        <translation>审查代码：列出问题及其行号</translation>
+    </message>
+    <message>
+        <source>&amp;Language:</source>
+        <translation>语言(&amp;L)：</translation>
+    </message>
+    <message>
+        <source>Code language</source>
+        <translation>代码语言</translation>
+    </message>
+    <message>
+        <source>Picked from the file name or the code; choose another to override it</source>
+        <translation>根据文件名或代码内容自动识别；可另选一种语言覆盖</translation>
+    </message>
+    <message>
+        <source>Req&amp;uest:</source>
+        <translation>要求(&amp;U)：</translation>
+    </message>
+    <message>
+        <source>Request</source>
+        <translation>要求</translation>
+    </message>
+    <message>
+        <source>&amp;Error:</source>
+        <translation>错误(&amp;E)：</translation>
+    </message>
+    <message>
+        <source>Error message or traceback</source>
+        <translation>错误信息或回溯</translation>
+    </message>
+    <message>
+        <source>Optional: paste the error message or traceback here</source>
+        <translation>可选：在此粘贴错误信息或回溯</translation>
+    </message>
+    <message>
+        <source>Run</source>
+        <translation>运行</translation>
+    </message>
+    <message>
+        <source>Run the task (Ctrl+Enter)</source>
+        <translation>运行任务（Ctrl+Enter）</translation>
+    </message>
+    <message>
+        <source>Stop</source>
+        <translation>停止</translation>
+    </message>
+    <message>
+        <source>Stop the answer; what is written so far stays (Esc)</source>
+        <translation>停止回答；已写出的内容会保留（Esc）</translation>
+    </message>
+    <message>
+        <source>Complete at &amp;cursor</source>
+        <translation>在光标处补全(&amp;C)</translation>
+    </message>
+    <message>
+        <source>&amp;Open…</source>
+        <translation>打开(&amp;O)…</translation>
+    </message>
+    <message>
+        <source>Open a source file (Ctrl+O), or drop one here</source>
+        <translation>打开源代码文件（Ctrl+O），或将文件拖放到这里</translation>
+    </message>
+    <message>
+        <source>&amp;Save</source>
+        <translation>保存(&amp;S)</translation>
+    </message>
+    <message>
+        <source>Save the code (Ctrl+S)</source>
+        <translation>保存代码（Ctrl+S）</translation>
+    </message>
+    <message>
+        <source>Save as…</source>
+        <translation>另存为…</translation>
+    </message>
+    <message>
+        <source>Save the code under another name (Ctrl+Shift+S)</source>
+        <translation>以其他文件名保存代码（Ctrl+Shift+S）</translation>
+    </message>
+    <message>
+        <source>Code editor</source>
+        <translation>代码编辑器</translation>
+    </message>
+    <message>
+        <source>Tab indents; Ctrl+Tab moves the keyboard focus on.</source>
+        <translation>Tab 键缩进；Ctrl+Tab 将键盘焦点移到下一个控件。</translation>
+    </message>
+    <message>
+        <source>Type or paste code, open a file, or drop one here.</source>
+        <translation>输入或粘贴代码、打开文件，或将文件拖放到这里。</translation>
+    </message>
+    <message>
+        <source>Answer</source>
+        <translation>回答</translation>
+    </message>
+    <message>
+        <source>Press Tab to move between the links under each code block, Enter to use one.</source>
+        <translation>按 Tab 键在每个代码块下方的链接之间移动，按 Enter 键使用链接。</translation>
+    </message>
+    <message>
+        <source>Pick a task and press Run. The model works on the selection, or on the whole code when nothing is selected, on this computer.</source>
+        <translation>选择一项任务并点击“运行”。模型在本机处理选中的代码；未选中任何内容时处理全部代码。</translation>
+    </message>
+    <message>
+        <source>A&amp;pply to editor</source>
+        <translation>应用到编辑器(&amp;P)</translation>
+    </message>
+    <message>
+        <source>Replace the code the task ran on with the answer&apos;s code</source>
+        <translation>用回答中的代码替换任务所处理的代码</translation>
+    </message>
+    <message>
+        <source>Cop&amp;y code</source>
+        <translation>复制代码(&amp;Y)</translation>
+    </message>
+    <message>
+        <source>Save co&amp;de…</source>
+        <translation>保存代码(&amp;D)…</translation>
+    </message>
+    <message>
+        <source>Load a model first.</source>
+        <translation>请先加载模型。</translation>
+    </message>
+    <message>
+        <source>Insert a completion at the cursor, from the code around it (Ctrl+Space)</source>
+        <translation>根据光标前后的代码，在光标处插入补全内容（Ctrl+Space）</translation>
+    </message>
+    <message>
+        <source>The loaded model has no fill-in-the-middle tokens; a coder model such as Qwen2.5-Coder has them.</source>
+        <translation>当前加载的模型没有中间填充（FIM）标记；Qwen2.5-Coder 等代码模型具备这些标记。</translation>
+    </message>
+    <message>
+        <source>The loaded model is a general chat model. For code, {name} fits this computer and does better.</source>
+        <translation>当前加载的是通用聊天模型。处理代码时，{name} 更合适，且能在这台电脑上运行。</translation>
+    </message>
+    <message>
+        <source>Open the model ma&amp;nager…</source>
+        <translation>打开模型管理器(&amp;N)…</translation>
+    </message>
+    <message>
+        <source>Untitled</source>
+        <translation>未命名</translation>
+    </message>
+    <message>
+        <source>Unsaved changes</source>
+        <translation>未保存的更改</translation>
+    </message>
+    <message>
+        <source>{name} has changes that are not saved.</source>
+        <translation>{name} 有尚未保存的更改。</translation>
+    </message>
+    <message>
+        <source>The code</source>
+        <translation>代码</translation>
+    </message>
+    <message>
+        <source>Save them first?</source>
+        <translation>要先保存吗？</translation>
+    </message>
+    <message>
+        <source>it is over 4 MB, too big for the code editor</source>
+        <translation>文件超过 4 MB，代码编辑器无法打开这么大的文件</translation>
+    </message>
+    <message>
+        <source>it is not a text file (binary, or not UTF-8)</source>
+        <translation>这不是文本文件（是二进制文件，或不是 UTF-8 编码）</translation>
+    </message>
+    <message>
+        <source>Could not open {name}: {reason}.</source>
+        <translation>无法打开 {name}：{reason}。</translation>
+    </message>
+    <message>
+        <source>Opened {path}</source>
+        <translation>已打开 {path}</translation>
+    </message>
+    <message>
+        <source>Could not save {path}: {reason}</source>
+        <translation>无法保存 {path}：{reason}</translation>
+    </message>
+    <message>
+        <source>Saved {path}</source>
+        <translation>已保存 {path}</translation>
+    </message>
+    <message>
+        <source>Save the code</source>
+        <translation>保存代码</translation>
+    </message>
+    <message>
+        <source>Open a source file</source>
+        <translation>打开源代码文件</translation>
+    </message>
+    <message>
+        <source>Drop a file here, not a folder.</source>
+        <translation>请拖放文件，而不是文件夹。</translation>
+    </message>
+    <message>
+        <source>Describe the code to write, e.g. “a function that parses ISO dates”</source>
+        <translation>描述要编写的代码，例如“一个解析 ISO 日期的函数”</translation>
+    </message>
+    <message>
+        <source>the selection</source>
+        <translation>选中的代码</translation>
+    </message>
+    <message>
+        <source>the whole code</source>
+        <translation>全部代码</translation>
+    </message>
+    <message>
+        <source>Optional: anything more to ask about {scope}</source>
+        <translation>可选：关于{scope}的其他要求</translation>
+    </message>
+    <message>
+        <source>Describe the code to write first.</source>
+        <translation>请先描述要编写的代码。</translation>
+    </message>
+    <message>
+        <source>There is no code to work on: type, paste or open some first.</source>
+        <translation>没有可处理的代码：请先输入、粘贴或打开代码。</translation>
+    </message>
+    <message>
+        <source>Writing…</source>
+        <translation>正在编写…</translation>
+    </message>
+    <message>
+        <source>Stopped; the answer so far is kept.</source>
+        <translation>已停止；已生成的回答已保留。</translation>
+    </message>
+    <message>
+        <source>The task failed.</source>
+        <translation>任务失败。</translation>
+    </message>
+    <message>
+        <source>The task failed: {reason}</source>
+        <translation>任务失败：{reason}</translation>
+    </message>
+    <message>
+        <source>{rate:.1f} tokens/s · {count} tokens</source>
+        <translation>{rate:.1f} 词元/秒 · {count} 个词元</translation>
+    </message>
+    <message>
+        <source>The answer proposes no change to the code.</source>
+        <translation>回答没有提出对代码的任何修改。</translation>
+    </message>
+    <message>
+        <source>Copy</source>
+        <translation>复制</translation>
+    </message>
+    <message>
+        <source>Copy this code block</source>
+        <translation>复制此代码块</translation>
+    </message>
+    <message>
+        <source>Save…</source>
+        <translation>保存…</translation>
+    </message>
+    <message>
+        <source>Save this code block to a file</source>
+        <translation>将此代码块保存到文件</translation>
+    </message>
+    <message>
+        <source>Apply to editor</source>
+        <translation>应用到编辑器</translation>
+    </message>
+    <message>
+        <source>Replace the code the task ran on with this block</source>
+        <translation>用此代码块替换任务所处理的代码</translation>
+    </message>
+    <message>
+        <source>Code copied to the clipboard</source>
+        <translation>代码已复制到剪贴板</translation>
+    </message>
+    <message>
+        <source>Applied; Ctrl+Z in the editor undoes it</source>
+        <translation>已应用；在编辑器中按 Ctrl+Z 可撤销</translation>
+    </message>
+    <message>
+        <source>Completing…</source>
+        <translation>正在补全…</translation>
+    </message>
+    <message>
+        <source>Could not complete: {reason}</source>
+        <translation>无法补全：{reason}</translation>
+    </message>
+    <message>
+        <source>Completion stopped.</source>
+        <translation>补全已停止。</translation>
+    </message>
+    <message>
+        <source>Completed {count} characters; Ctrl+Z undoes it.</source>
+        <translation>已补全 {count} 个字符；按 Ctrl+Z 可撤销。</translation>
+    </message>
+    <message>
+        <source>Stop the task first, then open another.</source>
+        <translation>请先停止当前任务，再打开其他任务。</translation>
+    </message>
+    <message>
+        <source>This task did not finish.</source>
+        <translation>此任务未完成。</translation>
+    </message>
+    <message>
+        <source>This task was stopped early.</source>
+        <translation>此任务被提前停止。</translation>
+    </message>
+    <message>
+        <source>This task failed.</source>
+        <translation>此任务失败。</translation>
+    </message>
+</context>
+<context>
+    <name>DiffView</name>
+    <message>
+        <source>Proposed change</source>
+        <translation>建议的修改</translation>
+    </message>
+    <message>
+        <source>Lines starting with − are removed, lines starting with + are added.</source>
+        <translation>以 − 开头的行将被删除，以 + 开头的行将被添加。</translation>
+    </message>
+    <message>
+        <source>&amp;Accept</source>
+        <translation>接受(&amp;A)</translation>
+    </message>
+    <message>
+        <source>Apply the change to the editor (Ctrl+Z in the editor undoes it)</source>
+        <translation>将修改应用到编辑器（在编辑器中按 Ctrl+Z 可撤销）</translation>
+    </message>
+    <message>
+        <source>Re&amp;ject</source>
+        <translation>拒绝(&amp;J)</translation>
+    </message>
+    <message>
+        <source>Leave the editor as it is</source>
+        <translation>保持编辑器内容不变</translation>
+    </message>
+    <message>
+        <source>{added} lines added, {removed} removed</source>
+        <translation>添加 {added} 行，删除 {removed} 行</translation>
+    </message>
+</context>
+<context>
     <name>DiscoverTab</name>
     <message>
         <source>&amp;Already on this computer (other apps)</source>
@@ -907,14 +1285,6 @@
         <translation>回答问题的模型</translation>
     </message>
     <message>
-        <source>Code</source>
-        <translation>代码</translation>
-    </message>
-    <message>
-        <source>The code assistant</source>
-        <translation>代码助手</translation>
-    </message>
-    <message>
         <source>Starting the engine…</source>
         <translation>正在启动引擎…</translation>
     </message>
@@ -937,10 +1307,6 @@
     <message>
         <source>How much of the model&apos;s context the chat uses</source>
         <translation>聊天占用了模型上下文的多少</translation>
-    </message>
-    <message>
-        <source>{what} arrives in a later version of Hearth.</source>
-        <translation>{what}将在 Hearth 的后续版本中提供。</translation>
     </message>
     <message>
         <source>&amp;Model:</source>
@@ -1347,6 +1713,14 @@
         <translation>搜索摘要（Ctrl+F）</translation>
     </message>
     <message>
+        <source>Code tas&amp;ks</source>
+        <translation>代码任务(&amp;K)</translation>
+    </message>
+    <message>
+        <source>Search code tasks (Ctrl+F)</source>
+        <translation>搜索代码任务（Ctrl+F）</translation>
+    </message>
+    <message>
         <source>&amp;Conversations</source>
         <translation>对话(&amp;C)</translation>
     </message>
@@ -1409,6 +1783,10 @@
     <message>
         <source>Your summaries appear here.</source>
         <translation>你的摘要会显示在这里。</translation>
+    </message>
+    <message>
+        <source>Your code tasks appear here.</source>
+        <translation>你的代码任务会显示在这里。</translation>
     </message>
     <message>
         <source>Your conversations appear here.</source>

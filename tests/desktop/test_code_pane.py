@@ -371,6 +371,21 @@ def test_a_task_runs_on_the_starter_model_is_stored_listed_and_reopened(
     assert pane.task == "explain" and pane.language == "python"
     assert pane.answer == task.answer
 
+    # Searched, deleted with Undo, like conversations and summaries.
+    sidebar = window.sidebar
+    assert task.title in sidebar.conversations.item(0).text()
+    assert task.title in sidebar.conversations.item(0).toolTip()
+    sidebar.search.setText("no such words anywhere")
+    qtbot.waitUntil(lambda: sidebar.conversation_ids() == [])
+    sidebar.search.clear()
+    qtbot.waitUntil(lambda: sidebar.conversation_ids() == [task.id])
+    sidebar.conversations.setCurrentRow(0)
+    sidebar.delete_action.trigger()
+    qtbot.waitUntil(lambda: sidebar.conversation_ids() == [])
+    assert sidebar.undo_bar.isVisible() and task.title in sidebar.undo_bar.text()
+    sidebar.undo_bar.action_button.click()
+    qtbot.waitUntil(lambda: sidebar.conversation_ids() == [task.id])
+
     # The advice's button opens the model manager.
     with qtbot.waitSignal(pane.models_requested):
         pane.advice_bar.action_button.click()
