@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
@@ -298,7 +299,7 @@ class CodePane(QWidget):
         for task, (name, tip) in names.items():
             self.task_buttons[task].setText(name)
             self.task_buttons[task].setToolTip(tip)
-            self.task_buttons[task].setAccessibleName(tip)
+            self.task_buttons[task].setAccessibleDescription(tip)
         self.language_label.setText(self.tr("&Language:"))
         self.language_combo.setAccessibleName(self.tr("Code language"))
         self.language_combo.setToolTip(
@@ -350,6 +351,19 @@ class CodePane(QWidget):
         )
         self.copy_button.setText(self.tr("Cop&y code"))
         self.save_code_button.setText(self.tr("Save co&de…"))
+        for button in (
+            *self.task_buttons.values(),
+            self.run_button,
+            self.stop_button,
+            self.complete_button,
+            self.open_button,
+            self.save_button,
+            self.save_as_button,
+            self.apply_button,
+            self.copy_button,
+            self.save_code_button,
+        ):
+            button.setAccessibleName(_without_mnemonic(button.text()))
         self._show_title()
         self._show_complete_state()
         if self.advice_bar.isVisibleTo(self):
@@ -1164,6 +1178,14 @@ class CodePane(QWidget):
 
     def _on_advice_bar_action_triggered(self) -> None:
         self.models_requested.emit()
+
+
+_MNEMONIC = re.compile(r"\(&\w\)|&(?=\w)")
+
+
+def _without_mnemonic(text: str) -> str:
+    """A button's text without its keyboard mnemonic ("&Save" → "Save", "保存(&S)" → "保存")."""
+    return _MNEMONIC.sub("", text).rstrip("…").strip()
 
 
 __all__ = ["CODE_TASKS", "TASKS", "CodePane"]

@@ -90,6 +90,8 @@ class DiffView(QWidget):
         )
         self.reject_button.setText(self.tr("Re&ject"))
         self.reject_button.setToolTip(self.tr("Leave the editor as it is"))
+        for button in (self.accept_button, self.reject_button):
+            button.setAccessibleName(button.text().replace("(&", "(").replace("&", ""))
         self._show_summary()
 
     def changeEvent(self, event: QEvent) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QMimeData, QPoint, Qt, QUrl
 from PySide6.QtGui import QDropEvent, QGuiApplication, QPalette, QTextCursor
-from PySide6.QtWidgets import QMessageBox
+from PySide6.QtWidgets import QMessageBox, QWidget
 from pytestqt.qtbot import QtBot
 
 from desktop.code_pane import CodePane
@@ -415,3 +415,34 @@ def test_stop_keeps_the_partial_answer_and_stores_it_as_cancelled(
     qtbot.waitUntil(lambda: history.code_tasks()[0].status == "cancelled", timeout=5000)
     assert history.code_tasks()[0].answer == partial
     history.close()
+
+
+def test_the_pane_switches_language_at_run_time_and_names_its_controls(
+    qtbot: QtBot, pane: CodePane
+) -> None:
+    from desktop.i18n import Translations
+
+    translations = Translations()
+    try:
+        translations.apply("zh_CN")
+        qtbot.waitUntil(lambda: pane.run_button.text() == "运行")
+        assert pane.task_buttons["fix"].text() == "修复(&I)"
+        assert pane.task_buttons["fix"].accessibleName() == "修复"
+        assert pane.diff_view.accept_button.text() == "接受(&A)"
+        assert pane.title_label.text() == "未命名"
+    finally:
+        translations.apply("en")
+    qtbot.waitUntil(lambda: pane.run_button.text() == "Run")
+    assert pane.task_buttons["fix"].accessibleName() == "Fix"
+
+    # Every control Tab reaches in the pane has a name for screen readers.
+    pane.set_task("fix")
+    pane.diff_view.show()
+    controls = [
+        w
+        for w in pane.findChildren(QWidget)
+        if w.isVisible() and w.focusPolicy() & Qt.FocusPolicy.TabFocus
+    ]
+    assert pane.editor in controls and pane.error_edit in controls
+    for control in controls:
+        assert control.accessibleName(), f"{type(control).__name__} has no accessible name"
