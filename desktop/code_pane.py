@@ -932,15 +932,17 @@ class CodePane(QWidget):
     def _show_answer(self, *, final: bool) -> None:
         """Render the answer as Markdown; when ``final``, with links under each code block."""
         bar = self.output.verticalScrollBar()
-        at_end = bar.value() >= bar.maximum() - 4
+        position = bar.value()
+        # Follow the text as it streams, unless the user scrolled up to read.
+        follow = not final and position >= bar.maximum() - 4
         self.output.setMarkdown(self._answer)
         document = self.output.document()
         style_code_blocks(document, 0, self.output.palette())
         self._block_code = []
         if final and self._answer:
             self._add_block_links()
-        if at_end and not final:
-            bar.setValue(bar.maximum())
+        # setMarkdown scrolls back to the top; keep the reader's place.
+        bar.setValue(bar.maximum() if follow else position)
 
     def _add_block_links(self) -> None:
         from engine.code import extract_code_blocks
@@ -1159,6 +1161,7 @@ class CodePane(QWidget):
         self._answer_language = stored.language or "text"
         code = answer_code(stored.answer, self._answer_language) if stored.answer else None
         self._proposed = code if stored.task in CODE_TASKS else None
+        self.output.verticalScrollBar().setValue(0)  # another answer: from its start
         self._show_answer(final=True)
         statuses = {
             "running": self.tr("This task did not finish."),
