@@ -235,11 +235,13 @@ class CodePane(QWidget):
         for button in self.task_buttons.values():
             tasks.addWidget(button)
         tasks.addStretch(1)
-        tasks.addWidget(self.language_label)
-        tasks.addWidget(self.language_combo)
+        # The language sits with the request, not the task buttons: a short row of
+        # buttons keeps the window's least width small.
         request = QHBoxLayout()
         request.addWidget(self.instruction_label)
         request.addWidget(self.instruction_edit, 1)
+        request.addWidget(self.language_label)
+        request.addWidget(self.language_combo)
         request.addWidget(self.run_button)
         request.addWidget(self.stop_button)
         error = QHBoxLayout()
@@ -900,11 +902,14 @@ class CodePane(QWidget):
         self._proposed = result.code
         self._show_answer(final=True)
         stats = result.stats
-        self.status_label.setText(
-            self.tr("{rate:.1f} tokens/s · {count} tokens").format(
-                rate=stats.tokens_per_s, count=stats.generated_tokens
-            )
+        line = self.tr("{rate:.1f} tokens/s · {count} tokens").format(
+            rate=stats.tokens_per_s, count=stats.generated_tokens
         )
+        if result.stop_reason == "repetition":
+            line += " · " + self.tr("stopped where the model began repeating itself")
+        elif result.stop_reason == "length":
+            line += " · " + self.tr("cut at the answer length limit")
+        self.status_label.setText(line)
         if result.request.task == "fix":
             if result.code is not None and result.diff:
                 self._show_diff(diff_lines(result.request.code, result.code))

@@ -135,7 +135,9 @@ class DiffView(QWidget):
     def _show_summary(self) -> None:
         added, removed = self.counts()
         self.summary_label.setText(
-            self.tr("{added} lines added, {removed} removed").format(added=added, removed=removed)
+            self.tr("Lines added: {added} · removed: {removed}").format(
+                added=added, removed=removed
+            )
         )
 
     def _render(self) -> None:

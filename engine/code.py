@@ -69,6 +69,15 @@ TEST_FRAMEWORKS = {
 #: Fence tags a model understands best, where they differ from the canonical name.
 _FENCE_TAG = {"bash": "bash", "cpp": "cpp", "csharp": "csharp", "text": ""}
 
+#: A run of this many characters seen three times in an answer is a loop (LoopGuard).
+LOOP_SPAN = 120
+LOOP_CHECK_EVERY = 40
+
+#: On a computer without a GPU and with at most this many cores, the advice prefers
+#: code models of at most SMALL_CPU_PARAMETERS.
+SMALL_CPU_CORES = 4
+SMALL_CPU_PARAMETERS = 3e9
+
 _CODE_MODEL_NAME = re.compile(
     r"coder|codestral|starcoder|codellama|code-?llama|codegemma|codeqwen|deepseek-?coder"
     r"|granite[-\w]*code|wizardcoder|stable-?code|codegeex|\bcode\b",
@@ -344,8 +353,13 @@ def match_final_newline(original: str, code: str) -> str:
 
 
 def unified_diff(old: str, new: str, filename: str = "code") -> str:
-    """A unified diff from ``old`` to ``new`` ("" when they are the same)."""
-    name = os.path.basename(filename) or "code"
+    """A unified diff from ``old`` to ``new`` ("" when they are the same).
+
+    A relative ``filename`` is kept (so ``git apply`` finds it from where it was
+    given); an absolute one is shortened to its base name.
+    """
+    relative = filename and not os.path.isabs(filename) and ".." not in filename.split("/")
+    name = (filename.replace(os.sep, "/") if relative else os.path.basename(filename)) or "code"
     lines = difflib.unified_diff(
         old.splitlines(keepends=True),
         new.splitlines(keepends=True),
@@ -463,16 +477,76 @@ async def run_task(
         params = replace(params, max_tokens=max(256, n_ctx - prompt_tokens))
     stream = client.chat(messages, params, policy="stop")
     result: GenerationResult | None = None
+    guard = LoopGuard()
     async with contextlib.aclosing(stream):
         async for event in stream:
             if isinstance(event, TokenEvent):
-                if on_token is not None:
+                if on_token is not None and not guard.looping:
                     on_token(event.text)
+                if guard.feed(event.text):
+                    await client.cancel()
             else:
                 result = event
     if result is None:  # pragma: no cover - the client always ends with a result
         raise EngineError("The engine ended a generation without a result.")
+    if guard.looping:
+        return replace(result_of(request, guard.text, result.stats), stop_reason="repetition")
     return result_of(request, result.text, result.stats)
+
+
+class LoopGuard:
+    """Notices an answer going round in a loop (small models repeat a paragraph forever).
+
+    Code sampling has no repetition penalty (code repeats names on purpose), so the
+    loop is caught in the text instead: when the last :data:`LOOP_SPAN` characters have
+    already appeared twice before, the answer is cut after the first turn of the loop.
+    """
+
+    def __init__(self) -> None:
+        self._pieces: list[str] = []
+        self._length = 0
+        self._checked = 0
+        self.looping = False
+        #: The answer up to where the loop began (when looping), else everything.
+        self.text = ""
+
+    def feed(self, piece: str) -> bool:
+        """Add a piece of the answer; True when it has just started looping."""
+        if self.looping:
+            return False
+        self._pieces.append(piece)
+        self._length += len(piece)
+        if self._length - self._checked < LOOP_CHECK_EVERY:
+            return False
+        self._checked = self._length
+        text = "".join(self._pieces)
+        self._pieces = [text]
+        self.text = text
+        tail = text[-LOOP_SPAN:]
+        if len(text) < 3 * LOOP_SPAN or not tail.strip():
+            return False
+        first = text.find(tail)
+        second = text.find(tail, first + 1)
+        if second < 0 or second + len(tail) >= len(text):
+            return False  # seen twice at most (the tail itself is one)
+        # The loop's period is second - first; find where the repeating began, keep
+        # one turn of it (up to a line end), and no code block the loop opened.
+        period = second - first
+        start = first
+        while start > 0 and text[start - 1] == text[start - 1 + period]:
+            start -= 1
+        cut = start + period
+        line_end = text.rfind("\n", start, cut + 1)
+        kept = text[: line_end if line_end > start else cut]
+        blocks = extract_code_blocks(kept)
+        if blocks and not blocks[-1].closed:
+            if blocks[-1].start >= start:
+                kept = kept[: blocks[-1].start]
+            else:
+                kept = kept.rstrip("\n") + "\n```"
+        self.looping = True
+        self.text = kept.rstrip()
+        return True
 
 
 # -- fill in the middle ----------------------------------------------------------------
@@ -587,6 +661,11 @@ def code_model_advice(
         return None
     fitting = recommend(entries, task="code", hardware=hardware, n_ctx=n_ctx)
     made_for_code = [e for e in fitting if e.tasks and e.tasks[0] == "code"]
+    if not hardware.gpus and hardware.cpu.physical_cores <= SMALL_CPU_CORES:
+        # A few CPU cores write a 7 B model's answer at a few tokens a second: a small
+        # coder that answers at reading speed serves better.
+        quick = [e for e in made_for_code if e.parameters <= SMALL_CPU_PARAMETERS]
+        made_for_code = quick + [e for e in made_for_code if e not in quick]
     if made_for_code:
         return made_for_code[0]
     return fitting[0] if fitting else None

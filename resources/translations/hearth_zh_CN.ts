@@ -768,6 +768,14 @@
         <translation>{rate:.1f} 词元/秒 · {count} 个词元</translation>
     </message>
     <message>
+        <source>stopped where the model began repeating itself</source>
+        <translation>模型开始重复，已在此处停止</translation>
+    </message>
+    <message>
+        <source>cut at the answer length limit</source>
+        <translation>回答已达长度上限，被截断</translation>
+    </message>
+    <message>
         <source>The answer proposes no change to the code.</source>
         <translation>回答没有提出对代码的任何修改。</translation>
     </message>
@@ -863,8 +871,8 @@
         <translation>保持编辑器内容不变</translation>
     </message>
     <message>
-        <source>{added} lines added, {removed} removed</source>
-        <translation>添加 {added} 行，删除 {removed} 行</translation>
+        <source>Lines added: {added} · removed: {removed}</source>
+        <translation>新增行：{added} · 删除行：{removed}</translation>
     </message>
 </context>
 <context>

@@ -7,6 +7,7 @@ import re
 import subprocess
 import sys
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -188,7 +189,8 @@ def test_unified_diff_applies_back_to_the_new_text() -> None:
     old = "def area(r):\n    return 3.14 * r * r\n\nprint(area(2)\n"
     new = "import math\n\n\ndef area(r):\n    return math.pi * r * r\n\nprint(area(2))\n"
     diff = unified_diff(old, new, "src/area.py")
-    assert diff.startswith("--- a/area.py\n+++ b/area.py\n@@ ")
+    assert diff.startswith("--- a/src/area.py\n+++ b/src/area.py\n@@ ")
+    assert unified_diff(old, new, "/home/me/area.py").startswith("--- a/area.py\n")
     assert "-    return 3.14 * r * r\n" in diff and "+    return math.pi * r * r\n" in diff
     assert apply_unified_diff(old, diff) == new
     assert unified_diff(new, new) == ""
@@ -307,6 +309,10 @@ def test_code_model_advice_names_a_coder_that_fits() -> None:
     advice = code_model_advice(info("SmolLM2-135M-Instruct"), entries, hardware, 4096)
     assert advice is not None and "code" in advice.tasks
     assert advice.tasks[0] == "code" or not any(e.tasks[0] == "code" for e in entries)
+    # On a small CPU-only computer (2 cores), the small coder that answers quickly.
+    small = replace(hardware, cpu=replace(hardware.cpu, physical_cores=2, logical_cores=2))
+    quick = code_model_advice(info("SmolLM2-135M-Instruct"), entries, small, 4096)
+    assert quick is not None and quick.tasks[0] == "code" and quick.parameters <= 3e9
     coder = info("Qwen/Qwen2.5-Coder-1.5B-Instruct-GGUF/q.gguf")
     assert code_model_advice(coder, entries, hardware, 4096) is None
 
@@ -490,3 +496,21 @@ def test_cli_refuses_a_task_without_code_and_a_binary_file(tmp_path: Path) -> No
     binary.write_bytes(b"\x7fELF\x02\x01\x01" + bytes(200))
     done = cli("code", "--task", "explain", "--file", str(binary))
     assert done.returncode == 3 and "binary file" in done.stderr
+
+
+def test_the_loop_guard_cuts_an_answer_going_round_in_circles() -> None:
+    from engine.code import LoopGuard
+
+    guard = LoopGuard()
+    intro = "```python\ndef average(numbers):\n    return sum(numbers) / len(numbers)\n```\n"
+    loop = "The original code is:\n```python\ndef average(numbers):\n    return 0.0\n```\n"
+    started = [
+        guard.feed(piece)
+        for piece in [intro, *[loop[i : i + 7] for i in range(0, len(loop), 7)] * 6]
+    ]
+    assert any(started) and guard.looping
+    assert guard.text.startswith(intro.rstrip()) and guard.text.count("The original code is:") == 1
+    # Code that repeats lines is not a loop.
+    calm = LoopGuard()
+    code = "".join(f"    total += values[{i}] * weights[{i}]\n" for i in range(200))
+    assert not any(calm.feed(code[i : i + 9]) for i in range(0, len(code), 9))
