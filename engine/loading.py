@@ -9,7 +9,13 @@ from typing import Any
 from engine.config import get_paths, load_settings
 from engine.errors import ModelFileError
 from engine.hardware import LlamaBuild, probe_hardware
-from engine.plan import DEFAULT_CONTEXT, plan_backend
+from engine.plan import (
+    DEFAULT_CONTEXT,
+    TORCH_ARCHITECTURES,
+    TORCH_WEIGHT_FORMATS,
+    BackendPlan,
+    plan_backend,
+)
 from engine.store import InstalledModel, ModelStore
 
 log = logging.getLogger("engine.loading")
@@ -56,6 +62,7 @@ def plan_load(
     gpu_offload: str = "auto",
     threads: int = 0,
     backend: str = "auto",
+    torch_weights: str = "",
 ) -> dict[str, Any]:
     """Plan the load of a resolved model on this computer. Runs off the event loop.
 
@@ -65,7 +72,11 @@ def plan_load(
         n_ctx: context size; 0 uses the settings, else min(trained context, 4096).
         gpu_offload: "auto", "off" or a number of layers.
         threads: decode threads; 0 lets the plan choose.
-        backend: "auto", "llamacpp" or "torch".
+        backend: "llamacpp" or "torch" to force one (``hearth-cli chat --backend``);
+            "auto" uses Settings.backend, itself "auto" unless the user chose one.
+        torch_weights: how the PyTorch backend keeps weights (one of
+            :data:`~engine.plan.TORCH_WEIGHT_FORMATS`); "" reads ``HEARTH_TORCH_WEIGHTS``,
+            else "auto".
 
     Returns:
         The fields of the worker's ``load`` request.
@@ -74,36 +85,51 @@ def plan_load(
     info = entry.info
     assert info is not None, "resolve_model() returns models with a readable header"
     wanted = n_ctx or settings.context_size or min(info.context_length, DEFAULT_CONTEXT)
+    chosen = backend if backend != "auto" else settings.backend
     # Probed at every load: free RAM and VRAM change while the app runs.
     llama = llama_build_from_hello(hello)
     hw = probe_hardware(llama_probe=lambda: llama)
-    plan = plan_backend(
-        hw,
-        info,
-        n_ctx=wanted,
-        settings_backend=backend,
-        gpu_offload=gpu_offload,
-        threads=threads or settings.threads,
-    )
+
+    def plan_for(choice: str) -> BackendPlan:
+        return plan_backend(
+            hw,
+            info,
+            n_ctx=wanted,
+            settings_backend=choice,
+            gpu_offload=gpu_offload,
+            threads=threads or settings.threads,
+        )
+
+    plan = plan_for(chosen)
     warnings = list(plan.warnings)
-    reason = plan.reason
+    if plan.backend == "torch" and info.architecture not in TORCH_ARCHITECTURES:
+        # Known from the header alone: no need to let the worker try and fail.
+        plan = plan_for("llamacpp")
+        warnings = list(plan.warnings)
+        warnings.append(
+            f"The PyTorch backend does not run {info.architecture} models (it runs "
+            f"{', '.join(TORCH_ARCHITECTURES)}); llama.cpp runs this one."
+        )
+    weights = torch_weights or os.environ.get("HEARTH_TORCH_WEIGHTS", "") or "auto"
+    if weights not in TORCH_WEIGHT_FORMATS:
+        warnings.append(
+            f"PyTorch weight format {weights!r} is not one of "
+            f"{', '.join(TORCH_WEIGHT_FORMATS)}; using 'auto'."
+        )
+        weights = "auto"
     n_gpu_layers = plan.n_gpu_layers
-    device = plan.device
-    if plan.backend != "llamacpp":
-        # The PyTorch backend is not in this build yet; llama.cpp on the CPU serves.
-        warnings.append(f"The {plan.backend} backend is not available yet; using llama.cpp.")
-        reason = f"CPU: {plan.reason}"
-        n_gpu_layers, device = 0, "cpu"
     return {
         "path": str(entry.path),
         "model_id": entry.id,
         "architecture": info.architecture,
+        "backend": plan.backend,
+        "torch_weights": weights,
         "n_ctx": plan.n_ctx,
         "n_gpu_layers": n_gpu_layers,
         "n_threads": plan.n_threads,
         "n_threads_batch": plan.n_threads_batch,
-        "device": device,
-        "plan_reason": reason,
+        "device": plan.device,
+        "plan_reason": plan.reason,
         "warnings": warnings,
         # On a CPU, llama.cpp's flash attention decodes 2-3x slower once the context
         # holds a few thousand tokens (benchmarks/flash_attn.md); on a GPU it helps.

@@ -14,6 +14,14 @@ log = logging.getLogger("engine.plan")
 #: ``n_gpu_layers`` meaning "every layer" when the model is not known yet (llama-cpp-python's -1).
 ALL_LAYERS = -1
 
+#: GGUF architectures the PyTorch backend runs (engine/backends/torch_llama.py); for any
+#: other the plan keeps llama.cpp.
+TORCH_ARCHITECTURES = ("llama", "qwen2")
+
+#: How the PyTorch backend keeps weights: "auto" (bf16 on CUDA, fp16 on MPS, fp32 on the
+#: CPU), a float type, or "int8" (weight-only, one scale per output channel: half of bf16).
+TORCH_WEIGHT_FORMATS = ("auto", "bf16", "fp16", "fp32", "int8")
+
 #: Context size the plan uses when neither the caller nor the settings chose one.
 DEFAULT_CONTEXT = 4096
 

@@ -49,6 +49,8 @@ class Worker:
         self._cancel = threading.Event()
         self._cancelled_ids: set[int] = set()
         self._state_lock = threading.Lock()
+        self._torch_failure = ""
+        self._torch_memory = ""
         self.exit_after_reply = False
 
     # -- output ------------------------------------------------------------------
@@ -115,8 +117,6 @@ class Worker:
         self.send({"id": rid, "event": "result", "value": "pong"})
 
     def _op_load(self, rid: int, req: dict[str, Any]) -> None:
-        from engine.backends.llamacpp import LlamaCppBackend
-
         self._unload()
         params = BackendLoadParams(
             path=req["path"],
@@ -128,7 +128,56 @@ class Worker:
             n_seq_max=int(req.get("n_parallel", 4)),
         )
         warnings: list[str] = list(req.get("warnings", []))
+        reason = str(req.get("plan_reason", ""))
+        device = str(req.get("device", "cpu"))
         t0 = time.perf_counter()
+        loaded: tuple[Backend, LoadedModelFacts] | None = None
+        name = "llamacpp"
+        if req.get("backend") == "torch":
+            loaded = self._load_torch(params, device, str(req.get("torch_weights", "auto")))
+            if loaded is None:
+                warnings.append(self._torch_failure)
+                reason = "CPU: the PyTorch backend could not load this model; llama.cpp runs it"
+                params = replace(params, n_gpu_layers=0)
+            else:
+                name = "torch"
+                reason = f"{reason} — {self._torch_memory}"
+        if loaded is None:
+            loaded = self._load_llama(params, warnings)
+        backend, facts = loaded
+        self._backend = backend
+        self._facts = facts
+        self._model_id = str(req.get("model_id") or params.path)
+        self._template, template_warning = self._choose_template(
+            facts, force_fallback=req.get("template") == "fallback"
+        )
+        if template_warning:
+            warnings.append(template_warning)
+        if facts.n_gpu_layers <= 0:
+            device = "cpu"
+        info = {
+            "model_id": self._model_id,
+            "path": params.path,
+            "architecture": str(req.get("architecture", "")),
+            "n_ctx": facts.n_ctx,
+            "n_ctx_train": facts.n_ctx_train,
+            "backend": name,
+            "device": device,
+            "n_gpu_layers": facts.n_gpu_layers,
+            "n_threads": params.n_threads,
+            "plan_reason": reason,
+            "chat_template": "fallback" if self._template.is_fallback else "gguf",
+            "fim": facts.fim is not None,
+            "warnings": warnings,
+            "load_s": time.perf_counter() - t0,
+        }
+        self.send({"id": rid, "event": "result", "value": info})
+
+    def _load_llama(
+        self, params: BackendLoadParams, warnings: list[str]
+    ) -> tuple[Backend, LoadedModelFacts]:
+        from engine.backends.llamacpp import LlamaCppBackend
+
         backend = LlamaCppBackend()
         try:
             facts = backend.load(params)
@@ -139,32 +188,40 @@ class Worker:
             log.warning("GPU load failed (%s); retrying on the CPU", first)
             facts = backend.load(replace(params, n_gpu_layers=0))
             warnings.append(f"The GPU could not take this model ({first}); it runs on the CPU.")
-        self._backend = backend
-        self._facts = facts
-        self._model_id = str(req.get("model_id") or params.path)
-        self._template, template_warning = self._choose_template(
-            facts, force_fallback=req.get("template") == "fallback"
-        )
-        if template_warning:
-            warnings.append(template_warning)
-        device = str(req.get("device", "cpu")) if facts.n_gpu_layers > 0 else "cpu"
-        info = {
-            "model_id": self._model_id,
-            "path": params.path,
-            "architecture": str(req.get("architecture", "")),
-            "n_ctx": facts.n_ctx,
-            "n_ctx_train": facts.n_ctx_train,
-            "backend": "llamacpp",
-            "device": device,
-            "n_gpu_layers": facts.n_gpu_layers,
-            "n_threads": params.n_threads,
-            "plan_reason": str(req.get("plan_reason", "")),
-            "chat_template": "fallback" if self._template.is_fallback else "gguf",
-            "fim": facts.fim is not None,
-            "warnings": warnings,
-            "load_s": time.perf_counter() - t0,
-        }
-        self.send({"id": rid, "event": "result", "value": info})
+        return backend, facts
+
+    def _load_torch(
+        self, params: BackendLoadParams, device: str, weights: str
+    ) -> tuple[Backend, LoadedModelFacts] | None:
+        """Load with the PyTorch backend; None (and ``_torch_failure`` says why) if it cannot.
+
+        torch is imported here, in the worker only, and only when the plan chose it.
+        Cancelled loads are not failures: they propagate.
+        """
+        try:
+            from engine.backends.torch_llama import TorchLlamaBackend
+        except ImportError as exc:
+            self._torch_failure = (
+                f"PyTorch could not be imported ({exc}); llama.cpp runs this model on the CPU. "
+                "Install it with pip install hearth[torch]."
+            )
+            return None
+        backend = TorchLlamaBackend(device=device, weights=weights)
+        try:
+            facts = backend.load(params)
+        except Cancelled:
+            raise
+        except (EngineError, RuntimeError) as exc:
+            if isinstance(exc, RuntimeError):
+                log.exception("The PyTorch backend failed to load %s", params.path)
+            backend.close()
+            self._torch_failure = (
+                f"The PyTorch backend could not load this model ({exc}); "
+                "llama.cpp runs it on the CPU."
+            )
+            return None
+        self._torch_memory = backend.memory_text
+        return backend, facts
 
     def _choose_template(
         self, facts: LoadedModelFacts, *, force_fallback: bool
