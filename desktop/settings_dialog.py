@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.config import Settings
+from engine.config import MAX_DOCUMENT_MB, Settings
 
 #: The fields of :class:`Settings` the dialog edits; the others (backend, last_model,
 #: extra, version) are carried over from the value it was given. The main window saves
@@ -41,6 +41,7 @@ EDITED_FIELDS = (
     "context_policy",
     "theme",
     "language",
+    "max_document_mb",
     "offline",
 )
 
@@ -105,6 +106,9 @@ class SettingsDialog(QDialog):
         folder_row.addWidget(self.models_dir_edit, 1)
         folder_row.addWidget(self.browse_button)
 
+        self.document_label = QLabel(self)
+        self.document_spin = QSpinBox(self)
+        self.document_spin.setRange(1, MAX_DOCUMENT_MB)
         self.threads_spin = QSpinBox(self)
         # A stored value above this computer's CPUs (a settings file from another
         # machine) is shown as it is, not silently lowered.
@@ -170,6 +174,7 @@ class SettingsDialog(QDialog):
             (self.policy_label, self.policy_combo),
             (self.theme_label, self.theme_combo),
             (self.language_label, self.language_combo),
+            (self.document_label, self.document_spin),
         ):
             label.setBuddy(buddy)
 
@@ -181,6 +186,7 @@ class SettingsDialog(QDialog):
         form.addRow(self.policy_label, self.policy_combo)
         form.addRow(self.theme_label, self.theme_combo)
         form.addRow(self.language_label, self.language_combo)
+        form.addRow(self.document_label, self.document_spin)
         form.addRow(self.offline_check)
         form.addRow(self.offline_note)
 
@@ -210,6 +216,7 @@ class SettingsDialog(QDialog):
             self.policy_combo,
             self.theme_combo,
             self.language_combo,
+            self.document_spin,
             self.offline_check,
         ]
         for first, second in itertools.pairwise(order):
@@ -226,6 +233,7 @@ class SettingsDialog(QDialog):
         self.policy_combo.currentIndexChanged.connect(self._on_field_changed)
         self.theme_combo.currentIndexChanged.connect(self._on_field_changed)
         self.language_combo.currentIndexChanged.connect(self._on_field_changed)
+        self.document_spin.valueChanged.connect(self._on_field_changed)
         self.offline_check.toggled.connect(self._on_field_changed)
         self._update_buttons()
         self.models_dir_edit.setFocus()
@@ -244,6 +252,13 @@ class SettingsDialog(QDialog):
         )
         self.browse_button.setText(self.tr("&Browse…"))
         self.browse_button.setAccessibleName(self.tr("Choose the models folder"))
+
+        self.document_label.setText(self.tr("Largest &document:"))
+        self.document_spin.setSuffix(self.tr(" MB"))
+        self.document_spin.setAccessibleName(self.tr("Largest document to summarize, in MB"))
+        self.document_spin.setToolTip(
+            self.tr("Summarize refuses larger files before reading them.")
+        )
 
         self.threads_label.setText(self.tr("&Threads:"))
         self.threads_spin.setSpecialValueText(self.tr("Automatic"))
@@ -330,6 +345,7 @@ class SettingsDialog(QDialog):
             context_policy=str(self.policy_combo.currentData()),
             theme=str(self.theme_combo.currentData()),
             language=str(self.language_combo.currentData()),
+            max_document_mb=self.document_spin.value(),
             offline=self.offline_check.isChecked(),
         )
 
@@ -356,6 +372,7 @@ class SettingsDialog(QDialog):
         self._select(self.policy_combo, settings.context_policy)
         self._select(self.theme_combo, settings.theme)
         self._select(self.language_combo, settings.language)
+        self.document_spin.setValue(settings.max_document_mb)
         self.offline_check.setChecked(settings.offline)
         self._update_layers_enabled()
 

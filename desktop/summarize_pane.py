@@ -465,6 +465,7 @@ class SummarizePane(QWidget):
         self.progress_bar.setValue(0)
         loop = asyncio.get_running_loop()
         # Loaded on first use: the PDF and Word readers are not needed to show the window.
+        from engine.config import get_paths, load_settings
         from engine.documents import extract, from_text
 
         try:
@@ -474,12 +475,19 @@ class SummarizePane(QWidget):
                 def report(fraction: float) -> None:  # on the reading thread
                     loop.call_soon_threadsafe(self._on_extract_progress, fraction)
 
-                document = await asyncio.to_thread(extract, path, on_progress=report)
+                def read() -> Document:  # the size limit as the settings say now
+                    limit = load_settings(get_paths()).max_document_mb * 1024 * 1024
+                    return extract(path, max_bytes=limit, on_progress=report)
+
+                document = await asyncio.to_thread(read)
             else:
                 document = from_text(item.text, name=item.name)
             self._set_status(item, "summarizing")
             await self._run_summary(item, document)
         except asyncio.CancelledError:
+            # What was done stays: the summary written so far, else the parts' summaries.
+            item.summary = "".join(self._streamed).strip() or item.extra.get("partial", "")
+            self._show_summary(item.summary)
             self._set_status(item, "cancelled")
             await self._store(item, status="cancelled")
             self._current = None
@@ -524,8 +532,15 @@ class SummarizePane(QWidget):
         )
         self.summaries_changed.emit()
 
+        partials: list[str] = []
+
         def on_progress(progress: SummaryProgress) -> None:
             self._on_summary_progress(item, progress)
+            if progress.stage == "map" and progress.partial and not self._streamed:
+                # Each part's summary is shown as it comes, and kept if the user cancels.
+                partials.append(progress.partial)
+                item.extra["partial"] = self.partial_heading() + "\n\n".join(partials)
+                self._show_summary(item.extra["partial"])
 
         def on_token(text: str) -> None:
             self._streamed.append(text)
@@ -590,6 +605,10 @@ class SummarizePane(QWidget):
         self.progress_label.setText(text)
         item.detail = f"{progress.fraction * 100:.0f}%"
         self._refresh_item(item)
+
+    def partial_heading(self) -> str:
+        """The line above the parts' summaries shown while a long document is read."""
+        return self.tr("*Summaries of the parts read so far:*") + "\n\n"
 
     def _on_render_timer_timeout(self) -> None:
         self._show_summary("".join(self._streamed))

@@ -625,6 +625,7 @@ class _StatusLine:
 
 async def _cmd_summarize(args: argparse.Namespace) -> int:
     from engine.client import EngineClient
+    from engine.config import get_paths, load_settings
     from engine.documents import extract
     from engine.errors import DocumentError
     from engine.summarize import SummaryOptions, SummaryProgress, summarize
@@ -635,10 +636,11 @@ async def _cmd_summarize(args: argparse.Namespace) -> int:
     # Every file is read before the model loads: a typo in the last name should not
     # cost the time of summarizing the others first.
     documents = []
+    limit = load_settings(get_paths()).max_document_mb * 1024 * 1024
     for name in args.files:
         status.show(f"{Path(name).name}: reading…")
         try:
-            documents.append(await asyncio.to_thread(extract, Path(name)))
+            documents.append(await asyncio.to_thread(extract, Path(name), max_bytes=limit))
         except DocumentError as exc:  # an unreadable input file, like a bad model file
             status.end()
             print(f"hearth-cli: {exc}", file=sys.stderr)

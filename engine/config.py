@@ -88,6 +88,8 @@ BACKENDS = ("auto", "llamacpp", "torch")
 THEMES = ("system", "light", "dark")
 LANGUAGES = ("system", "en", "zh_CN")
 CONTEXT_POLICIES = ("truncate", "stop")
+#: The largest document size limit the settings take, in MiB.
+MAX_DOCUMENT_MB = 10_000
 
 
 @dataclass(frozen=True)
@@ -105,6 +107,7 @@ class Settings:
         last_model: id of the model loaded last time.
         theme: "system" (follow the OS), "light" or "dark".
         language: "system" (follow the OS locale), "en" or "zh_CN".
+        max_document_mb: documents larger than this (MiB) are refused before they are read.
         extra: keys this version does not know, kept so a newer version's file survives.
     """
 
@@ -119,6 +122,7 @@ class Settings:
     last_model: str = ""
     theme: str = "system"
     language: str = "system"
+    max_document_mb: int = 200
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -180,6 +184,9 @@ _FIELD_CHECKS: dict[str, _Check] = {
     "last_model": _check(lambda v: isinstance(v, str), "must be a string"),
     "theme": _choice(THEMES),
     "language": _choice(LANGUAGES),
+    "max_document_mb": _check(
+        lambda v: _is_int(v) and 1 <= v <= MAX_DOCUMENT_MB, f"must be 1 to {MAX_DOCUMENT_MB}"
+    ),
     "extra": _check(lambda v: isinstance(v, dict), "must be an object"),
 }
 

@@ -1558,6 +1558,22 @@
         <translation>选择模型文件夹</translation>
     </message>
     <message>
+        <source>Largest &amp;document:</source>
+        <translation>最大文档(&amp;D)：</translation>
+    </message>
+    <message>
+        <source> MB</source>
+        <translation> MB</translation>
+    </message>
+    <message>
+        <source>Largest document to summarize, in MB</source>
+        <translation>可摘要的最大文档（MB）</translation>
+    </message>
+    <message>
+        <source>Summarize refuses larger files before reading them.</source>
+        <translation>更大的文件在读取前即被拒绝摘要。</translation>
+    </message>
+    <message>
         <source>&amp;Threads:</source>
         <translation>线程数(&amp;T)：</translation>
     </message>
@@ -2030,6 +2046,10 @@
     <message>
         <source>about {minutes}:{seconds:02d} left</source>
         <translation>约剩 {minutes}:{seconds:02d}</translation>
+    </message>
+    <message>
+        <source>*Summaries of the parts read so far:*</source>
+        <translation>*已读部分的摘要：*</translation>
     </message>
     <message>
         <source>Add documents</source>

@@ -146,6 +146,7 @@ def test_every_field_has_a_mnemonic_label_an_accessible_name_and_a_tab_stop(
         dialog.policy_combo,
         dialog.theme_combo,
         dialog.language_combo,
+        dialog.document_spin,
     ]
     labels = {label.buddy(): label for label in dialog.findChildren(QLabel) if label.buddy()}
     mnemonics = [dialog.offline_check.text().split("&")[1][0].lower()]

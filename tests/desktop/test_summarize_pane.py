@@ -103,3 +103,59 @@ def test_a_binary_file_is_refused_with_its_reason(
     qtbot.waitUntil(lambda: pane.queue[0].status == "failed", timeout=20000)
     assert "binary" in pane.message_bar.text() and "photo.txt" in pane.message_bar.text()
     assert not pane.busy or pane.queue[0].status == "failed"
+
+
+def test_a_dropped_folder_is_queued_and_the_size_setting_refuses_a_large_file(
+    qtbot: QtBot, window: MainWindow, tmp_path: Path
+) -> None:
+    from engine.config import update_settings
+
+    folder = tmp_path / "reading"
+    (folder / "notes").mkdir(parents=True)
+    (folder / "lighthouse.txt").write_text(LIGHTHOUSE, encoding="utf-8")
+    (folder / "notes" / "big.txt").write_text("word " * 250_000, encoding="utf-8")  # 1.2 MB
+    (folder / "photo.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(64))  # not a document
+    update_settings(get_paths(), max_document_mb=1)
+    wait_for_model(qtbot, window)
+    pane = window.summarize_pane
+    pane.length_combo.setCurrentIndex(pane.length_combo.findData("short"))
+
+    drop(window, window, [folder])
+    assert sorted(item.name for item in pane.queue) == ["big.txt", "lighthouse.txt"]
+    qtbot.waitUntil(
+        lambda: all(item.status in ("done", "failed") for item in pane.queue),
+        timeout=2 * ANSWER_TIMEOUT_MS,
+    )
+    big = next(item for item in pane.queue if item.name == "big.txt")
+    small = next(item for item in pane.queue if item.name == "lighthouse.txt")
+    assert big.status == "failed"
+    assert "1.2 MB" in big.detail and "up to 1.0 MB (Settings)" in big.detail
+    assert small.status == "done" and small.summary.strip()
+
+
+def test_cancel_mid_map_stops_at_once_and_keeps_the_parts_already_summarized(
+    qtbot: QtBot, window: MainWindow, tmp_path: Path
+) -> None:
+    from tests.engine.test_summarize import city_guide
+
+    guide = tmp_path / "guide.txt"
+    guide.write_text(city_guide(60), encoding="utf-8")  # about 12,000 tokens: 4 parts
+    wait_for_model(qtbot, window)
+    window.show_pane(SUMMARIZE)
+    pane = window.summarize_pane
+    drop(window, pane, [guide])
+    item = pane.queue[0]
+    qtbot.waitUntil(lambda: "partial" in item.extra, timeout=4 * ANSWER_TIMEOUT_MS)
+    assert item.status == "summarizing"
+    assert "[Page 1]" in pane.summary_view.toPlainText()  # the first part's summary, shown
+
+    qtbot.mouseClick(pane.cancel_button, Qt.MouseButton.LeftButton)
+    # Within a second on a quiet machine; a loaded test runner gets some slack.
+    qtbot.waitUntil(lambda: item.status == "cancelled", timeout=3000)
+    assert item.summary.startswith(pane.partial_heading().strip())
+    assert "[Page 1]" in item.summary and "[Page 1]" in pane.summary_view.toPlainText()
+    qtbot.waitUntil(lambda: not pane.busy, timeout=5000)
+    history = History(get_paths().database)
+    stored = history.summaries()[0]
+    history.close()
+    assert (stored.title, stored.status, stored.summary) == ("guide.txt", "cancelled", item.summary)

@@ -152,3 +152,14 @@ def test_validate_settings_names_each_bad_field() -> None:
     assert validate_settings(Settings()) == []
     problems = validate_settings(Settings(theme="purple", threads=-1, gpu_offload="-2"))
     assert [p.split(" ", 1)[0] for p in problems] == ["gpu_offload", "threads", "theme"]
+
+
+def test_the_document_size_limit_is_checked_and_a_bad_stored_value_falls_back() -> None:
+    paths = get_paths()
+    assert Settings().max_document_mb == 200
+    assert validate_settings(Settings(max_document_mb=50)) == []
+    assert any("max_document_mb" in p for p in validate_settings(Settings(max_document_mb=0)))
+    paths.settings_file.parent.mkdir(parents=True, exist_ok=True)
+    paths.settings_file.write_text(json.dumps({"version": 2, "max_document_mb": -5, "threads": 3}))
+    loaded = load_settings(paths)
+    assert (loaded.max_document_mb, loaded.threads) == (200, 3)
