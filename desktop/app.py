@@ -1,13 +1,19 @@
-"""The ``hearth`` entry point: starts the Qt application, or the engine worker in a frozen app.
+"""The ``hearth`` entry point: starts the Qt application, the engine worker in a frozen app,
+or the installation's self-test.
 
 Qt is imported only after the ``--engine-worker`` check, so a frozen app started as
 the worker never loads it, and nothing here imports llama_cpp: the model runs in the
 worker process, and the window appears before any model is loaded.
+
+One Hearth runs per data folder (one writer of the history database): the first
+launch listens on a local socket (:class:`InstanceGuard`); a second launch asks it to
+bring its window to the front, then exits.
 """
 
 from __future__ import annotations
 
 import gc
+import hashlib
 import logging
 import os
 import sys
@@ -19,11 +25,26 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from PySide6.QtGui import QIcon
+    from PySide6.QtNetwork import QLocalServer, QLocalSocket
     from PySide6.QtWidgets import QMessageBox
+
+    from engine.config import Paths
 
 log = logging.getLogger("desktop.app")
 
 WORKER_FLAG = "--engine-worker"
+SELF_TEST_FLAG = "--self-test"
+#: The desktop entry's id (packaging/io.hearth.Hearth.desktop): on Wayland it is how the
+#: compositor finds the window's icon and name.
+DESKTOP_FILE_NAME = "io.hearth.Hearth"
+#: The icon's name in the hicolor theme, where the Linux packages install it.
+ICON_NAME = "hearth"
+#: What a second launch sends the running one, and the running one's answer.
+ACTIVATE_MESSAGE = b"activate\n"
+ACTIVATED_REPLY = b"ok\n"
+#: How long a second launch waits for the running instance to answer.
+INSTANCE_TIMEOUT_MS = 2000
 #: How long quitting waits for the engine to shut down before giving up on it.
 SHUTDOWN_TIMEOUT_S = 10.0
 
@@ -46,6 +67,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return worker_main()
     started = time.perf_counter()
     console = _guard_std_streams()
+    if args[:1] == [SELF_TEST_FLAG]:
+        from desktop.self_test import run_self_test
+
+        return run_self_test(qt_message_handler=qt_message_handler, window_icon=app_icon)
     return _run_gui(args, console=console, started=started)
 
 
@@ -80,12 +105,20 @@ def _run_gui(args: list[str], *, console: bool, started: float) -> int:
     paths = get_paths()
     setup_logging(paths, console=console)
     log.info("Hearth starting (Python %s, PID %d)", sys.version.split()[0], os.getpid())
-    qInstallMessageHandler(_qt_message_handler)
+    qInstallMessageHandler(qt_message_handler)
 
     app = QApplication([sys.argv[0], *args])
     app.setApplicationName("Hearth")
     app.setOrganizationName("Hearth")
     app.setApplicationDisplayName("Hearth")
+    app.setDesktopFileName(DESKTOP_FILE_NAME)
+
+    guard = InstanceGuard(instance_name(paths))
+    if guard.activate_running_instance():
+        log.info("Hearth already runs for %s; its window was brought to the front", paths.data_dir)
+        print("Hearth is already running; its window was brought to the front.", file=sys.stderr)
+        return 0
+    app.setWindowIcon(app_icon())
 
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
@@ -115,6 +148,7 @@ def _run_gui(args: list[str], *, console: bool, started: float) -> int:
 
     app.aboutToQuit.connect(on_about_to_quit)
     _quit_on_signals(loop, app)
+    guard.listen(lambda: _bring_to_front(window))
     window.show()
 
     def on_shown() -> None:
@@ -135,6 +169,7 @@ def _run_gui(args: list[str], *, console: bool, started: float) -> int:
         except asyncio.TimeoutError:
             log.error("The engine did not shut down in %.0f s", SHUTDOWN_TIMEOUT_S)
         _cancel_leftover_tasks(loop)
+    guard.close()
     log.info("Hearth stopped")
     return 0
 
@@ -162,7 +197,8 @@ def _cancel_leftover_tasks(loop: Any) -> None:
         loop.run_until_complete(asyncio.gather(*leftovers, return_exceptions=True))
 
 
-def _qt_message_handler(mode: Any, context: Any, message: str) -> None:
+def qt_message_handler(mode: Any, context: Any, message: str) -> None:
+    """Send Qt's own messages to the ``desktop.qt`` logger (the log file), by severity."""
     from PySide6.QtCore import QtMsgType
 
     level = {
@@ -173,6 +209,170 @@ def _qt_message_handler(mode: Any, context: Any, message: str) -> None:
         QtMsgType.QtFatalMsg: logging.CRITICAL,
     }.get(mode, logging.WARNING)
     logging.getLogger("desktop.qt").log(level, "%s", message)
+
+
+def app_icon() -> QIcon:
+    """Hearth's application icon, from the PNG sizes shipped with it.
+
+    Looked for in ``resources/icons`` (a frozen bundle, where packaging/hearth.spec puts
+    them), then in ``packaging/icons`` of a source checkout; otherwise the ``hearth``
+    icon of the desktop's theme (installed there by the Linux packages).
+    """
+    from PySide6.QtGui import QIcon
+
+    from engine.resources import resources_dir
+
+    source_root = Path(__file__).resolve().parent.parent
+    for folder in (resources_dir() / "icons", source_root / "packaging" / "icons"):
+        pngs = sorted((folder / "hicolor").glob(f"*/apps/{ICON_NAME}.png"))
+        if pngs:
+            icon = QIcon()
+            for png in pngs:
+                icon.addFile(str(png))
+            return icon
+    return QIcon.fromTheme(ICON_NAME)
+
+
+def instance_name(paths: Paths) -> str:
+    """The local socket name of the Hearth that uses ``paths``' data folder.
+
+    One name per data folder (a hash of its path, which includes the user's home), so
+    two users, or a test with its own ``$HEARTH_HOME``, never meet, while two launches
+    that would write one history database do.
+    """
+    digest = hashlib.sha256(str(paths.data_dir.resolve()).encode("utf-8")).hexdigest()
+    return f"hearth-{digest[:16]}"
+
+
+class InstanceGuard:
+    """Keeps to one running Hearth per data folder, with a :class:`QLocalServer`.
+
+    A launch first calls :meth:`activate_running_instance`: when another Hearth
+    listens on the name, it is asked to bring its window to the front and this launch
+    should exit. Otherwise the launch calls :meth:`listen` once its window exists.
+    Not a QObject, so this module imports no Qt until the GUI starts; the server's
+    signals are connected to plain methods.
+
+    Args:
+        name: the local socket name, from :func:`instance_name`.
+
+    Thread: the Qt thread.
+    """
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._server: QLocalServer | None = None
+        self._on_activate: Any = None
+        self._sockets: list[QLocalSocket] = []
+
+    @property
+    def listening(self) -> bool:
+        """Whether this launch is the one that answers later launches."""
+        return self._server is not None and self._server.isListening()
+
+    def activate_running_instance(self, timeout_ms: int = INSTANCE_TIMEOUT_MS) -> bool:
+        """Ask a running Hearth to show its window.
+
+        Returns:
+            True when another Hearth answered (this launch should exit), False when
+            none runs (a socket left by a crashed Hearth refuses the connection).
+        """
+        from PySide6.QtNetwork import QLocalSocket
+
+        socket = QLocalSocket()
+        socket.connectToServer(self.name)
+        if not socket.waitForConnected(timeout_ms):
+            return False
+        socket.write(ACTIVATE_MESSAGE)
+        socket.flush()
+        socket.waitForBytesWritten(timeout_ms)
+        answered = socket.waitForReadyRead(timeout_ms)
+        if not answered:
+            # Connected but silent: the other Hearth is alive and busy (a modal dialog,
+            # a long call on its Qt thread). A second writer must still not start.
+            log.warning("The running Hearth did not answer within %d ms", timeout_ms)
+        socket.disconnectFromServer()
+        return True
+
+    def listen(self, on_activate: Any) -> bool:
+        """Answer later launches by calling ``on_activate()`` (bring the window up).
+
+        Args:
+            on_activate: called on the Qt thread for each later launch.
+
+        Returns:
+            Whether the server listens; if not (a read-only temp folder, say), Hearth
+            still runs, only without the single-instance check, and says why in its log.
+        """
+        from PySide6.QtNetwork import QAbstractSocket, QLocalServer
+
+        self._on_activate = on_activate
+        server = QLocalServer()
+        server.setSocketOptions(QLocalServer.SocketOption.UserAccessOption)
+        ok = server.listen(self.name)
+        if not ok and server.serverError() == QAbstractSocket.SocketError.AddressInUseError:
+            # activate_running_instance found nobody answering: the socket file is a
+            # crashed Hearth's leftover.
+            QLocalServer.removeServer(self.name)
+            ok = server.listen(self.name)
+        if not ok:
+            log.warning(
+                "Cannot listen for other launches on %s: %s", self.name, server.errorString()
+            )
+            return False
+        server.newConnection.connect(self._on_server_new_connection)
+        self._server = server
+        return True
+
+    def close(self) -> None:
+        """Stop listening (removes the socket file); safe to call twice."""
+        for socket in self._sockets:
+            socket.disconnected.disconnect()
+            socket.abort()
+            socket.deleteLater()
+        self._sockets.clear()
+        if self._server is not None:
+            self._server.close()
+            self._server = None
+
+    def _on_server_new_connection(self) -> None:
+        assert self._server is not None
+        while self._server.hasPendingConnections():
+            socket = self._server.nextPendingConnection()
+            self._sockets.append(socket)
+            socket.readyRead.connect(lambda s=socket: self._on_socket_ready_read(s))
+            socket.disconnected.connect(lambda s=socket: self._on_socket_disconnected(s))
+            if socket.bytesAvailable():
+                self._on_socket_ready_read(socket)
+
+    def _on_socket_ready_read(self, socket: QLocalSocket) -> None:
+        if not socket.canReadLine():
+            return
+        message = bytes(socket.readLine().data())
+        if message != ACTIVATE_MESSAGE:
+            log.warning("Ignoring %r from another launch", message[:40])
+            return
+        log.info("Another launch asked for the window")
+        if self._on_activate is not None:
+            self._on_activate()
+        socket.write(ACTIVATED_REPLY)
+        socket.flush()
+
+    def _on_socket_disconnected(self, socket: QLocalSocket) -> None:
+        if socket in self._sockets:
+            self._sockets.remove(socket)
+            socket.deleteLater()
+
+
+def _bring_to_front(window: Any) -> None:
+    """Show ``window`` un-minimized, raised and focused (a second launch asked for it)."""
+    from PySide6.QtCore import Qt
+
+    state = window.windowState() & ~Qt.WindowState.WindowMinimized
+    window.setWindowState(state | Qt.WindowState.WindowActive)
+    window.show()
+    window.raise_()
+    window.activateWindow()
 
 
 class ErrorReporter:
