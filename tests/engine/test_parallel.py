@@ -115,7 +115,11 @@ async def test_prompts_that_fill_the_context_are_decoded_one_at_a_time(
 
 async def test_stop_strings_end_each_sequence_on_its_own(client: EngineClient) -> None:
     await client.load(None)
-    params = SamplingParams(temperature=0, max_tokens=48, stop=("\n",))
+    # Greedy texts are compared token for token, so keep them short: llama.cpp is not
+    # batch-invariant (a row's float sums depend on what else is in the batch), and two
+    # near-equal candidates can swap after a few dozen tokens (seen at 48 tokens with
+    # flash attention off).
+    params = SamplingParams(temperature=0, max_tokens=20, stop=("\n",))
     expected = await sequential(client, PROMPTS, params)
     results = await client.complete_many(PROMPTS, params)
     assert [r.text for r in results] == [e.text for e in expected]
