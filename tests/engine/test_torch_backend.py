@@ -1,10 +1,11 @@
-"""The PyTorch backend on the CPU: parity with llama.cpp, the qwen2 forward, and the engine path.
+"""The PyTorch backend on the CPU: parity with llama.cpp, the qwen2 forward, the engine path.
 
 References we did not write: llama.cpp's own logits and greedy output for SmolLM2
 (llama architecture), read through llama-cpp-python's low-level API in this process.
 No small qwen2 GGUF is available offline, so qwen2 (NeoX RoPE, attention biases) is
-checked on a tiny random-weight file against a straightforward float64 numpy
-implementation written here from the Qwen2 equations.
+checked on tiny random-weight files built here: against a straightforward float64
+numpy implementation written from the Qwen2 equations, and against llama.cpp running
+the same files (they carry a minimal byte-pair vocabulary so llama.cpp loads them).
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ def prompt_tokens(torch_backend: TorchLlamaBackend) -> list[int]:
 
 
 def _llama_cpp_logits(path: Path, tokens: list[int]) -> np.ndarray:
-    """llama.cpp's next-token logits at every position (its own CPU kernels, Q4_1 as stored)."""
+    """llama.cpp's next-token logits at every position (its own CPU kernels, weights as stored)."""
     import llama_cpp as lib
 
     lib.llama_backend_init()
@@ -183,12 +184,24 @@ def test_a_device_pytorch_cannot_use_is_refused(smollm2: Path) -> None:
 # --------------------------------------------------------------------------- tiny qwen2 and llama
 
 
-def _tiny_model(path: Path, arch: str) -> tuple[dict[str, np.ndarray], dict[str, object]]:
-    """A tiny random-weight GGUF of ``arch`` (F32 weights; qwen2 with attention biases)."""
+def _tiny_model(
+    path: Path, arch: str, iq4: str = ""
+) -> tuple[dict[str, np.ndarray], dict[str, object]]:
+    """A tiny random-weight GGUF of ``arch`` (F32 weights; qwen2 with attention biases).
+
+    ``iq4`` names a tensor stored as random IQ4_NL blocks instead, a type llama.cpp runs
+    and the PyTorch backend does not read.
+    """
     n_embd, n_head, n_kv, n_ff, vocab, n_layer = 64, 4, 2, 96, 100, 2
     hd = n_embd // n_head
     rng = np.random.default_rng(7)
     meta = gf.llama_metadata(n_layer, n_embd, n_head, n_kv, arch=arch)
+    # A byte-pair vocabulary llama.cpp accepts, so it can run the same file as a reference.
+    meta["tokenizer.ggml.model"] = "gpt2"
+    meta["tokenizer.ggml.pre"] = "default"
+    meta["tokenizer.ggml.tokens"] = [chr(ord("a") + i % 26) * (1 + i // 26) for i in range(vocab)]
+    meta["tokenizer.ggml.token_type"] = gf.Typed(gf.ARRAY, [1] * vocab, gf.INT32)
+    meta["tokenizer.ggml.merges"] = gf.Typed(gf.ARRAY, ["a a"], gf.STRING)
     meta[f"{arch}.feed_forward_length"] = n_ff
     meta[f"{arch}.rope.freq_base"] = 10000.0
     meta[f"{arch}.attention.layer_norm_rms_epsilon"] = 1e-6
@@ -217,22 +230,37 @@ def _tiny_model(path: Path, arch: str) -> tuple[dict[str, np.ndarray], dict[str,
                 p + "attn_v.bias": w(n_kv * hd),
             }
     weights |= {"output_norm.weight": 1 + w(n_embd, scale=0.1), "output.weight": w(vocab, n_embd)}
-    tensors = [(name, gf.F32, tuple(reversed(a.shape))) for name, a in weights.items()]
+    iq4_nl = 20
+    tensors = [
+        (name, iq4_nl if name == iq4 else gf.F32, tuple(reversed(a.shape)))
+        for name, a in weights.items()
+    ]
     header, data_offset, _ = gf.build_header(meta, tensors)
     with path.open("wb") as f:
         f.write(header + bytes(data_offset - len(header)))
         offset = 0
-        for a in weights.values():
+        for name, ggml_type, shape in tensors:
+            data = weights[name].tobytes()
+            if ggml_type == iq4_nl:  # blocks of 32: a float16 scale, 16 bytes of codes
+                n_blocks = weights[name].size // 32
+                blocks = rng.integers(0, 256, (n_blocks, 18), dtype=np.uint8)
+                blocks[:, 0:2] = np.full((n_blocks, 1), 0.001, "<f2").view(np.uint8)
+                data = blocks.tobytes()
+            assert len(data) == gf.tensor_nbytes(ggml_type, shape)
             f.seek(data_offset + offset)
-            f.write(a.tobytes())
-            offset = gf.align(offset + a.nbytes, 32)
+            f.write(data)
+            offset = gf.align(offset + len(data), 32)
     return weights, meta
 
 
 def _reference_logits(
     weights: dict[str, np.ndarray], meta: dict[str, object], arch: str, tokens: list[int]
 ) -> np.ndarray:
-    """The decoder written out in float64 numpy, full causal attention, no cache."""
+    """The decoder written out in float64 numpy, full causal attention, no cache.
+
+    llama.cpp agrees with it on these files (see the test below), so it is checked by a
+    reference we did not write as well.
+    """
     n_head = int(meta[f"{arch}.attention.head_count"])  # type: ignore[call-overload]
     n_kv = int(meta[f"{arch}.attention.head_count_kv"])  # type: ignore[call-overload]
     n_layer = int(meta[f"{arch}.block_count"])  # type: ignore[call-overload]
@@ -297,11 +325,33 @@ def test_forward_matches_a_reference_implementation(tmp_path: Path, arch: str) -
     model.forward(tokens[:7], 0)
     steps = np.stack([model.forward([t], 7 + i).double().numpy() for i, t in enumerate(tokens[7:])])
     np.testing.assert_allclose(steps, want[7:], rtol=1e-4, atol=1e-4)
+    model._native_gqa = False  # the path MPS takes: key/value heads repeated by hand
+    again = model.forward(tokens, 0, all_logits=True).double().numpy()
+    np.testing.assert_allclose(again, want, rtol=1e-4, atol=1e-4)
     # int8 weight-only stays close to the exact answer.
     int8 = load_model(str(path), info, n_ctx=32, device=torch.device("cpu"), weights="int8")
     approx = int8.forward(tokens, 0, all_logits=True).double().numpy()
     assert float(_cosine(approx, want).min()) > 0.99
     assert int8.weight_bytes < 0.3 * model.weight_bytes
+
+
+@pytest.mark.parametrize("arch", ["qwen2", "llama"])
+def test_tiny_models_match_llama_cpp_and_the_reference(tmp_path: Path, arch: str) -> None:
+    """Three implementations agree: llama.cpp, the numpy reference, and the backend."""
+    path = tmp_path / f"tiny-{arch}.gguf"
+    weights, meta = _tiny_model(path, arch)
+    tokens = [3, 17, 42, 99, 5, 8, 64, 23, 11, 0, 71, 36]
+    theirs = _llama_cpp_logits(path, tokens)  # llama.cpp keeps keys and values in f16
+    np.testing.assert_allclose(theirs, _reference_logits(weights, meta, arch, tokens), atol=0.05)
+    backend = TorchLlamaBackend(device="cpu", weights="fp32")
+    facts = backend.load(_params(path, n_ctx=64))
+    try:
+        assert facts.n_ctx == 64 and facts.n_gpu_layers == 0
+        ours = backend.logits(tokens).numpy()
+        np.testing.assert_allclose(ours, theirs, atol=0.05)
+        assert (ours.argmax(-1) == theirs.argmax(-1)).all()
+    finally:
+        backend.close()
 
 
 # --------------------------------------------------------------------------- the plan
@@ -412,4 +462,19 @@ async def test_an_unsupported_model_forced_to_torch_runs_on_llama_cpp(
     assert info.backend == "llamacpp"
     assert any("does not run gemma3" in w for w in info.warnings)
     _, result = await _collect(client.complete("The capital of France is", GREEDY))
+    assert result.stats.generated_tokens > 0
+
+
+@pytest.mark.slow
+async def test_a_model_the_torch_backend_cannot_read_falls_back_to_llama_cpp(
+    client: EngineClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(gf.GGML_BLOCKS, 20, (32, 18))  # IQ4_NL, for the factory's layout
+    path = tmp_path / "tiny-iq4.gguf"
+    _tiny_model(path, "qwen2", iq4="blk.1.ffn_down.weight")
+    info = await client.load(str(path), n_ctx=64, backend="torch")
+    assert info.backend == "llamacpp" and info.device == "cpu"
+    assert info.plan_reason.startswith("CPU: the PyTorch backend could not load")
+    assert any("IQ4_NL" in w and "llama.cpp" in w for w in info.warnings)
+    _, result = await _collect(client.complete("aa", GREEDY))
     assert result.stats.generated_tokens > 0
