@@ -401,8 +401,12 @@ async def test_every_task_runs_end_to_end_on_the_starter_model(client: EngineCli
         pieces: list[str] = []
         result = await run_task(client, request, on_token=pieces.append, params=greedy(task))
         assert result.text.strip(), task
-        assert "".join(pieces).strip() == result.text.strip(), task
-        assert result.stop_reason in ("eos", "length"), task
+        if result.stop_reason == "repetition":  # the loop guard cut the answer back
+            kept = result.text.strip().removesuffix("```").rstrip()  # a fence it closed
+            assert "".join(pieces).strip().startswith(kept), task
+        else:
+            assert "".join(pieces).strip() == result.text.strip(), task
+        assert result.stop_reason in ("eos", "length", "repetition"), task
         assert result.stats.generated_tokens > 0
         if task in ("generate", "tests"):
             assert result.code, (task, result.text)
