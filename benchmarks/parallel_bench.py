@@ -118,8 +118,7 @@ def make_prompts(count: int, target_tokens: int, tokens_of: Any) -> list[str]:
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     """Run every contender once and return the figures."""
-    from engine.backends.base import BackendLoadParams
-    from engine.bench import DirectLoop, LoopSettings
+    from engine.bench import DirectLoop, loop_settings
     from engine.client import EngineClient
     from engine.loading import plan_load, resolve_model
     from engine.types import GenerationResult, SamplingParams
@@ -170,17 +169,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         )
         await client.unload()
 
-    defaults = BackendLoadParams(path="", n_ctx=0, n_gpu_layers=0, n_threads=0, n_threads_batch=0)
-    settings = LoopSettings(
-        path=info.path,
-        n_ctx=info.n_ctx,
-        n_batch=min(defaults.n_batch, info.n_ctx),
-        n_ubatch=min(defaults.n_ubatch, defaults.n_batch, info.n_ctx),
-        n_threads=info.n_threads,
-        n_threads_batch=int(plan["n_threads_batch"]),
-        flash_attn=str(plan.get("flash_attn", defaults.flash_attn)),
-        n_gpu_layers=info.n_gpu_layers,
-    )
+    settings = loop_settings(info, plan)
     direct = DirectLoop(settings)
     try:
         direct.generate("Warm-up: say hello.", 4)

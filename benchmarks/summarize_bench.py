@@ -122,8 +122,7 @@ def generate_report(rng: random.Random, pages: int, start_page: int = 1) -> str:
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     """Summarize the document both ways, then measure the raw speeds."""
-    from engine.backends.base import BackendLoadParams
-    from engine.bench import DirectLoop, LoopSettings
+    from engine.bench import DirectLoop, loop_settings
     from engine.client import EngineClient
     from engine.documents import extract, from_text
     from engine.loading import plan_load, resolve_model
@@ -179,17 +178,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         )
         await client.unload()
 
-    defaults = BackendLoadParams(path="", n_ctx=0, n_gpu_layers=0, n_threads=0, n_threads_batch=0)
-    settings = LoopSettings(
-        path=info.path,
-        n_ctx=info.n_ctx,
-        n_batch=min(defaults.n_batch, info.n_ctx),
-        n_ubatch=min(defaults.n_ubatch, defaults.n_batch, info.n_ctx),
-        n_threads=info.n_threads,
-        n_threads_batch=int(plan["n_threads_batch"]),
-        flash_attn=str(plan.get("flash_attn", defaults.flash_attn)),
-        n_gpu_layers=info.n_gpu_layers,
-    )
+    settings = loop_settings(info, plan)
     direct = DirectLoop(settings)
     try:
         direct.generate("Warm-up: say hello.", 4)

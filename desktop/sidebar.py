@@ -517,32 +517,37 @@ class Sidebar(QWidget):
 
     async def delete_summary(self, summary_id: int) -> None:
         """Delete a stored summary, offering Undo."""
-        found = await self._db(lambda h: h.summary(summary_id))
-        if found is None:
-            return
-        await self._db(lambda h: h.delete_summary(summary_id))
-        self._last_deleted = (summary_id, "summary")
-        self.undo_bar.show_message(
-            self.tr("Deleted “{title}”.").format(title=found.title),
-            action=self.tr("&Undo"),
-            error=False,
+        await self._delete_stored(
+            summary_id, "summary", lambda h: h.summary(summary_id), History.delete_summary
         )
-        await self.reload()
 
     async def restore_summary(self, summary_id: int) -> None:
         """Bring back a summary deleted in this session."""
-        await self._db(lambda h: h.restore_summary(summary_id))
-        self._last_deleted = None
-        self.undo_bar.hide()
-        await self.reload()
+        await self._restore_stored(lambda h: h.restore_summary(summary_id))
 
     async def delete_code_task(self, task_id: int) -> None:
         """Delete a stored code task, offering Undo."""
-        found = await self._db(lambda h: h.code_task(task_id))
+        await self._delete_stored(
+            task_id, "code", lambda h: h.code_task(task_id), History.delete_code_task
+        )
+
+    async def restore_code_task(self, task_id: int) -> None:
+        """Bring back a code task deleted in this session."""
+        await self._restore_stored(lambda h: h.restore_code_task(task_id))
+
+    async def _delete_stored(
+        self,
+        item_id: int,
+        kind: str,
+        find: Callable[[History], StoredSummary | StoredCodeTask],
+        delete: Callable[[History, int], None],
+    ) -> None:
+        """Hide a stored summary or code task and offer Undo (``kind`` says which)."""
+        found = await self._db(find)
         if found is None:
             return
-        await self._db(lambda h: h.delete_code_task(task_id))
-        self._last_deleted = (task_id, "code")
+        await self._db(lambda h: delete(h, item_id))
+        self._last_deleted = (item_id, kind)
         self.undo_bar.show_message(
             self.tr("Deleted “{title}”.").format(title=found.title),
             action=self.tr("&Undo"),
@@ -550,9 +555,8 @@ class Sidebar(QWidget):
         )
         await self.reload()
 
-    async def restore_code_task(self, task_id: int) -> None:
-        """Bring back a code task deleted in this session."""
-        await self._db(lambda h: h.restore_code_task(task_id))
+    async def _restore_stored(self, restore: Callable[[History], None]) -> None:
+        await self._db(restore)
         self._last_deleted = None
         self.undo_bar.hide()
         await self.reload()

@@ -177,6 +177,23 @@ class LoopSettings:
     n_gpu_layers: int
 
 
+def loop_settings(info: ModelInfo, plan: dict[str, Any]) -> LoopSettings:
+    """The settings of the engine's load of ``info`` (``plan`` is plan_load's request),
+    for an in-process llama.cpp loop to run exactly as the engine does."""
+    defaults = BackendLoadParams(path="", n_ctx=0, n_gpu_layers=0, n_threads=0, n_threads_batch=0)
+    n_batch = min(defaults.n_batch, info.n_ctx)
+    return LoopSettings(
+        path=info.path,
+        n_ctx=info.n_ctx,
+        n_batch=n_batch,
+        n_ubatch=min(defaults.n_ubatch, n_batch),
+        n_threads=info.n_threads,
+        n_threads_batch=int(plan["n_threads_batch"]),
+        flash_attn=str(plan.get("flash_attn", defaults.flash_attn)),
+        n_gpu_layers=info.n_gpu_layers,
+    )
+
+
 # --------------------------------------------------------------------------- direct
 
 
@@ -475,18 +492,7 @@ async def run_bench(
     hello = await client.hello()
     # The same plan the client made for the worker: for the prompt-processing threads.
     plan = await asyncio.to_thread(lambda: plan_load(entry, hello, n_ctx=n_ctx, threads=threads))
-    defaults = BackendLoadParams(path="", n_ctx=0, n_gpu_layers=0, n_threads=0, n_threads_batch=0)
-    n_batch = min(defaults.n_batch, info.n_ctx)
-    settings = LoopSettings(
-        path=info.path,
-        n_ctx=info.n_ctx,
-        n_batch=n_batch,
-        n_ubatch=min(defaults.n_ubatch, n_batch),
-        n_threads=info.n_threads,
-        n_threads_batch=int(plan["n_threads_batch"]),
-        flash_attn=str(plan.get("flash_attn", defaults.flash_attn)),
-        n_gpu_layers=info.n_gpu_layers,
-    )
+    settings = loop_settings(info, plan)
     log.info("Benchmarking %s with %s", info.model_id, settings)
     machine = await asyncio.to_thread(machine_info, hello)
 
