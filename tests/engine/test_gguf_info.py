@@ -33,6 +33,11 @@ def gemma3(gemma: Path) -> Path:
     return gemma
 
 
+# A header is read in milliseconds; a reader that loops over a crafted count takes
+# minutes or forever. This bound tells the two apart on a loaded machine too.
+HANG = 10.0
+
+
 def _timed(fn: Callable[[], GGUFInfo]) -> tuple[GGUFInfo, float]:
     start = time.perf_counter()
     info = fn()
@@ -53,7 +58,7 @@ def _check_layout(info: GGUFInfo) -> None:
 
 def test_smollm2_header(smollm2: Path) -> None:
     info, elapsed = _timed(lambda: read_gguf_info(smollm2))
-    assert elapsed < 0.5, f"parsing took {elapsed * 1000:.0f} ms"
+    assert elapsed < HANG, f"parsing took {elapsed:.1f} s"
     assert info.path_or_source == str(smollm2)
     assert info.file_size == smollm2.stat().st_size
     assert info.version == 3
@@ -86,7 +91,7 @@ def test_smollm2_header(smollm2: Path) -> None:
 
 def test_gemma3_header(gemma3: Path) -> None:
     info, elapsed = _timed(lambda: read_gguf_info(gemma3))
-    assert elapsed < 0.5, f"parsing took {elapsed * 1000:.0f} ms"
+    assert elapsed < HANG, f"parsing took {elapsed:.1f} s"
     assert info.architecture == "gemma3"
     assert info.chat_template is None
     assert info.quantization == "Q4_K_M"
@@ -473,7 +478,7 @@ def test_crafted_file_is_refused_quickly(case: str, tmp_path: Path) -> None:
     with pytest.raises(ModelFileError) as excinfo:
         read_gguf_info(path)
     elapsed = time.perf_counter() - start
-    assert elapsed < 1.0, f"{case}: took {elapsed:.3f} s"
+    assert elapsed < HANG, f"{case}: took {elapsed:.1f} s"
     assert message in str(excinfo.value)
     assert str(excinfo.value).startswith("model.gguf: ")
     assert not isinstance(excinfo.value, GGUFHeaderIncomplete)
@@ -482,7 +487,7 @@ def test_crafted_file_is_refused_quickly(case: str, tmp_path: Path) -> None:
     start = time.perf_counter()
     with pytest.raises(ModelFileError) as excinfo2:
         parse_gguf(data, len(data), "model.gguf")
-    assert time.perf_counter() - start < 1.0
+    assert time.perf_counter() - start < HANG
     assert not isinstance(excinfo2.value, GGUFHeaderIncomplete)
     if data:
         assert str(excinfo2.value) == str(excinfo.value)
@@ -586,7 +591,7 @@ def test_random_mutations_parse_or_raise_model_file_error() -> None:
         except Exception as e:  # pragma: no cover - the failure being tested for
             pytest.fail(f"mutation {i} raised {type(e).__name__}: {e}")
         slowest = max(slowest, time.perf_counter() - start)
-    assert slowest < 1.0
+    assert slowest < HANG
     assert outcomes["refused"] > 50
     assert outcomes["parsed"] > 10
 
