@@ -29,6 +29,7 @@ from pytestqt.qtbot import QtBot
 from desktop.app import InstanceGuard, instance_name
 from desktop.code_pane import CodePane
 from desktop.main_window import MainWindow
+from desktop.summarize_pane import SummarizePane
 from engine.client import EngineClient
 from engine.config import get_paths
 from engine.history import BUSY_TIMEOUT_S, History
@@ -239,6 +240,29 @@ def test_export_never_follows_a_planted_part_link(
     assert run_async(window.sidebar.export(old, md, "markdown"))
     assert md.read_text(encoding="utf-8").startswith("# Ocean trip\n")
     assert not md.is_symlink()
+
+
+def test_summary_save_never_follows_a_planted_part_link(
+    qtbot: QtBot,
+    client: EngineClient,
+    qloop: object,
+    run_async: RunAsync,
+    tmp_path: Path,
+    planted: Callable[[Path], None],
+) -> None:
+    pane = SummarizePane(client)
+    qtbot.addWidget(pane)
+    try:
+        md, txt = tmp_path / "notes summary.md", tmp_path / "notes summary.txt"
+        planted(md)
+        planted(txt)
+        assert run_async(pane.save(md, "- **one** point\n"))
+        assert run_async(pane.save(txt, "- **one** point\n"))
+        assert md.read_text(encoding="utf-8") == "- **one** point\n"
+        assert "one point" in txt.read_text(encoding="utf-8")
+    finally:
+        pane.shutdown()
+        qtbot.waitUntil(lambda: not pane.busy, timeout=15000)
 
 
 def test_code_save_never_follows_a_planted_part_link(
