@@ -42,8 +42,8 @@ _SQLITE_LOCKED = 6
 _SQLITE_READONLY = 8
 _SQLITE_IOERR = 10
 _SQLITE_CORRUPT = 11
-_SQLITE_CANTOPEN = 14
 _SQLITE_FULL = 13
+_SQLITE_CANTOPEN = 14
 _SQLITE_AUTH = 23
 _SQLITE_NOTADB = 26
 
@@ -661,6 +661,13 @@ def history_error(path: Path, exc: OSError | sqlite3.Error) -> HistoryError:
     Only a damaged file, or one that is not a database, is worth moving aside: for a
     read-only file, a full disk, a lock or a disk error that advice would throw a healthy
     history away, so those say what to fix instead.
+
+    Args:
+        path: the database file.
+        exc: what opening or writing it raised.
+
+    Returns:
+        An error whose message says what is wrong and what the user can do.
     """
     code = _sqlite_code(exc) if isinstance(exc, sqlite3.Error) else None
     number = exc.errno if isinstance(exc, OSError) else None
@@ -714,8 +721,8 @@ def _sqlite_code(exc: sqlite3.Error) -> int | None:
     return code & 0xFF if isinstance(code, int) else None
 
 
-#: How long a deleted conversation, summary or code task can be restored (the undo bar's
-#: offer survives a restart within the day).
+#: How long a deleted conversation, summary or code task stays in the database before a
+#: start purges it: an undo is exact meanwhile, even across a crash.
 PURGE_AFTER_S = 24 * 3600
 
 
