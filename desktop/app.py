@@ -6,8 +6,9 @@ the worker never loads it, and nothing here imports llama_cpp: the model runs in
 worker process, and the window appears before any model is loaded.
 
 One Hearth runs per data folder (one writer of the history database): the first
-launch listens on a local socket (:class:`InstanceGuard`); a second launch asks it to
-bring its window to the front, then exits.
+launch listens on a local socket in a folder only its user can enter
+(:func:`instance_name`, :class:`InstanceGuard`); a second launch asks it to bring its
+window to the front, then exits.
 """
 
 from __future__ import annotations
@@ -16,10 +17,12 @@ import gc
 import hashlib
 import logging
 import os
+import stat
+import struct
 import sys
 import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -45,6 +48,12 @@ ACTIVATE_MESSAGE = b"activate\n"
 ACTIVATED_REPLY = b"ok\n"
 #: How long a second launch waits for the running instance to answer.
 INSTANCE_TIMEOUT_MS = 2000
+#: The longest local socket path Hearth uses: ``sockaddr_un.sun_path`` holds 108 bytes on
+#: Linux and 104 on macOS and the BSDs, the final NUL included. A longer path makes
+#: Hearth fall back to a name in the temporary folder.
+MAX_SOCKET_PATH = 107 if sys.platform.startswith("linux") else 103
+#: The environment variable naming the user's private runtime folder (XDG base directories).
+RUNTIME_DIR_ENV = "XDG_RUNTIME_DIR"
 #: How long quitting waits for the engine to shut down before giving up on it.
 SHUTDOWN_TIMEOUT_S = 10.0
 
@@ -234,14 +243,72 @@ def app_icon() -> QIcon:
 
 
 def instance_name(paths: Paths) -> str:
-    """The local socket name of the Hearth that uses ``paths``' data folder.
+    """The local socket of the Hearth that uses ``paths``' data folder.
 
-    One name per data folder (a hash of its path, which includes the user's home), so
-    two users, or a test with its own ``$HEARTH_HOME``, never meet, while two launches
-    that would write one history database do.
+    One name per data folder (a hash of its path), so two users, or a test with its own
+    ``$HEARTH_HOME``, never meet, while two launches that would write one history
+    database do. On Linux and macOS it is a path in a folder that only this user can
+    enter, where no other local user can take the name first: the runtime folder
+    (``$XDG_RUNTIME_DIR``), else a ``run`` folder in the data folder. Where neither will
+    do (a read-only data folder, a path too long for a socket) it is a bare name, which
+    Qt puts in the shared temporary folder; :class:`InstanceGuard` then checks who
+    answers on it. On Windows it is a named pipe's name.
     """
     digest = hashlib.sha256(str(paths.data_dir.resolve()).encode("utf-8")).hexdigest()
-    return f"hearth-{digest[:16]}"
+    name = f"hearth-{digest[:16]}"
+    if sys.platform == "win32":
+        return name
+    for folder in _private_folders(paths):
+        path = os.path.join(folder, name)
+        if len(os.fsencode(path)) <= MAX_SOCKET_PATH:
+            return path
+    return name
+
+
+def _private_folders(paths: Paths) -> Iterator[str]:
+    """Folders owned by this user that no one else can enter, best first (created lazily)."""
+    runtime = os.environ.get(RUNTIME_DIR_ENV, "")
+    if os.path.isabs(runtime) and _is_private(runtime):
+        yield runtime
+    run = paths.data_dir / "run"
+    try:
+        run.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError:  # a read-only data folder: no private folder there
+        return
+    if _is_private(str(run)):
+        yield str(run)
+
+
+def _is_private(folder: str) -> bool:
+    """Whether ``folder`` is a real folder (not a link) of this user, closed to others."""
+    try:
+        st = os.lstat(folder)
+    except OSError:
+        return False
+    return stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid() and not st.st_mode & 0o077
+
+
+def _peer_uid(descriptor: int) -> int | None:
+    """The user id of the process at the other end of a local socket, where it can be known.
+
+    Linux tells it (``SO_PEERCRED``); elsewhere, and for a socket without a descriptor,
+    None.
+    """
+    import socket
+
+    if descriptor < 0 or not hasattr(socket, "SO_PEERCRED"):
+        return None
+    # A duplicate of Qt's descriptor, so closing it leaves Qt's socket open.
+    with socket.socket(fileno=os.dup(descriptor)) as peer:
+        creds = peer.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    _pid, uid, _gid = struct.unpack("3i", creds)
+    return uid
+
+
+def _is_stranger(socket: QLocalSocket) -> bool:
+    """Whether the other end of ``socket`` is known to run as another user."""
+    uid = _peer_uid(int(socket.socketDescriptor()))
+    return uid is not None and uid != os.getuid()
 
 
 class InstanceGuard:
@@ -275,13 +342,19 @@ class InstanceGuard:
 
         Returns:
             True when another Hearth answered (this launch should exit), False when
-            none runs (a socket left by a crashed Hearth refuses the connection).
+            none runs: a socket left by a crashed Hearth refuses the connection, and a
+            name taken by another user's program is ignored (it must not keep Hearth
+            from starting).
         """
         from PySide6.QtNetwork import QLocalSocket
 
         socket = QLocalSocket()
         socket.connectToServer(self.name)
         if not socket.waitForConnected(timeout_ms):
+            return False
+        if _is_stranger(socket):
+            log.warning("Another user's program listens on %s; ignoring it", self.name)
+            socket.abort()
             return False
         socket.write(ACTIVATE_MESSAGE)
         socket.flush()
@@ -311,8 +384,10 @@ class InstanceGuard:
         server.setSocketOptions(QLocalServer.SocketOption.UserAccessOption)
         ok = server.listen(self.name)
         if not ok and server.serverError() == QAbstractSocket.SocketError.AddressInUseError:
-            # activate_running_instance found nobody answering: the socket file is a
-            # crashed Hearth's leftover.
+            # activate_running_instance found no Hearth of this user there: the socket
+            # file is a crashed Hearth's leftover, or another user's (which the shared
+            # temporary folder's sticky bit keeps us from removing: then Hearth runs
+            # without the check).
             QLocalServer.removeServer(self.name)
             ok = server.listen(self.name)
         if not ok:
@@ -339,6 +414,11 @@ class InstanceGuard:
         assert self._server is not None
         while self._server.hasPendingConnections():
             socket = self._server.nextPendingConnection()
+            if _is_stranger(socket):
+                log.warning("Ignoring a connection from another user's program")
+                socket.abort()
+                socket.deleteLater()
+                continue
             self._sockets.append(socket)
             socket.readyRead.connect(lambda s=socket: self._on_socket_ready_read(s))
             socket.disconnected.connect(lambda s=socket: self._on_socket_disconnected(s))

@@ -32,6 +32,7 @@ from PySide6.QtWidgets import QPlainTextEdit, QTextEdit, QWidget
 
 from desktop.highlight import CodeHighlighter
 from desktop.widgets import blend
+from engine.atomicfile import write_atomic
 
 #: The largest file the editor opens: code files are small; anything bigger is data.
 MAX_FILE_BYTES = 4 * 1024 * 1024
@@ -346,18 +347,13 @@ def read_source(path: Path) -> str:
 def write_source(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` as UTF-8, atomically (blocking: call it from a worker thread).
 
-    A failed write (a full disk) leaves any older file at ``path`` intact.
+    A failed write (a full disk) leaves any older file at ``path`` intact; the temporary
+    file has an unpredictable name (:func:`engine.atomicfile.write_atomic`).
 
     Raises:
         OSError: the file could not be written.
     """
-    partial = path.with_name(path.name + ".part")
-    try:
-        partial.write_text(text, encoding="utf-8", newline="")
-        partial.replace(path)
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
+    write_atomic(path, text)
 
 
 def plain_text(cursor: QTextCursor) -> str:

@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.widgets import BackgroundTasks, MessageBar
+from engine.atomicfile import write_atomic
 from engine.history import AsyncHistory, Conversation, History, SearchHit, StoredSummary
 
 if TYPE_CHECKING:
@@ -597,7 +598,7 @@ class Sidebar(QWidget):
         if text is None:
             return False
         try:
-            await asyncio.to_thread(_write_text, path, text)
+            await asyncio.to_thread(write_atomic, path, text)
         except OSError as exc:
             self.status_reported.emit(
                 self.tr("Could not export to {path}: {reason}").format(
@@ -607,17 +608,6 @@ class Sidebar(QWidget):
             return False
         self.status_reported.emit(self.tr("Exported to {path}").format(path=str(path)))
         return True
-
-
-def _write_text(path: Path, text: str) -> None:
-    """Write ``text`` atomically: a full disk leaves any older file at ``path`` intact."""
-    partial = path.with_name(path.name + ".part")
-    try:
-        partial.write_text(text, encoding="utf-8")
-        partial.replace(path)
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
 
 
 __all__ = ["EXPORT_FORMATS", "Sidebar"]

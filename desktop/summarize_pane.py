@@ -37,6 +37,7 @@ from PySide6.QtWidgets import (
 
 from desktop.highlight import style_code_blocks
 from desktop.widgets import BackgroundTasks, MessageBar, read_only_table
+from engine.atomicfile import write_atomic
 from engine.client import EngineClient
 from engine.errors import EngineError
 from engine.history import AsyncHistory, History
@@ -699,7 +700,7 @@ class SummarizePane(QWidget):
             text = document.toPlainText()
             document.deleteLater()
         try:
-            await asyncio.to_thread(path.write_text, text, encoding="utf-8")
+            await asyncio.to_thread(write_atomic, path, text)
         except OSError as exc:
             self.message_bar.show_message(
                 self.tr("Could not save {path}: {reason}").format(

@@ -785,6 +785,19 @@ async def _cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+#: The arguments that are text for the model rather than file names, with the names a
+#: user knows them by. Bytes that are not UTF-8 reach ``sys.argv`` as lone surrogates
+#: (PEP 383), which no model, tokenizer or JSON line can take: in these they are replaced;
+#: in file names they are kept, so a file whose name is not UTF-8 still opens.
+_TEXT_ARGUMENTS = {
+    "prompt": "the prompt",
+    "system": "--system",
+    "stop": "--stop",
+    "text": "TEXT",
+    "error": "--error",
+}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     try:
@@ -796,8 +809,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     from engine.logs import setup_logging
 
     setup_logging(
-        get_paths(), console=args.verbose, level=logging.DEBUG if args.verbose else logging.INFO
+        get_paths(),
+        console=args.verbose,
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        program="hearth-cli",
     )
+    for label in _replace_undecodable(args):
+        print(
+            f"hearth-cli: note: {label} is not valid UTF-8; the bytes that are not were "
+            "replaced with \N{REPLACEMENT CHARACTER} (check your terminal's encoding)",
+            file=sys.stderr,
+        )
     commands = {
         "hardware": _cmd_hardware,
         "models": _cmd_models,
@@ -814,10 +836,41 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("hearth-cli: interrupted", file=sys.stderr)
         return 130
+    except OSError as exc:  # a file or folder the command needed: say which, and why
+        log.exception("File error")
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"hearth-cli: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 1
     except Exception as exc:  # a bug: one line for the user, the traceback in the log
         log.exception("Unexpected error")
         print(f"hearth-cli: unexpected error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
+
+
+def _replace_undecodable(args: argparse.Namespace) -> list[str]:
+    """Make the text arguments valid Unicode; returns the names of those that were not."""
+    replaced = []
+    for name, label in _TEXT_ARGUMENTS.items():
+        value = getattr(args, name, None)
+        if isinstance(value, str):
+            fixed: str | list[str] = _valid_text(value)
+        elif isinstance(value, list):
+            fixed = [_valid_text(item) if isinstance(item, str) else item for item in value]
+        else:
+            continue
+        if fixed != value:
+            setattr(args, name, fixed)
+            replaced.append(label)
+    return replaced
+
+
+def _valid_text(value: str) -> str:
+    """``value`` with each byte that was not UTF-8 replaced by U+FFFD."""
+    try:
+        raw = value.encode("utf-8", "surrogateescape")  # the bytes the user typed
+    except UnicodeEncodeError:  # a lone surrogate of another origin (Windows' UTF-16 argv)
+        raw = value.encode("utf-8", "replace")
+    return raw.decode("utf-8", "replace")
 
 
 if __name__ == "__main__":

@@ -85,6 +85,15 @@ class DocumentError(EngineError):
     exit_code = 3
 
 
+class HistoryError(EngineError):
+    """The history database cannot be used: a folder in its place, read-only, full disk,
+    locked by another program, damaged, or written by a newer Hearth.
+
+    Only a damaged file or one that is not a database is worth moving aside; the message
+    says so only then, since moving a healthy database aside hides the user's history.
+    """
+
+
 #: Every error class by name, so errors can cross the worker's JSON protocol.
 ERROR_TYPES: dict[str, type[EngineError]] = {
     cls.__name__: cls
@@ -101,5 +110,6 @@ ERROR_TYPES: dict[str, type[EngineError]] = {
         DownloadError,
         OfflineError,
         DocumentError,
+        HistoryError,
     )
 }

@@ -9,10 +9,13 @@ GUI runs it on a worker thread, never on the Qt thread.
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
 import logging
 import os
+import shutil
 import sqlite3
+import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -20,11 +23,34 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from engine.errors import EngineError
+from engine.errors import EngineError, HistoryError
 
 T = TypeVar("T")
 
 log = logging.getLogger("engine.history")
+
+#: How long a statement waits for another program's lock on the database before it fails:
+#: a program that is not stuck holds SQLite's write lock for milliseconds, and the waiting
+#: is done by the history thread, never the window's.
+BUSY_TIMEOUT_S = 5.0
+
+# SQLite's primary result codes (https://sqlite.org/rescode.html), spelled out because
+# Python 3.10's sqlite3 has neither the constants nor ``sqlite_errorcode``.
+_SQLITE_PERM = 3
+_SQLITE_BUSY = 5
+_SQLITE_LOCKED = 6
+_SQLITE_READONLY = 8
+_SQLITE_IOERR = 10
+_SQLITE_CORRUPT = 11
+_SQLITE_FULL = 13
+_SQLITE_CANTOPEN = 14
+_SQLITE_AUTH = 23
+_SQLITE_NOTADB = 26
+
+#: Free space under which a disk error counts as a full disk: SQLite reports a full disk
+#: as a plain I/O error when it cannot grow its shared-memory file (SQLITE_IOERR_SHMSIZE),
+#: and it needs at least a page and that file's 32 KiB.
+FULL_DISK_BYTES = 1024 * 1024
 
 #: Each entry moves the schema from version N to N+1 (index N).
 MIGRATIONS: tuple[str, ...] = (
@@ -232,31 +258,42 @@ class History:
     """The history database at ``path`` (created and migrated on open).
 
     Raises:
-        EngineError: the file is not a database Hearth can use (it is left untouched).
+        HistoryError: the database cannot be used; the file is left untouched and the
+            message says why and what to do.
     """
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, isolation_level=None)
+        if path.is_dir():
+            raise HistoryError(
+                f"The history database {path} is a folder, not a file. Move or rename that "
+                "folder, and Hearth starts a new database."
+            )
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+        except (OSError, sqlite3.Error) as exc:
+            raise history_error(path, exc) from exc
         self._db.row_factory = sqlite3.Row
         try:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA foreign_keys=ON")
             self._db.execute("PRAGMA synchronous=NORMAL")
-            self._migrate()
-        except sqlite3.DatabaseError as exc:
+            self._migrate(path)
+        except (OSError, sqlite3.Error) as exc:
             self._db.close()
-            raise EngineError(
-                f"The history database {path} cannot be used ({exc}). Move it aside and "
-                "Hearth starts a new one."
-            ) from exc
+            raise history_error(path, exc) from exc
+        except HistoryError:
+            self._db.close()
+            raise
 
-    def _migrate(self) -> None:
+    def _migrate(self, path: Path) -> None:
         version = int(self._db.execute("PRAGMA user_version").fetchone()[0])
         if version > len(MIGRATIONS):
-            raise sqlite3.DatabaseError(
-                f"it was written by a newer Hearth (schema {version}, this one knows "
-                f"{len(MIGRATIONS)})"
+            # A healthy database from the future: moving it aside would hide its history.
+            raise HistoryError(
+                f"The history database {path} was written by a newer Hearth (schema "
+                f"{version}; this one knows {len(MIGRATIONS)}). Run the newer Hearth, or "
+                "update this one."
             )
         for number in range(version, len(MIGRATIONS)):
             # One script, one transaction: a migration is applied whole or not at all.
@@ -618,6 +655,77 @@ class History:
         return json.dumps(data, ensure_ascii=False, indent=2)
 
 
+def history_error(path: Path, exc: OSError | sqlite3.Error) -> HistoryError:
+    """The error to show when the database at ``path`` failed with ``exc``.
+
+    Only a damaged file, or one that is not a database, is worth moving aside: for a
+    read-only file, a full disk, a lock or a disk error that advice would throw a healthy
+    history away, so those say what to fix instead.
+
+    Args:
+        path: the database file.
+        exc: what opening or writing it raised.
+
+    Returns:
+        An error whose message says what is wrong and what the user can do.
+    """
+    code = _sqlite_code(exc) if isinstance(exc, sqlite3.Error) else None
+    number = exc.errno if isinstance(exc, OSError) else None
+    detail = (exc.strerror if isinstance(exc, OSError) else None) or str(exc)
+    if code in (_SQLITE_NOTADB, _SQLITE_CORRUPT):
+        return HistoryError(
+            f"The history database {path} cannot be used: it is damaged or is not a "
+            f"database ({detail}). Move it aside, and Hearth starts a new one."
+        )
+    if code in (_SQLITE_BUSY, _SQLITE_LOCKED):
+        return HistoryError(
+            f"The history database {path} is in use by another program ({detail}). Close "
+            "that program (or the other Hearth using this folder), then restart Hearth."
+        )
+    if (
+        code == _SQLITE_FULL
+        or number in (errno.ENOSPC, errno.EDQUOT)
+        or (code == _SQLITE_IOERR and _free_bytes(path.parent) < FULL_DISK_BYTES)
+    ):
+        return HistoryError(
+            f"The disk that holds the history database {path} is full. Free some space, "
+            "then restart Hearth."
+        )
+    if code in (_SQLITE_READONLY, _SQLITE_PERM, _SQLITE_AUTH, _SQLITE_CANTOPEN) or number in (
+        errno.EACCES,
+        errno.EPERM,
+        errno.EROFS,
+    ):
+        return HistoryError(
+            f"Hearth cannot write to its history database {path} ({detail}). Make the file "
+            "and its folder writable by you (check their owner and permissions, and that the "
+            "disk is not mounted read-only), then restart Hearth."
+        )
+    return HistoryError(
+        f"Hearth cannot read or write its history database {path} ({detail}). Check the "
+        "disk, then restart Hearth."
+    )
+
+
+def _free_bytes(folder: Path) -> int:
+    """Free space on the disk that holds ``folder`` (a large number if that is unknown)."""
+    try:
+        return shutil.disk_usage(folder).free
+    except OSError:
+        return sys.maxsize
+
+
+def _sqlite_code(exc: sqlite3.Error) -> int | None:
+    """SQLite's primary result code of ``exc`` (None on Python 3.10, which does not tell)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code & 0xFF if isinstance(code, int) else None
+
+
+#: How long a deleted conversation, summary or code task stays in the database before a
+#: start purges it: an undo is exact meanwhile, even across a crash.
+PURGE_AFTER_S = 24 * 3600
+
+
 class AsyncHistory:
     """The history database on a thread of its own, for asyncio code such as the GUI.
 
@@ -637,12 +745,19 @@ class AsyncHistory:
         """Open (create, migrate) the database and purge conversations deleted a day ago.
 
         Raises:
-            EngineError: the file is not a database Hearth can use.
+            HistoryError: the database cannot be used (the message says why and what to do).
         """
 
         def open_() -> None:
-            self._history = History(self.path)
-            self._history.purge_deleted(older_than_s=24 * 3600)
+            history = History(self.path)
+            try:
+                # The first write: a read-only file, a full disk or another program's
+                # lock shows here, so the window knows at once that nothing is saved.
+                history.purge_deleted(older_than_s=PURGE_AFTER_S)
+            except (OSError, sqlite3.Error) as exc:
+                history.close()
+                raise history_error(self.path, exc) from exc
+            self._history = history
 
         await asyncio.get_running_loop().run_in_executor(self._executor, open_)
 

