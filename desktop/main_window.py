@@ -132,10 +132,14 @@ class MainWindow(QMainWindow):
         paths: Paths,
         *,
         settings: Settings | None = None,
+        settings_notice: str = "",
         translations: Translations | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
+        #: What was repaired in the settings file at start (SettingsRead.message): shown
+        #: with the first load's warnings, which would otherwise replace it.
+        self._settings_notice = settings_notice
         self._client = client
         self._paths = paths
         self._translations = translations
@@ -457,6 +461,8 @@ class MainWindow(QMainWindow):
             self._settings = loaded
             self._settings_known = True
         self.chat_pane.options_panel.set_options(options)
+        if self._settings_notice:
+            self.message_bar.show_message(self._settings_notice, error=False)
         # engine.downloads.STATE_FILE, spelled out: importing it loads the hub client,
         # which the window does not need to show.
         if (self._paths.data_dir / "downloads.json").exists():
@@ -581,7 +587,9 @@ class MainWindow(QMainWindow):
         log.info("Loaded %s in %.2f s: %s", info.model_id, info.load_s, info.plan_reason)
         self.model_loaded.emit(info)
         if info.warnings:
-            self.message_bar.show_message("\n".join(info.warnings), error=False)
+            notices = [self._settings_notice] if self._settings_notice else []
+            self.message_bar.show_message("\n".join([*notices, *info.warnings]), error=False)
+        self._settings_notice = ""
         self._settings = replace(self._settings, last_model=info.model_id)
         await self._save_settings(self._settings)
         await self.chat_pane.count_context()

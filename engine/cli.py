@@ -866,12 +866,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         print(f"hearth-cli: {exc}", file=sys.stderr)
         return exc.exit_code
-    from engine.config import get_paths
+    from engine.config import get_paths, read_settings
     from engine.logs import setup_logging
 
-    setup_logging(
-        get_paths(), console=args.verbose, level=logging.DEBUG if args.verbose else logging.INFO
-    )
+    paths = get_paths().ensure()
+    level = logging.DEBUG if args.verbose else logging.INFO
+    setup_logging(paths, console=args.verbose, level=level)
+    notice = read_settings(paths).message  # a damaged file is repaired once: say so then
+    if notice:
+        print(f"hearth-cli: warning: {notice}", file=sys.stderr)
     commands = {
         "hardware": _cmd_hardware,
         "models": _cmd_models,
