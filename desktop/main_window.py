@@ -58,6 +58,7 @@ from engine.config import Paths, Settings, load_settings, save_settings
 from engine.errors import EngineError
 from engine.hardware import Hardware, format_bytes, probe_hardware
 from engine.history import AsyncHistory
+from engine.jsonfile import set_aside_if_larger
 from engine.loading import llama_build_from_hello
 from engine.presets import ChatOptions, ChatOptionsStore
 from engine.store import InstalledModel, ModelStore
@@ -67,6 +68,8 @@ log = logging.getLogger("desktop.window")
 
 #: File (in Hearth's config folder) for purely visual state such as the window geometry.
 UI_STATE_FILE = "window-state.ini"
+#: The largest window-state file read: it holds a few geometry values (under 1 KB).
+MAX_UI_STATE_BYTES = 1024 * 1024
 #: How often the status bar's memory figure is refreshed (milliseconds).
 MEMORY_INTERVAL_MS = 2000
 #: Pane numbers, in sidebar order.
@@ -158,9 +161,10 @@ class MainWindow(QMainWindow):
         self._models_dialog: ModelsDialog | None = None
         self._hardware: Hardware | None = None
         self._downloads: Downloads | None = None
-        self._ui_state = QSettings(
-            str(paths.config_dir / UI_STATE_FILE), QSettings.Format.IniFormat
-        )
+        ui_state = paths.config_dir / UI_STATE_FILE
+        # QSettings reads its file whole, here on the Qt thread: a grown one goes aside.
+        set_aside_if_larger(ui_state, MAX_UI_STATE_BYTES)
+        self._ui_state = QSettings(str(ui_state), QSettings.Format.IniFormat)
         # Model picker, in a fixed tool bar.
         self.toolbar = QToolBar(self)
         self.toolbar.setObjectName("modelToolBar")

@@ -176,6 +176,25 @@ def set_aside(path: Path, *, keep: bool = False) -> Path | None:
     return target
 
 
+def set_aside_if_larger(path: Path, max_bytes: int) -> Path | None:
+    """Set ``path`` aside if it is larger than ``max_bytes`` or not a regular file.
+
+    For Hearth's small files that a library reads whole and on its own (Qt's
+    ``QSettings`` INI file): a 3 GB window-state file cost Qt 6 GB and a minute.
+
+    Returns:
+        Where the file was moved, or None if it was fine, missing, or could not be moved.
+    """
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    if stat.S_ISREG(info.st_mode) and info.st_size <= max_bytes:
+        return None
+    log.warning("%s is not a regular file of at most %s bytes", path, f"{max_bytes:,}")
+    return set_aside(path)
+
+
 def make_private(path: Path) -> None:
     """Give a file of Hearth's the mode :data:`PRIVATE_FILE_MODE` (a no-op on Windows)."""
     if sys.platform != "win32":
@@ -249,6 +268,7 @@ __all__ = [
     "make_private",
     "read_json",
     "set_aside",
+    "set_aside_if_larger",
     "shown",
     "write_json",
     "write_text",

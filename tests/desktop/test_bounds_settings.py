@@ -7,12 +7,13 @@ import os
 import signal
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import pytest
 from pytestqt.qtbot import QtBot
 
-from desktop.main_window import MainWindow
+from desktop.main_window import UI_STATE_FILE, MainWindow
 from engine.client import EngineClient
 from engine.config import get_paths, load_settings, read_settings
 from tests.desktop.conftest import RunAsync
@@ -84,3 +85,38 @@ def test_the_window_shows_what_was_repaired_in_the_settings(
         qtbot.waitUntil(lambda: not window.busy, timeout=15000)
         run_async(window.aclose(), timeout_ms=15000)
         window.deleteLater()
+
+
+def test_a_huge_window_state_file_is_set_aside_not_read(hearth_home: Path) -> None:
+    """Qt reads the INI file whole: 3 GB cost it 6 GB and a minute. Here 8 GiB, sparse,
+    in a process limited to 3 GiB of address space, so a regression fails at once."""
+    paths = get_paths()
+    paths.config_dir.mkdir(parents=True)
+    state = paths.config_dir / UI_STATE_FILE
+    with state.open("wb") as f:
+        f.truncate(8 * 1024**3)  # sparse: no disk used
+    code = textwrap.dedent(
+        """
+        import resource
+        resource.setrlimit(resource.RLIMIT_AS, (3 * 1024**3, 3 * 1024**3))
+        from PySide6.QtWidgets import QApplication
+        from desktop.main_window import UI_STATE_FILE, MainWindow
+        from engine.client import EngineClient
+        from engine.config import get_paths
+        app = QApplication([])
+        window = MainWindow(EngineClient(), get_paths())  # no worker starts before start()
+        window.show()
+        app.processEvents()
+        window.close()
+        print("shown")
+        """
+    )
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    run = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "shown"
+    [kept] = paths.config_dir.glob(UI_STATE_FILE + ".broken-*")
+    assert kept.stat().st_size == 8 * 1024**3
+    assert state.stat().st_size < 4096  # a fresh one, written on close
