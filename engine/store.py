@@ -42,7 +42,8 @@ IMPORTS_VERSION = 1
 #: thousands of imports, far more than anyone links, while a damaged file stays bounded.
 MAX_IMPORTS_BYTES = 8 * 1024 * 1024
 #: The longest name an import takes: it becomes the model's id, shown in lists and menus.
-MAX_IMPORT_NAME_CHARS = 200
+#: Longer than any publisher/repo/file a hub or another app produces (discovery names).
+MAX_IMPORT_NAME_CHARS = 1024
 #: Ids of imported models start with this segment.
 IMPORTED_PREFIX = "imported"
 #: The downloader writes ``<file>.download.json`` beside each file it finished; that
@@ -384,13 +385,13 @@ class ModelStore:
         read_gguf_info(source)  # raises ModelFileError for anything that is not a model
         with self._imports_locked():
             records = self._load_imports()
-            known = self._find_import(records, source)
-            if known is not None:
-                return self._imported_entry(known)
-            model_id = self._free_import_id(records, name or source.name)
-            record = {"id": model_id, "path": os.path.abspath(source), "name": name or source.name}
-            self._save_imports([*records, record])
-        log.info("Imported %s as %s", source, model_id)
+            record = self._find_import(records, source)
+            if record is None:
+                label = name or source.name
+                model_id = self._free_import_id(records, label)
+                record = {"id": model_id, "path": os.path.abspath(source), "name": label}
+                self._save_imports([*records, record])
+                log.info("Imported %s as %s", source, model_id)
         return self._imported_entry(record)
 
     def _free_import_id(self, records: list[dict[str, str]], name: str) -> str:

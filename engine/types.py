@@ -33,7 +33,7 @@ MAX_REPEAT_LAST_N = MAX_CONTEXT_TOKENS
 #: llama.cpp's seed is a 32-bit unsigned integer; larger values would be cut silently.
 MAX_SEED = 2**32 - 1
 #: No answer can be longer than the largest context.
-MAX_MAX_TOKENS = MAX_CONTEXT_TOKENS
+MAX_ANSWER_TOKENS = MAX_CONTEXT_TOKENS
 #: Stop strings are searched for after every token; a few dozen cover every real use
 #: (and leave room for the ones the engine adds for models without a template).
 MAX_STOP_STRINGS = 32
@@ -59,11 +59,11 @@ def _is_int(value: object) -> bool:
 
 
 def _is_number(value: object) -> bool:
-    return (
-        isinstance(value, int | float)
-        and not isinstance(value, bool)
-        and math.isfinite(value)  # NaN and infinity compare false with every bound
-    )
+    """A finite int or float: NaN and infinity are never a setting, whatever the bounds."""
+    if isinstance(value, bool):
+        return False
+    # An int is always finite; math.isfinite() would overflow on one of 400 digits.
+    return isinstance(value, int) or (isinstance(value, float) and math.isfinite(value))
 
 
 def _stop_ok(value: object) -> bool:
@@ -102,8 +102,8 @@ _SAMPLING_RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
         f"must be -1 (random) or a whole number from 0 to {MAX_SEED:,}",
     ),
     "max_tokens": (
-        lambda v: _is_int(v) and 1 <= v <= MAX_MAX_TOKENS,
-        f"must be a whole number from 1 to {MAX_MAX_TOKENS:,}",
+        lambda v: _is_int(v) and 1 <= v <= MAX_ANSWER_TOKENS,
+        f"must be a whole number from 1 to {MAX_ANSWER_TOKENS:,}",
     ),
     "stop": (
         _stop_ok,

@@ -288,6 +288,7 @@ def test_every_json_file_read_at_start_is_set_aside_when_broken(store: Any, cont
         ("temperature", math.inf),
         ("temperature", -0.1),
         ("temperature", 5.5),
+        ("temperature", 10**400),  # math.isfinite() overflows on it
         ("top_p", 7.0),
         ("top_p", 0.0),
         ("top_p", math.nan),
@@ -330,7 +331,7 @@ def test_stored_chat_options_with_nan_fall_back_field_by_field() -> None:
     store.path.parent.mkdir(parents=True)
     store.path.write_text(
         '{"version": 1, "sampling": {"temperature": NaN, "top_p": Infinity, "top_k": 7, '
-        '"repeat_last_n": 1000000000000}}',
+        f'"repeat_last_n": 1000000000000, "min_p": {10**400}}}}}',
         encoding="utf-8",
     )
     assert store.load().sampling == SamplingParams(top_k=7)
@@ -490,6 +491,14 @@ def test_twenty_concurrent_imports_are_all_registered(tmp_path: Path) -> None:
     registry = json.loads(store.imports_file.read_text(encoding="utf-8"))
     assert len(registry["imports"]) == 20
     assert not list(store.imports_file.parent.glob("imports.json.*.tmp"))
+
+
+def test_an_import_name_has_a_length_limit(tmp_path: Path) -> None:
+    path = tmp_path / "m.gguf"
+    path.write_bytes(gf.tiny_llama_gguf())
+    with pytest.raises(UsageError, match="at most 1024"):
+        ModelStore(get_paths()).import_model(path, name="x" * 100_000)
+    assert not ModelStore(get_paths()).imports_file.exists()
 
 
 # -- private files and folders ---------------------------------------------------------
