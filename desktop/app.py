@@ -108,10 +108,10 @@ def _run_gui(args: list[str], *, console: bool, started: float) -> int:
     from desktop.main_window import MainWindow
     from desktop.theme import apply_theme
     from engine.client import EngineClient
-    from engine.config import get_paths, load_settings
+    from engine.config import get_paths, read_settings
     from engine.logs import LOG_FILE, setup_logging
 
-    paths = get_paths()
+    paths = get_paths().ensure()
     setup_logging(paths, console=console)
     log.info("Hearth starting (Python %s, PID %d)", sys.version.split()[0], os.getpid())
     qInstallMessageHandler(qt_message_handler)
@@ -136,13 +136,20 @@ def _run_gui(args: list[str], *, console: bool, started: float) -> int:
     loop.set_exception_handler(reporter.loop_exception_handler)
 
     # Theme and language before the first widget exists, so nothing is drawn twice.
-    settings = load_settings(paths)
+    loaded = read_settings(paths)  # a damaged file is repaired; the window says what
+    settings = loaded.settings
     apply_theme(app, settings.theme)
     translations = Translations(app)
     translations.apply(settings.language)
 
     client = EngineClient()
-    window = MainWindow(client, paths, settings=settings, translations=translations)
+    window = MainWindow(
+        client,
+        paths,
+        settings=settings,
+        settings_notice=loaded.message,
+        translations=translations,
+    )
 
     closing: list[asyncio.Task[None]] = []
 

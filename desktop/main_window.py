@@ -58,6 +58,7 @@ from engine.config import Paths, Settings, load_settings, save_settings
 from engine.errors import EngineError
 from engine.hardware import Hardware, format_bytes, probe_hardware
 from engine.history import AsyncHistory
+from engine.jsonfile import set_aside_if_larger
 from engine.loading import llama_build_from_hello
 from engine.presets import ChatOptions, ChatOptionsStore
 from engine.store import InstalledModel, ModelStore
@@ -67,6 +68,8 @@ log = logging.getLogger("desktop.window")
 
 #: File (in Hearth's config folder) for purely visual state such as the window geometry.
 UI_STATE_FILE = "window-state.ini"
+#: The largest window-state file read: it holds a few geometry values (under 1 KB).
+MAX_UI_STATE_BYTES = 1024 * 1024
 #: How often the status bar's memory figure is refreshed (milliseconds).
 MEMORY_INTERVAL_MS = 2000
 #: Pane numbers, in sidebar order.
@@ -132,10 +135,14 @@ class MainWindow(QMainWindow):
         paths: Paths,
         *,
         settings: Settings | None = None,
+        settings_notice: str = "",
         translations: Translations | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
+        #: What was repaired in the settings file at start (SettingsRead.message): shown
+        #: with the first load's warnings, which would otherwise replace it.
+        self._settings_notice = settings_notice
         self._client = client
         self._paths = paths
         self._translations = translations
@@ -154,9 +161,10 @@ class MainWindow(QMainWindow):
         self._models_dialog: ModelsDialog | None = None
         self._hardware: Hardware | None = None
         self._downloads: Downloads | None = None
-        self._ui_state = QSettings(
-            str(paths.config_dir / UI_STATE_FILE), QSettings.Format.IniFormat
-        )
+        ui_state = paths.config_dir / UI_STATE_FILE
+        # QSettings reads its file whole, here on the Qt thread: a grown one goes aside.
+        set_aside_if_larger(ui_state, MAX_UI_STATE_BYTES)
+        self._ui_state = QSettings(str(ui_state), QSettings.Format.IniFormat)
         # Model picker, in a fixed tool bar.
         self.toolbar = QToolBar(self)
         self.toolbar.setObjectName("modelToolBar")
@@ -457,6 +465,8 @@ class MainWindow(QMainWindow):
             self._settings = loaded
             self._settings_known = True
         self.chat_pane.options_panel.set_options(options)
+        if self._settings_notice:
+            self.message_bar.show_message(self._settings_notice, error=False)
         # engine.downloads.STATE_FILE, spelled out: importing it loads the hub client,
         # which the window does not need to show.
         if (self._paths.data_dir / "downloads.json").exists():
@@ -581,7 +591,9 @@ class MainWindow(QMainWindow):
         log.info("Loaded %s in %.2f s: %s", info.model_id, info.load_s, info.plan_reason)
         self.model_loaded.emit(info)
         if info.warnings:
-            self.message_bar.show_message("\n".join(info.warnings), error=False)
+            notices = [self._settings_notice] if self._settings_notice else []
+            self.message_bar.show_message("\n".join([*notices, *info.warnings]), error=False)
+        self._settings_notice = ""
         self._settings = replace(self._settings, last_model=info.model_id)
         await self._save_settings(self._settings)
         await self.chat_pane.count_context()

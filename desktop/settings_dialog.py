@@ -28,7 +28,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.config import MAX_DOCUMENT_MB, Settings
+from engine.config import (
+    MAX_CONTEXT_SIZE,
+    MAX_DOCUMENT_MB,
+    MAX_GPU_LAYERS,
+    MIN_CONTEXT_SIZE,
+    Settings,
+)
 
 #: The fields of :class:`Settings` the dialog edits; the others (backend, last_model,
 #: extra, version) are carried over from the value it was given. The main window saves
@@ -48,9 +54,7 @@ EDITED_FIELDS = (
 #: Context sizes offered in the list (the field also takes any other number).
 CONTEXT_SIZES = (2048, 4096, 8192, 16384, 32768, 65536, 131072)
 #: The highest layer count the spin box takes when the model's is not known.
-MAX_LAYERS = 999
-#: The highest context size that can be typed.
-MAX_CONTEXT_SIZE = 16_777_216
+MAX_LAYERS = MAX_GPU_LAYERS
 
 #: gpu_offload for "every layer", shown as the layer spin box's lowest value.
 _ALL_LAYERS = -1
@@ -110,9 +114,9 @@ class SettingsDialog(QDialog):
         self.document_spin = QSpinBox(self)
         self.document_spin.setRange(1, MAX_DOCUMENT_MB)
         self.threads_spin = QSpinBox(self)
-        # A stored value above this computer's CPUs (a settings file from another
-        # machine) is shown as it is, not silently lowered.
-        self.threads_spin.setRange(0, max(cpu_count, 1, settings.threads))
+        # No more than this computer's logical cores: more only slows llama.cpp down, and
+        # the settings file refuses them (a stored value from another machine is reset).
+        self.threads_spin.setRange(0, max(cpu_count, 1))
 
         self.gpu_combo = QComboBox(self)
         for data in ("auto", "off", "layers"):
@@ -400,9 +404,9 @@ class SettingsDialog(QDialog):
         index = self.context_combo.currentIndex()
         if index >= 0 and text == self.context_combo.itemText(index):
             return int(self.context_combo.itemData(index))
-        if not text.isdigit():
+        if not text.isdigit() or int(text) == 0:
             return 0
-        return min(int(text), MAX_CONTEXT_SIZE)
+        return min(max(int(text), MIN_CONTEXT_SIZE), MAX_CONTEXT_SIZE)
 
     def _update_layers_enabled(self) -> None:
         layers = self.gpu_combo.currentData() == "layers"

@@ -89,12 +89,11 @@ def fit_conversation(
 
     # Candidate starting points: every DROP_STEP messages, moved on to a user turn
     # (many templates insist that the first turn after the system prompt is a user's).
+    next_user = _next_user_turns(rest)
     starts: list[int] = []
     for raw in range(DROP_STEP, len(rest), DROP_STEP):
-        start = raw
-        while start < len(rest) - 1 and rest[start].role != "user":
-            start += 1
-        if start < len(rest) and (not starts or start > starts[-1]):
+        start = next_user[raw]
+        if not starts or start > starts[-1]:
             starts.append(start)
     last = len(rest) - 1 if rest else 0
     if not starts or starts[-1] != last:
@@ -137,6 +136,22 @@ def fit_conversation(
         f"The model's context ({n_ctx:,} tokens) is too small for even a short prompt. "
         "Raise the context size in Settings."
     )
+
+
+def _next_user_turns(messages: Sequence[ChatMessage]) -> list[int]:
+    """For each index, the first user turn at or after it (the last index if none).
+
+    One pass from the end: scanning forward from every candidate instead took time
+    quadratic in the length of a conversation with few user turns.
+    """
+    last = len(messages) - 1
+    found = [last] * len(messages)
+    following = last
+    for index in range(last, -1, -1):
+        if messages[index].role == "user":
+            following = index
+        found[index] = following
+    return found
 
 
 def _shorten(

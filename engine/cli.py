@@ -17,9 +17,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from engine import __version__
-from engine.config import BACKENDS
+from engine.config import BACKENDS, setting_problem
 from engine.errors import EngineError, UsageError
-from engine.types import ChatMessage, GenerationResult, ModelInfo, SamplingParams, TokenEvent
+from engine.types import (
+    MAX_STOP_CHARS,
+    ChatMessage,
+    GenerationResult,
+    ModelInfo,
+    SamplingParams,
+    TokenEvent,
+    sampling_problem,
+)
 
 if TYPE_CHECKING:
     from engine.downloads import DownloadManager, DownloadProgress
@@ -57,17 +65,23 @@ def _build_parser() -> argparse.ArgumentParser:
     chat.add_argument("prompt", help="the message to send")
     chat.add_argument("--model", help="model id, file name or path (default: starter model)")
     chat.add_argument("--system", help="system prompt")
-    chat.add_argument("--max-tokens", type=int, default=512)
-    chat.add_argument("--temperature", type=float, default=0.7)
-    chat.add_argument("--top-p", type=float, default=0.95)
-    chat.add_argument("--top-k", type=int, default=40)
-    chat.add_argument("--min-p", type=float, default=0.05)
-    chat.add_argument("--repeat-penalty", type=float, default=1.1)
-    chat.add_argument("--seed", type=int, default=-1)
-    chat.add_argument("--stop", action="append", default=[], help="stop string (repeatable)")
-    chat.add_argument("--ctx", type=int, default=0, help="context size (default: automatic)")
-    chat.add_argument("--threads", type=int, default=0)
-    chat.add_argument("--gpu-offload", default="auto", help="auto, off, or a number of layers")
+    chat.add_argument("--max-tokens", type=_sampling_flag("max_tokens", int), default=512)
+    chat.add_argument("--temperature", type=_sampling_flag("temperature", float), default=0.7)
+    chat.add_argument("--top-p", type=_sampling_flag("top_p", float), default=0.95)
+    chat.add_argument("--top-k", type=_sampling_flag("top_k", int), default=40)
+    chat.add_argument("--min-p", type=_sampling_flag("min_p", float), default=0.05)
+    chat.add_argument("--repeat-penalty", type=_sampling_flag("repeat_penalty", float), default=1.1)
+    chat.add_argument("--seed", type=_sampling_flag("seed", int), default=-1)
+    chat.add_argument(
+        "--stop", type=_stop_string, action="append", default=[], help="stop string (repeatable)"
+    )
+    _add_load_options(chat)
+    chat.add_argument(
+        "--gpu-offload",
+        type=_setting_flag("gpu_offload", str),
+        default="auto",
+        help="auto, off, or a number of layers",
+    )
     _add_backend_option(chat)
     chat.add_argument("--json", action="store_true", help="print one JSON object at the end")
 
@@ -76,12 +90,29 @@ def _build_parser() -> argparse.ArgumentParser:
 
     bench = sub.add_parser("bench", help="decode speed through the engine vs. llama-cpp-python")
     bench.add_argument("--model", help="model id or path (default: starter model)")
-    bench.add_argument("--tokens", type=int, default=128)
-    bench.add_argument("--rounds", type=int, default=5)
-    bench.add_argument("--threads", type=int, default=0)
+    bench.add_argument("--tokens", type=_sampling_flag("max_tokens", int), default=128)
+    bench.add_argument("--rounds", type=_int_in(1, MAX_BENCH_ROUNDS), default=5)
+    bench.add_argument("--threads", type=_setting_flag("threads", int), default=0)
     _add_backend_option(bench)
     bench.add_argument("--json", action="store_true")
     return parser
+
+
+def _add_load_options(command: Any) -> None:
+    """``--ctx`` and ``--threads``, checked against the same ranges as the settings file."""
+    command.add_argument(
+        "--ctx",
+        type=_setting_flag("context_size", int),
+        default=0,
+        help="context size in tokens (default: automatic; at most the model's trained "
+        "context and what memory holds)",
+    )
+    command.add_argument(
+        "--threads",
+        type=_setting_flag("threads", int),
+        default=0,
+        help="decode threads (default: automatic; at most this computer's logical cores)",
+    )
 
 
 def _add_backend_option(command: Any) -> None:
@@ -104,8 +135,7 @@ def _add_summarize_command(sub: Any) -> None:
     summ.add_argument("--style", choices=STYLES, default="bullets")
     summ.add_argument("--language", choices=LANGUAGES, default="auto")
     summ.add_argument("--model", help="model id, file name or path (default: starter model)")
-    summ.add_argument("--ctx", type=_non_negative_int, default=0, help="context size")
-    summ.add_argument("--threads", type=_non_negative_int, default=0)
+    _add_load_options(summ)
     summ.add_argument("--json", action="store_true", help="print a JSON list at the end")
 
 
@@ -126,8 +156,7 @@ def _add_code_command(sub: Any) -> None:
     code.add_argument("--file", help="the code to work on")
     code.add_argument("--error", default="", help="for --task fix: the error message")
     code.add_argument("--model", help="model id, file name or path (default: starter model)")
-    code.add_argument("--ctx", type=_non_negative_int, default=0, help="context size")
-    code.add_argument("--threads", type=_non_negative_int, default=0)
+    _add_load_options(code)
     code.add_argument("--json", action="store_true", help="print one JSON object at the end")
 
 
@@ -252,7 +281,7 @@ def _add_hub_model_commands(models_sub: Any) -> None:
     search = models_sub.add_parser("search", help="search the hub for GGUF repositories")
     search.add_argument("query", help="words in the repository name")
     search.add_argument("--sort", choices=("downloads", "likes", "recent"), default="downloads")
-    search.add_argument("--limit", type=_positive_int, default=20)
+    search.add_argument("--limit", type=_int_in(1, MAX_SEARCH_RESULTS), default=20)
     search.add_argument("--json", action="store_true")
     search.set_defaults(models_handler=_cmd_models_search)
     files = models_sub.add_parser(
@@ -260,7 +289,10 @@ def _add_hub_model_commands(models_sub: Any) -> None:
     )
     files.add_argument("repo", help="publisher/repo")
     files.add_argument(
-        "--ctx", type=_non_negative_int, default=0, help="context size (default: automatic)"
+        "--ctx",
+        type=_setting_flag("context_size", int),
+        default=0,
+        help="context size for the fit (default: automatic)",
     )
     files.add_argument("--json", action="store_true")
     files.set_defaults(models_handler=_cmd_models_files)
@@ -275,18 +307,60 @@ def _add_hub_model_commands(models_sub: Any) -> None:
     pull.set_defaults(models_handler=_cmd_models_pull)
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
-    return value
+#: The most results ``models search`` lists: more is not read; a narrower query is.
+MAX_SEARCH_RESULTS = 500
+#: The most rounds ``bench`` runs: each decodes --tokens tokens three ways; the median
+#: of a handful is already stable (benchmarks/).
+MAX_BENCH_ROUNDS = 100
+
+_NUMBER_WORDS: dict[object, str] = {int: "a whole number", float: "a number"}
 
 
-def _non_negative_int(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must not be negative, not {value}")
-    return value
+def _parse(kind: Callable[[str], Any], text: str) -> Any:
+    """``kind(text)`` (int, float or str), as argparse's error when it is not one."""
+    try:
+        return kind(text)
+    except ValueError:
+        word = _NUMBER_WORDS.get(kind, "valid")
+        raise argparse.ArgumentTypeError(f"{text!r} is not {word}") from None
+
+
+def _checked(
+    kind: Callable[[str], Any], check: Callable[[Any], str | None]
+) -> Callable[[str], Any]:
+    """An argparse ``type=``: parse with ``kind``, then refuse what ``check`` objects to."""
+
+    def convert(text: str) -> Any:
+        value = _parse(kind, text)
+        problem = check(value)
+        if problem is not None:
+            raise argparse.ArgumentTypeError(f"{problem}, not {text}")
+        return value
+
+    return convert
+
+
+def _sampling_flag(name: str, kind: Callable[[str], Any]) -> Callable[[str], Any]:
+    """A flag for the sampling field ``name``, checked as SamplingParams checks it (NaN too)."""
+    return _checked(kind, lambda value: sampling_problem(name, value))
+
+
+def _setting_flag(name: str, kind: Callable[[str], Any]) -> Callable[[str], Any]:
+    """A flag for the setting ``name`` (context size, threads, GPU offload), checked as
+    the settings file is: the same ranges, derived from this computer."""
+    return _checked(kind, lambda value: setting_problem(name, value))
+
+
+def _int_in(low: int, high: int) -> Callable[[str], int]:
+    """A whole number from ``low`` to ``high``."""
+    return _checked(int, lambda v: None if low <= v <= high else f"must be {low} to {high:,}")
+
+
+def _stop_string(text: str) -> str:
+    """One ``--stop`` string; how many there may be is checked with the other sampling values."""
+    if sampling_problem("stop", [text]) is not None:
+        raise argparse.ArgumentTypeError(f"must be 1 to {MAX_STOP_CHARS} characters long")
+    return text
 
 
 async def _cmd_models_search(args: argparse.Namespace) -> int:
@@ -805,11 +879,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         print(f"hearth-cli: {exc}", file=sys.stderr)
         return exc.exit_code
-    from engine.config import get_paths
+    from engine.config import get_paths, read_settings
     from engine.logs import setup_logging
 
+    paths = get_paths().ensure()
     setup_logging(
-        get_paths(),
+        paths,
         console=args.verbose,
         level=logging.DEBUG if args.verbose else logging.INFO,
         program="hearth-cli",
@@ -820,6 +895,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             "replaced with \N{REPLACEMENT CHARACTER} (check your terminal's encoding)",
             file=sys.stderr,
         )
+    notice = read_settings(paths).message  # a damaged file is repaired once: say so then
+    if notice:
+        print(f"hearth-cli: warning: {notice}", file=sys.stderr)
     commands = {
         "hardware": _cmd_hardware,
         "models": _cmd_models,

@@ -69,9 +69,11 @@ def plan_load(
     Args:
         entry: the model, from :func:`resolve_model`.
         hello: the worker's hello message (its llama.cpp build).
-        n_ctx: context size; 0 uses the settings, else min(trained context, 4096).
+        n_ctx: context size; 0 uses the settings, else min(trained context, 4096). The
+            plan lowers it to the model's trained context and to what free memory holds,
+            with a warning naming both numbers, before the worker allocates anything.
         gpu_offload: "auto", "off" or a number of layers.
-        threads: decode threads; 0 lets the plan choose.
+        threads: decode threads; 0 lets the plan choose; at most the logical cores.
         backend: "llamacpp" or "torch" to force one (``hearth-cli chat --backend``);
             "auto" uses Settings.backend, itself "auto" unless the user chose one.
         torch_weights: how the PyTorch backend keeps weights (one of

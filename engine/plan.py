@@ -25,6 +25,9 @@ TORCH_WEIGHT_FORMATS = ("auto", "bf16", "fp16", "fp32", "int8")
 #: Context size the plan uses when neither the caller nor the settings chose one.
 DEFAULT_CONTEXT = 4096
 
+#: A context lowered to fit in memory is a multiple of this (llama.cpp pads to 256).
+CONTEXT_STEP = 256
+
 #: Fixed VRAM kept free on each GPU for the driver / CUDA context (decimal bytes).
 VRAM_FIXED_HEADROOM = 300 * 1000**2
 
@@ -243,6 +246,83 @@ def _parse_offload(value: str | int) -> tuple[str | int, str | None]:
         )
 
 
+def _memory_for_context(hw: Hardware) -> int:
+    """Bytes that could hold a model and its KV cache: free RAM plus usable dedicated VRAM."""
+    vram = sum(usable_vram(g) for g in hw.gpus if not g.unified_memory)
+    return hw.ram_available + vram
+
+
+def context_that_fits(model: ModelShape, wanted: int, free: int, floor: int) -> int:
+    """The largest context up to ``wanted`` at which ``model`` fits in ``free`` bytes.
+
+    Args:
+        model: the model.
+        wanted: the context asked for.
+        free: bytes of memory available.
+        floor: never go below this (the plan's usual context): a model that does not
+            fit even there is too large, which the plan reports on its own.
+
+    Returns:
+        ``wanted`` when it fits; else the largest multiple of :data:`CONTEXT_STEP` that
+        fits, at least ``floor``.
+    """
+    if wanted <= floor or model.memory_estimate(wanted).total_bytes <= free:
+        return wanted
+    # The estimate grows with the context: binary search in steps of CONTEXT_STEP.
+    lo, hi = floor // CONTEXT_STEP, wanted // CONTEXT_STEP
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if model.memory_estimate(mid * CONTEXT_STEP).total_bytes <= free:
+            lo = mid
+        else:
+            hi = mid - 1
+    return max(floor, lo * CONTEXT_STEP)
+
+
+def _plan_context(hw: Hardware, model: ModelShape | None, n_ctx: int, warnings: list[str]) -> int:
+    """The context to allocate: at most the trained length and what free memory holds.
+
+    Both are checked here, before llama.cpp allocates anything: a context of a billion
+    tokens once made the worker grow to 19.7 GB before it failed.
+    """
+    trained = model.context_length if model is not None else 0
+    usual = min(trained, DEFAULT_CONTEXT) if trained > 0 else DEFAULT_CONTEXT
+    if n_ctx <= 0:
+        return usual
+    if trained > 0 and n_ctx > trained:
+        warnings.append(
+            f"The context size {n_ctx:,} is larger than the {trained:,} tokens this model "
+            f"was trained for; using {trained:,}."
+        )
+        n_ctx = trained
+    if model is None:
+        return n_ctx
+    free = _memory_for_context(hw)
+    fitted = context_that_fits(model, n_ctx, free, floor=usual)
+    if fitted < n_ctx:
+        needed = model.memory_estimate(n_ctx).total_bytes
+        warnings.append(
+            f"The context size {n_ctx:,} needs about {format_bytes(needed)} with this model, "
+            f"but only {format_bytes(free)} of memory is free; using {fitted:,}."
+        )
+    return fitted
+
+
+def _plan_threads(hw: Hardware, threads: int, warnings: list[str]) -> int:
+    """Decode threads: the setting, at most the logical cores; 0 or less = the default."""
+    if threads <= 0:
+        return hw.cpu.default_threads
+    most = hw.cpu.logical_cores
+    if threads > most:
+        # llama.cpp starts every thread for every request: 5,000 hung it, 100,000 crashed it.
+        warnings.append(
+            f"{threads:,} threads is more than the {most} logical cores of this computer; "
+            f"using {most}."
+        )
+        return most
+    return threads
+
+
 @dataclass
 class _Draft:
     """A plan being assembled."""
@@ -284,19 +364,8 @@ def plan_backend(
         The plan; never raises for any hardware or settings.
     """
     warnings: list[str] = []
-
-    # Context.
-    trained = model.context_length if model is not None else 0
-    if n_ctx <= 0:
-        n_ctx = min(trained, DEFAULT_CONTEXT) if trained > 0 else DEFAULT_CONTEXT
-    elif trained > 0 and n_ctx > trained:
-        warnings.append(
-            f"The context size {n_ctx} is larger than the {trained} tokens this model was "
-            "trained for; answers may get worse past that point."
-        )
-
-    # Threads.
-    n_threads = threads if threads > 0 else hw.cpu.default_threads
+    n_ctx = _plan_context(hw, model, n_ctx, warnings)
+    n_threads = _plan_threads(hw, threads, warnings)
     n_threads_batch = max(n_threads, hw.cpu.logical_cores)
 
     # Settings.

@@ -16,13 +16,7 @@ meant for a worker thread (``asyncio.to_thread``), never the Qt thread.
 
 from __future__ import annotations
 
-import contextlib
-import json
 import logging
-import math
-import os
-import shutil
-import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
@@ -31,7 +25,8 @@ from typing import Any
 
 from engine.config import Paths
 from engine.errors import UsageError
-from engine.types import SamplingParams
+from engine.jsonfile import BrokenFile, read_json, set_aside, shown, write_json
+from engine.types import SamplingParams, sampling_problem
 
 log = logging.getLogger("engine.presets")
 
@@ -40,6 +35,9 @@ CHAT_OPTIONS_FILE = "chat-options.json"
 CHAT_OPTIONS_VERSION = 1
 #: The longest preset name accepted (it has to fit in a combo box).
 MAX_NAME_LENGTH = 60
+#: The largest chat options file read. Presets are prompts people write by hand, a few
+#: hundred bytes each: 8 MiB holds thousands of long ones, and is still read at once.
+MAX_OPTIONS_BYTES = 8 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -278,31 +276,15 @@ class ChatOptions:
 # -- validation of stored sampling values ----------------------------------------------
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-
-
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-#: For each stored sampling field: does the value have the right type and range?
-_SAMPLING_CHECKS: dict[str, Callable[[Any], bool]] = {
-    "temperature": lambda v: _is_number(v) and 0 <= v <= 5,
-    "top_p": lambda v: _is_number(v) and 0 < v <= 1,
-    "top_k": lambda v: _is_int(v) and v >= 0,
-    "min_p": lambda v: _is_number(v) and 0 <= v <= 1,
-    "repeat_penalty": lambda v: _is_number(v) and v > 0,
-    "repeat_last_n": lambda v: _is_int(v) and v >= -1,
-    "seed": lambda v: _is_int(v) and v >= -1,
-    "max_tokens": lambda v: _is_int(v) and v >= 1,
-    "stop": lambda v: isinstance(v, list) and all(isinstance(s, str) and s for s in v),
-    "ignore_eos": lambda v: isinstance(v, bool),
-}
-
-
 def validate_sampling(raw: dict[str, Any], *, source: str = "") -> SamplingParams:
     """Sampling settings from a stored dict; a bad value falls back to its default alone.
+
+    Each value is checked by :func:`engine.types.sampling_problem`, the same check the
+    command line and :class:`~engine.types.SamplingParams` use.
 
     Args:
         raw: the stored form (:meth:`SamplingParams.to_dict`), possibly damaged or old.
@@ -318,31 +300,27 @@ def validate_sampling(raw: dict[str, Any], *, source: str = "") -> SamplingParam
         if f.name not in raw:
             continue
         value = raw[f.name]
-        if _SAMPLING_CHECKS[f.name](value):
-            values[f.name] = tuple(value) if f.name == "stop" else value
+        if sampling_problem(f.name, value) is None:
+            values[f.name] = value
         else:
             log.warning(
-                "Chat options %s: sampling value %s=%r is out of range; using the default %r",
+                "Chat options %s: sampling value %s=%s is out of range; using the default %r",
                 source,
                 f.name,
-                value,
+                shown(value),
                 getattr(defaults, f.name),
             )
-    unknown = sorted(set(raw) - set(_SAMPLING_CHECKS))
+    unknown = sorted(set(raw) - {f.name for f in fields(SamplingParams)})
     if unknown:
-        log.warning("Chat options %s: ignoring unknown sampling keys %s", source, unknown)
-    # Floats are stored as written; ints that came in where floats belong stay numbers.
-    for name in ("temperature", "top_p", "min_p", "repeat_penalty"):
-        if name in values:
-            values[name] = float(values[name])
+        log.warning("Chat options %s: ignoring unknown sampling keys %s", source, shown(unknown))
     return replace(defaults, **values)
 
 
 # -- the store -------------------------------------------------------------------------
 
 
-class _Broken(ValueError):
-    """The file cannot be read as chat options at all."""
+class _Broken(BrokenFile):
+    """The file is JSON, but not chat options at all."""
 
 
 # Migrations take the raw dict of version N and return version N+1.
@@ -356,9 +334,11 @@ class ChatOptionsStore:
     "sampling": {...}, "draft": text-or-null}``; ``presets`` holds the user's own
     presets and overrides of built-in ones, each ``{"name", "prompt", "builtin"}``.
 
-    A file that cannot be read at all is moved aside as ``chat-options.json.broken``
-    and the defaults are used; a file with some unusable presets is copied there and
-    the usable rest is loaded, so nothing the user wrote is silently lost.
+    A file that cannot be read at all (not JSON, larger than :data:`MAX_OPTIONS_BYTES`,
+    nested too deeply, the wrong shape) is moved aside as
+    ``chat-options.json.broken-<timestamp>`` and the defaults are used; a file with some
+    unusable presets is copied there and the usable rest is loaded, so nothing the user
+    wrote is silently lost.
 
     Thread: a worker thread (``asyncio.to_thread``); saves from several threads are
     serialized, but the caller should still send them in order (the last one wins).
@@ -381,11 +361,6 @@ class ChatOptionsStore:
         """The JSON file."""
         return self._path
 
-    @property
-    def broken_path(self) -> Path:
-        """Where an unreadable file is kept."""
-        return self._path.with_name(self._path.name + ".broken")
-
     def load(self) -> ChatOptions:
         """Read the options; a missing file gives the defaults.
 
@@ -394,14 +369,12 @@ class ChatOptionsStore:
         """
         with self._lock:
             try:
-                raw = json.loads(self._path.read_text(encoding="utf-8"))
-                return self._parse(raw)
+                return self._parse(read_json(self._path, max_bytes=MAX_OPTIONS_BYTES))
             except FileNotFoundError:
                 return ChatOptions()
-            except (OSError, ValueError) as exc:
+            except BrokenFile as exc:
                 log.warning("Chat options file %s unreadable (%s); using defaults", self._path, exc)
-                with contextlib.suppress(OSError):
-                    self._path.replace(self.broken_path)
+                set_aside(self._path)
                 return ChatOptions()
 
     def save(self, options: ChatOptions) -> None:
@@ -421,23 +394,9 @@ class ChatOptionsStore:
             "sampling": options.sampling.to_dict(),
             "draft": options.draft,
         }
-        text = json.dumps(data, indent=2, ensure_ascii=False)
         with self._lock:
             self._path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp_name = tempfile.mkstemp(
-                dir=self._path.parent, prefix=self._path.name + ".", suffix=".tmp"
-            )
-            tmp = Path(tmp_name)
-            try:
-                with os.fdopen(fd, "w", encoding="utf-8") as out:
-                    out.write(text)
-                    out.flush()
-                    os.fsync(out.fileno())
-                os.replace(tmp, self._path)
-            except BaseException:
-                with contextlib.suppress(OSError):
-                    tmp.unlink()
-                raise
+            write_json(self._path, data)
 
     # -- parsing -----------------------------------------------------------------------
 
@@ -446,7 +405,7 @@ class ChatOptionsStore:
             raise _Broken("the file does not hold an object")
         version = raw.get("version", CHAT_OPTIONS_VERSION)
         if not _is_int(version) or version < 1:
-            raise _Broken(f"unknown version {version!r}")
+            raise _Broken(f"unknown version {shown(version)}")
         while version < CHAT_OPTIONS_VERSION:
             raw = _MIGRATIONS[version](raw)
             version += 1
@@ -460,8 +419,7 @@ class ChatOptionsStore:
         presets, dropped = _merge_presets(stored, source=str(self._path))
         if dropped:
             # Keep a copy of what could not be used: the next save drops it from the file.
-            with contextlib.suppress(OSError):
-                shutil.copyfile(self._path, self.broken_path)
+            set_aside(self._path, keep=True)
         options = ChatOptions(
             presets=presets, sampling=validate_sampling(sampling, source=str(self._path))
         )
@@ -524,6 +482,7 @@ __all__ = [
     "CHAT_OPTIONS_VERSION",
     "DEFAULT_PRESET",
     "MAX_NAME_LENGTH",
+    "MAX_OPTIONS_BYTES",
     "ChatOptions",
     "ChatOptionsStore",
     "SystemPreset",

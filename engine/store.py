@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
-import json
 import logging
 import os
 import re
@@ -23,6 +22,7 @@ from typing import Literal
 from engine.config import Paths, load_settings
 from engine.errors import EngineError, ModelFileError, ModelNotFound, UsageError
 from engine.gguf_info import GGUFInfo, read_gguf_info
+from engine.jsonfile import BrokenFile, locked, read_json, set_aside, shown, write_json
 
 log = logging.getLogger("engine.store")
 
@@ -38,6 +38,12 @@ _LATER_SPLIT = re.compile(r"-(\d{5})-of-(\d{5})\.gguf$", re.IGNORECASE)
 #: The import registry, in the models folder it belongs to.
 IMPORTS_FILE = "imports.json"
 IMPORTS_VERSION = 1
+#: The largest import registry read: a record is about 300 bytes, so 8 MiB holds tens of
+#: thousands of imports, far more than anyone links, while a damaged file stays bounded.
+MAX_IMPORTS_BYTES = 8 * 1024 * 1024
+#: The longest name an import takes: it becomes the model's id, shown in lists and menus.
+#: Longer than any publisher/repo/file a hub or another app produces (discovery names).
+MAX_IMPORT_NAME_CHARS = 1024
 #: Ids of imported models start with this segment.
 IMPORTED_PREFIX = "imported"
 #: The downloader writes ``<file>.download.json`` beside each file it finished; that
@@ -279,18 +285,17 @@ class ModelStore:
         """The registry's records (``id``, ``path``, ``added``); a broken file is set aside."""
         path = self.imports_file
         try:
-            raw = json.loads(path.read_text(encoding="utf-8"))
+            raw = read_json(path, max_bytes=MAX_IMPORTS_BYTES)
             if not isinstance(raw, dict) or not isinstance(raw.get("imports"), list):
-                raise ValueError("it does not hold an import list")
+                raise BrokenFile("it does not hold an import list")
         except FileNotFoundError:
             return []
-        except (OSError, ValueError) as exc:
-            log.warning("Import registry %s unreadable (%s); set aside as .broken", path, exc)
-            with contextlib.suppress(OSError):
-                path.replace(path.with_suffix(".json.broken"))
+        except BrokenFile as exc:
+            log.warning("Import registry %s unreadable (%s); setting it aside", path, exc)
+            set_aside(path)
             return []
         if raw.get("version", IMPORTS_VERSION) != IMPORTS_VERSION:
-            log.warning("Import registry %s has version %r", path, raw.get("version"))
+            log.warning("Import registry %s has version %s", path, shown(raw.get("version")))
         records = []
         for item in raw["imports"]:
             if (
@@ -300,16 +305,26 @@ class ModelStore:
             ):
                 records.append({k: v for k, v in item.items() if isinstance(v, str)})
             else:
-                log.warning("Import registry %s: skipping malformed entry %r", path, item)
+                log.warning("Import registry %s: skipping malformed entry %s", path, shown(item))
         return records
 
     def _save_imports(self, records: list[dict[str, str]]) -> None:
-        """Write the registry atomically (a temporary file, then a rename)."""
+        """Write the registry atomically (a temporary file, then a rename), privately.
+
+        Call it holding :meth:`_imports_locked`, with records read under the same lock.
+        """
         self.root.mkdir(parents=True, exist_ok=True)
-        tmp = self.imports_file.with_suffix(".json.tmp")
-        data = {"version": IMPORTS_VERSION, "imports": records}
-        tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False), encoding="utf-8")
-        tmp.replace(self.imports_file)
+        write_json(self.imports_file, {"version": IMPORTS_VERSION, "imports": records})
+
+    def _imports_locked(self) -> contextlib.AbstractContextManager[None]:
+        """Hold the registry's lock for a read-modify-write.
+
+        Two ``hearth-cli models import`` run at once (or the app and the CLI) would
+        otherwise both read the old list and the last to write would drop the other's
+        record. Readers need no lock: a write replaces the file in one rename.
+        """
+        self.root.mkdir(parents=True, exist_ok=True)
+        return locked(self.imports_file)
 
     def _find_import(self, records: list[dict[str, str]], path: Path) -> dict[str, str] | None:
         """The record for the file ``path`` (same path, or the same file through a link)."""
@@ -369,26 +384,37 @@ class ModelStore:
         inside = self._in_folder(source)
         if inside is not None:
             return self._entry(inside)  # already in the models folder: nothing to record
+        if name is not None and len(name) > MAX_IMPORT_NAME_CHARS:
+            raise UsageError(
+                f"The name is {len(name):,} characters long; give one of at most "
+                f"{MAX_IMPORT_NAME_CHARS}."
+            )
         read_gguf_info(source)  # raises ModelFileError for anything that is not a model
-        records = self._load_imports()
-        known = self._find_import(records, source)
-        if known is not None:
-            return self._imported_entry(known)
+        with self._imports_locked():
+            records = self._load_imports()
+            record = self._find_import(records, source)
+            if record is None:
+                label = name or source.name
+                model_id = self._free_import_id(records, label)
+                record = {"id": model_id, "path": os.path.abspath(source), "name": label}
+                self._save_imports([*records, record])
+                log.info("Imported %s as %s", source, model_id)
+        return self._imported_entry(record)
+
+    def _free_import_id(self, records: list[dict[str, str]], name: str) -> str:
+        """``imported/<name>``, numbered if a record or a folder file already has that id."""
         taken = {r["id"].lower() for r in records}
         taken |= {
             p.relative_to(self.root).as_posix().removesuffix(".gguf").lower()
             for p in self._folder_files()
         }
-        segments = [_slug(s) for s in (name or source.name).replace("\\", "/").split("/")]
+        segments = [_slug(s) for s in name.replace("\\", "/").split("/")]
         segments = [s.removesuffix(".gguf") for s in segments if s] or ["model"]
         base = "/".join([IMPORTED_PREFIX, *segments])
         model_id, n = base, 2
         while model_id.lower() in taken:
             model_id, n = f"{base}-{n}", n + 1
-        record = {"id": model_id, "path": os.path.abspath(source), "name": name or source.name}
-        self._save_imports([*records, record])
-        log.info("Imported %s as %s", source, model_id)
-        return self._imported_entry(record)
+        return model_id
 
     def file_identities(self) -> set[tuple[int, int]]:
         """(device, inode) of every file the store lists: folder files, links and imports.
@@ -442,10 +468,12 @@ class ModelStore:
         model = matches[0]
         if model.source == "starter":
             raise UsageError("The starter model comes with Hearth and cannot be removed.")
-        records = self._load_imports()
-        kept = [r for r in records if r["id"] != model.id]
+        with self._imports_locked():
+            records = self._load_imports()
+            kept = [r for r in records if r["id"] != model.id]
+            if len(kept) != len(records):
+                self._save_imports(kept)
         if len(kept) != len(records):
-            self._save_imports(kept)
             log.info("Forgot the import %s (%s stays where it is)", model.id, model.path)
             return
         parts = split_parts(model.path)

@@ -2,12 +2,43 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+import math
+import reprlib
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, fields
 from typing import Any, Literal
+
+from engine.errors import UsageError
 
 Role = Literal["system", "user", "assistant"]
 StopReason = Literal["eos", "length", "stop_string", "cancelled", "context"]
 ContextPolicy = Literal["truncate", "stop"]
+
+#: The largest context, in tokens, any setting or flag takes: above the longest context
+#: a GGUF model declares today (Llama 4 Scout, 10M tokens). Each load lowers it further
+#: to the model's trained length and the memory that is free (engine.plan).
+MAX_CONTEXT_TOKENS = 16_777_216
+
+# Sampling ranges: wide enough for every value that means something, narrow enough that
+# none can hang, crash or exhaust the worker.
+#: Above 2 the output is already noise; 5 leaves room to experiment, with finite logits.
+MAX_TEMPERATURE = 5.0
+#: More than any vocabulary (Gemma 3 has 262,144 tokens): larger values change nothing.
+MAX_TOP_K = 1_000_000
+#: A penalty divides the logits of repeated tokens; past 10 it only garbles the text.
+MAX_REPEAT_PENALTY = 10.0
+#: llama.cpp allocates a ring buffer of this many tokens for the penalty: no reason to
+#: look further back than the largest context.
+MAX_REPEAT_LAST_N = MAX_CONTEXT_TOKENS
+#: llama.cpp's seed is a 32-bit unsigned integer; larger values would be cut silently.
+MAX_SEED = 2**32 - 1
+#: No answer can be longer than the largest context.
+MAX_ANSWER_TOKENS = MAX_CONTEXT_TOKENS
+#: Stop strings are searched for after every token; a few dozen cover every real use
+#: (and leave room for the ones the engine adds for models without a template).
+MAX_STOP_STRINGS = 32
+#: A stop string is a marker ("\nUser:", "```"); text held back to match one is this long.
+MAX_STOP_CHARS = 256
 
 
 @dataclass(frozen=True)
@@ -22,9 +53,93 @@ class ChatMessage:
         return {"role": self.role, "content": self.content}
 
 
+def _is_int(value: object) -> bool:
+    # JSON true/false load as bool, which Python counts as int.
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: object) -> bool:
+    """A finite int or float: NaN and infinity are never a setting, whatever the bounds."""
+    if isinstance(value, bool):
+        return False
+    # An int is always finite; math.isfinite() would overflow on one of 400 digits.
+    return isinstance(value, int) or (isinstance(value, float) and math.isfinite(value))
+
+
+def _stop_ok(value: object) -> bool:
+    return (
+        isinstance(value, list | tuple)
+        and len(value) <= MAX_STOP_STRINGS
+        and all(isinstance(s, str) and 0 < len(s) <= MAX_STOP_CHARS for s in value)
+    )
+
+
+#: For each sampling field: is the value valid, and what it must be when it is not.
+_SAMPLING_RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "temperature": (
+        lambda v: _is_number(v) and 0 <= v <= MAX_TEMPERATURE,
+        f"must be a number from 0 to {MAX_TEMPERATURE:g}",
+    ),
+    "top_p": (
+        lambda v: _is_number(v) and 0 < v <= 1,
+        "must be a number above 0, at most 1",
+    ),
+    "top_k": (
+        lambda v: _is_int(v) and 0 <= v <= MAX_TOP_K,
+        f"must be a whole number from 0 to {MAX_TOP_K:,}",
+    ),
+    "min_p": (lambda v: _is_number(v) and 0 <= v <= 1, "must be a number from 0 to 1"),
+    "repeat_penalty": (
+        lambda v: _is_number(v) and 0 < v <= MAX_REPEAT_PENALTY,
+        f"must be a number above 0, at most {MAX_REPEAT_PENALTY:g}",
+    ),
+    "repeat_last_n": (
+        lambda v: _is_int(v) and -1 <= v <= MAX_REPEAT_LAST_N,
+        f"must be a whole number from -1 to {MAX_REPEAT_LAST_N:,}",
+    ),
+    "seed": (
+        lambda v: _is_int(v) and -1 <= v <= MAX_SEED,
+        f"must be -1 (random) or a whole number from 0 to {MAX_SEED:,}",
+    ),
+    "max_tokens": (
+        lambda v: _is_int(v) and 1 <= v <= MAX_ANSWER_TOKENS,
+        f"must be a whole number from 1 to {MAX_ANSWER_TOKENS:,}",
+    ),
+    "stop": (
+        _stop_ok,
+        f"must be at most {MAX_STOP_STRINGS} strings of 1 to {MAX_STOP_CHARS} characters",
+    ),
+    "ignore_eos": (lambda v: isinstance(v, bool), "must be true or false"),
+}
+
+#: Fields held as floats: a whole number given for one (temperature 0) is converted.
+_FLOAT_FIELDS = ("temperature", "top_p", "min_p", "repeat_penalty")
+
+
+def sampling_problem(name: str, value: object) -> str | None:
+    """What is wrong with ``value`` for the sampling field ``name``, or None if it is valid.
+
+    The one place sampling values are checked: :class:`SamplingParams` itself, the
+    command line's flags and the stored chat options all ask it.
+
+    Args:
+        name: a field of :class:`SamplingParams`.
+        value: the value to check (NaN and infinity are never valid).
+
+    Returns:
+        What the value must be ("must be a number from 0 to 5"), or None.
+    """
+    valid, requirement = _SAMPLING_RULES[name]
+    return None if valid(value) else requirement
+
+
 @dataclass(frozen=True)
 class SamplingParams:
     """How to pick tokens and when to stop.
+
+    Every value is checked when the object is made (see :func:`sampling_problem`), so
+    no NaN, negative or absurd value reaches the sampler from the command line, the GUI,
+    the stored chat options or the worker protocol.
 
     Attributes:
         temperature: 0 means greedy decoding.
@@ -50,6 +165,24 @@ class SamplingParams:
     stop: tuple[str, ...] = ()
     ignore_eos: bool = False
 
+    def __post_init__(self) -> None:
+        """Check every value; whole numbers given for float fields become floats.
+
+        Raises:
+            UsageError: a value is out of range, NaN, infinite or of the wrong type.
+        """
+        for f in fields(self):
+            value = getattr(self, f.name)
+            problem = sampling_problem(f.name, value)
+            if problem is not None:
+                raise UsageError(
+                    f"The sampling setting {f.name} = {reprlib.repr(value)} {problem}."
+                )
+        for name in _FLOAT_FIELDS:
+            # The dataclass is frozen; this is still construction, so setting is sound.
+            object.__setattr__(self, name, float(getattr(self, name)))
+        object.__setattr__(self, "stop", tuple(self.stop))
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
         data = asdict(self)
@@ -58,10 +191,15 @@ class SamplingParams:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SamplingParams:
-        """Inverse of :meth:`to_dict`; unknown keys are an error."""
-        values = dict(data)
-        values["stop"] = tuple(values.get("stop", ()))
-        return cls(**values)
+        """Inverse of :meth:`to_dict`.
+
+        Raises:
+            UsageError: a key is unknown or a value is invalid.
+        """
+        unknown = sorted(set(data) - set(_SAMPLING_RULES))
+        if unknown:
+            raise UsageError(f"Unknown sampling settings: {', '.join(map(str, unknown))}.")
+        return cls(**data)
 
 
 @dataclass(frozen=True)

@@ -237,10 +237,10 @@ def test_models_files_show_the_fit_read_from_the_remote_header(cli_hub: FakeHub)
     # Only the header was read, with a Range request: the model was not downloaded.
     assert cli_hub.bytes_served(SMOL) < len(cli_hub.repos[HUB_REPO].files[SMOL]) // 4
     assert all(r[2].startswith("bytes=0-") for r in cli_hub.requests("GET", "/cdn/"))
-    # A context no computer has memory for makes the same file too large.
+    # A context larger than any model's is refused as a usage error, in one line.
     run = cli("models", "files", HUB_REPO, "--ctx", "100000000")
-    assert run.returncode == 0, run.stderr
-    assert run.stdout.splitlines() == [SMOL, "    Q4_1, 98 MB — Too large"]
+    assert run.returncode == 2 and "16,777,216" in run.stderr
+    assert run.stderr.count("\n") == 1 and not run.stdout
 
 
 def test_models_pull_installs_a_verified_model_that_chats(cli_hub: FakeHub, smollm2: Path) -> None:

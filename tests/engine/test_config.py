@@ -43,18 +43,27 @@ def test_settings_round_trip_and_version() -> None:
     assert settings.context_size == 8192 and settings.offline
 
 
+def broken_copies(path: Path) -> list[Path]:
+    """The copies of ``path`` set aside as ``<name>.broken-<timestamp>``."""
+    return sorted(path.parent.glob(path.name + ".broken-*"))
+
+
 def test_damaged_settings_are_kept_aside_not_lost() -> None:
     paths = get_paths().ensure()
     paths.settings_file.write_text("{ not json")
-    assert load_settings(paths) == Settings()
-    assert paths.settings_file.with_suffix(".json.broken").read_text() == "{ not json"
+    # Offline mode fails closed: the damaged file may have had it on.
+    assert load_settings(paths) == Settings(offline=True)
+    [kept] = broken_copies(paths.settings_file)
+    assert kept.read_text() == "{ not json"
+    assert load_settings(paths) == Settings(offline=True)  # the repaired file, read again
+    assert broken_copies(paths.settings_file) == [kept]
 
 
 def test_unknown_keys_are_preserved() -> None:
     paths = get_paths().ensure()
-    paths.settings_file.write_text(json.dumps({"version": 1, "threads": 3, "future_key": 1}))
+    paths.settings_file.write_text(json.dumps({"version": 1, "threads": 1, "future_key": 1}))
     settings = load_settings(paths)
-    assert settings.threads == 3 and settings.extra == {"future_key": 1}
+    assert settings.threads == 1 and settings.extra == {"future_key": 1}
 
 
 def test_a_version_1_file_migrates_and_keeps_every_value() -> None:
@@ -64,7 +73,7 @@ def test_a_version_1_file_migrates_and_keeps_every_value() -> None:
         "backend": "llamacpp",
         "gpu_offload": "12",
         "context_size": 8192,
-        "threads": 3,
+        "threads": 1,
         "offline": True,
         "models_dir": "/srv/models",
         "context_policy": "stop",
@@ -77,7 +86,7 @@ def test_a_version_1_file_migrates_and_keeps_every_value() -> None:
         backend="llamacpp",
         gpu_offload="12",
         context_size=8192,
-        threads=3,
+        threads=1,
         offline=True,
         models_dir="/srv/models",
         context_policy="stop",
@@ -119,12 +128,15 @@ def test_an_invalid_value_falls_back_to_its_default_and_the_rest_is_kept(
     paths.settings_file.write_text(json.dumps(raw))
     with caplog.at_level(logging.WARNING, logger="engine.config"):
         settings = load_settings(paths)
-    assert settings == Settings(context_policy="stop", models_dir="/data/models")
+    # "offline": "yes" is not a boolean: offline mode stays on rather than turning off.
+    assert settings == Settings(context_policy="stop", models_dir="/data/models", offline=True)
     warned = caplog.text
     for name in ("theme", "gpu_offload", "threads", "context_size", "offline", "language"):
         assert name in warned
-    # The file itself is left as it was: the user's other values are not rewritten.
-    assert json.loads(paths.settings_file.read_text()) == raw
+    # The file as it was is kept aside; the repaired one keeps the user's valid values.
+    [kept] = broken_copies(paths.settings_file)
+    assert json.loads(kept.read_text()) == raw
+    assert load_settings(paths) == settings
 
 
 def test_wrong_types_and_a_bad_version_do_not_crash() -> None:
@@ -160,6 +172,6 @@ def test_the_document_size_limit_is_checked_and_a_bad_stored_value_falls_back() 
     assert validate_settings(Settings(max_document_mb=50)) == []
     assert any("max_document_mb" in p for p in validate_settings(Settings(max_document_mb=0)))
     paths.settings_file.parent.mkdir(parents=True, exist_ok=True)
-    paths.settings_file.write_text(json.dumps({"version": 2, "max_document_mb": -5, "threads": 3}))
+    paths.settings_file.write_text(json.dumps({"version": 2, "max_document_mb": -5, "threads": 1}))
     loaded = load_settings(paths)
-    assert (loaded.max_document_mb, loaded.threads) == (200, 3)
+    assert (loaded.max_document_mb, loaded.threads) == (200, 1)

@@ -553,9 +553,10 @@ def test_context_choice() -> None:
     assert plan_backend(hw, MODEL_8B, n_ctx=0).n_ctx == 4096
     tiny_ctx = FakeModel("llama", 2, (1000, 1000), 1000, 2048, 16, 1000)
     assert plan_backend(hw, tiny_ctx, n_ctx=0).n_ctx == 2048
+    # Above the trained length the context is lowered to it, and the user is told.
     over = plan_backend(hw, tiny_ctx, n_ctx=4096)
-    assert over.n_ctx == 4096
-    assert any("2048 tokens" in w for w in over.warnings)
+    assert over.n_ctx == 2048
+    assert any("4,096" in w and "2,048 tokens" in w for w in over.warnings)
 
 
 # --------------------------------------------------------------------------- memory warnings, badge

@@ -28,6 +28,11 @@ def store() -> ChatOptionsStore:
     return ChatOptionsStore.for_paths(get_paths())
 
 
+def broken_copies(store: ChatOptionsStore) -> list[Path]:
+    """The copies of the store's file set aside as ``<name>.broken-<timestamp>``."""
+    return sorted(store.path.parent.glob(store.path.name + ".broken-*"))
+
+
 def test_builtin_presets_are_the_promised_ones_with_a_real_default() -> None:
     names = [p.name for p in BUILTIN_PRESETS]
     assert names == [
@@ -99,13 +104,14 @@ def test_a_broken_file_is_kept_aside_and_defaults_are_used(
     store.path.write_text('{"version": 1, "presets": [', encoding="utf-8")
     with caplog.at_level(logging.WARNING, logger="engine.presets"):
         assert store.load() == ChatOptions()
-    assert store.broken_path.read_text(encoding="utf-8") == '{"version": 1, "presets": ['
+    [kept] = broken_copies(store)
+    assert kept.read_text(encoding="utf-8") == '{"version": 1, "presets": ['
     assert not store.path.exists()
     assert "unreadable" in caplog.text
     # Saving afterwards works and does not touch the kept copy.
     store.save(ChatOptions().with_selected("Concise"))
     assert store.load().selected == "Concise"
-    assert store.broken_path.exists()
+    assert broken_copies(store) == [kept]
 
 
 @pytest.mark.parametrize(
@@ -121,7 +127,8 @@ def test_a_file_of_the_wrong_shape_is_kept_aside(store: ChatOptionsStore, conten
     store.path.parent.mkdir(parents=True)
     store.path.write_text(content, encoding="utf-8")
     assert store.load() == ChatOptions()
-    assert store.broken_path.read_text(encoding="utf-8") == content
+    [kept] = broken_copies(store)
+    assert kept.read_text(encoding="utf-8") == content
 
 
 def test_unusable_preset_entries_are_skipped_and_a_copy_is_kept(
@@ -145,7 +152,8 @@ def test_unusable_preset_entries_are_skipped_and_a_copy_is_kept(
     options = store.load()
     assert [p.name for p in options.presets if not p.builtin] == ["Good"]
     assert options.system_prompt == "Be good."
-    assert store.broken_path.read_text(encoding="utf-8") == content
+    [kept] = broken_copies(store)
+    assert kept.read_text(encoding="utf-8") == content
     assert store.path.exists()
 
 
@@ -174,7 +182,7 @@ def test_invalid_sampling_values_fall_back_field_by_field(
     for name in ("temperature", "top_p", "top_k", "min_p", "repeat_penalty", "max_tokens", "seed"):
         assert f"{name}=" in caplog.text
     assert options.sampling.temperature == defaults.temperature
-    assert not store.broken_path.exists()  # a bad value is repaired, not a broken file
+    assert not broken_copies(store)  # a bad value is repaired, not a broken file
 
 
 @pytest.mark.parametrize(

@@ -190,5 +190,6 @@ def test_a_broken_import_registry_is_set_aside(tmp_path: Path) -> None:
     store.root.mkdir(parents=True)
     store.imports_file.write_text("{not json", encoding="utf-8")
     assert [m.source for m in store.list()] == ["starter"]
-    assert store.imports_file.with_suffix(".json.broken").exists()
+    [kept] = store.imports_file.parent.glob("imports.json.broken-*")
+    assert kept.read_text(encoding="utf-8") == "{not json"
     assert store.import_model(_plant(tmp_path / "x.gguf")).id == "imported/x"
