@@ -656,7 +656,12 @@ class DownloadManager:
             if unchecked >= DISK_CHECK_BYTES:
                 self._check_space_left(job, part, job.file.size - before - have)
                 unchecked = 0
-            self._write(job, out, chunk, part)
+            try:
+                self._write_all(out, chunk)
+            except OSError as exc:
+                with self._lock:  # what reached the disk, a partial write included
+                    job.done = before + out.tell()
+                raise self._write_error(job, part, exc) from exc
             unchecked += len(chunk)
             have += len(chunk)
             window_bytes += len(chunk)
@@ -675,14 +680,12 @@ class DownloadManager:
             raise _Stop
         return have
 
-    def _write(self, job: _Job, out: Any, chunk: bytes, part: str) -> None:
-        """Worker thread: write all of ``chunk`` (a raw file may take part of it per call)."""
+    @staticmethod
+    def _write_all(out: Any, chunk: bytes) -> None:
+        """Write all of ``chunk`` to an unbuffered file, which may take part of it per call."""
         view = memoryview(chunk)
-        try:
-            while view:
-                view = view[out.write(view) :]
-        except OSError as exc:
-            raise self._write_error(job, part, exc) from exc
+        while view:
+            view = view[out.write(view) :]
 
     def _check_space_left(self, job: _Job, part: str, still_to_come: int) -> None:
         """Worker thread: stop, keeping the bytes, when the rest can no longer fit on the disk."""

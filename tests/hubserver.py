@@ -273,9 +273,15 @@ class FakeHub:
             pass
 
     def _send_endless_json(
-        self, h: BaseHTTPRequestHandler, value: list[object] | dict[str, object], more: object
+        self,
+        h: BaseHTTPRequestHandler,
+        value: list[object] | dict[str, object],
+        more: Iterator[object] | None,
     ) -> None:
-        """A list (or a dict whose last key is a list) whose items never end."""
+        """A list (or a dict whose last key is a list) whose items never end.
+
+        After ``value``'s own items come ``more``'s, then ``value``'s again, forever.
+        """
         h.close_connection = True
         items = value if isinstance(value, list) else next(reversed(value.values()))
         assert isinstance(items, list), "an endless dict answer ends with its list"
@@ -283,7 +289,7 @@ class FakeHub:
         cut = head.rindex(b"]")  # the list's end (the dict's last value for an object)
         if not self._write(h, head[:cut] + (b"," if items else b"")):
             return
-        source = itertools.cycle(items) if more is None else more
+        source = itertools.chain(more or (), itertools.cycle(items or [{}]))
         batch: list[bytes] = []
         for item in source:
             batch.append(json.dumps(item).encode())
@@ -407,37 +413,36 @@ class FakeHub:
         repo = self._repo_or_error(h, rest.split("/tree/")[0])
         if repo is None:
             return
-        entries: list[object] = []
-        for name, data in repo.files.items():
-            sha = self.sha256(data)
-            entries.append(
-                {
-                    "type": "file",
-                    "oid": sha[:40],
-                    "size": len(data),
-                    "path": name,
-                    "lfs": {"oid": sha, "size": len(data), "pointerSize": 134},
-                }
-            )
-        for name in repo.advertised:
-            entries.append(
-                {
-                    "type": "file",
-                    "oid": "0" * 40,
-                    "size": 10,
-                    "path": name,
-                    "lfs": {"oid": "0" * 64, "size": 10, "pointerSize": 134},
-                }
-            )
         if self.api_trouble.one_page:
-            self._json(h, entries)
+            self._json(h, list(self._tree_entries(repo)))
             return
         start = int(query.get("cursor", ["0"])[0])
-        page = entries[start : start + self.PAGE]
+        page = list(itertools.islice(self._tree_entries(repo), start, start + self.PAGE + 1))
         link = ""
-        if start + self.PAGE < len(entries):
+        if len(page) > self.PAGE:
+            page.pop()
             link = f"{self.endpoint}/api/models/{quote(rest)}?cursor={start + self.PAGE}"
-        self._json(h, page, link=link)
+        self._json(h, page, link=link, more=self._tree_entries(repo))
+
+    def _tree_entries(self, repo: FakeRepo) -> Iterator[dict[str, object]]:
+        """The listing's entries, made as they are sent (a listing may hold 100,000 files)."""
+        for name, data in repo.files.items():
+            sha = self.sha256(data)
+            yield {
+                "type": "file",
+                "oid": sha[:40],
+                "size": len(data),
+                "path": name,
+                "lfs": {"oid": sha, "size": len(data), "pointerSize": 134},
+            }
+        for name in repo.advertised:
+            yield {
+                "type": "file",
+                "oid": "0" * 40,
+                "size": 10,
+                "path": name,
+                "lfs": {"oid": "0" * 64, "size": 10, "pointerSize": 134},
+            }
 
     def _split_repo(self, rest: str) -> tuple[str, str]:
         owner, name, *tail = rest.split("/")
