@@ -44,16 +44,10 @@ from typing import Any, Literal
 from engine.config import Paths, Settings
 from engine.errors import DownloadError
 from engine.hardware import format_bytes
-from engine.hub import (
-    HubFile,
-    clean_text,
-    hub_error,
-    is_safe_name,
-    offline_error,
-    range_start,
-)
+from engine.hub import HubFile, hub_error, is_safe_name, offline_error, range_start
 from engine.hub import resolve_endpoint as _resolve_endpoint
 from engine.hub_http import open_answer
+from engine.hub_text import clean_text
 
 log = logging.getLogger("engine.download")
 

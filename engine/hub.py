@@ -16,7 +16,6 @@ import logging
 import re
 import threading
 import time
-import unicodedata
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
@@ -34,6 +33,7 @@ from engine.hub_http import (
     read_at_most,
     too_slow,
 )
+from engine.hub_text import MAX_TEXT, clean_text, is_plain
 from engine.plan import fit_badge
 
 log = logging.getLogger("engine.download")
@@ -63,9 +63,6 @@ MAX_LISTED_FILES = 10_000
 #: GGUF models (a file, or a split file's parts) one listing returns. A repository offers
 #: a few dozen quantizations, and every model listed costs a remote header read for its fit.
 MAX_LISTED_MODELS = 100
-#: Characters kept of one piece of hub text (a date, part of an error message): enough for
-#: any real value, and no screenful of junk from a hub that sends one.
-MAX_TEXT = 300
 
 SORTS = {"downloads": "downloads", "likes": "likes", "recent": "lastModified"}
 
@@ -76,36 +73,6 @@ _QUANT = re.compile(
 )
 _DRIVE = re.compile(r"^[A-Za-z]:")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
-#: Terminal escape sequences (ECMA-48), removed whole so their parameters do not remain:
-#: CSI (ESC [ or 0x9b ... final byte), OSC/DCS/SOS/PM/APC strings (ESC ] P X ^ _ or their
-#: 8-bit forms, up to BEL or ST), and two-byte ESC sequences.
-_ESCAPES = re.compile(
-    r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]?"
-    r"|(?:\x1b[\]PX^_]|[\x90\x98\x9d\x9e\x9f])[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?"
-    r"|\x1b[ -~]?"
-)
-#: Bidirectional overrides and isolates: they reorder what a terminal or label shows
-#: (CVE-2021-42574, "Trojan Source").
-_BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c")
-
-
-def clean_text(text: str, limit: int = MAX_TEXT) -> str:
-    """Hub text made safe to print: no escape sequences, control or bidi characters.
-
-    Escape sequences go whole; other control characters (line breaks and tabs included,
-    which could forge a line of output) become spaces; the result is cut to ``limit``
-    characters.
-    """
-    text = _ESCAPES.sub("", text)
-    text = "".join(
-        " " if unicodedata.category(c) == "Cc" else c for c in text if c not in _BIDI
-    ).strip()
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _is_plain(text: str) -> bool:
-    """No control, bidi or escape character: the text prints as it reads."""
-    return not any(unicodedata.category(c) == "Cc" or c in _BIDI for c in text)
 
 
 def is_repo_id(text: str) -> bool:
@@ -221,7 +188,7 @@ def is_safe_name(name: str) -> bool:
     """
     if not name or "\\" in name or name.startswith("/") or _DRIVE.match(name):
         return False
-    if not _is_plain(name):
+    if not is_plain(name):
         return False
     return all(part not in ("", ".", "..") for part in name.split("/"))
 
@@ -357,14 +324,23 @@ def _repo_from(item: Any) -> HubRepo | None:
     if not isinstance(repo_id, str) or not is_repo_id(repo_id):
         log.warning("Ignoring a search result with an invalid repository id %.300r", repo_id)
         return None
-    modified = item.get("lastModified")
     return HubRepo(
         repo_id=repo_id,
         downloads=_count(item.get("downloads")),
         likes=_count(item.get("likes")),
-        last_modified=clean_text(modified, 40) if isinstance(modified, str) else "",
+        last_modified=_iso_time(item.get("lastModified")),
         gated=item.get("gated") not in (None, False, "false", ""),
     )
+
+
+def _iso_time(value: Any) -> str:
+    """The hub's time stamp in ISO 8601 (as huggingface_hub parses it), or "" for anything else."""
+    from huggingface_hub.utils import parse_datetime
+
+    try:
+        return parse_datetime(value).isoformat() if isinstance(value, str) else ""
+    except ValueError:
+        return ""
 
 
 def _entry_from(item: Any) -> tuple[str, int, str] | None:

@@ -28,8 +28,9 @@ import pytest
 from engine import downloads as dl
 from engine.config import Settings, get_paths
 from engine.errors import DownloadError
-from engine.hub import MAX_LISTED_FILES, MAX_LISTED_MODELS, Hub, clean_text, is_safe_name
+from engine.hub import MAX_LISTED_FILES, MAX_LISTED_MODELS, Hub, is_safe_name
 from engine.hub_http import ANSWER_DEADLINE_S
+from engine.hub_text import clean_text
 from tests.engine import gguf_factory as gf
 from tests.hubserver import FakeHub
 
@@ -243,13 +244,13 @@ def test_hub_text_reaches_no_terminal_with_its_escapes(hub: FakeHub) -> None:
         "evil/names-GGUF",
         {"fine-Q8_0.gguf": TINY, "\x1b]0;pwned\x07-Q4_0.gguf": TINY, "a\u202egguf.Q2_K.gguf": TINY},
         downloads=10**5,
-        last_modified="2025-01-01\x1b[2J",
+        last_modified="2025-01-01T00:00:00.000Z\x1b[2J",
     )
     search = run_cli("models", "search", "")
     assert search.returncode == 0, search
     assert "evil/names-GGUF  [100,000 downloads" in search.stdout
     as_json = run_cli("models", "search", "names", "--json")
-    assert json.loads(as_json.stdout)[0]["last_modified"] == "2025-01-01"
+    assert json.loads(as_json.stdout)[0]["last_modified"] == ""  # not a time: dropped
     files = run_cli("models", "files", "evil/names-GGUF")
     assert files.returncode == 0, files
     assert files.stdout.splitlines()[0] == "fine-Q8_0.gguf"
