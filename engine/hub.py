@@ -502,7 +502,7 @@ class Hub:
             try:
                 page, url = self._listing_page(url, params, what, deadline)
             except DownloadError as exc:
-                if not entries:
+                if not pages:
                     raise
                 # What was read is still worth showing; the note says the rest is missing.
                 log.warning("Stopped listing %s: %s", repo_id, exc)
@@ -511,6 +511,11 @@ class Hub:
             pages, params = pages + 1, None  # the next page's address carries the query
             found = (_entry_from(item) for item in page[: MAX_LISTED_FILES - len(entries)])
             entries.extend(e for e in found if e is not None)
+            if url is not None and urlsplit(url)[:2] != urlsplit(self.endpoint)[:2]:
+                # Following it would send the hub's headers (a token) to another host.
+                log.warning("Not following %s's next page to %.300r", repo_id, url)
+                stopped = "its next page is on another host"
+                break
         models = group_gguf_files(repo_id, entries)
         return HubListing(
             repo_id=repo_id,
@@ -524,7 +529,7 @@ class Hub:
     def _listing_page(
         self, url: str, params: dict[str, Any] | None, what: str, deadline: float
     ) -> tuple[list[Any], str | None]:
-        """One page of a listing and the next page's address (same hub only), or errors."""
+        """One page of a listing and the next page's address, or errors."""
         try:
             page, next_url = get_json(
                 url, what=what, limit=MAX_LISTING_PAGE_BYTES, deadline=deadline, params=params
@@ -536,9 +541,6 @@ class Hub:
                 f"Could not {what}: {host_of(self.endpoint)} did not answer with a file "
                 "listing. Check HF_ENDPOINT, or try again later."
             )
-        if next_url is not None and urlsplit(next_url)[:2] != urlsplit(self.endpoint)[:2]:
-            # A next page elsewhere would take the hub's headers (and token) to another host.
-            raise DownloadError(f"Could not {what}: the listing's next page is on another host.")
         return page, next_url
 
     def file_url(self, repo_id: str, name: str, revision: str = "main") -> str:

@@ -87,6 +87,8 @@ class ApiTrouble:
         status: answer this HTTP status (with ``endless``: an error body that never ends).
         redirect: answer 302 to the same address with an endless body.
         one_page: send a listing in one page, however long, instead of pages of 1,000.
+        after_pages: misbehave only from this page of a listing on (0: from the first).
+        next_host: send a listing's next-page links to this ``scheme://host`` instead.
     """
 
     endless: bool = False
@@ -94,6 +96,8 @@ class ApiTrouble:
     status: int = 0
     redirect: bool = False
     one_page: bool = False
+    after_pages: int = 0
+    next_host: str = ""
 
 
 @dataclass
@@ -218,12 +222,13 @@ class FakeHub:
         *,
         link: str = "",
         more: Iterator[object] | None = None,
+        behave: bool = False,
     ) -> None:
-        """Send a JSON answer, or misbehave as :attr:`api_trouble` says.
+        """Send a JSON answer, or misbehave as :attr:`api_trouble` says (unless ``behave``).
 
         ``more`` yields further list items that an endless answer sends after ``value``'s.
         """
-        trouble = self.api_trouble
+        trouble = ApiTrouble() if behave else self.api_trouble
         if trouble.redirect:
             h.send_response(302)
             h.send_header("Location", h.path)
@@ -421,8 +426,10 @@ class FakeHub:
         link = ""
         if len(page) > self.PAGE:
             page.pop()
-            link = f"{self.endpoint}/api/models/{quote(rest)}?cursor={start + self.PAGE}"
-        self._json(h, page, link=link, more=self._tree_entries(repo))
+            host = self.api_trouble.next_host or self.endpoint
+            link = f"{host}/api/models/{quote(rest)}?cursor={start + self.PAGE}"
+        behave = start < self.api_trouble.after_pages * self.PAGE
+        self._json(h, page, link=link, more=self._tree_entries(repo), behave=behave)
 
     def _tree_entries(self, repo: FakeRepo) -> Iterator[dict[str, object]]:
         """The listing's entries, made as they are sent (a listing may hold 100,000 files)."""

@@ -211,6 +211,26 @@ def test_a_listing_in_one_huge_page_is_refused(hub: FakeHub, smollm2: Path) -> N
         Hub(Settings(), endpoint=hub.endpoint).listing("big/one-page-GGUF")
 
 
+@pytest.mark.parametrize(
+    ("trouble", "reason"),
+    [
+        ({"endless": True, "after_pages": 2}, "the rest could not be read"),
+        ({"next_host": "http://elsewhere.invalid"}, "its next page is on another host"),
+    ],
+)
+def test_a_listing_that_fails_after_its_first_pages_keeps_what_was_read(
+    hub: FakeHub, trouble: dict[str, object], reason: str
+) -> None:
+    names = [f"m{i:04d}-Q4_0.gguf" for i in range(3 * FakeHub.PAGE)]
+    hub.add_repo("big/paged-GGUF", dict.fromkeys(names, TINY))
+    hub.misbehave_api(**trouble)
+    listing = Hub(Settings(), endpoint=hub.endpoint).listing("big/paged-GGUF")
+    pages_read = 2 if "after_pages" in trouble else 1
+    assert listing.files_read == pages_read * FakeHub.PAGE and not listing.complete
+    assert [f.name for f in listing.files] == names[:MAX_LISTED_MODELS]
+    assert f"({reason})" in listing.note()
+
+
 def test_a_header_read_stops_at_the_bytes_asked_when_range_is_ignored(
     hub: FakeHub, smollm2: Path
 ) -> None:
