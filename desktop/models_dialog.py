@@ -593,13 +593,17 @@ class DiscoverTab(QWidget):
         serial = self._listing_serial
         hub = self._hub()
         try:
-            files = await asyncio.to_thread(hub.files, repo_id)
+            listing = await asyncio.to_thread(hub.listing, repo_id)
         except EngineError as exc:
             self.message_bar.show_message(str(exc))
             return False
         if serial != self._listing_serial:
             return False
-        self.message_bar.hide()
+        files = list(listing.files)
+        if listing.note():  # a capped listing says what it left out
+            self.message_bar.show_message(listing.note(), error=False)
+        else:
+            self.message_bar.hide()
         self._files = files
         self.files_table.setRowCount(len(files))
         for row, file in enumerate(files):

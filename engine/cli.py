@@ -422,25 +422,32 @@ def _pick_file(files: Sequence[HubFile], repo: str, name: str | None, quant: str
 
 
 async def _cmd_models_files(args: argparse.Namespace) -> int:
+    import time
+
     from engine.client import EngineClient
     from engine.config import get_paths, load_settings
     from engine.hardware import format_bytes, probe_hardware
     from engine.hub import Hub
+    from engine.hub_http import ANSWER_DEADLINE_S
     from engine.loading import llama_build_from_hello
     from engine.plan import fit_badge_label
 
     settings = load_settings(get_paths())
     hub = Hub(settings)
-    files = await asyncio.to_thread(hub.files, args.repo)
+    listing = await asyncio.to_thread(hub.listing, args.repo)
+    files = listing.files
     # llama.cpp's build is what the worker reports: this process never loads it.
     async with EngineClient() as client:
         llama = llama_build_from_hello(await client.hello())
     hw = await asyncio.to_thread(probe_hardware, llama_probe=lambda: llama)
     n_ctx = args.ctx or settings.context_size
+    # The headers are read side by side, so they share one answer's time: a slow hub
+    # costs the command that long, not that long per file.
+    deadline = time.monotonic() + ANSWER_DEADLINE_S
 
     def fit(file: HubFile) -> tuple[str, str]:
         try:
-            return hub.fit(hub.header(file), hw, n_ctx), ""
+            return hub.fit(hub.header(file, deadline=deadline), hw, n_ctx), ""
         except EngineError as exc:  # one unreadable header leaves the others listed
             return "unknown", str(exc)
 
@@ -452,14 +459,15 @@ async def _cmd_models_files(args: argparse.Namespace) -> int:
                 for f, (badge, error) in zip(files, fits, strict=True)
             ]
         )
-        return 0
-    if not files:
+    elif not files:
         print(f"{args.repo} has no GGUF files.")
-        return 0
-    for f, (badge, error) in zip(files, fits, strict=True):
-        parts = f", {len(f.parts)} parts" if len(f.parts) > 1 else ""
-        label = fit_badge_label(badge) if badge != "unknown" else f"fit unknown: {error}"
-        print(f"{f.name}\n    {f.quant or '?'}, {format_bytes(f.size)}{parts} — {label}")
+    else:
+        for f, (badge, error) in zip(files, fits, strict=True):
+            parts = f", {len(f.parts)} parts" if len(f.parts) > 1 else ""
+            label = fit_badge_label(badge) if badge != "unknown" else f"fit unknown: {error}"
+            print(f"{f.name}\n    {f.quant or '?'}, {format_bytes(f.size)}{parts} — {label}")
+    if listing.note():  # after the list, where it is read; on stderr, so --json stays JSON
+        print(listing.note(), file=sys.stderr)
     return 0
 
 

@@ -8,6 +8,11 @@ file whenever a download fails, so it cannot resume after a pause or a restart.)
 A finished part is checked against the hub's LFS sha256 before it is moved into
 ``<models>/<publisher>/<repo>/``, next to a ``<name>.download.json`` sidecar.
 
+Bounds: a part is never written past the size the hub listed for it (a server that sends
+more is reported as such and its bytes deleted), and free disk space is checked before a
+download starts and again while it is written; a disk that fills up anyway stops the
+download with its bytes kept for a resume.
+
 Threads: every download runs on its own worker thread; ``on_progress`` is called
 from those threads, never from the caller's. A GUI must hand it over to its own
 thread (``loop.call_soon_threadsafe``). Each HTTP exchange (metadata and body) runs on a
@@ -20,9 +25,11 @@ and closing a response from another thread does not wake a blocked read everywhe
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import logging
+import math
 import queue
 import shutil
 import threading
@@ -37,16 +44,22 @@ from typing import Any, Literal
 from engine.config import Paths, Settings
 from engine.errors import DownloadError
 from engine.hardware import format_bytes
-from engine.hub import HubFile, http_timeout, hub_error, is_safe_name, offline_error
+from engine.hub import HubFile, hub_error, is_safe_name, offline_error, range_start
 from engine.hub import resolve_endpoint as _resolve_endpoint
+from engine.hub_http import open_answer
+from engine.hub_text import clean_text
 
 log = logging.getLogger("engine.download")
 
 State = Literal["queued", "downloading", "paused", "verifying", "done", "failed", "cancelled"]
 STAGING = ".downloads"
 STATE_FILE = "downloads.json"
-#: Kept free beyond the download itself.
+#: Kept free beyond the download itself when it starts.
 DISK_MARGIN = 256 * 1000**2
+#: Bytes written between two looks at the free disk space while downloading: a look is one
+#: statvfs call, so even every 4 MB costs nothing next to the writes, and a disk that
+#: another program fills is noticed before this download fills the rest.
+DISK_CHECK_BYTES = 4 * 1024 * 1024
 #: Automatic retries of a stalled or dropped transfer before it fails.
 MAX_RETRIES = 4
 CHUNK = 1024 * 1024
@@ -96,12 +109,25 @@ class _ShortBody(Exception):
     """The server ended a response before the bytes it announced (retried like a drop)."""
 
 
-class _Meta:
-    """The resolve metadata a reader thread hands to the worker before the body."""
+class _Oversize(Exception):
+    """The server sent, or announced, more bytes than the hub listed for the part."""
 
-    def __init__(self, commit_hash: str | None, status_code: int) -> None:
-        self.commit_hash = commit_hash
-        self.status_code = status_code
+
+@dataclass(frozen=True)
+class _Meta:
+    """What a reader thread hands to the worker before the body.
+
+    Attributes:
+        commit_hash: the commit the hub resolved, or None.
+        status_code: the body's HTTP status (206 for a range).
+        body_length: the body's Content-Length, or None.
+        range_start: where a 206 body starts in the file (0 otherwise).
+    """
+
+    commit_hash: str | None
+    status_code: int
+    body_length: int | None
+    range_start: int
 
 
 @dataclass
@@ -130,6 +156,7 @@ class DownloadManager:
         max_parallel: downloads transferring at the same time.
         endpoint: the hub's address (default ``$HF_ENDPOINT`` or huggingface.co).
         stall_timeout_s: seconds without a byte before a transfer is retried.
+        disk_margin: bytes kept free beyond a download when it starts.
     """
 
     def __init__(
@@ -141,6 +168,7 @@ class DownloadManager:
         max_parallel: int = 2,
         endpoint: str | None = None,
         stall_timeout_s: float = 30.0,
+        disk_margin: int = DISK_MARGIN,
     ) -> None:
         self.paths = paths
         self.settings = settings
@@ -148,6 +176,7 @@ class DownloadManager:
         self.models_dir = Path(folder).expanduser() if folder else paths.models_dir
         self.endpoint = _resolve_endpoint(endpoint)
         self.stall_timeout_s = stall_timeout_s
+        self.disk_margin = disk_margin
         self._on_progress = on_progress
         self._slots = threading.Semaphore(max(1, max_parallel))
         self._lock = threading.RLock()
@@ -301,7 +330,7 @@ class DownloadManager:
         return total
 
     def _check_disk(self, job: _Job) -> None:
-        need = job.file.size - self._bytes_on_disk(job) + DISK_MARGIN
+        need = job.file.size - self._bytes_on_disk(job) + self.disk_margin
         folder = self.models_dir
         while not folder.exists() and folder.parent != folder:
             folder = folder.parent
@@ -351,10 +380,17 @@ class DownloadManager:
                 for j in self._jobs.values()
                 if j.state in ("queued", "downloading", "paused", "verifying", "failed")
             ]
-        self._state_file.parent.mkdir(parents=True, exist_ok=True)
         tmp = self._state_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps(records, indent=1), encoding="utf-8")
-        tmp.replace(self._state_file)
+        try:
+            self._state_file.parent.mkdir(parents=True, exist_ok=True)
+            tmp.write_text(json.dumps(records, indent=1), encoding="utf-8")
+            tmp.replace(self._state_file)
+        except OSError as exc:
+            # A full disk must not also lose the download's outcome: the downloads stay
+            # in memory, and the previous state file is untouched (only tmp was written).
+            log.warning("Could not save the download list to %s: %s", self._state_file, exc)
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
 
     def _progress(self, job: _Job) -> DownloadProgress:
         left = job.file.size - job.done
@@ -410,7 +446,7 @@ class DownloadManager:
                 self._save()
             except Exception as exc:
                 log.exception("Download of %s failed", job.file.name)
-                self._set(job, "failed", f"{type(exc).__name__}: {exc}")
+                self._set(job, "failed", f"{type(exc).__name__}: {clean_text(str(exc))}")
                 self._save()
 
     def _transfer(self, job: _Job, index: int) -> None:
@@ -444,14 +480,25 @@ class DownloadManager:
                 if job.revision == "main" and meta.commit_hash:
                     job.revision = meta.commit_hash
                     self._save()
-                mode = "ab" if meta.status_code == 206 else "wb"
-                with path.open(mode) as out:
-                    got = self._copy(job, body, out, have if mode == "ab" else 0, index)
+                start = self._body_start(meta, part, size, have)
+                got = self._write_body(job, body, path, start, index)
                 if got < size:
                     raise _ShortBody(f"the hub ended the transfer of {part} early")
                 attempt = 0
             except _Stop:
                 raise
+            except _Oversize as exc:
+                # Bytes from a server that broke its own announcement are not worth keeping.
+                path.unlink(missing_ok=True)
+                with self._lock:
+                    job.done = self._bytes_on_disk(job)
+                raise DownloadError(
+                    f"The server sent more than the {size:,} bytes it announced for {part}, "
+                    "so Hearth stopped and deleted what it had sent. The repository may have "
+                    "changed since it was listed: list its files again, or try again later."
+                ) from exc
+            except DownloadError:
+                raise  # Hearth's own verdict (disk full, a refused answer): retrying won't help
             except Exception as exc:
                 if job.stop:
                     raise _Stop from exc
@@ -472,6 +519,24 @@ class DownloadManager:
                 # The reader ends at its next chunk, or at the stall timeout on a silent server.
                 abandoned.set()
 
+    @staticmethod
+    def _body_start(meta: _Meta, part: str, size: int, have: int) -> int:
+        """Where the body's first byte goes in the part: ``have`` (a range) or 0 (the file).
+
+        Raises:
+            _Oversize: the body is announced longer than the part.
+            DownloadError: the server sent a range that was not asked for.
+        """
+        start = meta.range_start if meta.status_code == 206 else 0
+        if start not in (0, have):
+            raise DownloadError(
+                f"Could not download {part}: the server sent other bytes than those asked "
+                "for. Try again later."
+            )
+        if meta.body_length is not None and start + meta.body_length > size:
+            raise _Oversize
+        return start
+
     def _read_body(
         self,
         repo_id: str,
@@ -488,7 +553,7 @@ class DownloadManager:
         """
         from huggingface_hub import hf_hub_url
         from huggingface_hub.file_download import get_hf_file_metadata
-        from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_status
+        from huggingface_hub.utils import build_hf_headers
 
         def hand_over(item: Any) -> bool:
             while not abandoned.is_set():
@@ -509,17 +574,27 @@ class DownloadManager:
             headers = build_hf_headers()
             headers["Accept-Encoding"] = "identity"
             headers["Range"] = f"bytes={start}-"
-            with get_session().stream(
-                "GET",
+            # No deadline: a large model takes as long as it takes; the stall timeout and
+            # the announced size bound it. Redirect bodies are left unread (open_answer).
+            with open_answer(
                 meta.location,
+                what=f"download {part}",
+                deadline=math.inf,
                 headers=headers,
-                timeout=http_timeout(self.stall_timeout_s),
+                read_timeout=self.stall_timeout_s,
             ) as response:
-                hf_raise_for_status(response)
-                if not hand_over(_Meta(meta.commit_hash, response.status_code)):
+                length = response.headers.get("Content-Length", "")
+                info = _Meta(
+                    commit_hash=meta.commit_hash,
+                    status_code=response.status_code,
+                    body_length=int(length) if length.isdigit() else None,
+                    range_start=range_start(response),
+                )
+                if not hand_over(info):
                     return
-                # As received: nothing buffered is lost when the connection drops.
-                for chunk in response.iter_bytes():
+                # Raw bytes as received: no decoding to inflate them, and nothing buffered
+                # is lost when the connection drops.
+                for chunk in response.iter_raw():
                     if not hand_over(chunk):
                         return
             hand_over(None)
@@ -536,19 +611,52 @@ class DownloadManager:
             except queue.Empty:
                 continue
 
+    def _write_body(
+        self, job: _Job, body: queue.Queue[Any], path: Path, start: int, index: int
+    ) -> int:
+        """Worker thread: write the reader's chunks into the part from ``start``; returns its size.
+
+        Unbuffered, so that a full disk shows at the write that failed and never later,
+        at a close that would lose which bytes made it to the disk.
+        """
+        try:
+            out = path.open("ab" if start else "wb", buffering=0)
+        except OSError as exc:
+            raise self._write_error(job, job.file.parts[index], exc) from exc
+        with out:
+            return self._copy(job, body, out, start, index)
+
     def _copy(self, job: _Job, body: queue.Queue[Any], out: Any, have: int, index: int) -> int:
-        """Worker thread: write the reader's chunks to ``out``; returns the part's bytes on disk."""
+        """Worker thread: write the reader's chunks to ``out``; returns the part's bytes on disk.
+
+        Raises:
+            _Oversize: the server sent more than the part's listed size (nothing past it
+                is written).
+            DownloadError: the disk is full, or about to be.
+        """
+        part, size = job.file.parts[index], job.file.sizes[index]
         before = sum(job.file.sizes[:index])
         last_emit = window_start = time.monotonic()
         window_bytes = 0
+        unchecked = DISK_CHECK_BYTES  # look at the free space before the first write
         while True:
             chunk = self._receive(job, body)
             if chunk is None:
                 break
             if isinstance(chunk, BaseException):
-                out.flush()
                 raise chunk
-            out.write(chunk)
+            if have + len(chunk) > size:
+                raise _Oversize
+            if unchecked >= DISK_CHECK_BYTES:
+                self._check_space_left(job, part, job.file.size - before - have)
+                unchecked = 0
+            try:
+                self._write_all(out, chunk)
+            except OSError as exc:
+                with self._lock:  # what reached the disk, a partial write included
+                    job.done = before + out.tell()
+                raise self._write_error(job, part, exc) from exc
+            unchecked += len(chunk)
             have += len(chunk)
             window_bytes += len(chunk)
             now = time.monotonic()
@@ -562,10 +670,40 @@ class DownloadManager:
             if now - last_emit >= _PROGRESS_INTERVAL:
                 last_emit = now
                 self._emit(self._progress(job))
-        out.flush()
         if job.stop:
             raise _Stop
         return have
+
+    @staticmethod
+    def _write_all(out: Any, chunk: bytes) -> None:
+        """Write all of ``chunk`` to an unbuffered file, which may take part of it per call."""
+        view = memoryview(chunk)
+        while view:
+            view = view[out.write(view) :]
+
+    def _check_space_left(self, job: _Job, part: str, still_to_come: int) -> None:
+        """Worker thread: stop, keeping the bytes, when the rest can no longer fit on the disk."""
+        free = shutil.disk_usage(self.staging_dir).free
+        if free < still_to_come:
+            raise DownloadError(
+                f"Not enough free disk space to finish {part}: {format_bytes(free)} is free "
+                f"in {self.models_dir} and {format_bytes(still_to_come)} is still to come. "
+                f"The {format_bytes(job.done)} downloaded so far are kept: free some space, "
+                "then resume the download."
+            )
+
+    def _write_error(self, job: _Job, part: str, exc: OSError) -> DownloadError:
+        """The message for a part that could not be written (a full disk above all)."""
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            return DownloadError(
+                f"The disk is full: {part} could not be written in {self.models_dir}. "
+                f"The {format_bytes(job.done)} downloaded so far are kept: free some space, "
+                "then resume the download."
+            )
+        return DownloadError(
+            f"Could not write {part} in {self.models_dir}: {exc.strerror or exc}. "
+            "Check the models folder in Settings, then resume the download."
+        )
 
     def _verify(self, job: _Job) -> None:
         self._set(job, "verifying")

@@ -1,22 +1,29 @@
 """A fake Hugging Face hub on 127.0.0.1 for tests: the HTTP calls huggingface_hub makes.
 
 It speaks what Hearth's hub client and downloader use: ``GET /api/models`` (search),
-``GET /api/models/{repo}`` with LFS sha256 and sizes (``?blobs=True``), and
+``GET /api/models/{repo}`` with LFS sha256 and sizes (``?blobs=True``),
+``GET /api/models/{repo}/tree/{revision}`` (the file listing, paged like the hub's at
+1,000 files with a ``Link: rel="next"`` header), and
 ``HEAD``/``GET /{repo}/resolve/{revision}/{path}``, which redirects (302, with
 ``X-Repo-Commit``, ``X-Linked-Etag`` and ``X-Linked-Size``) to ``/cdn/{repo}/{path}``,
 which serves the bytes with ``Range`` support.
 
-Per-file misbehaviours are switched on by tests: stall mid-transfer, drop the
-connection after N bytes, serve corrupted bytes, answer an HTTP error; a repo can
-advertise extra (e.g. path-traversal) names. Requests and bytes served are counted.
+Per-file misbehaviours are switched on by tests: stall mid-transfer, pause until a gate
+opens, drop the connection after N bytes, serve corrupted bytes, ignore Range, send more
+bytes than announced, answer an HTTP error; a repo can advertise extra (e.g.
+path-traversal) names. The JSON endpoints can misbehave too (:class:`ApiTrouble`): an
+answer that never ends, one that trickles a byte at a time, an error or a redirect with
+an endless body. Requests and bytes served are counted.
 """
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import threading
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -42,14 +49,55 @@ class FakeRepo:
 
 @dataclass
 class Misbehaviour:
-    """What goes wrong when a file is served; each ``*_once`` trouble happens on one GET only."""
+    """What goes wrong when a file is served; each ``*_once`` trouble happens on one GET only.
+
+    Attributes:
+        stall_after: stop sending after this many bytes of the file, then close.
+        drop_after: close the connection after this many bytes of the file.
+        pause_after: stop after this many bytes of the file until ``gate`` is set, then
+            go on with the same answer (once).
+        gate: opened by the test to end a ``pause_after`` pause.
+        corrupt: flip the first 4 kB.
+        ignore_range: answer 200 with the whole file whatever Range asks.
+        endless: after the file's bytes, send zeros until the client hangs up (and no
+            Content-Length: the hub's listing and X-Linked-Size still announce the file's size).
+        status: answer this HTTP status instead.
+    """
 
     stall_after: int | None = None
     stall_once: bool = True
     drop_after: int | None = None
     drop_once: bool = True
+    pause_after: int | None = None
+    gate: threading.Event = field(default_factory=threading.Event)
     corrupt: bool = False
+    ignore_range: bool = False
+    endless: bool = False
     status: int = 0
+
+
+@dataclass
+class ApiTrouble:
+    """What goes wrong on the JSON endpoints (search, listing, model info).
+
+    Attributes:
+        endless: the answer never ends: valid JSON items, one after another, until the
+            client hangs up (no Content-Length).
+        trickle_s: send the answer one byte at a time, this many seconds apart.
+        status: answer this HTTP status (with ``endless``: an error body that never ends).
+        redirect: answer 302 to the same address with an endless body.
+        one_page: send a listing in one page, however long, instead of pages of 1,000.
+        after_pages: misbehave only from this page of a listing on (0: from the first).
+        next_host: send a listing's next-page links to this ``scheme://host`` instead.
+    """
+
+    endless: bool = False
+    trickle_s: float = 0.0
+    status: int = 0
+    redirect: bool = False
+    one_page: bool = False
+    after_pages: int = 0
+    next_host: str = ""
 
 
 @dataclass
@@ -70,6 +118,8 @@ class FakeHub:
     def __init__(self) -> None:
         self.repos: dict[str, FakeRepo] = {}
         self.trouble: dict[str, Misbehaviour] = {}
+        self.api_trouble = ApiTrouble()
+        self._sha: dict[int, tuple[bytes, str]] = {}
         self._stats = _Stats()
         self._lock = threading.Lock()
         self.release = threading.Event()
@@ -90,6 +140,22 @@ class FakeHub:
         trouble = Misbehaviour(**kwargs)  # type: ignore[arg-type]
         self.trouble[name] = trouble
         return trouble
+
+    def misbehave_api(self, **kwargs: object) -> ApiTrouble:
+        """Make every JSON answer misbehave (see :class:`ApiTrouble`)."""
+        self.api_trouble = ApiTrouble(**kwargs)  # type: ignore[arg-type]
+        return self.api_trouble
+
+    def sha256(self, data: bytes) -> str:
+        """The sha256 of file bytes, computed once per bytes object (a listing may repeat one)."""
+        with self._lock:
+            known = self._sha.get(id(data))
+        if known is not None and known[0] is data:
+            return known[1]
+        digest = hashlib.sha256(data).hexdigest()
+        with self._lock:
+            self._sha[id(data)] = (data, digest)
+        return digest
 
     # ------------------------------------------------------------------ counters
     def bytes_served(self, name: str) -> int:
@@ -148,13 +214,94 @@ class FakeHub:
 
         return Handler
 
-    def _json(self, h: BaseHTTPRequestHandler, value: object, status: int = 200) -> None:
+    def _json(
+        self,
+        h: BaseHTTPRequestHandler,
+        value: object,
+        status: int = 200,
+        *,
+        link: str = "",
+        more: Iterator[object] | None = None,
+        behave: bool = False,
+    ) -> None:
+        """Send a JSON answer, or misbehave as :attr:`api_trouble` says (unless ``behave``).
+
+        ``more`` yields further list items that an endless answer sends after ``value``'s.
+        """
+        trouble = ApiTrouble() if behave else self.api_trouble
+        if trouble.redirect:
+            h.send_response(302)
+            h.send_header("Location", h.path)
+            h.end_headers()
+            self._send_endless(h, b'{"redirect": "' + b"x" * 65536)
+            return
+        if trouble.status:
+            h.send_response(trouble.status)
+            h.send_header("Content-Type", "application/json")
+            h.end_headers()
+            self._send_endless(h, b'{"error": "' + b"x" * 65536)
+            return
         body = json.dumps(value).encode()
         h.send_response(status)
         h.send_header("Content-Type", "application/json")
+        if link:
+            h.send_header("Link", f'<{link}>; rel="next"')
+        if trouble.endless and isinstance(value, list | dict):
+            h.end_headers()
+            self._send_endless_json(h, value, more)
+            return
         h.send_header("Content-Length", str(len(body)))
         h.end_headers()
+        if trouble.trickle_s:
+            for i in range(len(body)):
+                if self.release.wait(trouble.trickle_s) or not self._write(h, body[i : i + 1]):
+                    return
+            return
         h.wfile.write(body)
+
+    def _write(self, h: BaseHTTPRequestHandler, data: bytes) -> bool:
+        """Send bytes; False once the client has hung up."""
+        try:
+            h.wfile.write(data)
+            h.wfile.flush()
+        except OSError:
+            h.close_connection = True
+            return False
+        return True
+
+    def _send_endless(self, h: BaseHTTPRequestHandler, first: bytes, filler: bytes = b"") -> None:
+        """Send ``first``, then ``filler`` (default: more of ``first``) until the client leaves."""
+        h.close_connection = True
+        if not self._write(h, first):
+            return
+        while not self.release.is_set() and self._write(h, filler or first):
+            pass
+
+    def _send_endless_json(
+        self,
+        h: BaseHTTPRequestHandler,
+        value: list[object] | dict[str, object],
+        more: Iterator[object] | None,
+    ) -> None:
+        """A list (or a dict whose last key is a list) whose items never end.
+
+        After ``value``'s own items come ``more``'s, then ``value``'s again, forever.
+        """
+        h.close_connection = True
+        items = value if isinstance(value, list) else next(reversed(value.values()))
+        assert isinstance(items, list), "an endless dict answer ends with its list"
+        head = json.dumps(value).encode()
+        cut = head.rindex(b"]")  # the list's end (the dict's last value for an object)
+        if not self._write(h, head[:cut] + (b"," if items else b"")):
+            return
+        source = itertools.chain(more or (), itertools.cycle(items or [{}]))
+        batch: list[bytes] = []
+        for item in source:
+            batch.append(json.dumps(item).encode())
+            if len(batch) >= 256:
+                if self.release.is_set() or not self._write(h, b",".join(batch) + b","):
+                    return
+                batch = []
 
     def _error(self, h: BaseHTTPRequestHandler, status: int, code: str = "") -> None:
         body = json.dumps({"error": f"fake hub error {status}"}).encode()
@@ -173,6 +320,8 @@ class FakeHub:
             self._stats.requests.append((h.command, path, h.headers.get("Range", "")))
         if path == "/api/models":
             self._search(h, parse_qs(url.query))
+        elif path.startswith("/api/models/") and "/tree/" in path:
+            self._tree(h, path.removeprefix("/api/models/"), parse_qs(url.query))
         elif path.startswith("/api/models/"):
             self._info(h, path.removeprefix("/api/models/"))
         elif "/resolve/" in path:
@@ -229,7 +378,7 @@ class FakeHub:
             return
         siblings = []
         for name, data in repo.files.items():
-            sha = hashlib.sha256(data).hexdigest()
+            sha = self.sha256(data)
             siblings.append(
                 {
                     "rfilename": name,
@@ -262,6 +411,46 @@ class FakeHub:
             },
         )
 
+    #: Files in one page of a listing, as on the hub.
+    PAGE = 1000
+
+    def _tree(self, h: BaseHTTPRequestHandler, rest: str, query: dict[str, list[str]]) -> None:
+        repo = self._repo_or_error(h, rest.split("/tree/")[0])
+        if repo is None:
+            return
+        if self.api_trouble.one_page:
+            self._json(h, list(self._tree_entries(repo)))
+            return
+        start = int(query.get("cursor", ["0"])[0])
+        page = list(itertools.islice(self._tree_entries(repo), start, start + self.PAGE + 1))
+        link = ""
+        if len(page) > self.PAGE:
+            page.pop()
+            host = self.api_trouble.next_host or self.endpoint
+            link = f"{host}/api/models/{quote(rest)}?cursor={start + self.PAGE}"
+        behave = start < self.api_trouble.after_pages * self.PAGE
+        self._json(h, page, link=link, more=self._tree_entries(repo), behave=behave)
+
+    def _tree_entries(self, repo: FakeRepo) -> Iterator[dict[str, object]]:
+        """The listing's entries, made as they are sent (a listing may hold 100,000 files)."""
+        for name, data in repo.files.items():
+            sha = self.sha256(data)
+            yield {
+                "type": "file",
+                "oid": sha[:40],
+                "size": len(data),
+                "path": name,
+                "lfs": {"oid": sha, "size": len(data), "pointerSize": 134},
+            }
+        for name in repo.advertised:
+            yield {
+                "type": "file",
+                "oid": "0" * 40,
+                "size": 10,
+                "path": name,
+                "lfs": {"oid": "0" * 64, "size": 10, "pointerSize": 134},
+            }
+
     def _split_repo(self, rest: str) -> tuple[str, str]:
         owner, name, *tail = rest.split("/")
         return f"{owner}/{name}", "/".join(tail)
@@ -280,7 +469,7 @@ class FakeHub:
         if data is None:
             self._error(h, 404, "EntryNotFound")
             return
-        sha = hashlib.sha256(data).hexdigest()
+        sha = self.sha256(data)
         h.send_response(302)
         h.send_header("Location", f"/cdn/{repo.repo_id}/{quote(name)}")
         h.send_header("X-Repo-Commit", repo.commit)
@@ -297,12 +486,12 @@ class FakeHub:
         if repo is None or data is None:
             self._error(h, 404)
             return
-        sha = hashlib.sha256(data).hexdigest()
+        sha = self.sha256(data)
         trouble = self.trouble.get(name, Misbehaviour())
         if trouble.corrupt:
             data = bytes(b ^ 0xFF for b in data[:4096]) + data[4096:]
         start, end = 0, len(data) - 1
-        ranged = h.headers.get("Range", "")
+        ranged = "" if trouble.ignore_range else h.headers.get("Range", "")
         if ranged.startswith("bytes="):
             first, _, last = ranged.removeprefix("bytes=").partition("-")
             start = int(first) if first else 0
@@ -315,7 +504,8 @@ class FakeHub:
                 return
         h.send_response(206 if ranged else 200)
         h.send_header("Accept-Ranges", "bytes")
-        h.send_header("Content-Length", str(end - start + 1))
+        if not trouble.endless:
+            h.send_header("Content-Length", str(end - start + 1))
         if ranged:
             h.send_header("Content-Range", f"bytes {start}-{end}/{len(data)}")
         h.send_header("ETag", f'"{sha}"')
@@ -336,20 +526,31 @@ class FakeHub:
             stop_at, mode = trouble.drop_after, "drop"
             if trouble.drop_once:
                 trouble.drop_after = None
+        elif trouble.pause_after is not None:
+            stop_at, mode = trouble.pause_after, "pause"
+            trouble.pause_after = None
         limit = len(body) if stop_at is None else max(0, min(len(body), stop_at - start))
-        sent = 0
-        try:
-            while sent < limit:
-                chunk = body[sent : min(limit, sent + 65536)]
-                h.wfile.write(chunk)
-                sent += len(chunk)
-                with self._lock:
-                    self._stats.bytes_served[name] += len(chunk)
-            h.wfile.flush()
-            if mode == "stall":
-                self.release.wait(60)
-                h.close_connection = True
-            elif mode == "drop":
-                h.close_connection = True
-        except OSError:
+        if not self._send_file(h, name, body[:limit]):
+            return
+        if mode == "stall":
+            self.release.wait(60)
             h.close_connection = True
+        elif mode == "drop":
+            h.close_connection = True
+        elif mode == "pause":
+            trouble.gate.wait(60)
+            self._send_file(h, name, body[limit:])
+        if trouble.endless:
+            self._send_endless(h, b"", bytes(65536))
+
+    def _send_file(self, h: BaseHTTPRequestHandler, name: str, body: memoryview) -> bool:
+        """Send file bytes, counted; False once the client has hung up."""
+        sent = 0
+        while sent < len(body):
+            chunk = body[sent : sent + 65536]
+            if not self._write(h, chunk):
+                return False
+            sent += len(chunk)
+            with self._lock:
+                self._stats.bytes_served[name] += len(chunk)
+        return True
