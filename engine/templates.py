@@ -44,12 +44,14 @@ MAX_TEMPLATE_CHARS = 256 * 1024
 RENDER_TIMEOUT_S = 2.0
 #: The longest prompt a render may write: this many characters per character of the
 #: messages, plus OUTPUT_SLACK_CHARS, plus OUTPUT_PER_TEMPLATE_CHAR per character of
-#: the template. Real templates add a few dozen characters of markup per message
-#: (4x covers a chat of one-word messages) and at most their own text (tool
-#: instructions) once or twice.
+#: the template, plus OUTPUT_PER_MESSAGE_CHARS per message. Real templates add a few
+#: dozen characters of markup per message (4x covers a chat of one-word messages)
+#: and at most their own text (tool instructions) once or twice.
 OUTPUT_PER_INPUT_CHAR = 4
 OUTPUT_SLACK_CHARS = 64 * 1024
 OUTPUT_PER_TEMPLATE_CHAR = 8
+#: ... plus this much markup per message (tool-call wrappers run to a few hundred).
+OUTPUT_PER_MESSAGE_CHARS = 4096
 
 #: The format used when a model has no chat template, or its template was refused.
 #: Plain role-prefixed turns work with base (non-instruction) models too; the
@@ -164,6 +166,7 @@ class ChatTemplate:
             OUTPUT_PER_INPUT_CHAR * input_chars
             + OUTPUT_SLACK_CHARS
             + OUTPUT_PER_TEMPLATE_CHAR * len(self.source)
+            + OUTPUT_PER_MESSAGE_CHARS * len(messages)
         )
         budget = RenderBudget(
             max_chars=max(BUILD_PER_OUTPUT_CHAR * max_chars, BUILD_FLOOR),
