@@ -19,6 +19,38 @@ from typing import Protocol
 from engine.errors import UsageError
 from engine.templates import ChatTemplate
 
+#: Characters of message text whose check the worker remembers between requests: a
+#: chat sends its whole history every turn, and checking it costs two tokenizations
+#: (about 0.6 s per MB). 4 Mi characters cover a long chat and hold at most 16 MB.
+MEMO_CHARS = 4 * 1024 * 1024
+
+
+class PlainTextMemo:
+    """Which message texts are plain (spell no control token), for one loaded model.
+
+    Oldest first out once the texts remembered pass ``max_chars``.
+    """
+
+    def __init__(self, max_chars: int = MEMO_CHARS) -> None:
+        self._max_chars = max_chars
+        self._chars = 0
+        self._known: dict[str, bool] = {}
+
+    def get(self, text: str) -> bool | None:
+        """What was found for ``text``, or None."""
+        return self._known.get(text)
+
+    def put(self, text: str, plain: bool) -> None:
+        """Remember what was found for ``text`` (not if it alone is over the limit)."""
+        if len(text) > self._max_chars or text in self._known:
+            return
+        while self._known and self._chars + len(text) > self._max_chars:
+            oldest = next(iter(self._known))
+            del self._known[oldest]
+            self._chars -= len(oldest)
+        self._known[text] = plain
+        self._chars += len(text)
+
 
 class Tokenizer(Protocol):
     """What the encoder needs of a backend (engine.backends.base.Backend has it)."""
@@ -31,24 +63,30 @@ class Tokenizer(Protocol):
 class ChatPromptEncoder:
     """Turns conversations into prompt tokens for one loaded model and one request.
 
-    Runs on the worker's model thread. It remembers which message texts it has
-    checked, so make one per request.
+    Runs on the worker's model thread.
 
     Args:
         template: the chat template in use.
         tokenizer: the loaded backend.
         add_bos: whether the model wants a BOS token first.
         bos_text: the BOS token's text (a template that writes it gets no second one).
+        memo: the texts already checked with this tokenizer.
     """
 
     def __init__(
-        self, template: ChatTemplate, tokenizer: Tokenizer, *, add_bos: bool, bos_text: str
+        self,
+        template: ChatTemplate,
+        tokenizer: Tokenizer,
+        *,
+        add_bos: bool,
+        bos_text: str,
+        memo: PlainTextMemo,
     ) -> None:
         self._template = template
         self._tokenizer = tokenizer
         self._add_bos = add_bos
         self._bos_text = bos_text
-        self._plain: dict[str, bool] = {}
+        self._memo = memo
         self._last: tuple[str, list[int]] | None = None
 
     def encode(self, messages: Sequence[dict[str, str]]) -> tuple[str, list[int]]:
@@ -103,13 +141,13 @@ class ChatPromptEncoder:
         """Whether ``text`` tokenizes the same with special-token parsing as without.
 
         The tokenizer is the judge of what a control token's spelling is (each
-        vocabulary has its own), so this costs two tokenizations of each distinct text.
+        vocabulary has its own), so this costs two tokenizations of each new text.
         """
-        plain = self._plain.get(text)
+        plain = self._memo.get(text)
         if plain is None:
             tokenize = self._tokenizer.tokenize
             plain = tokenize(text, add_special=False, parse_special=True) == tokenize(
                 text, add_special=False, parse_special=False
             )
-            self._plain[text] = plain
+            self._memo.put(text, plain)
         return plain

@@ -24,7 +24,7 @@ from typing import Any, BinaryIO
 from engine import protocol
 from engine.backends.base import Backend, BackendLoadParams, LoadedModelFacts, RawGeneration
 from engine.chat import fit_conversation, output_reserve
-from engine.chat_prompt import ChatPromptEncoder
+from engine.chat_prompt import ChatPromptEncoder, PlainTextMemo
 from engine.errors import Cancelled, EngineError, NoModelLoaded, TemplateError
 from engine.hardware import probe_llama_build
 from engine.template_sandbox import TemplateRefused
@@ -48,6 +48,7 @@ class Worker:
         self._backend: Backend | None = None
         self._facts: LoadedModelFacts | None = None
         self._template: ChatTemplate | None = None
+        self._plain_memo: tuple[Backend | None, PlainTextMemo] = (None, PlainTextMemo())
         self._model_id = ""
         self._current_id = -1
         self._cancel = threading.Event()
@@ -275,9 +276,15 @@ class Worker:
         model goes on with the fallback format rather than refusing every request.
         """
         backend, facts, template = self._loaded()
+        if self._plain_memo[0] is not backend:  # what is plain depends on the vocabulary
+            self._plain_memo = (backend, PlainTextMemo())
         try:
             yield ChatPromptEncoder(
-                template, backend, add_bos=facts.add_bos, bos_text=facts.bos_text
+                template,
+                backend,
+                add_bos=facts.add_bos,
+                bos_text=facts.bos_text,
+                memo=self._plain_memo[1],
             )
         except TemplateRefused as exc:
             if template.is_fallback or isinstance(exc, TemplateRenderHung):

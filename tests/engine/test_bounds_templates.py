@@ -16,7 +16,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from engine.backends.base import BackendLoadParams, LoadedModelFacts
 from engine.backends.llamacpp import LlamaCppBackend
-from engine.chat_prompt import ChatPromptEncoder
+from engine.chat_prompt import ChatPromptEncoder, PlainTextMemo
 from engine.client import EngineClient
 from engine.errors import TemplateError, UsageError
 from engine.gguf_info import read_gguf_info
@@ -279,7 +279,9 @@ def starter(smollm2: Path) -> Iterator[tuple[LlamaCppBackend, LoadedModelFacts, 
 
 def _encoder(starter: tuple[LlamaCppBackend, LoadedModelFacts, ChatTemplate]) -> ChatPromptEncoder:
     backend, facts, template = starter
-    return ChatPromptEncoder(template, backend, add_bos=facts.add_bos, bos_text=facts.bos_text)
+    return ChatPromptEncoder(
+        template, backend, add_bos=facts.add_bos, bos_text=facts.bos_text, memo=PlainTextMemo()
+    )
 
 
 ORDINARY = [
@@ -456,3 +458,14 @@ async def test_a_template_hostile_on_one_message_is_refused_then_the_fallback_an
     assert client.worker_pid == worker.pid  # the worker did not crash
     answer = await _answer(client, [ChatMessage("user", "BOOM")])
     assert answer.stats.generated_tokens > 0
+
+
+def test_the_memo_of_checked_texts_is_bounded() -> None:
+    memo = PlainTextMemo(max_chars=10)
+    memo.put("aaaa", True)
+    memo.put("bbbb", False)
+    memo.put("cccc", True)  # over 10: the oldest goes
+    memo.put("x" * 11, True)  # alone over the limit: not kept
+    assert memo.get("aaaa") is None
+    assert memo.get("bbbb") is False and memo.get("cccc") is True
+    assert memo.get("x" * 11) is None
