@@ -4,14 +4,15 @@ A chat template is code from whoever made the GGUF file. Jinja2's immutable sand
 keeps it away from Python's internals, but not from memory: ``'a'|center(1500000000)``,
 ``'%1500000000s' % 'a'`` or a string doubled forty times in a loop are all allowed
 and cost gigabytes before any output appears. So every operation that can build a
-string, a list or a number goes through this module, and each one is paid for from
-one render's :class:`RenderBudget` *before* it runs when its size can be known in
-advance (a width, a repeat count, a format spec, the text of a list), and after it
-runs otherwise (the result then is at most a small multiple of values already paid
-for). The hooks are the sandbox's own (``call``, ``call_binop``), a ``finalize`` for output,
-wrapped filters, and a code generator that routes ``~``, slices, loops and the
-output buffers of macros and blocks through the budget. The same
-render also counts its steps, so a loop that builds nothing still ends.
+string, a list or a number goes through this module and is paid for from one
+render's :class:`RenderBudget`: *before* it runs when its size can be known in
+advance (a width, a repeat count, a format spec, the text of a list), after it runs
+otherwise (the result is then at most a small multiple of values already paid for).
+
+The hooks are the sandbox's own (``call``, ``call_binop``), a ``finalize`` for
+output, wrapped filters, and a code generator that routes ``~``, slices, loops and
+the output buffers of macros and blocks through the budget. The same render counts
+its steps, so a loop that builds nothing still ends.
 """
 
 from __future__ import annotations
@@ -46,15 +47,16 @@ from engine.errors import TemplateError
 #: Iterations ``range`` may produce over one render (Jinja's own sandbox allows as many
 #: in one range; a chat template needs a handful).
 MAX_RANGE_ITEMS = 100_000
-#: Loop iterations, calls, filters and operators one render may take. A 1,000-message
-#: chat through the largest real templates (tool-calling Qwen, Llama 3) takes about
-#: 100 k; twenty times that is still well under two seconds of Python.
+#: Loop iterations, calls, filters and operators one render may take. Real templates
+#: (Llama 3, Gemma, Qwen 2.5, DeepSeek R1, Mistral Small, Phi-4, Kimi K2) take 2 to 7
+#: per message, so this lets a chat of a few hundred thousand messages through, and
+#: a loop that does nothing else ends in about half a second.
 MAX_RENDER_STEPS = 2_000_000
 #: How much one render may build in all (strings in characters, lists in items), as a
-#: multiple of the longest prompt it may write. Real templates build each message's
-#: text a few times over (``'<|im_start|>' + role + '\n' + content + ...`` copies it
-#: four times); eight leaves room for that and still keeps a render of a 1 MB chat
-#: under ~35 M characters.
+#: multiple of the longest prompt it may write (engine.templates). Real templates
+#: build about three times what they write (``'<|im_start|>' + role + '\n' + content``
+#: copies the content at each ``+``); eight leaves room for that and keeps a render
+#: of a 1 MB chat under ~35 M characters.
 BUILD_PER_OUTPUT_CHAR = 8
 #: ... but never less than this: a template that collects messages into a list
 #: (``filtered = filtered + [message]``, Mistral's) pays for every copy of the list,
@@ -100,12 +102,16 @@ class RenderBudget:
         self.range_items = 0
 
     def require(self, size: int, what: str = "string") -> None:
-        """Refuse to build a value of ``size`` characters (or items) that would not fit."""
+        """Refuse to build a string of ``size`` characters (or a list of as many items)
+        that would not fit."""
         if size > self.max_chars - self.built:
             if size > self.max_chars:
+                if what == "list":
+                    value = f"list of {size:,} items"
+                else:
+                    value = f"{_size_text(size)} {what}"
                 raise TemplateRefused(
-                    f"the model's chat template tried to build a {_size_text(size)} {what}; "
-                    "Hearth refused it"
+                    f"the model's chat template tried to build a {value}; Hearth refused it"
                 )
             self._over()
 
@@ -248,6 +254,8 @@ def _values(args: Any) -> list[Any]:
 
 def percent_size(fmt: Any, args: Any, cap: int) -> int:
     """Most characters ``fmt % args`` can produce: its text, its values, its widths."""
+    if isinstance(fmt, bytes):
+        fmt = fmt.decode("latin-1")  # the same fields, one character per byte
     if not isinstance(fmt, str):
         return text_size(fmt, cap) + text_size(args, cap)
     size = len(fmt) + text_size(args, cap)
@@ -297,7 +305,8 @@ def _int_or(value: Any, default: int) -> int:
 
 
 def _replace_size(text: Any, old: Any, new: Any, count: Any) -> int:
-    if not (isinstance(text, str) and isinstance(old, str) and isinstance(new, str)):
+    kind = type(text)
+    if not (isinstance(text, (str, bytes)) and isinstance(old, kind) and isinstance(new, kind)):
         return 0  # replace() refuses mixed types itself
     hits = text.count(old) if old else len(text) + 1
     limit = _int_or(count, -1)
@@ -640,7 +649,9 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
 def _binop_size(operator: str, left: Any, right: Any, cap: int) -> tuple[int, str]:
     """Most a binary operator can build, and what (string, list or number)."""
     if operator == "%":
-        return (percent_size(left, right, cap), "string") if isinstance(left, str) else (0, "")
+        if isinstance(left, (str, bytes)):
+            return percent_size(left, right, cap), "string"
+        return 0, ""
     if operator == "+":
         if isinstance(left, (str, bytes, list, tuple)) and isinstance(right, type(left)):
             return len(left) + len(right), "string" if isinstance(left, (str, bytes)) else "list"

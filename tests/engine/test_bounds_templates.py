@@ -45,7 +45,7 @@ HOSTILE = {
     "nested_format": ("{{ '{:>{}}'.format('a', 1500000000) }}", "tried to build a 1.5 GB"),
     "expandtabs": ("{{ ('\t' * 1000).expandtabs(1500000) }}", "tried to build a 1.5 GB"),
     "repeat": ("{{ 'a' * 1000000000 }}", "tried to build a 1.0 GB string"),
-    "list_repeat": ("{{ [0] * 1000000000 }}", "tried to build a 1.0 GB list"),
+    "list_repeat": ("{{ [0] * 1000000000 }}", "tried to build a list of 1,000,000,000 items"),
     "replace": ("{% set s = messages[0].content %}{{ s.replace('', s) }}", "400.0 MB string"),
     "replace_filter": ("{% set s = messages[0].content %}{{ s|replace('', s) }}", "400.0 MB"),
     "join": ("{% set s = messages[0].content %}{{ s.join(s) }}", "400.0 MB string"),
@@ -98,8 +98,11 @@ HOSTILE = {
         "{% set ns.l = ns.l + [messages[0].content[i:]] %}{% endfor %}{{ ns.l|length }}",
         "of text for one prompt",
     ),
-    "batch_fill": ("{{ [1]|batch(1500000000, 0)|list }}", "tried to build a 1.5 GB list"),
-    "sum_of_lists": ("{{ ([[1] * 3000] * 3000)|sum(start=[])|length }}", "GB list"),
+    "batch_fill": ("{{ [1]|batch(1500000000, 0)|list }}", "a list of 1,500,000,000 items"),
+    "sum_of_lists": (
+        "{{ ([[1] * 3000] * 3000)|sum(start=[])|length }}",
+        "list of 27,000,000,000 items",
+    ),
     "power": ("{{ 10 ** 100000000 }}", "bit number"),
     "squaring": (
         "{% set ns = namespace(x=10) %}{% for i in range(40) %}"
