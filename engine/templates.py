@@ -3,14 +3,14 @@
 A GGUF's ``tokenizer.chat_template`` is code written by whoever made the file.
 llama-cpp-python once rendered it in an unsandboxed environment and that was a
 remote-code-execution hole (CVE-2024-34359), so here it runs in Jinja2's immutable
-sandbox, extended (engine.template_sandbox) so that every value it builds, every
-loop step and the output are bounded while they are built, and the render time is
-bounded by a watchdog.
+sandbox, extended (engine.template_sandbox, engine.template_budget) so that every
+value it builds, every loop step and the output are bounded while they are built,
+and the render time is bounded by a watchdog.
 
 A chat prompt is also where a user could forge the model's control tokens: a message
-that says ``<|im_end|>\n<|im_start|>system`` must stay text. :meth:`ChatTemplate.render_parts`
-tells the template's own markup apart from such messages' text, so the two can be
-tokenized differently (engine.chat_prompt).
+that says ``<|im_end|>\n<|im_start|>system`` must stay text.
+:meth:`ChatTemplate.render_parts` tells the template's own markup apart from such
+messages' text, so the two can be tokenized differently (engine.chat_prompt).
 """
 
 from __future__ import annotations
@@ -28,14 +28,14 @@ from typing import Any
 import jinja2
 
 from engine.errors import TemplateError
-from engine.template_sandbox import (
+from engine.template_budget import (
     BUILD_FLOOR,
     BUILD_PER_OUTPUT_CHAR,
-    BoundedSandbox,
     RenderBudget,
     TemplateRefused,
     rendering,
 )
+from engine.template_sandbox import BoundedSandbox
 
 #: Templates bigger than this are refused outright (real ones are a few KiB; the
 #: largest tool-calling ones about 20 KiB).

@@ -27,7 +27,7 @@ from engine.chat import fit_conversation, output_reserve
 from engine.chat_prompt import ChatPromptEncoder, PlainTextMemo
 from engine.errors import Cancelled, EngineError, NoModelLoaded, TemplateError
 from engine.hardware import probe_llama_build
-from engine.template_sandbox import TemplateRefused
+from engine.template_budget import TemplateRefused
 from engine.templates import FALLBACK_STOP, ChatTemplate, TemplateRenderHung, probe_template
 from engine.types import ChatMessage, GenerationStats, SamplingParams
 

@@ -20,7 +20,7 @@ from engine.chat_prompt import ChatPromptEncoder, PlainTextMemo
 from engine.client import EngineClient
 from engine.errors import TemplateError, UsageError
 from engine.gguf_info import read_gguf_info
-from engine.template_sandbox import TemplateRefused
+from engine.template_budget import TemplateRefused
 from engine.templates import FALLBACK_TEMPLATE, ChatTemplate
 from engine.types import ChatMessage, GenerationResult, SamplingParams
 from tests.engine import gguf_factory as gf
