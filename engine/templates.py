@@ -50,8 +50,9 @@ RENDER_TIMEOUT_S = 2.0
 OUTPUT_PER_INPUT_CHAR = 4
 OUTPUT_SLACK_CHARS = 64 * 1024
 OUTPUT_PER_TEMPLATE_CHAR = 8
-#: ... plus this much markup per message (tool-call wrappers run to a few hundred).
-OUTPUT_PER_MESSAGE_CHARS = 4096
+#: ... plus this much markup per message (real templates write 20 to 100; tool-call
+#: wrappers a few hundred).
+OUTPUT_PER_MESSAGE_CHARS = 512
 
 #: The format used when a model has no chat template, or its template was refused.
 #: Plain role-prefixed turns work with base (non-instruction) models too; the
