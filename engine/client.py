@@ -435,7 +435,9 @@ class EngineClient:
 
     async def render_chat(self, messages: Sequence[ChatMessage]) -> str:
         """The conversation as the model's chat template writes it, ending with the
-        assistant's turn opener: a prompt for :meth:`complete` or :meth:`complete_many`.
+        assistant's turn opener, for display or a raw :meth:`complete`. Give
+        :meth:`complete_many` the conversation itself: as raw text, a message that
+        spells a control token (``<|im_end|>``) would become one.
 
         When the model has no usable template (``model.chat_template == "fallback"``)
         the text is Hearth's fallback format; add ``engine.templates.FALLBACK_STOP`` to
@@ -448,7 +450,7 @@ class EngineClient:
 
     async def complete_many(
         self,
-        prompts: Sequence[str],
+        prompts: Sequence[str | Sequence[ChatMessage]],
         params: SamplingParams | None = None,
         *,
         on_event: Callable[[int, TokenEvent | GenerationResult], None] | None = None,
@@ -462,7 +464,9 @@ class EngineClient:
         is cleared (the next :meth:`chat` evaluates its prompt in full).
 
         Args:
-            prompts: raw prompt texts (use :meth:`render_chat` for chat models).
+            prompts: raw prompt texts, or conversations: the worker renders those with
+                the chat template, and the messages' text cannot forge control tokens
+                (rendered text passed as a raw prompt could).
             params: sampling and stop settings, the same for every prompt.
             on_event: called on the event loop with ``(index, TokenEvent)`` as text
                 arrives and ``(index, GenerationResult)`` when prompt ``index`` ends.
@@ -476,7 +480,7 @@ class EngineClient:
             EngineError: a prompt is empty, or llama.cpp failed.
             EngineCrashed: the worker died (not by a cancel).
         """
-        texts = [str(p) for p in prompts]
+        texts = [p if isinstance(p, str) else [m.to_dict() for m in p] for p in prompts]
         if not texts:
             return []
         fields = {"prompts": texts, "params": (params or SamplingParams()).to_dict()}
@@ -549,6 +553,12 @@ class EngineClient:
                             finished = True
                             yield self._cancelled_result(pieces, t_send, t_first)
                             return
+                        raise
+                    except EngineError:
+                        # The worker answered with an error: the request is over, and
+                        # there is nothing to cancel (a cancel would go unanswered and
+                        # get the worker killed).
+                        finished = True
                         raise
                     kind = event.get("event")
                     if kind == "token":

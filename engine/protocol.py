@@ -6,7 +6,8 @@ Requests (client → worker) carry ``id`` and ``op``:
   ``chat``      {messages: [{role, content}], params: SamplingParams, policy}
   ``complete``  {prompt, params}
   ``infill``    {prefix, suffix, params}: fill in the middle with the model's FIM tokens
-  ``complete_many`` {prompts: [str], params}: several continuations decoded at once
+  ``complete_many`` {prompts: [str | [{role, content}]], params}: several continuations
+                decoded at once; a list of messages is rendered with the chat template
   ``render_chat`` {messages}: the templated prompt text, generation prompt included
   ``tokenize``  {text, add_special, parse_special}
   ``chat_tokens`` {messages}: how many tokens the conversation renders to

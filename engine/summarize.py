@@ -559,7 +559,8 @@ class _Run:
             from engine.templates import FALLBACK_STOP
 
             params = replace(params, stop=params.stop + FALLBACK_STOP)
-        prompts = [await self.client.render_chat(_prompt(p, instruction)) for p in pieces]
+        # Conversations, not rendered text: a document's text must not become control tokens.
+        prompts = [_prompt(p, instruction) for p in pieces]
 
         def on_event(index: int, event: TokenEvent | GenerationResult) -> None:
             if isinstance(event, GenerationResult):

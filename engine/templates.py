@@ -2,32 +2,57 @@
 
 A GGUF's ``tokenizer.chat_template`` is code written by whoever made the file.
 llama-cpp-python once rendered it in an unsandboxed environment and that was a
-remote-code-execution hole (CVE-2024-34359), so here it runs in Jinja2's
-immutable sandbox, with ``range`` bounded, the output size bounded, and the
-render time bounded by a watchdog.
+remote-code-execution hole (CVE-2024-34359), so here it runs in Jinja2's immutable
+sandbox, extended (engine.template_sandbox, engine.template_budget) so that every
+value it builds, every loop step and the output are bounded while they are built,
+and the render time is bounded by a watchdog.
+
+A chat prompt is also where a user could forge the model's control tokens: a message
+that says ``<|im_end|>\n<|im_start|>system`` must stay text.
+:meth:`ChatTemplate.render_parts` tells the template's own markup apart from such
+messages' text, so the two can be tokenized differently (engine.chat_prompt).
 """
 
 from __future__ import annotations
 
 import ctypes
-import json
+import re
+import secrets
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import jinja2
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from engine.errors import TemplateError
+from engine.template_budget import (
+    BUILD_FLOOR,
+    BUILD_PER_OUTPUT_CHAR,
+    RenderBudget,
+    TemplateRefused,
+    rendering,
+)
+from engine.template_sandbox import BoundedSandbox
 
-#: Templates bigger than this are refused outright (real ones are a few KiB).
+#: Templates bigger than this are refused outright (real ones are a few KiB; the
+#: largest tool-calling ones about 20 KiB).
 MAX_TEMPLATE_CHARS = 256 * 1024
 #: Seconds one render may take before the template is declared hostile.
 RENDER_TIMEOUT_S = 2.0
-#: Iterations ``range`` may produce over one render.
-MAX_RANGE_ITEMS = 100_000
+#: The longest prompt a render may write: this many characters per character of the
+#: messages, plus OUTPUT_SLACK_CHARS, plus OUTPUT_PER_TEMPLATE_CHAR per character of
+#: the template, plus OUTPUT_PER_MESSAGE_CHARS per message. Real templates add a few
+#: dozen characters of markup per message (4x covers a chat of one-word messages)
+#: and at most their own text (tool instructions) once or twice.
+OUTPUT_PER_INPUT_CHAR = 4
+OUTPUT_SLACK_CHARS = 64 * 1024
+OUTPUT_PER_TEMPLATE_CHAR = 8
+#: ... plus this much markup per message (real templates write 20 to 100; tool-call
+#: wrappers a few hundred).
+OUTPUT_PER_MESSAGE_CHARS = 512
 
 #: The format used when a model has no chat template, or its template was refused.
 #: Plain role-prefixed turns work with base (non-instruction) models too; the
@@ -44,38 +69,26 @@ FALLBACK_TEMPLATE = (
 FALLBACK_STOP: tuple[str, ...] = ("\nUser:", "\nAssistant:")
 
 
-class _RenderBudget:
-    """Counts what one render consumes, so loops cannot run away."""
-
-    def __init__(self, deadline: float) -> None:
-        self.deadline = deadline
-        self.range_items = 0
-
-    def check_time(self) -> None:
-        if time.monotonic() > self.deadline:
-            raise TemplateError("the model's chat template took too long to render and was stopped")
-
-    def bounded_range(self, *args: int) -> Iterator[int]:
-        for value in range(*args):
-            self.range_items += 1
-            if self.range_items > MAX_RANGE_ITEMS:
-                raise TemplateError("the model's chat template loops too many times")
-            if self.range_items % 1024 == 0:
-                self.check_time()
-            yield value
-
-
 def _raise_exception(message: str) -> None:
     raise TemplateError(f"the model's chat template refused the conversation: {message}")
 
 
-def _tojson(value: Any, indent: int | None = None, ensure_ascii: bool = False) -> str:
-    # Hugging Face's templates expect tojson to keep non-ASCII text as is.
-    return json.dumps(value, indent=indent, ensure_ascii=ensure_ascii)
-
-
 def _strftime_now(fmt: str) -> str:
     return datetime.now().strftime(fmt)
+
+
+@dataclass(frozen=True)
+class PromptPart:
+    """A stretch of a rendered prompt.
+
+    Attributes:
+        text: the text.
+        markup: True for the template's own text (where control tokens belong), False
+            for a message's content put in verbatim.
+    """
+
+    text: str
+    markup: bool
 
 
 class ChatTemplate:
@@ -105,13 +118,12 @@ class ChatTemplate:
         self.bos_token = bos_token
         self.eos_token = eos_token
         self.is_fallback = is_fallback
-        self._env = _BoundedSandbox(
+        self._env = BoundedSandbox(
             trim_blocks=True,
             lstrip_blocks=True,
             extensions=["jinja2.ext.loopcontrols"],
             autoescape=False,
         )
-        self._env.filters["tojson"] = _tojson
         self._env.globals["raise_exception"] = _raise_exception
         self._env.globals["strftime_now"] = _strftime_now
         try:
@@ -134,7 +146,8 @@ class ChatTemplate:
         """Render a conversation into prompt text.
 
         The render runs on a helper thread so a template that never finishes can be
-        abandoned; the output is bounded to a generous multiple of the input size.
+        abandoned; what it builds and writes is bounded by the size of the messages
+        (see OUTPUT_PER_INPUT_CHAR and engine.template_sandbox).
 
         Args:
             messages: dicts with "role" and "content".
@@ -145,17 +158,27 @@ class ChatTemplate:
             The prompt text.
 
         Raises:
-            TemplateError: the template raised, tried something the sandbox forbids,
-                looped too long, produced too much text, or timed out.
+            TemplateRefused: the template tried to build too much, loop too long, run
+                too long or reach what the sandbox forbids (a hostile template).
+            TemplateError: the template raised, or failed on this conversation.
         """
-        input_chars = sum(len(m.get("content", "")) for m in messages)
-        max_chars = 4 * input_chars + 64 * 1024 + 8 * len(self.source)
-        budget = _RenderBudget(time.monotonic() + timeout_s)
+        input_chars = sum(len(m.get("content", "")) + len(m.get("role", "")) for m in messages)
+        max_chars = (
+            OUTPUT_PER_INPUT_CHAR * input_chars
+            + OUTPUT_SLACK_CHARS
+            + OUTPUT_PER_TEMPLATE_CHAR * len(self.source)
+            + OUTPUT_PER_MESSAGE_CHARS * len(messages)
+        )
+        budget = RenderBudget(
+            max_chars=max(BUILD_PER_OUTPUT_CHAR * max_chars, BUILD_FLOOR),
+            deadline=time.monotonic() + timeout_s,
+        )
         outcome: list[Any] = []
 
         def run() -> None:
             try:
-                outcome.append(self._render(messages, add_generation_prompt, budget, max_chars))
+                with rendering(budget):
+                    outcome.append(self._render(messages, add_generation_prompt, budget, max_chars))
             except BaseException as exc:
                 outcome.append(exc)
 
@@ -163,8 +186,8 @@ class ChatTemplate:
         thread.start()
         thread.join(timeout_s + 0.2)
         if thread.is_alive() and thread.ident is not None:
-            # A loop that produces no output never reaches our checks; interrupt the
-            # thread at its next bytecode with an asynchronous exception.
+            # Loops and calls check the deadline themselves; this is for a template
+            # stuck elsewhere: interrupt the thread at its next bytecode.
             ctypes.pythonapi.PyThreadState_SetAsyncExc(
                 ctypes.c_ulong(thread.ident), ctypes.py_object(_RenderInterrupted)
             )
@@ -173,26 +196,67 @@ class ChatTemplate:
             # Stuck inside C code: the caller treats the template as hostile and the
             # worker restarts (see worker.py), which frees the stuck thread.
             raise TemplateRenderHung(
-                "the model's chat template did not finish rendering and was refused"
+                "the model's chat template did not finish rendering; Hearth refused it"
             )
         result = outcome[0] if outcome else _RenderInterrupted()
         if isinstance(result, _RenderInterrupted):
-            raise TemplateError("the model's chat template took too long to render and was refused")
+            raise TemplateRefused(
+                "the model's chat template took too long to render; Hearth refused it"
+            )
         if isinstance(result, TemplateError):
             raise result
         if isinstance(result, jinja2.exceptions.SecurityError):
-            raise TemplateError(
-                f"the model's chat template tried something unsafe and was refused ({result})"
+            raise TemplateRefused(
+                f"the model's chat template tried something unsafe ({result}); Hearth refused it"
+            ) from result
+        if isinstance(result, MemoryError):
+            raise TemplateRefused(
+                "the model's chat template ran out of memory; Hearth refused it"
             ) from result
         if isinstance(result, BaseException):
             raise TemplateError(f"the model's chat template failed: {result}") from result
         return str(result)
 
+    def render_parts(
+        self,
+        messages: Sequence[dict[str, str]],
+        verbatim: Collection[int],
+        *,
+        add_generation_prompt: bool = True,
+    ) -> list[PromptPart]:
+        """Render a conversation with some messages' content kept apart from the markup.
+
+        The content of each message whose index is in ``verbatim`` is replaced by a
+        placeholder no one can guess for the render, and put back afterwards as a part
+        of its own. The template never sees that text, so it cannot transform it (trim
+        it, cut a reasoning block out): it goes in exactly as written, wherever the
+        template put the placeholder (nowhere if the template left it out).
+
+        Raises:
+            TemplateRefused, TemplateError: as :meth:`render`.
+        """
+        nonce = secrets.randbits(48)  # digits only: a template's |upper cannot change it
+        marks = {i: f"\ue000{nonce}.{i}\ue001" for i in verbatim}
+        stand_in = [
+            {**m, "content": marks[i]} if i in marks else dict(m) for i, m in enumerate(messages)
+        ]
+        text = self.render(stand_in, add_generation_prompt=add_generation_prompt)
+        parts: list[PromptPart] = []
+        end = 0
+        for match in re.finditer(f"\ue000{nonce}\\.(\\d+)\ue001", text):
+            if match.start() > end:
+                parts.append(PromptPart(text[end : match.start()], markup=True))
+            parts.append(PromptPart(messages[int(match.group(1))]["content"], markup=False))
+            end = match.end()
+        if end < len(text):
+            parts.append(PromptPart(text[end:], markup=True))
+        return parts
+
     def _render(
         self,
         messages: Sequence[dict[str, str]],
         add_generation_prompt: bool,
-        budget: _RenderBudget,
+        budget: RenderBudget,
         max_chars: int,
     ) -> str:
         context = {
@@ -200,7 +264,6 @@ class ChatTemplate:
             "add_generation_prompt": add_generation_prompt,
             "bos_token": self.bos_token,
             "eos_token": self.eos_token,
-            "range": budget.bounded_range,
         }
         pieces: list[str] = []
         size = 0
@@ -208,7 +271,11 @@ class ChatTemplate:
             pieces.append(piece)
             size += len(piece)
             if size > max_chars:
-                raise TemplateError("the model's chat template produced far too much text")
+                raise TemplateRefused(
+                    f"the model's chat template wrote over {max_chars:,} characters for a "
+                    f"conversation of {sum(len(m.get('content', '')) for m in messages):,}; "
+                    "Hearth refused it"
+                )
             budget.check_time()
         return "".join(pieces)
 
@@ -217,33 +284,7 @@ class _RenderInterrupted(Exception):
     """Raised inside a render thread that ran past its time."""
 
 
-class _BoundedSandbox(ImmutableSandboxedEnvironment):
-    """The immutable sandbox, with ``*`` and ``**`` unable to build gigantic values."""
-
-    intercepted_binops = frozenset(["*", "**"])
-
-    def unsafe_undefined(self, obj: Any, attribute: str) -> Any:
-        # The stock sandbox returns an Undefined that renders as "": a template that
-        # reaches for internals is hostile, so refuse it outright instead.
-        raise jinja2.exceptions.SecurityError(
-            f"access to attribute {attribute!r} of {type(obj).__name__!r} is not allowed"
-        )
-
-    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
-        if operator == "**" and isinstance(right, int) and abs(right) > 64:
-            raise TemplateError("the model's chat template computes an absurd power")
-        if operator == "*":
-            for seq, count in ((left, right), (right, left)):
-                if (
-                    isinstance(seq, (str, list, tuple))
-                    and isinstance(count, int)
-                    and len(seq) * count > 1_000_000
-                ):
-                    raise TemplateError("the model's chat template builds an absurdly long value")
-        return super().call_binop(context, operator, left, right)
-
-
-class TemplateRenderHung(TemplateError):
+class TemplateRenderHung(TemplateRefused):
     """A render did not finish; its thread is still running and the process should restart."""
 
 
@@ -261,8 +302,8 @@ def probe_template(template: ChatTemplate) -> None:
     ]
     try:
         template.render(sample)
-    except TemplateError as first:
+    except TemplateRefused:
+        raise
+    except TemplateError:
         # Some templates reject a system role; that alone is not a reason to refuse them.
-        if isinstance(first, TemplateRenderHung):
-            raise
         template.render(sample[1:])

@@ -16,14 +16,18 @@ import queue
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any, BinaryIO
 
 from engine import protocol
 from engine.backends.base import Backend, BackendLoadParams, LoadedModelFacts, RawGeneration
 from engine.chat import fit_conversation, output_reserve
+from engine.chat_prompt import ChatPromptEncoder, PlainTextMemo
 from engine.errors import Cancelled, EngineError, NoModelLoaded, TemplateError
 from engine.hardware import probe_llama_build
+from engine.template_budget import TemplateRefused
 from engine.templates import FALLBACK_STOP, ChatTemplate, TemplateRenderHung, probe_template
 from engine.types import ChatMessage, GenerationStats, SamplingParams
 
@@ -44,6 +48,7 @@ class Worker:
         self._backend: Backend | None = None
         self._facts: LoadedModelFacts | None = None
         self._template: ChatTemplate | None = None
+        self._plain_memo: tuple[Backend | None, PlainTextMemo] = (None, PlainTextMemo())
         self._model_id = ""
         self._current_id = -1
         self._cancel = threading.Event()
@@ -240,9 +245,9 @@ class Worker:
             probe_template(template)
         except TemplateRenderHung as exc:
             self.exit_after_reply = True
-            return ChatTemplate.fallback(), f"The model's chat template was refused: {exc}."
+            return ChatTemplate.fallback(), _refusal_note(exc, "uses its plain chat format instead")
         except TemplateError as exc:
-            return ChatTemplate.fallback(), f"The model's chat template was refused: {exc}."
+            return ChatTemplate.fallback(), _refusal_note(exc, "uses its plain chat format instead")
         return template, ""
 
     def _unload(self) -> None:
@@ -262,6 +267,34 @@ class Worker:
             raise NoModelLoaded("No model is loaded. Choose a model first.")
         return self._backend, self._facts, self._template
 
+    @contextmanager
+    def _chat_prompts(self) -> Iterator[ChatPromptEncoder]:
+        """An encoder for this request's chat prompts; a hostile template is retired.
+
+        A template that passed the probe at load can still turn hostile on a real
+        conversation (it may test the messages' text). It is refused then, and the
+        model goes on with the fallback format rather than refusing every request.
+        """
+        backend, facts, template = self._loaded()
+        if self._plain_memo[0] is not backend:  # what is plain depends on the vocabulary
+            self._plain_memo = (backend, PlainTextMemo())
+        try:
+            yield ChatPromptEncoder(
+                template,
+                backend,
+                add_bos=facts.add_bos,
+                bos_text=facts.bos_text,
+                memo=self._plain_memo[1],
+            )
+        except TemplateRefused as exc:
+            if template.is_fallback or isinstance(exc, TemplateRenderHung):
+                raise  # a hung render restarts the worker (see handle)
+            self._template = ChatTemplate.fallback()
+            raise TemplateError(
+                _refusal_note(exc, "uses its plain chat format for this model from now on")
+                + " Send your message again."
+            ) from exc
+
     def _prompt_tokens(self, text: str) -> list[int]:
         backend, facts, _ = self._loaded()
         # Templates that already write the BOS text must not get a second BOS.
@@ -278,14 +311,17 @@ class Worker:
         self.send({"id": rid, "event": "result", "value": tokens})
 
     def _op_chat_tokens(self, rid: int, req: dict[str, Any]) -> None:
-        _, facts, template = self._loaded()
-        text = template.render(req["messages"])
-        value = {"tokens": len(self._prompt_tokens(text)), "n_ctx": facts.n_ctx}
+        _, facts, _ = self._loaded()
+        with self._chat_prompts() as prompts:
+            _, tokens = prompts.encode(req["messages"])
+        value = {"tokens": len(tokens), "n_ctx": facts.n_ctx}
         self.send({"id": rid, "event": "result", "value": value})
 
     def _op_render_chat(self, rid: int, req: dict[str, Any]) -> None:
         _, _, template = self._loaded()
-        value = {"text": template.render(req["messages"]), "fallback": template.is_fallback}
+        with self._chat_prompts():
+            text = template.render(req["messages"])
+        value = {"text": text, "fallback": template.is_fallback}
         self.send({"id": rid, "event": "result", "value": value})
 
     def _op_chat(self, rid: int, req: dict[str, Any]) -> None:
@@ -295,15 +331,16 @@ class Worker:
         if template.is_fallback:
             params = replace(params, stop=params.stop + FALLBACK_STOP)
         messages = [ChatMessage(m["role"], m["content"]) for m in req["messages"]]
-        fitted = fit_conversation(
-            messages,
-            render=template.render,
-            tokenize=self._prompt_tokens,
-            detokenize=backend.detokenize,
-            n_ctx=facts.n_ctx,
-            max_tokens=params.max_tokens,
-            policy=req.get("policy", "truncate"),
-        )
+        with self._chat_prompts() as prompts:
+            fitted = fit_conversation(
+                messages,
+                render=prompts.render,
+                tokenize=prompts.tokenize,
+                detokenize=backend.detokenize,
+                n_ctx=facts.n_ctx,
+                max_tokens=params.max_tokens,
+                policy=req.get("policy", "truncate"),
+            )
         self._generate(rid, t0, fitted.tokens, params, fitted.dropped_messages, fitted.truncated)
 
     def _op_complete(self, rid: int, req: dict[str, Any]) -> None:
@@ -358,10 +395,19 @@ class Worker:
         budget = facts.n_ctx - output_reserve(facts.n_ctx, params.max_tokens)
         prompts: list[list[int]] = []
         truncated: list[bool] = []
-        for prompt in req["prompts"]:
-            tokens = self._prompt_tokens(str(prompt))
-            truncated.append(len(tokens) > budget)
-            prompts.append(tokens[-budget:] if len(tokens) > budget else tokens)
+        with self._chat_prompts() as chats:
+            for prompt in req["prompts"]:
+                # A prompt is raw text, or a conversation (a list of messages) whose
+                # texts must not become control tokens.
+                if isinstance(prompt, list):
+                    _, tokens = chats.encode(prompt)
+                else:
+                    tokens = self._prompt_tokens(str(prompt))
+                truncated.append(len(tokens) > budget)
+                prompts.append(tokens[-budget:] if len(tokens) > budget else tokens)
+        _, _, template = self._loaded()
+        if template.is_fallback and any(isinstance(p, list) for p in req["prompts"]):
+            params = replace(params, stop=params.stop + FALLBACK_STOP)
 
         pending: dict[int, list[str]] = {}
         last_sent = 0.0
@@ -485,6 +531,18 @@ class Worker:
     def close(self) -> None:
         """Free the model (model thread)."""
         self._unload()
+
+
+def _refusal_note(exc: TemplateError, then: str) -> str:
+    """One sentence for a refused template: what it did, and what Hearth does instead.
+
+    It always says "refused": the client then never runs that template again after a
+    restart (see EngineClient.load).
+    """
+    if isinstance(exc, TemplateRefused):  # "the model's chat template ...; Hearth refused it"
+        text = str(exc)
+        return f"{text[:1].upper()}{text[1:]} and {then}."
+    return f"The model's chat template was refused ({exc}); Hearth {then}."
 
 
 def _rate(count: int, seconds: float) -> float:
