@@ -37,9 +37,10 @@ from typing import Any, BinaryIO
 
 PROTOCOL_VERSION = 1
 _MIB = 1024 * 1024
-#: The longest request line (client → worker). Four inputs at the 4 MB text cap, or the
-#: chunks of a document, fit with room to spare; the worker's memory grows about 40
-#: times the text it tokenizes and fits, so 16 MB keeps one request under a gigabyte.
+#: The longest request line (client → worker). An input at the 4 MB text cap (the
+#: command line's, the chat input's) fits with JSON's escapes and a conversation around
+#: it. Not more: the worker's memory grows with the text it tokenizes and fits (a chat of
+#: one 16 MB message peaked at 1.35 GB, 250 MB of it the model).
 MAX_REQUEST_BYTES = 16 * _MIB
 #: The longest event line (worker → client). The largest answer is the token ids of a
 #: request-sized text: at worst one token per byte, up to seven bytes per id in JSON.
