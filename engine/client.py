@@ -351,6 +351,8 @@ class EngineClient:
         """
         loop = asyncio.get_running_loop()
         while not worker.dead:
+            if not queue.empty():  # the common case while tokens stream: no timer needed
+                return queue.get_nowait()
             left = worker.last_heard + self._liveness_deadline_s - loop.time()
             if left <= 0:
                 silent = f"{self._liveness_deadline_s:g}"

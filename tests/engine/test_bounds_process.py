@@ -299,6 +299,18 @@ async def test_prompts_beyond_one_request_are_sent_in_several_in_order() -> None
         lengths = [r.stats.prompt_tokens for r in results]
         assert lengths == sorted(lengths) and len(set(lengths)) == 5, lengths
         assert all(r.stats.stop_reason == "length" for r in results)
+
+        # A cancel during the first request stops the later ones from starting at all.
+        cancels: list[asyncio.Task[None]] = []
+
+        def cancel_at_first_token(index: int, event: TokenEvent | GenerationResult) -> None:
+            if isinstance(event, TokenEvent) and not cancels:
+                cancels.append(asyncio.get_running_loop().create_task(client.cancel()))
+
+        stopped = await client.complete_many(prompts, LONG, on_event=cancel_at_first_token)
+        await asyncio.gather(*cancels)
+        assert [r.stats.stop_reason for r in stopped] == ["cancelled"] * 5
+        assert [r.text for r in stopped[2:]] == ["", "", ""]
         with pytest.raises(UsageError, match="Shorten it or split it into parts"):
             await client.complete_many(["x" * 1000], EIGHT)
 
