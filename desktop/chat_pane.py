@@ -161,6 +161,7 @@ class ChatPane(QWidget):
         self.input = PromptEdit(self)
         self.input.submitted.connect(self._on_input_submitted)
         self.input.textChanged.connect(self._on_input_text_changed)
+        self.input.text_refused.connect(self._on_input_text_refused)
         self.send_button = QPushButton(self)
         self.send_button.clicked.connect(self._on_send_clicked)
         self.stop_button = QPushButton(self)
@@ -444,6 +445,14 @@ class ChatPane(QWidget):
 
     def _on_input_text_changed(self) -> None:
         self._update_buttons()
+
+    def _on_input_text_refused(self, size: int) -> None:
+        self.error_bar.show_message(
+            self.tr(
+                "The pasted text has {size} characters; a message holds at most {limit}. "
+                "Paste a part of it, or summarize the whole text as a file in Summarize."
+            ).format(size=f"{size:,}", limit=f"{self.input.max_chars:,}")
+        )
 
     def _on_input_submitted(self) -> None:
         self._on_send_clicked()

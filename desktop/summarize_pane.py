@@ -25,7 +25,6 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
     QLabel,
-    QPlainTextEdit,
     QProgressBar,
     QPushButton,
     QSplitter,
@@ -36,7 +35,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.highlight import style_code_blocks
-from desktop.widgets import BackgroundTasks, MessageBar, read_only_table
+from desktop.widgets import BackgroundTasks, BoundedTextEdit, MessageBar, read_only_table
 from engine.atomicfile import write_atomic
 from engine.client import EngineClient
 from engine.errors import EngineError
@@ -82,6 +81,9 @@ DOCUMENT_SUFFIXES = frozenset(
 )
 #: The most files one folder drop adds.
 MAX_FOLDER_FILES = 200
+#: Characters the paste box takes (about 130 MB and a second of Qt layout); a longer
+#: text is summarized from a file, which the document size setting bounds.
+MAX_PASTE_CHARS = 16 * 1024 * 1024
 #: The streamed summary is re-rendered at most this often (milliseconds).
 RENDER_MS = 50
 
@@ -162,7 +164,8 @@ class SummarizePane(QWidget):
         self.add_folder_button = QPushButton(self)
         self.add_folder_button.clicked.connect(self._on_add_folder_clicked)
 
-        self.paste_edit = QPlainTextEdit(self)
+        self.paste_edit = BoundedTextEdit(self, max_chars=MAX_PASTE_CHARS)
+        self.paste_edit.text_refused.connect(self._on_paste_edit_text_refused)
         self.paste_edit.setTabChangesFocus(True)
         self.paste_edit.setMaximumHeight(self.fontMetrics().lineSpacing() * 5)
         self.paste_button = QPushButton(self)
@@ -658,6 +661,14 @@ class SummarizePane(QWidget):
         dialog.fileSelected.connect(lambda folder: self.add_paths([Path(folder)]))
         dialog.finished.connect(dialog.deleteLater)
         dialog.open()
+
+    def _on_paste_edit_text_refused(self, size: int) -> None:
+        self.message_bar.show_message(
+            self.tr(
+                "The pasted text has {size} characters; the box takes at most {limit}. "
+                "Save it to a file and add the file instead."
+            ).format(size=f"{size:,}", limit=f"{MAX_PASTE_CHARS:,}")
+        )
 
     def _on_paste_clicked(self) -> None:
         text = self.paste_edit.toPlainText().strip()

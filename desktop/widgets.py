@@ -1,8 +1,9 @@
 """Small widgets and helpers shared by the panes and the main window.
 
 :class:`BackgroundTasks` owns references to asyncio tasks, :class:`MessageBar` is an
-inline, non-modal message with one action, :class:`PromptEdit` is the message input,
-and :func:`mix` / :func:`blend` tint colours so they read in light and dark themes.
+inline, non-modal message with one action, :class:`BoundedTextEdit` is a text input that
+refuses a paste past its size, :class:`PromptEdit` is the message input, and
+:func:`mix` / :func:`blend` tint colours so they read in light and dark themes.
 
 Thread: everything here runs on the Qt thread (tasks run on qasync's asyncio loop, which
 is that same thread).
@@ -204,8 +205,42 @@ def blend(base: QColor, tint: QColor, amount: float) -> QColor:
     )
 
 
-class PromptEdit(QPlainTextEdit):
+#: Characters a chat message may hold, as the command line's 4 MB text cap: a million
+#: tokens, more than a local model's context, and Qt lays it out in about 30 MB.
+MAX_MESSAGE_CHARS = 4 * 1024 * 1024
+
+
+class BoundedTextEdit(QPlainTextEdit):
+    """A plain text input that refuses a paste or drop that would take it past a size.
+
+    Qt lays out all the text it holds (about 8 bytes a character): 600 MB pasted into an
+    input would cost gigabytes and a minute before anything could refuse it on send.
+
+    Signals:
+        text_refused(int): a paste or drop was refused; its length in characters.
+    """
+
+    text_refused = Signal(int)
+
+    def __init__(self, parent: QWidget | None = None, *, max_chars: int) -> None:
+        super().__init__(parent)
+        self.max_chars = max_chars
+
+    def insertFromMimeData(self, source: QMimeData) -> None:
+        """Insert the text if the input then holds at most ``max_chars``, else refuse it."""
+        size = len(source.text()) if source.hasText() else 0
+        held = self.document().characterCount() - 1  # the count includes a final separator
+        replaced = len(self.textCursor().selectedText())
+        if held - replaced + size > self.max_chars:
+            self.text_refused.emit(size)
+            return
+        super().insertFromMimeData(source)
+
+
+class PromptEdit(BoundedTextEdit):
     """The message input: Enter sends, Shift+Enter starts a new line.
+
+    Pasted text is refused past :data:`MAX_MESSAGE_CHARS` (``text_refused``).
 
     Signals:
         submitted: the user pressed Enter (without Shift).
@@ -216,7 +251,7 @@ class PromptEdit(QPlainTextEdit):
     recall_requested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
+        super().__init__(parent, max_chars=MAX_MESSAGE_CHARS)
         self.setTabChangesFocus(True)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
 
@@ -255,4 +290,13 @@ class PromptEdit(QPlainTextEdit):
         super().keyPressEvent(event)
 
 
-__all__ = ["BackgroundTasks", "MessageBar", "PromptEdit", "blend", "mix", "read_only_table"]
+__all__ = [
+    "MAX_MESSAGE_CHARS",
+    "BackgroundTasks",
+    "BoundedTextEdit",
+    "MessageBar",
+    "PromptEdit",
+    "blend",
+    "mix",
+    "read_only_table",
+]

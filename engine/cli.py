@@ -627,11 +627,53 @@ async def _cmd_models_rm(args: argparse.Namespace) -> int:
     return 0
 
 
+#: The most text read from standard input or taken from one argument, as for a code
+#: file (``--file``): 4 MB is a large source file and a million tokens, more than any
+#: local model's context, yet small enough that the engine handles it in bounded memory.
+MAX_INPUT_BYTES = 4 * 1024 * 1024
+
+
+def _read_stdin_text(limit: int = MAX_INPUT_BYTES) -> str:
+    """Standard input as text, reading at most one byte past ``limit``.
+
+    Raises:
+        DocumentError: more than ``limit`` bytes, or not UTF-8.
+    """
+    from engine.errors import DocumentError
+
+    data = sys.stdin.buffer.read(limit + 1) if sys.stdin is not None else b""
+    if len(data) > limit:
+        raise DocumentError(
+            f"Standard input is larger than {limit // (1024 * 1024)} MB; "
+            "pass a smaller file or a part of it."
+        )
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise DocumentError(
+            "Standard input is not UTF-8 text; pass the file with --file, "
+            "which reads other encodings."
+        ) from None
+    return text.replace("\r\n", "\n")
+
+
+def _check_argument(what: str, text: str, limit: int = MAX_INPUT_BYTES) -> None:
+    """Refuse an argument (a prompt, a system prompt) longer than ``limit`` bytes."""
+    # Only a text of over limit/4 characters can be over limit bytes in UTF-8.
+    if len(text) > limit // 4 and len(text.encode("utf-8", "surrogatepass")) > limit:
+        raise UsageError(
+            f"The {what} is larger than {limit // (1024 * 1024)} MB; shorten it or pass "
+            "a part of it."
+        )
+
+
 async def _cmd_chat(args: argparse.Namespace) -> int:
     from engine.client import EngineClient
 
     if args.max_tokens < 1:
         raise UsageError("--max-tokens must be at least 1")
+    _check_argument("prompt", args.prompt)
+    _check_argument("system prompt", args.system or "")
     params = SamplingParams(
         temperature=args.temperature,
         top_p=args.top_p,
@@ -784,13 +826,17 @@ async def _cmd_code(args: argparse.Namespace) -> int:
     from engine.errors import DocumentError
     from engine.languages import language_for
 
+    _check_argument("request", " ".join(args.text))
+    _check_argument("error message", args.error)
     source, filename = "", ""
     try:
         if args.file:
             filename = args.file
-            source, _ = await asyncio.to_thread(read_text_file, Path(args.file))
-        elif args.task != "generate" and not sys.stdin.isatty():
-            source = sys.stdin.read()
+            source, _ = await asyncio.to_thread(
+                read_text_file, Path(args.file), max_bytes=MAX_INPUT_BYTES
+            )
+        elif args.task != "generate" and sys.stdin is not None and not sys.stdin.isatty():
+            source = await asyncio.to_thread(_read_stdin_text)
     except DocumentError as exc:
         print(f"hearth-cli: {exc}", file=sys.stderr)
         return 3

@@ -2,7 +2,10 @@
 
 It starts the worker process (engine/worker.py), speaks its JSON-lines protocol,
 turns worker deaths into ``EngineCrashed`` with the reason and the last log lines,
-and starts a fresh worker — reloading the model — on the next call.
+and starts a fresh worker — reloading the model — on the next call. A worker that falls
+silent while it serves a request (stopped, or wedged) is killed after the liveness
+deadline and reported the same way. Requests larger than the protocol takes are refused
+before they are sent.
 
 Thread: every coroutine runs on the asyncio loop that created the client (in the
 GUI, qasync's loop on the Qt thread); nothing here blocks that loop.
@@ -12,6 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import json
 import logging
 import os
 import signal
@@ -22,7 +27,7 @@ from collections.abc import AsyncGenerator, Callable, Sequence
 from typing import Any
 
 from engine import protocol
-from engine.errors import ERROR_TYPES, EngineCrashed, EngineError, NoModelLoaded
+from engine.errors import ERROR_TYPES, EngineCrashed, EngineError, NoModelLoaded, UsageError
 from engine.types import (
     ChatMessage,
     ContextPolicy,
@@ -40,7 +45,22 @@ worker_log = logging.getLogger("engine.worker")
 CANCEL_DEADLINE_S = 1.5
 #: How long a worker may take to start and say hello.
 START_TIMEOUT_S = 60.0
+#: How long a worker serving a request may stay silent (no token, no answer, no
+#: heartbeat) before it is taken for stopped, killed and restarted. Its heartbeat thread
+#: speaks every second even inside one long native call (a model load, a long prompt),
+#: so thirty missed beats means a process that does not run (stopped, or wedged holding
+#: the interpreter), not a slow machine.
+LIVENESS_DEADLINE_S = 30.0
+#: Heartbeats asked for per liveness deadline when the deadline is short (tests): a few
+#: late ones must not look like silence.
+_BEATS_PER_DEADLINE = 10
 _LOG_TAIL = 200
+#: Characters kept of one worker log line: native code can print a line of any length,
+#: and the last 200 lines are kept for a crash report.
+MAX_LOG_LINE_CHARS = 2000
+_MIB = 1024 * 1024
+#: Requests whose text is a conversation (the refusal says so).
+_CONVERSATION_OPS = frozenset({"chat", "chat_tokens", "render_chat"})
 #: The folder holding the ``engine`` package, so the worker imports the same code.
 _SOURCE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # The worker's own INFO (llama.cpp's loader chatter) is DEBUG here; its warnings and errors
@@ -54,6 +74,8 @@ _LEVEL_PREFIX = {
 }
 
 Event = TokenEvent | GenerationResult
+# A complete_many prompt as sent: raw text, or a conversation the worker renders.
+_Prompt = str | list[dict[str, str]]
 
 
 def worker_command() -> list[str]:
@@ -82,6 +104,8 @@ class _Worker:
         self.killed_by_us = ""
         self.dead = False
         self.model_request: dict[str, Any] | None = None
+        #: When the worker last wrote anything (the loop's clock), or a request was sent.
+        self.last_heard = asyncio.get_running_loop().time()
 
 
 class EngineClient:
@@ -91,6 +115,10 @@ class EngineClient:
         command: the worker command line (defaults to :func:`worker_command`).
         env: extra environment variables for the worker.
         cancel_deadline_s: how long a cancel may take before the worker is killed.
+        liveness_deadline_s: how long a worker serving a request may send nothing
+            before it is killed (the request raises EngineCrashed) and restarted.
+        max_request_bytes: the largest request sent to the worker; a larger one raises
+            UsageError (capped at :data:`engine.protocol.MAX_REQUEST_BYTES`).
 
     Use as ``async with EngineClient() as client:`` or call :meth:`aclose`.
     """
@@ -101,14 +129,20 @@ class EngineClient:
         command: Sequence[str] | None = None,
         env: dict[str, str] | None = None,
         cancel_deadline_s: float = CANCEL_DEADLINE_S,
+        liveness_deadline_s: float = LIVENESS_DEADLINE_S,
+        max_request_bytes: int = protocol.MAX_REQUEST_BYTES,
     ) -> None:
         self._command = list(command) if command else worker_command()
         self._env = env or {}
         self._cancel_deadline_s = cancel_deadline_s
+        self._liveness_deadline_s = liveness_deadline_s
+        self._max_request_bytes = min(max_request_bytes, protocol.MAX_REQUEST_BYTES)
         self._worker: _Worker | None = None
         self._lock = asyncio.Lock()
         self._next_id = 1
         self._current: int | None = None
+        #: How many times cancel() found a request to stop (a batched request checks it).
+        self._cancels = 0
         self._model_request: dict[str, Any] | None = None
         self._model_info: ModelInfo | None = None
         self._closed = False
@@ -146,6 +180,9 @@ class EngineClient:
         env = dict(os.environ)
         env.update(self._env)
         env["PYTHONUNBUFFERED"] = "1"
+        env[protocol.CLIENT_PID_ENV] = str(os.getpid())
+        heartbeat = min(protocol.HEARTBEAT_S, self._liveness_deadline_s / _BEATS_PER_DEADLINE)
+        env[protocol.HEARTBEAT_ENV] = repr(heartbeat)
         if not getattr(sys, "frozen", False):
             root = _SOURCE_ROOT
             env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
@@ -155,7 +192,8 @@ class EngineClient:
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
             env=env,
-            limit=protocol.MAX_LINE_BYTES,
+            # asyncio's reader refuses a longer line, holding at most about twice this.
+            limit=protocol.MAX_EVENT_BYTES,
         )
         worker = _Worker(proc)
         worker.tasks = [
@@ -192,27 +230,42 @@ class EngineClient:
 
     async def _read_stdout(self, worker: _Worker) -> None:
         assert worker.proc.stdout is not None
+        loop = asyncio.get_running_loop()
         try:
             while True:
                 line = await worker.proc.stdout.readline()
                 if not line:
                     break
-                try:
-                    message = protocol.decode(line)
-                except ValueError:
-                    log.error("Engine sent a malformed line: %r", line[:200])
-                    continue
-                rid = message.get("id")
-                if message.get("event") == "hello":
-                    if not worker.hello.done():
-                        worker.hello.set_result(message)
-                    continue
-                queue = worker.pending.get(rid) if isinstance(rid, int) else None
-                if queue is not None:
-                    queue.put_nowait(message)
-        except (ConnectionError, asyncio.LimitOverrunError, ValueError) as exc:
+                worker.last_heard = loop.time()
+                self._dispatch(worker, line)
+        except (ConnectionError, ValueError) as exc:
+            # asyncio's reader raises ValueError for a line over its limit. A worker that
+            # sends one is broken: stop it, so what it was asked fails instead of waiting.
             log.error("Engine output unreadable: %s", exc)
+            limit = protocol.MAX_EVENT_BYTES // _MIB
+            worker.killed_by_us = f"stopped by Hearth: it sent a message over {limit} MB"
+            with contextlib.suppress(ProcessLookupError):
+                worker.proc.kill()
         await self._on_exit(worker)
+
+    def _dispatch(self, worker: _Worker, line: bytes) -> None:
+        """Hand one line from the worker to whoever waits for it."""
+        try:
+            message = protocol.decode(line)
+        except ValueError:
+            log.error("Engine sent a malformed line: %r", line[:200])
+            return
+        rid = message.get("id")
+        event = message.get("event")
+        if event == "hello":
+            if not worker.hello.done():
+                worker.hello.set_result(message)
+            return
+        if event == "alive":
+            return  # a heartbeat: hearing it was the point
+        queue = worker.pending.get(rid) if isinstance(rid, int) else None
+        if queue is not None:
+            queue.put_nowait(message)
 
     async def _read_stderr(self, worker: _Worker) -> None:
         assert worker.proc.stderr is not None
@@ -223,7 +276,8 @@ class EngineClient:
                 continue
             if not raw:
                 return
-            line = raw.decode("utf-8", errors="replace").rstrip()
+            line = raw[: MAX_LOG_LINE_CHARS * 4].decode("utf-8", errors="replace").rstrip()
+            line = line[:MAX_LOG_LINE_CHARS]
             worker.log_tail.append(line)
             # Lines without a level prefix are native output printed before the log
             # callback was installed (ggml's device list, say): informational.
@@ -265,23 +319,52 @@ class EngineClient:
     # -- requests -------------------------------------------------------------------
 
     def _send(self, worker: _Worker, op: str, fields: dict[str, Any]) -> int:
+        """Send a request; raises UsageError, sending nothing, if it is too large."""
         rid = self._next_id
+        data = protocol.encode({"id": rid, "op": op, **fields})
+        if len(data) > self._max_request_bytes:
+            raise UsageError(_too_large(op, len(data), self._max_request_bytes))
         self._next_id += 1
         worker.pending[rid] = asyncio.Queue()
+        # The liveness deadline counts from here: an idle worker has no reason to speak.
+        worker.last_heard = asyncio.get_running_loop().time()
         assert worker.proc.stdin is not None
         # On a broken pipe the reader notices the death and fails the request with the reason.
         with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-            worker.proc.stdin.write(protocol.encode({"id": rid, "op": op, **fields}))
+            worker.proc.stdin.write(data)
         return rid
 
     async def _next_event(self, worker: _Worker, rid: int) -> dict[str, Any]:
-        item = await worker.pending[rid].get()
+        item = await self._next_item(worker, worker.pending[rid])
         if isinstance(item, _Crash):
             raise item.error
         if item.get("event") == "error":
             cls = ERROR_TYPES.get(str(item.get("type")), EngineError)
             raise cls(str(item.get("message")))
         return item
+
+    async def _next_item(
+        self, worker: _Worker, queue: asyncio.Queue[dict[str, Any] | _Crash]
+    ) -> dict[str, Any] | _Crash:
+        """The next item for a request; a worker silent past the deadline is killed.
+
+        Killing it makes the reader put the crash into every pending queue, so the
+        request fails with EngineCrashed and the next call starts a fresh worker.
+        """
+        loop = asyncio.get_running_loop()
+        while not worker.dead:
+            if not queue.empty():  # the common case while tokens stream: no timer needed
+                return queue.get_nowait()
+            left = worker.last_heard + self._liveness_deadline_s - loop.time()
+            if left <= 0:
+                silent = f"{self._liveness_deadline_s:g}"
+                await self._kill(worker, f"it stopped responding for {silent} s")
+                break
+            try:
+                return await asyncio.wait_for(queue.get(), left)
+            except TimeoutError:
+                continue
+        return await queue.get()
 
     async def _call(self, op: str, fields: dict[str, Any]) -> Any:
         """Send a request that answers with one result."""
@@ -461,7 +544,8 @@ class EngineClient:
         as their prompts plus ``params.max_tokens`` fit in the context together; a
         finished one's slot takes the next prompt at once. A prompt longer than the
         context keeps its end, as with :meth:`complete`. The single-sequence KV cache
-        is cleared (the next :meth:`chat` evaluates its prompt in full).
+        is cleared (the next :meth:`chat` evaluates its prompt in full). Prompts that
+        add up to more than one request takes are sent as several requests in turn.
 
         Args:
             prompts: raw prompt texts, or conversations: the worker renders those with
@@ -477,54 +561,101 @@ class EngineClient:
             and the text generated so far ("" if never started).
 
         Raises:
+            UsageError: one prompt alone is larger than a request takes.
             EngineError: a prompt is empty, or llama.cpp failed.
-            EngineCrashed: the worker died (not by a cancel).
+            EngineCrashed: the worker died (not by a cancel) or stopped responding.
         """
-        texts = [p if isinstance(p, str) else [m.to_dict() for m in p] for p in prompts]
+        texts: list[_Prompt] = [
+            p if isinstance(p, str) else [m.to_dict() for m in p] for p in prompts
+        ]
         if not texts:
             return []
-        fields = {"prompts": texts, "params": (params or SamplingParams()).to_dict()}
+        sampling = (params or SamplingParams()).to_dict()
+        results: list[GenerationResult] = []
         async with self._lock:
             worker = await self._ensure_model()
-            t_send = time.perf_counter()
-            rid = self._send(worker, "complete_many", fields)
-            self._current = rid
-            pieces: dict[int, list[str]] = {}
-            ended: dict[int, GenerationResult] = {}
-            finished = False
-            try:
-                while True:
-                    try:
-                        event = await self._next_event(worker, rid)
-                    except EngineCrashed:
-                        if worker.killed_by_us.startswith("stopped by Hearth: cancel"):
-                            finished = True
-                            return [
-                                ended.get(i)
-                                or self._cancelled_result(pieces.get(i, []), t_send, 0.0)
-                                for i in range(len(texts))
-                            ]
-                        raise
-                    kind = event.get("event")
-                    if kind == "token":
-                        index = int(event["index"])
-                        text = str(event.get("text", ""))
-                        pieces.setdefault(index, []).append(text)
-                        if on_event is not None:
-                            on_event(index, TokenEvent(text))
-                    elif kind == "seq_done":
-                        index = int(event["index"])
-                        ended[index] = self._result_of(event)
-                        if on_event is not None:
-                            on_event(index, ended[index])
-                    elif kind == "done":
+            cancels = self._cancels
+            for start, batch in self._request_batches(texts, sampling):
+                if self._cancels != cancels:
+                    # Cancelled: the prompts of later requests never start.
+                    now = time.perf_counter()
+                    results += [self._cancelled_result([], now, 0.0) for _ in batch]
+                    continue
+                shifted = None
+                if on_event is not None:
+                    shifted = functools.partial(_shift_event, on_event, start)
+                results += await self._complete_batch(worker, batch, sampling, shifted)
+        return results
+
+    def _request_batches(
+        self, texts: list[_Prompt], sampling: dict[str, Any]
+    ) -> list[tuple[int, list[_Prompt]]]:
+        """Prompts cut into runs, each with its first index, whose requests fit the cap.
+
+        A document's chunks can add up to more than one request takes; each run is
+        still decoded in parallel. A prompt too large alone gets a run of its own, which
+        :meth:`_send` refuses.
+        """
+        empty = {"id": 2**53, "op": "complete_many", "prompts": [], "params": sampling}
+        room = self._max_request_bytes - len(protocol.encode(empty))
+        batches: list[tuple[int, list[_Prompt]]] = []
+        used = 0
+        for index, text in enumerate(texts):
+            size = len(json.dumps(text, ensure_ascii=False).encode()) + 1  # and a comma
+            if batches and used + size <= room:
+                batches[-1][1].append(text)
+                used += size
+            else:
+                batches.append((index, [text]))
+                used = size
+        return batches
+
+    async def _complete_batch(
+        self,
+        worker: _Worker,
+        texts: list[_Prompt],
+        sampling: dict[str, Any],
+        on_event: Callable[[int, TokenEvent | GenerationResult], None] | None,
+    ) -> list[GenerationResult]:
+        """One ``complete_many`` request (the caller holds the lock)."""
+        t_send = time.perf_counter()
+        rid = self._send(worker, "complete_many", {"prompts": texts, "params": sampling})
+        self._current = rid
+        pieces: dict[int, list[str]] = {}
+        ended: dict[int, GenerationResult] = {}
+        finished = False
+        try:
+            while True:
+                try:
+                    event = await self._next_event(worker, rid)
+                except EngineCrashed:
+                    if worker.killed_by_us.startswith("stopped by Hearth: cancel"):
                         finished = True
-                        return [self._result_of(r) for r in event["results"]]
-            finally:
-                self._current = None
-                if not finished and not worker.dead:
-                    await self._abandon(worker, rid)
-                worker.pending.pop(rid, None)
+                        return [
+                            ended.get(i) or self._cancelled_result(pieces.get(i, []), t_send, 0.0)
+                            for i in range(len(texts))
+                        ]
+                    raise
+                kind = event.get("event")
+                if kind == "token":
+                    index = int(event["index"])
+                    text = str(event.get("text", ""))
+                    pieces.setdefault(index, []).append(text)
+                    if on_event is not None:
+                        on_event(index, TokenEvent(text))
+                elif kind == "seq_done":
+                    index = int(event["index"])
+                    ended[index] = self._result_of(event)
+                    if on_event is not None:
+                        on_event(index, ended[index])
+                elif kind == "done":
+                    finished = True
+                    return [self._result_of(r) for r in event["results"]]
+        finally:
+            self._current = None
+            if not finished and not worker.dead:
+                await self._abandon(worker, rid)
+            worker.pending.pop(rid, None)
 
     def _result_of(self, item: dict[str, Any]) -> GenerationResult:
         info = self._model_info
@@ -648,6 +779,7 @@ class EngineClient:
         worker, rid = self._worker, self._current
         if worker is None or worker.dead or rid is None:
             return
+        self._cancels += 1
         self._send_cancel(worker, rid)
 
         async def watchdog() -> None:
@@ -695,6 +827,28 @@ class EngineClient:
         for task in worker.tasks:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(task, 2.0)
+
+
+def _shift_event(
+    on_event: Callable[[int, TokenEvent | GenerationResult], None],
+    start: int,
+    index: int,
+    event: TokenEvent | GenerationResult,
+) -> None:
+    """Report an event of a batch's prompt ``index`` as the caller's prompt ``start + index``."""
+    on_event(start + index, event)
+
+
+def _too_large(op: str, size: int, limit: int) -> str:
+    """The refusal of a request larger than ``limit`` bytes."""
+    what, advice = "The text", "Shorten it or split it into parts."
+    if op in _CONVERSATION_OPS:
+        what = "The conversation"
+        advice = "Shorten its longest messages or start a new conversation."
+    return (
+        f"{what} is {size / _MIB:.1f} MB, more than the {limit / _MIB:.1f} MB the engine "
+        f"takes at once. {advice}"
+    )
 
 
 def _describe_exit(rc: int, log_tail: Sequence[str]) -> str:

@@ -22,16 +22,68 @@ Events (worker → client) carry the request's ``id`` and ``event``:
   ``done``      {text, stats}: the end of a generation; for ``complete_many``
                 {results: [{text, stats}] in prompt order, n_parallel, total_s}
   ``error``     {type, message}: the request failed with an EngineError subclass
+  ``alive``     (id 0) every ``HEARTBEAT_S`` or less while a request runs, from a thread
+                of its own: the worker is working, even inside one long native call
+
+Both sides read a line with a bounded reader: a request longer than
+:data:`MAX_REQUEST_BYTES` or an event longer than :data:`MAX_EVENT_BYTES` is refused
+without being held in memory.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any
+import re
+from typing import Any, BinaryIO
 
 PROTOCOL_VERSION = 1
-#: A line longer than this is a protocol violation (a prompt of a few MB still fits).
-MAX_LINE_BYTES = 256 * 1024 * 1024
+_MIB = 1024 * 1024
+#: The longest request line (client → worker). An input at the 4 MB text cap (the
+#: command line's, the chat input's) fits with JSON's escapes and a conversation around
+#: it. Not more: the worker's memory grows with the text it tokenizes and fits (a chat of
+#: one 16 MB message peaked at 1.35 GB, 250 MB of it the model).
+MAX_REQUEST_BYTES = 16 * _MIB
+#: The longest event line (worker → client). The largest answer is the token ids of a
+#: request-sized text: at worst one token per byte, up to seven bytes per id in JSON.
+MAX_EVENT_BYTES = 8 * MAX_REQUEST_BYTES
+#: Seconds between the worker's ``alive`` events while a request runs: the client's
+#: liveness deadline (EngineClient) is many of these, so a busy machine that delays a
+#: few does not look like a stopped worker.
+HEARTBEAT_S = 1.0
+#: Environment variables EngineClient sets for its worker: its own process id (so a
+#: worker that lost its client before it could follow it exits) and the heartbeat interval.
+CLIENT_PID_ENV = "HEARTH_CLIENT_PID"
+HEARTBEAT_ENV = "HEARTH_WORKER_HEARTBEAT_S"
+#: Bytes read at a time while the rest of an over-long line is skipped.
+_SKIP_CHUNK = _MIB
+#: A request line starts with its id (``encode`` keeps the key order), so an over-long
+#: one can still be answered: this much of its head is kept to find the id.
+_HEAD_BYTES = 64
+_ID_AT_START = re.compile(rb'^\{"id":(\d{1,18})[,}]')
+
+
+class LineTooLong(ValueError):
+    """A line longer than the limit was read and skipped.
+
+    Attributes:
+        head: the line's first bytes (enough to find a request's id).
+        size: how long the line was, newline included.
+    """
+
+    def __init__(self, head: bytes, size: int, limit: int) -> None:
+        super().__init__(f"a protocol line of {size:,} bytes is longer than {limit:,}")
+        self.head = head
+        self.size = size
+
+    def request_id(self) -> int | None:
+        """The id of the request the line carried, if its head shows one."""
+        return request_id_of(self.head)
+
+
+def request_id_of(line: bytes) -> int | None:
+    """The id at the start of a request line that could not be parsed, if it shows one."""
+    match = _ID_AT_START.match(line[:_HEAD_BYTES])
+    return int(match.group(1)) if match else None
 
 
 def encode(message: dict[str, Any]) -> bytes:
@@ -45,3 +97,26 @@ def decode(line: bytes | str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise ValueError("protocol message is not a JSON object")
     return value
+
+
+def read_line(stream: BinaryIO, limit: int) -> bytes:
+    """Read one line of at most ``limit`` bytes (newline included) from a blocking stream.
+
+    A longer line is read past in chunks, never held whole, and reported.
+
+    Returns:
+        The line, or ``b""`` at the end of the stream.
+
+    Raises:
+        LineTooLong: the line was longer than ``limit`` (it has been skipped).
+    """
+    line = stream.readline(limit)
+    if len(line) < limit or line.endswith(b"\n"):
+        return line
+    head, size = line[:_HEAD_BYTES], len(line)
+    del line
+    while True:
+        chunk = stream.readline(_SKIP_CHUNK)
+        size += len(chunk)
+        if not chunk or chunk.endswith(b"\n"):
+            raise LineTooLong(head, size, limit)

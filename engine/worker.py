@@ -5,14 +5,22 @@ A crafted or corrupt GGUF can crash llama.cpp (llama.cpp's SECURITY.md tells use
 sandbox untrusted models), so the model lives here and a crash costs the GUI nothing.
 
 Threads: the main thread is the model thread — it loads, generates and unloads. A
-reader thread parses stdin and sets the cancel flag the moment a ``cancel`` arrives.
+reader thread parses stdin and sets the cancel flag the moment a ``cancel`` arrives. A
+heartbeat thread says the worker is alive while a request runs, even when the model
+thread is inside one long native call (a model load, a long prompt's evaluation).
+
+The worker does not outlive its client: on Linux the kernel kills it when the client
+dies, and everywhere the end of stdin (the client closed it, or died) stops it within
+:data:`EOF_GRACE_S`, whatever the model thread is doing.
 """
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
 import queue
+import signal
 import sys
 import threading
 import time
@@ -25,7 +33,7 @@ from engine import protocol
 from engine.backends.base import Backend, BackendLoadParams, LoadedModelFacts, RawGeneration
 from engine.chat import fit_conversation, output_reserve
 from engine.chat_prompt import ChatPromptEncoder, PlainTextMemo
-from engine.errors import Cancelled, EngineError, NoModelLoaded, TemplateError
+from engine.errors import Cancelled, EngineError, NoModelLoaded, TemplateError, UsageError
 from engine.hardware import probe_llama_build
 from engine.template_budget import TemplateRefused
 from engine.templates import FALLBACK_STOP, ChatTemplate, TemplateRenderHung, probe_template
@@ -37,6 +45,11 @@ log = logging.getLogger("engine.worker")
 #: wake the client for every token, which costs decode speed when llama.cpp's threads
 #: use every core.
 TOKEN_FLUSH_S = 0.05
+#: After stdin ends the model thread has this long to finish cleanly before the process
+#: exits anyway: a model load or a long tokenization cannot be interrupted, and a worker
+#: with no client must not hold its memory for the minute such a call can take.
+EOF_GRACE_S = 1.0
+_PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
 
 class Worker:
@@ -60,12 +73,29 @@ class Worker:
 
     # -- output ------------------------------------------------------------------
 
+    @property
+    def busy(self) -> bool:
+        """Whether a request is being served (any thread)."""
+        return self._current_id != -1
+
     def send(self, message: dict[str, Any]) -> None:
-        """Write one message (any thread)."""
+        """Write one message (any thread); exit if the client is gone."""
         data = protocol.encode(message)
-        with self._out_lock:
-            self._out.write(data)
-            self._out.flush()
+        if len(data) > protocol.MAX_EVENT_BYTES:
+            data = protocol.encode(_too_large_answer(message, len(data)))
+        try:
+            with self._out_lock:
+                self._out.write(data)
+                self._out.flush()
+        except (BrokenPipeError, ConnectionResetError):
+            # Nobody reads the answers any more: stop now rather than finish the work.
+            os._exit(0)
+
+    def refuse_line(self, rid: int | None, problem: str) -> None:
+        """Answer a request line that could not be read (reader thread)."""
+        log.error("Refused a request line: %s", problem)
+        if rid is not None:
+            self._send_error(rid, UsageError(problem))
 
     # -- cancel (reader thread) ----------------------------------------------------
 
@@ -549,6 +579,95 @@ def _rate(count: int, seconds: float) -> float:
     return count / seconds if seconds > 0 and count > 0 else 0.0
 
 
+def _too_large_answer(message: dict[str, Any], size: int) -> dict[str, Any]:
+    """The error sent instead of an answer longer than the client reads."""
+    limit = protocol.MAX_EVENT_BYTES // (1024 * 1024)
+    text = (
+        f"The engine's answer is {size / (1024 * 1024):,.0f} MB, more than the {limit} MB "
+        "it sends at once. Ask about less text at a time."
+    )
+    return {"id": message.get("id", 0), "event": "error", "type": "UsageError", "message": text}
+
+
+def _too_long_problem(size: int) -> str:
+    limit = protocol.MAX_REQUEST_BYTES // (1024 * 1024)
+    return (
+        f"The request is {size / (1024 * 1024):,.1f} MB, more than the {limit} MB the engine "
+        "reads at once. Send less text at a time."
+    )
+
+
+def _follow_parent() -> None:
+    """On Linux, have the kernel kill this process when the client that started it dies.
+
+    The kernel signals when the *thread* that started the worker ends; EngineClient
+    starts it from its event loop's thread, which lives as long as the client does.
+    """
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(_PR_SET_PDEATHSIG, ctypes.c_ulong(signal.SIGKILL), 0, 0, 0) != 0:
+            log.warning("Could not follow the client's lifetime: errno %s", ctypes.get_errno())
+    client = os.environ.get(protocol.CLIENT_PID_ENV, "")
+    if client.isdigit() and os.getppid() != int(client):
+        os._exit(0)  # the client died before the request to follow it took effect
+
+
+def _heartbeat_interval() -> float:
+    try:
+        interval = float(os.environ.get(protocol.HEARTBEAT_ENV, protocol.HEARTBEAT_S))
+    except ValueError:
+        return protocol.HEARTBEAT_S
+    return interval if 0 < interval <= protocol.HEARTBEAT_S else protocol.HEARTBEAT_S
+
+
+def _beat(worker: Worker, interval: float) -> None:
+    """Say "alive" while a request runs (heartbeat thread).
+
+    It needs the GIL only for a moment, which a native call (llama.cpp, torch) releases,
+    so a client hears it while the model thread is busy; a stopped or wedged process
+    sends nothing, and the client restarts it.
+    """
+    never = threading.Event()  # waited on as a timer: nothing sets it
+    while not never.wait(interval):
+        if worker.busy:
+            worker.send({"id": 0, "event": "alive"})
+
+
+def _read_requests(
+    worker: Worker, requests: queue.Queue[dict[str, Any] | None], stopped: threading.Event
+) -> None:
+    """Queue the requests read from stdin, act on cancels at once, exit when stdin ends.
+
+    Runs on the reader thread.
+    """
+    stdin = sys.stdin.buffer
+    while True:
+        try:
+            line = protocol.read_line(stdin, protocol.MAX_REQUEST_BYTES)
+        except protocol.LineTooLong as exc:
+            worker.refuse_line(exc.request_id(), _too_long_problem(exc.size))
+            continue
+        if not line:
+            break
+        try:
+            message = protocol.decode(line)
+        except ValueError:
+            worker.refuse_line(
+                protocol.request_id_of(line), "The engine received a request it could not read."
+            )
+            continue
+        if message.get("op") == "cancel":
+            worker.cancel(int(message.get("target", -1)))
+        else:
+            requests.put(message)
+    # The client is gone: stop what is running rather than talk to nobody, and exit even
+    # if the model thread is inside a call that cannot be cancelled.
+    worker.cancel_current()
+    requests.put(None)
+    if not stopped.wait(EOF_GRACE_S):
+        os._exit(0)
+
+
 def _open_protocol_channel() -> BinaryIO:
     """Take stdout for the protocol and point file descriptor 1 at stderr.
 
@@ -569,25 +688,16 @@ def main() -> int:
         level=os.environ.get("HEARTH_WORKER_LOG_LEVEL", "INFO"),
         format="%(levelname)s %(name)s: %(message)s",
     )
+    _follow_parent()
     worker = Worker(out)
     requests: queue.Queue[dict[str, Any] | None] = queue.Queue()
-
-    def read() -> None:
-        for line in sys.stdin.buffer:
-            try:
-                message = protocol.decode(line)
-            except ValueError:
-                log.error("Ignoring a malformed request line")
-                continue
-            if message.get("op") == "cancel":
-                worker.cancel(int(message.get("target", -1)))
-            else:
-                requests.put(message)
-        # The client is gone: stop what is running rather than talk to nobody.
-        worker.cancel_current()
-        requests.put(None)
-
-    threading.Thread(target=read, name="protocol-reader", daemon=True).start()
+    stopped = threading.Event()
+    threading.Thread(
+        target=_read_requests, args=(worker, requests, stopped), name="protocol-reader", daemon=True
+    ).start()
+    threading.Thread(
+        target=_beat, args=(worker, _heartbeat_interval()), name="heartbeat", daemon=True
+    ).start()
     llama = probe_llama_build()
     if llama.available:
         from engine.backends.llamacpp import route_native_log
@@ -613,6 +723,7 @@ def main() -> int:
             out.flush()
             os._exit(75)
     worker.close()
+    stopped.set()
     return 0
 
 

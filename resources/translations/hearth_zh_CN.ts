@@ -454,6 +454,10 @@
         <translation>关于 {title}</translation>
     </message>
     <message>
+        <source>The pasted text has {size} characters; a message holds at most {limit}. Paste a part of it, or summarize the whole text as a file in Summarize.</source>
+        <translation>粘贴的文本有 {size} 个字符，一条消息最多 {limit} 个。请粘贴其中一部分，或将整段文本存为文件，在“摘要”中处理。</translation>
+    </message>
+    <message>
         <source>Editing message {number}. Sending it replaces it and the {later} messages after it. Esc cancels.</source>
         <translation>正在编辑第 {number} 条消息。发送后将替换它及其后的 {later} 条消息。按 Esc 取消。</translation>
     </message>
@@ -2058,6 +2062,10 @@
     <message>
         <source>Add a folder of documents</source>
         <translation>添加文档文件夹</translation>
+    </message>
+    <message>
+        <source>The pasted text has {size} characters; the box takes at most {limit}. Save it to a file and add the file instead.</source>
+        <translation>粘贴的文本有 {size} 个字符，此框最多接受 {limit} 个。请将其存为文件，然后添加该文件。</translation>
     </message>
     <message>
         <source>Summary copied to the clipboard</source>
