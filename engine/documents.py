@@ -22,6 +22,7 @@ so importing this module is cheap.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import hashlib
 import io
 import logging
@@ -31,12 +32,12 @@ import stat
 import time
 import unicodedata
 import zipfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Protocol
 
-from engine.errors import DocumentError
+from engine.errors import DocumentError, EngineError
 
 __all__ = [
     "CODE_EXTENSIONS",
@@ -656,7 +657,6 @@ def _docx_sections(
     _check_docx_zip(data, name)
     from engine.docx_text import DocxStyles, DocxText
 
-    damaged = f'"{name}" is a damaged Word document (.docx); Hearth could not open it.'
     builder = _SectionBuilder(name)
     styles = DocxStyles()
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
@@ -670,11 +670,11 @@ def _docx_sections(
             cut = _parse_xml(
                 archive, _DOCX_DOCUMENT, DocxText(builder, styles), budget, on_progress
             )
-        except DocumentError:
-            raise
-        except Exception:  # lxml and zlib raise many kinds of error on a damaged file
+        except _MarkupError:
             log.warning("could not read the XML of %s", name, exc_info=True)
-            raise DocumentError(damaged) from None
+            raise DocumentError(
+                f'"{name}" is a damaged Word document (.docx); Hearth could not open it.'
+            ) from None
     return builder.sections(), _cut_note(cut, "document", budget.seconds)
 
 
@@ -683,11 +683,45 @@ _DOCX_STYLES: Final = "word/styles.xml"
 _DOCX_PARTS: Final = (_DOCX_DOCUMENT, _DOCX_STYLES)
 
 
+def _parse_xml(
+    archive: zipfile.ZipFile,
+    member: str,
+    target: _Target,
+    budget: _Budget,
+    on_progress: Callable[[float], None],
+) -> float:
+    """Feed a zip member to an XML parser that calls ``target``; the fraction read."""
+    from lxml import etree
+
+    # No entities, no DTD, no network; huge_tree stays off, so libxml2 refuses nesting
+    # over 256 levels and text nodes over 10 MB.
+    parser = etree.XMLParser(target=target, resolve_entities=False, no_network=True, load_dtd=False)
+    size = archive.getinfo(member).file_size
+    with _markup_errors():
+        stream = archive.open(member)
+    with stream:  # its reads run in _feed, each under _markup_errors
+        chunks = iter(lambda: stream.read(_FEED_CHARS), b"")
+        return _feed(parser, target, chunks, size, budget, on_progress)
+
+
+# --- markup read as parser events ------------------------------------------------------
+
+
 class _Target(Protocol):
     """An lxml parser target (engine.html_text.HtmlText, engine.docx_text.DocxText, ...)."""
 
     def close(self) -> None:
         """The end of the input."""
+
+
+class _Parser(Protocol):
+    """An lxml feed parser."""
+
+    def feed(self, data: str | bytes) -> None:
+        """Parse more input."""
+
+    def close(self) -> object:
+        """The end of the input: flushes the parser, then calls the target's close."""
 
 
 class _Budget:
@@ -702,53 +736,46 @@ class _Budget:
         return time.monotonic() >= self._deadline
 
 
-def _parse_xml(
-    archive: zipfile.ZipFile,
-    member: str,
-    target: _Target,
-    budget: _Budget,
-    on_progress: Callable[[float], None],
-) -> float:
-    """Feed a zip member to an XML parser that calls ``target``; the fraction read if cut."""
-    from lxml import etree
+class _MarkupError(Exception):
+    """The parser, or the zip stream under it, failed on the input: a damaged file."""
 
-    # No entities, no DTD, no network; huge_tree stays off, so libxml2 refuses nesting
-    # over 256 levels and text nodes over 10 MB.
-    parser = etree.XMLParser(target=target, resolve_entities=False, no_network=True, load_dtd=False)
-    size = max(archive.getinfo(member).file_size, 1)
-    with archive.open(member) as stream:
-        chunks = iter(lambda: stream.read(_FEED_CHARS), b"")
-        cut = _feed(parser, chunks, size, budget, on_progress)
-    if cut < 1.0:
-        target.close()  # the XML is unfinished; keep what was read
-        return cut
-    parser.close()
-    return 1.0
+
+@contextlib.contextmanager
+def _markup_errors() -> Iterator[None]:
+    """Turn a parser's or zlib's own errors into :class:`_MarkupError`; ours pass."""
+    try:
+        yield
+    except (EngineError, _MarkupError):  # the text cap, raised from a target
+        raise
+    except Exception as e:  # lxml, zlib and zipfile raise many kinds on a damaged file
+        raise _MarkupError(str(e)) from e
 
 
 def _feed(
     parser: _Parser,
-    chunks: Iterable[str | bytes],
+    target: _Target,
+    chunks: Iterator[str | bytes],
     size: int,
     budget: _Budget,
     on_progress: Callable[[float], None],
 ) -> float:
-    """Feed chunks of ``size`` in all while the budget lasts; the fraction fed (1.0: all)."""
+    """Feed chunks, ``size`` in all, while the budget lasts; the fraction read (1.0: all).
+
+    ``on_progress`` is called outside the parser's error handling, so what it raises
+    (Cancelled) propagates unchanged. Cut short, the target is closed on what it has.
+    """
     fed = 0
-    for chunk in chunks:
-        if budget.spent():
-            return fed / size
-        parser.feed(chunk)
+    while not budget.spent():
+        with _markup_errors():
+            chunk = next(chunks, None)
+            if chunk is None:
+                parser.close()
+                return 1.0
+            parser.feed(chunk)
         fed += len(chunk)
-        on_progress(min(fed / size, 1.0))
-    return 1.0
-
-
-class _Parser(Protocol):
-    """An lxml feed parser."""
-
-    def feed(self, data: str | bytes) -> None:
-        """Parse more input."""
+        on_progress(min(fed / max(size, 1), 1.0))
+    target.close()
+    return min(fed / max(size, 1), 1.0)
 
 
 def _cut_note(fraction: float, what: str, seconds: float) -> tuple[str, ...]:
@@ -775,19 +802,18 @@ def _html_sections(
 
     builder = _SectionBuilder(name)
     budget = _Budget(_budget(size, MARKUP_SECONDS_PER_MB))
-    # libxml2's HTML parser calls HtmlText for each event and builds no tree; it is
-    # lenient (recover) like a browser, and never fetches anything.
+    target = HtmlText(builder)
+    # libxml2's HTML parser calls the target for each event and builds no tree; it is
+    # lenient like a browser (recover), never fetches anything, and with huge_tree
+    # puts no cap on nesting (the target has its own) or on a text's length.
     parser = etree.HTMLParser(
-        target=HtmlText(builder), recover=True, no_network=True, remove_comments=True,
-        remove_pis=True, huge_tree=True,
+        target=target, recover=True, no_network=True, remove_comments=True, remove_pis=True,
+        huge_tree=True,
     )  # fmt: skip
     chunks = (text[i : i + _FEED_CHARS] for i in range(0, len(text), _FEED_CHARS))
     try:
-        cut = _feed(parser, chunks, max(len(text), 1), budget, on_progress)
-        parser.close()
-    except DocumentError:
-        raise
-    except Exception:  # libxml2 recovers from almost anything; what it raises is hostile
+        cut = _feed(parser, target, chunks, len(text), budget, on_progress)
+    except _MarkupError:  # libxml2 recovers from almost anything; this is hostile
         log.warning("lxml could not parse %s", name, exc_info=True)
         raise DocumentError(f'"{name}" is a damaged HTML file; Hearth could not read it.') from None
     return builder.sections(), _cut_note(cut, "page", budget.seconds)

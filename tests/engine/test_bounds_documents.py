@@ -410,3 +410,70 @@ async def test_lines_without_breaks_are_split_at_sentences_then_spaces() -> None
             assert len(tokenized) < 3 * len(chunks)
     finally:
         await client.aclose()
+
+
+# --- what streaming must keep -------------------------------------------------------------
+
+
+def test_word_tables_read_as_events_match_python_docx(tmp_path: Path) -> None:
+    """Merged cells, headings and run content read as python-docx reads them."""
+    import docx
+    from docx.enum.text import WD_BREAK
+
+    document = docx.Document()
+    document.add_heading("Report", level=1)
+    paragraph = document.add_paragraph("Tab\there, ")
+    paragraph.add_run("line").add_break()
+    paragraph.add_run("next; page")
+    paragraph.runs[-1].add_break(WD_BREAK.PAGE)
+    paragraph.add_run("after")
+    table = document.add_table(rows=4, cols=4)
+    for r in range(4):
+        for c in range(4):
+            table.cell(r, c).text = f"r{r}c{c}"
+    table.cell(0, 0).merge(table.cell(0, 1))  # across
+    table.cell(1, 2).merge(table.cell(3, 2))  # down three rows
+    table.cell(2, 0).merge(table.cell(3, 1))  # a block
+    path = tmp_path / "merged.docx"
+    document.save(str(path))
+
+    reference = docx.Document(str(path))
+    rows = []
+    for row in reference.tables[0].rows:
+        cells: list[str] = []
+        previous: object = None
+        for cell in row.cells:
+            if cell._tc is not previous:
+                cells.append(" ".join(cell.text.split()))
+            previous = cell._tc
+        rows.append(" | ".join(cells))
+    body = reference.paragraphs[1].text
+
+    assert body == "Tab\there, line\nnext; pageafter"
+    doc = extract(path)
+    assert [s.title for s in doc.sections] == ["Report"]
+    # Paragraphs have their spaces collapsed line by line, as before.
+    assert doc.sections[0].text == "Tab here, line\nnext; pageafter\n\n" + "\n".join(rows)
+
+
+@pytest.mark.parametrize("kind", ["html", "docx", "pdf"])
+def test_cancelling_from_progress_stops_any_reader_unchanged(tmp_path: Path, kind: str) -> None:
+    from engine.errors import Cancelled
+
+    if kind == "html":
+        path = tmp_path / "page.html"
+        path.write_text("<p>Some text.</p>" * 300_000)
+    elif kind == "docx":
+        path = tiny_paragraphs_docx(tmp_path / "words.docx", 4)
+    else:
+        path = pdf_of(tmp_path / "pages.pdf", [LIGHT + b" " * i for i in range(30)])
+    seen: list[float] = []
+
+    def cancel_midway(fraction: float) -> None:
+        seen.append(fraction)
+        if fraction > 0.5:
+            raise Cancelled("stopped")
+
+    with pytest.raises(Cancelled):
+        extract(path, on_progress=cancel_midway)
+    assert seen[-1] < 1.0
