@@ -42,9 +42,10 @@ log = logging.getLogger("engine.documents.pdf")
 #: A page taking longer than this is skipped. pypdf reads a dense page of text in 5 to
 #: 50 ms; ten seconds is a page built of millions of operators, not one a person wrote.
 PAGE_SECONDS: Final = 10.0
-#: Address space of the reading process. pypdf caps a stream at 75 MB decompressed and
-#: 2 million parsed tokens (a few hundred MB of Python objects, measured 260 MB); a page
-#: needing more fails alone instead of swapping the machine.
+#: Address space of the reading process, besides twice the file's size (the bytes read
+#: from the pipe, and pypdf's objects for them). pypdf caps a stream at 75 MB decompressed
+#: and 2 million parsed tokens (a few hundred MB of Python objects, measured 260 MB); a
+#: page needing more fails alone instead of swapping the machine.
 PROCESS_MEMORY: Final = 1024 * 1024 * 1024
 #: Characters kept from one page. A printed page holds about 3,000; a million is a page
 #: built to flood the summary, and its excess would only be cut later anyway.
@@ -246,7 +247,11 @@ def _raise_for(child: _Child, name: str) -> None:
         child.returncode(),
         " | ".join(child.stderr_tail),
     )
-    raise DocumentError(_ERRORS["damaged"].format(name=name))
+    raise DocumentError(
+        f'"{name}" could not be opened: Hearth\'s PDF reader stopped on it (the file may be '
+        "damaged, or need more memory than a document is allowed). Try saving it again "
+        "from a PDF viewer."
+    )
 
 
 def _pages(numbers: Sequence[int]) -> str:
@@ -287,7 +292,8 @@ class _Child:
         if not getattr(sys, "frozen", False):
             path = env.get("PYTHONPATH", "")
             env["PYTHONPATH"] = os.pathsep.join(p for p in (_SOURCE_ROOT, path) if p)
-        options = json.dumps({"start": start, "slow": list(slow_streams)})
+        memory = PROCESS_MEMORY + 2 * len(data)
+        options = json.dumps({"start": start, "slow": list(slow_streams), "memory": memory})
         try:
             proc = subprocess.Popen(
                 [*child_command(), options],
@@ -379,11 +385,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     Args:
         argv: one JSON argument: ``{"start": first page index, "slow": [content keys
-            not to parse again]}``.
+            not to parse again], "memory": the address space to allow, in bytes}``.
     """
     args = list(sys.argv[1:] if argv is None else argv)
     options = json.loads(args[0]) if args else {}
-    _limit_memory(PROCESS_MEMORY)
+    _limit_memory(int(options.get("memory", PROCESS_MEMORY)))
     # pypdf warns on every oddity of a damaged file; the parent keeps only a tail.
     logging.basicConfig(level=logging.ERROR)
     data = sys.stdin.buffer.read()
