@@ -477,3 +477,34 @@ def test_cancelling_from_progress_stops_any_reader_unchanged(tmp_path: Path, kin
     with pytest.raises(Cancelled):
         extract(path, on_progress=cancel_midway)
     assert seen[-1] < 1.0
+
+
+CLI_WITH_ONE_SECOND_PAGES = """
+import sys
+from engine import cli, pdf_text
+
+pdf_text.PAGE_SECONDS = 1.0  # the page budget, shortened so the test stays short
+sys.exit(cli.main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.slow
+def test_the_cli_prints_what_was_cut_and_summarizes_the_rest(tmp_path: Path) -> None:
+    path = pdf_of(tmp_path / "slow.pdf", [LIGHT, heavy(150_000)])
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
+    run = subprocess.run(
+        [sys.executable, "-c", CLI_WITH_ONE_SECOND_PAGES, "summarize", str(path), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT_S,
+        env=env,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert (
+        "warning: slow.pdf: Page 2 took too long to read (over 1 s a page) and was skipped."
+        in run.stderr.splitlines()
+    )
+    [entry] = json.loads(run.stdout)
+    assert entry["chunks"] == 1 and entry["summary"].strip()
