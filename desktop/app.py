@@ -37,6 +37,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("desktop.app")
 
 WORKER_FLAG = "--engine-worker"
+#: engine.pdf_text.FROZEN_FLAG, spelled out so that starting the GUI imports no engine.
+PDF_TEXT_FLAG = "--pdf-text"
 SELF_TEST_FLAG = "--self-test"
 #: The desktop entry's id (packaging/io.hearth.Hearth.desktop): on Wayland it is how the
 #: compositor finds the window's icon and name.
@@ -74,6 +76,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         from engine.worker import main as worker_main
 
         return worker_main()
+    if args[:1] == [PDF_TEXT_FLAG]:
+        # Likewise for the process that reads a PDF's pages (engine.pdf_text).
+        from engine.pdf_text import main as pdf_text_main
+
+        return pdf_text_main(args[1:])
     started = time.perf_counter()
     console = _guard_std_streams()
     if args[:1] == [SELF_TEST_FLAG]:

@@ -486,6 +486,15 @@ class SummarizePane(QWidget):
                 document = await asyncio.to_thread(read)
             else:
                 document = from_text(item.text, name=item.name)
+            if document.notes:
+                # A time budget cut the document: the summary covers what was read.
+                item.extra["notes"] = " ".join(document.notes)
+                self.message_bar.show_message(
+                    self.tr("Only part of {name} was read. {notes}").format(
+                        name=item.name, notes=item.extra["notes"]
+                    ),
+                    error=False,
+                )
             self._set_status(item, "summarizing")
             await self._run_summary(item, document)
         except asyncio.CancelledError:
@@ -558,6 +567,8 @@ class SummarizePane(QWidget):
         item.detail = self.tr("{chunks} parts, {tokens} tokens, {seconds:.0f} s").format(
             chunks=result.chunks, tokens=f"{result.tokens_read:,}", seconds=result.seconds
         )
+        if item.extra.get("notes"):
+            item.detail += " · " + self.tr("only part of the document was read")
         self._show_summary(result.text)
         self.progress_bar.setValue(1000)
         await self._store(

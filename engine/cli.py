@@ -764,11 +764,15 @@ async def _cmd_summarize(args: argparse.Namespace) -> int:
     for name in args.files:
         status.show(f"{Path(name).name}: reading…")
         try:
-            documents.append(await asyncio.to_thread(extract, Path(name), max_bytes=limit))
+            document = await asyncio.to_thread(extract, Path(name), max_bytes=limit)
         except DocumentError as exc:  # an unreadable input file, like a bad model file
             status.end()
             print(f"hearth-cli: {exc}", file=sys.stderr)
             return 3
+        documents.append(document)
+        for note in document.notes:  # what a time budget cut: the summary covers the rest
+            status.end()
+            print(f"warning: {document.name}: {note}", file=sys.stderr)
     async with EngineClient() as client:
         info = await client.load(args.model, n_ctx=args.ctx, threads=args.threads)
         for warning in info.warnings:

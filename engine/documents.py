@@ -7,6 +7,13 @@ extracted characters, and binary files are recognised by their signature. Every
 refusal is a :class:`~engine.errors.DocumentError` whose message names the file and is
 meant for the user.
 
+Reading is bounded in memory and time as well as in bytes. HTML and Word XML are read
+as streams of parser events (:mod:`engine.html_text`, :mod:`engine.docx_text`), so
+memory follows the text kept, not a tree of the markup; PDF pages are read in a child
+process with a time budget per page and per file (:mod:`engine.pdf_text`); HTML and
+Word documents have a time budget per megabyte too. When a budget runs out, what was
+read is kept and :attr:`Document.notes` says what was cut.
+
 :func:`extract` blocks (reading, decoding, parsing); callers run it on a worker thread,
 never on the Qt thread. The libraries that parse documents are imported on first use,
 so importing this module is cheap.
@@ -15,25 +22,22 @@ so importing this module is cheap.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import hashlib
 import io
 import logging
 import os
 import re
 import stat
+import time
 import unicodedata
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Final
+from typing import Final, Protocol
 
-from engine.errors import DocumentError
-
-if TYPE_CHECKING:
-    from bs4 import PageElement
-    from docx.table import Table
-    from docx.text.paragraph import Paragraph
+from engine.errors import DocumentError, EngineError
 
 __all__ = [
     "CODE_EXTENSIONS",
@@ -68,6 +72,21 @@ MAX_PDF_PAGES: Final = 5000
 MAX_TEXT_CHARS: Final = 100_000_000
 #: Bytes read per progress report.
 READ_CHUNK: Final = _MIB
+#: Seconds any document may take to read, before the per-megabyte share below is added.
+#: Past its budget a document is cut where it got to (a note says so), never refused.
+READ_BASE_SECONDS: Final = 15.0
+#: Seconds a PDF may take per megabyte of file. pypdf reads a dense text PDF at 3.4 s/MB
+#: (4 ms a page); ten leaves room for fonts that take longer to decode, and stops a
+#: 1.1 MB file whose 4,999 pages each draw one slow shared form after about 26 s.
+PDF_SECONDS_PER_MB: Final = 10.0
+#: Seconds HTML or Word XML may take per megabyte (of the XML, not of the zip around
+#: it). The event parsers read 50 MB of nested <div> in 6 s of CPU and 120 MB of Word
+#: paragraphs in 13 s (0.11-0.12 s/MB); one second leaves an eightfold margin for a
+#: slow or busy machine.
+MARKUP_SECONDS_PER_MB: Final = 1.0
+#: Characters of HTML or XML given to the parser at a time: the budget is checked
+#: between feeds, and progress reported.
+_FEED_CHARS: Final = _MIB
 
 #: File extensions read as source code: the text is kept exactly as it is.
 CODE_EXTENSIONS: Final = frozenset(
@@ -130,18 +149,6 @@ _BOMS: Final[tuple[tuple[bytes, str], ...]] = (
     (codecs.BOM_UTF16_BE, "utf-16-be"),
 )
 
-_DROPPED_HTML: Final = frozenset(
-    {"script", "style", "noscript", "template", "head", "svg", "math", "canvas", "iframe",
-     "object", "embed", "audio", "video", "select", "button"}
-)  # fmt: skip
-_HTML_HEADINGS: Final = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
-_HTML_BLOCKS: Final = frozenset(
-    {"p", "div", "section", "article", "main", "aside", "header", "footer", "nav", "ul",
-     "ol", "li", "dl", "dt", "dd", "table", "thead", "tbody", "tfoot", "tr", "blockquote",
-     "pre", "figure", "figcaption", "address", "details", "summary", "form", "fieldset",
-     "hr", "caption", "body", "html", "center"}
-)  # fmt: skip
-_HTML_CELLS: Final = frozenset({"td", "th"})
 _META_CHARSET: Final = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.I)
 _SPACES: Final = re.compile(r"[ \t\f\v\r\n\u00a0\u3000]+")
 _BLANK_LINES: Final = re.compile(r"\n{3,}")
@@ -175,6 +182,9 @@ class Document:
             "utf-16-le", ...); "" for PDF and DOCX, which carry their own.
         sha256: hex digest of the file's bytes (of the UTF-8 text for pasted text).
         size: the file's size in bytes (of the UTF-8 text for pasted text).
+        notes: what was left out, one sentence each for the user ("Read 120 of 4,999
+            pages; the rest took too long to read (over 22 s)."); empty when the whole
+            document was read.
     """
 
     path: str
@@ -184,6 +194,7 @@ class Document:
     encoding: str
     sha256: str
     size: int
+    notes: tuple[str, ...] = ()
 
     @property
     def text(self) -> str:
@@ -216,7 +227,9 @@ def extract(
             extraction and propagates unchanged: that is how to cancel.
 
     Returns:
-        The document, with at least one non-blank section.
+        The document, with at least one non-blank section. When a time budget ran out
+        (:data:`READ_BASE_SECONDS` plus a share per megabyte) it holds what was read,
+        and its ``notes`` say what was not.
 
     Raises:
         DocumentError: the file is missing, unreadable, a folder, too large, binary,
@@ -232,13 +245,14 @@ def extract(
         raise DocumentError(f'"{name}" is empty: there is no text to read.')
     after_read = progress.scaled(_read_share(kind), 1.0)
     encoding = ""
+    notes: tuple[str, ...] = ()
     if kind == "pdf":
-        sections = _pdf_sections(data, name, after_read)
+        sections, notes = _pdf_sections(data, name, after_read)
     elif kind == "docx":
-        sections = _docx_sections(data, name, after_read)
+        sections, notes = _docx_sections(data, name, after_read)
     elif kind == "html":
         text, encoding = _decode(data, name, html=True)
-        sections = _html_sections(text, name, after_read)
+        sections, notes = _html_sections(text, name, len(data), after_read)
     else:
         text, encoding = _decode(data, name)
         _check_text_size(len(text), name)
@@ -254,6 +268,7 @@ def extract(
         encoding=encoding,
         sha256=hashlib.sha256(data).hexdigest(),
         size=len(data),
+        notes=notes,
     )
 
 
@@ -546,83 +561,51 @@ def _plain_sections(text: str) -> tuple[Section, ...]:
 
 def _pdf_sections(
     data: bytes, name: str, on_progress: Callable[[float], None]
-) -> tuple[Section, ...]:
-    """One section per page with text, "Page N"; pypdf's own limits guard its filters."""
+) -> tuple[tuple[Section, ...], tuple[str, ...]]:
+    """One section per page with text, "Page N", read within a time budget; and the notes."""
     if b"%PDF-" not in data[:1024]:
         what = _looks_like(data)
         looks = f" (it looks like a {what})" if what else ""
         raise DocumentError(f'"{name}" is not a PDF file{looks}; it may be damaged.')
-    from pypdf import PdfReader
-    from pypdf.errors import (
-        DependencyError,
-        FileNotDecryptedError,
-        LimitReachedError,
-        PyPdfError,
-    )
+    from engine.pdf_text import read_pdf
 
-    damaged = f'"{name}" is a damaged PDF; Hearth could not read it.'
-    bomb = (
-        f'"{name}" was refused: part of it expands to far more data than a document '
-        "holds (a PDF bomb?)."
-    )
-    try:
-        reader = PdfReader(io.BytesIO(data), strict=False)
-        if reader.is_encrypted:
-            # Many PDFs are encrypted with an empty user password (print/copy
-            # restrictions only); those open without asking anyone anything.
-            try:
-                opened = bool(reader.decrypt(""))
-            except (DependencyError, NotImplementedError):
-                opened = False
-            if not opened:
-                raise DocumentError(
-                    f'"{name}" is protected by a password. Open it in a PDF viewer, save a '
-                    "copy without the password, and drop that copy."
-                )
-        page_count = len(reader.pages)
-    except DocumentError:
-        raise
-    except FileNotDecryptedError:
-        raise DocumentError(f'"{name}" is protected by a password.') from None
-    except LimitReachedError:
-        raise DocumentError(bomb) from None
-    except (PyPdfError, RecursionError, MemoryError, Exception):
-        # Besides its own errors, pypdf raises assorted built-in ones on hostile input.
-        log.warning("pypdf could not open %s", name, exc_info=True)
-        raise DocumentError(damaged) from None
-    if page_count == 0:
-        raise DocumentError(f'"{name}" has no pages.')
-    if page_count > MAX_PDF_PAGES:
-        raise DocumentError(
-            f'"{name}" has {page_count:,} pages; Hearth reads PDFs of up to '
-            f"{MAX_PDF_PAGES:,} pages. Split it into parts."
-        )
     sections: list[Section] = []
     chars = 0
-    failed = 0
-    for index in range(page_count):
-        try:
-            page_text = reader.pages[index].extract_text() or ""
-        except LimitReachedError:  # pypdf's own caps on decompression and stream sizes
-            raise DocumentError(bomb) from None
-        except Exception:  # one bad page is not the whole PDF; on_progress is outside
-            log.warning("pypdf failed on page %d of %s", index + 1, name, exc_info=True)
-            failed += 1
-            page_text = ""
-        page_text = _normalize_newlines(page_text).strip()
-        if page_text:
-            chars += len(page_text)
+
+    def on_page(number: int, text: str) -> None:
+        nonlocal chars
+        text = _normalize_newlines(text).strip()
+        if text:
+            chars += len(text)
             _check_text_size(chars, name)
-            sections.append(Section(f"Page {index + 1}", page_text))
-        on_progress((index + 1) / page_count)
+            sections.append(Section(f"Page {number}", text))
+
+    budget = _budget(len(data), PDF_SECONDS_PER_MB)
+    report = read_pdf(
+        data, name, max_pages=MAX_PDF_PAGES, budget_s=budget, on_page=on_page,
+        on_progress=on_progress,
+    )  # fmt: skip
     if not sections:
-        if failed == page_count:
-            raise DocumentError(damaged)
+        if report.failed == report.page_count:
+            raise DocumentError(f'"{name}" is a damaged PDF; Hearth could not read it.')
+        if report.pages_read < report.page_count:
+            read = f"only {report.pages_read:,}" if report.pages_read else "none"
+            raise DocumentError(
+                f'"{name}" has no text in the pages Hearth could read in time ({read} of '
+                f"{report.page_count:,}; the rest took too long). Save the pages you need "
+                "as a smaller PDF and drop that."
+            )
+        count = report.page_count
         raise DocumentError(
-            f'"{name}" has {page_count} page{"s" if page_count != 1 else ""} but no text '
+            f'"{name}" has {count} page{"s" if count != 1 else ""} but no text '
             "layer — scanned document? Hearth cannot read scanned images (no OCR)."
         )
-    return tuple(sections)
+    return tuple(sections), report.notes
+
+
+def _budget(size: int, seconds_per_mb: float) -> float:
+    """Seconds a document of ``size`` bytes may take to read."""
+    return READ_BASE_SECONDS + seconds_per_mb * size / _MIB
 
 
 # --- DOCX -----------------------------------------------------------------------------
@@ -669,140 +652,171 @@ def _check_docx_zip(data: bytes, name: str) -> None:
 
 def _docx_sections(
     data: bytes, name: str, on_progress: Callable[[float], None]
-) -> tuple[Section, ...]:
+) -> tuple[tuple[Section, ...], tuple[str, ...]]:
     """Headings start sections; paragraphs and tables (rows of " | " cells) in order."""
     _check_docx_zip(data, name)
-    import docx
-    from docx.table import Table
-    from docx.text.paragraph import Paragraph
+    from engine.docx_text import DocxStyles, DocxText
 
-    try:
-        document = docx.Document(io.BytesIO(data))
-        blocks = list(document.iter_inner_content())
-    except Exception:  # python-docx and lxml raise many kinds of error on bad input
-        log.warning("python-docx could not open %s", name, exc_info=True)
-        raise DocumentError(
-            f'"{name}" is a damaged Word document (.docx); Hearth could not open it.'
-        ) from None
-    on_progress(0.2)
     builder = _SectionBuilder(name)
-    for index, block in enumerate(blocks):
-        if isinstance(block, Paragraph):
-            text = block.text.strip()
-            if text and _is_docx_heading(block):
-                builder.heading(_SPACES.sub(" ", text))
-            elif text:
-                builder.paragraph(text)
-        elif isinstance(block, Table):
-            builder.paragraph("\n".join(_table_rows(block)))
-        on_progress(0.2 + 0.8 * (index + 1) / len(blocks))
-    return builder.sections()
+    styles = DocxStyles()
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        names = set(archive.namelist())
+        # By the XML's size, not the file's: Word's XML compresses 5 to 20 times.
+        xml_size = sum(archive.getinfo(n).file_size for n in _DOCX_PARTS if n in names)
+        budget = _Budget(_budget(xml_size, MARKUP_SECONDS_PER_MB))
+        try:
+            if _DOCX_STYLES in names:
+                _parse_xml(archive, _DOCX_STYLES, styles, budget, lambda _f: None)
+            cut = _parse_xml(
+                archive, _DOCX_DOCUMENT, DocxText(builder, styles), budget, on_progress
+            )
+        except _MarkupError:
+            log.warning("could not read the XML of %s", name, exc_info=True)
+            raise DocumentError(
+                f'"{name}" is a damaged Word document (.docx); Hearth could not open it.'
+            ) from None
+    return builder.sections(), _cut_note(cut, "document", budget.seconds)
 
 
-def _is_docx_heading(paragraph: Paragraph) -> bool:
+_DOCX_DOCUMENT: Final = "word/document.xml"
+_DOCX_STYLES: Final = "word/styles.xml"
+_DOCX_PARTS: Final = (_DOCX_DOCUMENT, _DOCX_STYLES)
+
+
+def _parse_xml(
+    archive: zipfile.ZipFile,
+    member: str,
+    target: _Target,
+    budget: _Budget,
+    on_progress: Callable[[float], None],
+) -> float:
+    """Feed a zip member to an XML parser that calls ``target``; the fraction read."""
+    from lxml import etree
+
+    # No entities, no DTD, no network; huge_tree stays off, so libxml2 refuses nesting
+    # over 256 levels and text nodes over 10 MB.
+    parser = etree.XMLParser(target=target, resolve_entities=False, no_network=True, load_dtd=False)
+    size = archive.getinfo(member).file_size
+    with _markup_errors():
+        stream = archive.open(member)
+    with stream:  # its reads run in _feed, each under _markup_errors
+        chunks = iter(lambda: stream.read(_FEED_CHARS), b"")
+        return _feed(parser, target, chunks, size, budget, on_progress)
+
+
+# --- markup read as parser events ------------------------------------------------------
+
+
+class _Target(Protocol):
+    """An lxml parser target (engine.html_text.HtmlText, engine.docx_text.DocxText, ...)."""
+
+    def close(self) -> None:
+        """The end of the input."""
+
+
+class _Parser(Protocol):
+    """An lxml feed parser."""
+
+    def feed(self, data: str | bytes) -> None:
+        """Parse more input."""
+
+    def close(self) -> object:
+        """The end of the input: flushes the parser, then calls the target's close."""
+
+
+class _Budget:
+    """Seconds one document may take, counted from its creation."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._deadline = time.monotonic() + seconds
+
+    def spent(self) -> bool:
+        """Whether the time is up."""
+        return time.monotonic() >= self._deadline
+
+
+class _MarkupError(Exception):
+    """The parser, or the zip stream under it, failed on the input: a damaged file."""
+
+
+@contextlib.contextmanager
+def _markup_errors() -> Iterator[None]:
+    """Turn a parser's or zlib's own errors into :class:`_MarkupError`; ours pass."""
     try:
-        style = paragraph.style
-        style_name = (style.name or "") if style is not None else ""
-    except (KeyError, ValueError, AttributeError):
-        return False
-    return style_name.startswith("Heading") or style_name == "Title"
+        yield
+    except (EngineError, _MarkupError):  # the text cap, raised from a target
+        raise
+    except Exception as e:  # lxml, zlib and zipfile raise many kinds on a damaged file
+        raise _MarkupError(str(e)) from e
 
 
-def _table_rows(table: Table) -> Iterator[str]:
-    """Rows of a Word table as " | "-separated cells; merged cells appear once."""
-    for row in table.rows:
-        cells: list[str] = []
-        previous: object = None
-        for cell in row.cells:
-            if cell._tc is previous:  # a horizontally merged cell repeats itself
-                continue
-            previous = cell._tc
-            cells.append(_SPACES.sub(" ", cell.text).strip())
-        if any(cells):
-            yield " | ".join(cells)
+def _feed(
+    parser: _Parser,
+    target: _Target,
+    chunks: Iterator[str | bytes],
+    size: int,
+    budget: _Budget,
+    on_progress: Callable[[float], None],
+) -> float:
+    """Feed chunks, ``size`` in all, while the budget lasts; the fraction read (1.0: all).
+
+    ``on_progress`` is called outside the parser's error handling, so what it raises
+    (Cancelled) propagates unchanged. Cut short, the target is closed on what it has.
+    """
+    fed = 0
+    while not budget.spent():
+        with _markup_errors():
+            chunk = next(chunks, None)
+            if chunk is None:
+                parser.close()
+                return 1.0
+            parser.feed(chunk)
+        fed += len(chunk)
+        on_progress(min(fed / max(size, 1), 1.0))
+    target.close()
+    return min(fed / max(size, 1), 1.0)
+
+
+def _cut_note(fraction: float, what: str, seconds: float) -> tuple[str, ...]:
+    """The note for a document cut at ``fraction`` by its time budget, if it was."""
+    if fraction >= 1.0:
+        return ()
+    return (
+        f"Only the first {fraction:.0%} of the {what} was read; the rest took too long "
+        f"to read (over {seconds:.0f} s).",
+    )
 
 
 # --- HTML -----------------------------------------------------------------------------
 
 
 def _html_sections(
-    text: str, name: str, on_progress: Callable[[float], None]
-) -> tuple[Section, ...]:
+    text: str, name: str, size: int, on_progress: Callable[[float], None]
+) -> tuple[tuple[Section, ...], tuple[str, ...]]:
     """Visible text only (no scripts or styles), headings start sections, paragraphs kept."""
     _check_text_size(len(text), name)
-    from bs4 import BeautifulSoup, NavigableString, Tag
-    from bs4.element import PreformattedString
+    from lxml import etree
 
-    try:
-        soup = BeautifulSoup(text, "html.parser")
-    except Exception:  # html.parser is lenient; anything it raises means a hostile file
-        log.warning("BeautifulSoup could not parse %s", name, exc_info=True)
-        raise DocumentError(f'"{name}" is a damaged HTML file; Hearth could not read it.') from None
-    on_progress(0.3)
+    from engine.html_text import HtmlText
+
     builder = _SectionBuilder(name)
-    line: list[str] = []  # the text of the paragraph being read
-    cells: list[str] = []  # the cells of the table row being read
-    tables: list[list[str]] = []  # the rows of each table being read, innermost last
-
-    def flush() -> None:
-        joined = "".join(line)
-        line.clear()
-        for paragraph in joined.split("\n\n"):
-            builder.paragraph(paragraph)
-
-    # An explicit stack, not recursion: html.parser nests unclosed tags arbitrarily deep.
-    # Each tag is pushed twice: (tag, False) to open it, (tag, True) to close a block.
-    stack: list[tuple[PageElement, bool]] = [(soup, False)]
-    while stack:
-        node, closing = stack.pop()
-        if isinstance(node, NavigableString):
-            # Comments, doctypes, CDATA and processing instructions are not visible text.
-            if not isinstance(node, PreformattedString):
-                line.append(_SPACES.sub(" ", str(node)))
-            continue
-        if not isinstance(node, Tag):
-            continue
-        tag_name = node.name
-        if closing:
-            if tag_name in _HTML_CELLS:
-                cells.append(_SPACES.sub(" ", "".join(line)).strip())
-                line.clear()
-            elif tag_name == "tr":
-                line.clear()
-                if any(cells):
-                    row = " | ".join(cells)
-                    if tables:
-                        tables[-1].append(row)
-                    else:
-                        builder.paragraph(row)
-                cells.clear()
-            elif tag_name == "table":
-                flush()
-                builder.paragraph("\n".join(tables.pop()))
-            else:
-                flush()
-            continue
-        if tag_name in _DROPPED_HTML:
-            continue
-        if tag_name in _HTML_HEADINGS:
-            flush()
-            builder.heading(_SPACES.sub(" ", node.get_text(" ")).strip())
-        elif tag_name == "br":
-            line.append("\n")
-        elif tag_name == "pre":
-            flush()
-            builder.paragraph(_normalize_newlines(node.get_text()).strip("\n"), keep_spaces=True)
-        else:
-            if tag_name in _HTML_BLOCKS or tag_name in _HTML_CELLS or node is soup:
-                if tag_name not in _HTML_CELLS:
-                    flush()
-                if tag_name == "table":
-                    tables.append([])
-                stack.append((node, True))
-            stack.extend((child, False) for child in reversed(node.contents))
-    flush()
-    on_progress(1.0)
-    return builder.sections()
+    budget = _Budget(_budget(size, MARKUP_SECONDS_PER_MB))
+    target = HtmlText(builder)
+    # libxml2's HTML parser calls the target for each event and builds no tree; it is
+    # lenient like a browser (recover), never fetches anything, and with huge_tree
+    # puts no cap on nesting (the target has its own) or on a text's length.
+    parser = etree.HTMLParser(
+        target=target, recover=True, no_network=True, remove_comments=True, remove_pis=True,
+        huge_tree=True,
+    )  # fmt: skip
+    chunks = (text[i : i + _FEED_CHARS] for i in range(0, len(text), _FEED_CHARS))
+    try:
+        cut = _feed(parser, target, chunks, len(text), budget, on_progress)
+    except _MarkupError:  # libxml2 recovers from almost anything; this is hostile
+        log.warning("lxml could not parse %s", name, exc_info=True)
+        raise DocumentError(f'"{name}" is a damaged HTML file; Hearth could not read it.') from None
+    return builder.sections(), _cut_note(cut, "page", budget.seconds)
 
 
 # --- sections -------------------------------------------------------------------------

@@ -1,11 +1,18 @@
 """The Summarize task: a whole document of any length, map-reduce sized to the context.
 
 The document is split with the loaded model's own tokenizer on paragraph, then
-sentence boundaries (Chinese punctuation included), each chunk is summarized (the
-map step), the partial summaries are combined group by group until they fit in one
-context (the reduce levels), and a final pass writes the summary in the requested
-length, style and language, streamed token by token. A document that fits in the
-context is summarized in one pass.
+sentence boundaries (Chinese punctuation included), then spaces, then anywhere, each
+chunk is summarized (the map step), the partial summaries are combined group by group
+until they fit in one context (the reduce levels), and a final pass writes the summary
+in the requested length, style and language, streamed token by token. A document that
+fits in the context is summarized in one pass.
+
+Splitting is bounded in memory and time whatever the text: it walks the text once,
+tokenizing one chunk-sized window at a time (never more than
+:data:`MAX_TOKENIZE_CHARS` at once), and needs no line breaks. The first
+:data:`SPLIT_AHEAD_CHARS` are split before the map step starts, so the chunk count is
+exact for any ordinary document; past them chunks are split as the map step reaches
+them, so a 95 MB one-line text starts being summarized at once.
 
 Thread: everything runs on the asyncio loop that owns the EngineClient; the
 callbacks are called on that loop.
@@ -59,15 +66,40 @@ _EXPECTED_FILL = 0.6
 #: Share of CJK characters (among CJK characters and Latin letters) above which a
 #: text is Chinese.
 CJK_RATIO = 0.3
+#: Characters tokenized in one request at most. The worker answers with the token ids as
+#: a JSON list: a million characters make about 215,000 ids (1.5 MB of JSON); a 95 MB
+#: one-line text sent whole made 20 million and held 3.7 GB across the two processes.
+MAX_TOKENIZE_CHARS = 1_000_000
+#: Characters split into chunks before the map step starts (about 500 pages; llama.cpp
+#: tokenizes 1.5 MB/s here, so about 1.5 s). Past them, chunks are split as the map step
+#: reaches them, a batch this size at a time.
+SPLIT_AHEAD_CHARS = 2_000_000
+#: No text we know averages more characters per token than this (English about 4.6,
+#: code 3.5, Chinese 1.5): a text longer than this many per token of the budget cannot
+#: fit in it, and is not tokenized whole to find out.
+_MAX_CHARS_PER_TOKEN = 16
+#: Characters per token assumed for the first chunk, before any is counted.
+_FIRST_CHARS_PER_TOKEN = 3.0
+#: A chunk is sized to this share of the budget by the latest characters-per-token, so
+#: that most chunks fit on their first count.
+_FILL = 0.95
+#: A chunk under this share of the budget is grown once more, if the text goes on.
+_FULL = 0.85
+#: Counts tried to fill one chunk, besides those that shrink it to fit.
+_GROW_TRIES = 2
 
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _LATIN = re.compile(r"[A-Za-z]")
-_PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n+")
+_PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n")
 # A line such as "[Page 3]" or "[Section 2: Results]" that Document.text puts
 # between sections; it stays with the text after it.
 _MARKER = re.compile(r"^\[[^\[\]\n]{1,80}\]$")
 # After a sentence end: Latin punctuation followed by space, Chinese punctuation, a newline.
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|(?<=[。！？；])|\n")
+_SPACE = re.compile(r"\s+")
+_NOT_SPACE = re.compile(r"\S")
+# Where a chunk may end, best first; each match's start is the end of the chunk.
+_BOUNDARIES = (_PARAGRAPH_BREAK, _SENTENCE_END, _SPACE)
 
 
 class DocumentLike(Protocol):
@@ -242,83 +274,140 @@ class _Unit:
 
 
 class _Tokens:
-    """Token counts with the loaded model's tokenizer (one worker round trip, ~0.5 ms)."""
+    """Token counts with the loaded model's tokenizer (a worker round trip, 1.5 MB/s)."""
 
     def __init__(self, client: EngineClient) -> None:
         self._client = client
 
     async def count(self, text: str) -> int:
-        if not text:
-            return 0
-        return len(await self._client.tokenize(text))
+        """Tokens in ``text``; over :data:`MAX_TOKENIZE_CHARS`, the sum over pieces of it.
+
+        Pieces are cut at spaces where there are any, so the sum is within a token or
+        two per million characters of the whole: close enough for a text that long,
+        which is only ever compared with a budget far smaller.
+        """
+        total = 0
+        start = 0
+        while len(text) - start > MAX_TOKENIZE_CHARS:
+            end = _cut(text, start, start + MAX_TOKENIZE_CHARS)
+            total += await self._tokenize_count(text[start:end])
+            start = end
+        return total + await self._tokenize_count(text[start:])
+
+    async def _tokenize_count(self, text: str) -> int:
+        return len(await self._client.tokenize(text)) if text else 0
 
 
-def _paragraphs(text: str) -> list[str]:
-    """Paragraphs, with each section marker line glued to the paragraph after it."""
-    pieces: list[str] = []
-    for block in _PARAGRAPH_BREAK.split(text):
-        current: list[str] = []
-        for line in block.split("\n"):
-            if _MARKER.match(line.strip()) and any(s.strip() for s in current):
-                pieces.append("\n".join(current).strip())
-                current = []
-            current.append(line)
-        joined = "\n".join(current).strip()
-        if joined:
-            pieces.append(joined)
-    merged: list[str] = []
-    for piece in pieces:
-        if merged and _MARKER.match(merged[-1]):
-            merged[-1] = f"{merged[-1]}\n{piece}"
-        else:
-            merged.append(piece)
-    return merged
+def _cut(text: str, start: int, stop: int) -> int:
+    """Where a chunk from ``start`` ends, at ``stop`` at the latest.
+
+    The last paragraph break in the window's second half, else the last sentence end
+    there, else the last space; a line such as "[Page 3]" never ends a chunk. A window
+    with none of them (one long word) is cut at ``stop``. The second half, so that a
+    short paragraph before a long one does not make a chunk of its own: the long one's
+    sentences fill the rest of the chunk.
+    """
+    if stop >= len(text):
+        return len(text)
+    least = start + (stop - start) // 2
+    for boundary in _BOUNDARIES:
+        ends = [m.start() for m in boundary.finditer(text, least, stop + 1)]
+        for end in reversed(ends):
+            if end > start and not _ends_with_marker(text, start, end):
+                return end
+    return stop
 
 
-def _sentences(text: str) -> list[str]:
-    """Sentences (and lines), each keeping its end punctuation."""
-    parts: list[str] = []
-    start = 0
-    for m in _SENTENCE_END.finditer(text):
-        end = m.end() if m.group(0) == "" else m.start()
-        if text[start:end].strip():
-            parts.append(text[start:end].strip())
-        start = m.end()
-    if text[start:].strip():
-        parts.append(text[start:].strip())
-    return parts
+def _ends_with_marker(text: str, start: int, end: int) -> bool:
+    line_start = max(start, text.rfind("\n", start, end) + 1)
+    return bool(_MARKER.match(text[line_start:end].strip()))
 
 
-async def _hard_cut(text: str, tokens: int, budget: int, counter: _Tokens) -> list[_Unit]:
-    """Cut text with no sentence boundary into pieces of at most ``budget`` tokens."""
-    pieces = math.ceil(tokens * 1.1 / budget)
-    step = max(1, math.ceil(len(text) / pieces))
-    units: list[_Unit] = []
-    for i in range(0, len(text), step):
-        piece = text[i : i + step]
-        n = await counter.count(piece)
-        if n > budget and len(piece) > 1:
-            units.extend(await _hard_cut(piece, n, budget, counter))
-        elif piece.strip():
-            units.append(_Unit(piece, n))
-    return units
+class _Splitter:
+    """Cuts a text into chunks of at most ``budget`` tokens, in order, one at a time.
+
+    Each chunk is sized from the characters per token of the one before, cut at the
+    best boundary in its window (see :func:`_cut`), and counted: a chunk over the
+    budget is cut shorter, one well under it is grown. Memory is the text and the
+    chunk in hand; time is one or two tokenizer calls a chunk.
+    """
+
+    def __init__(self, text: str, budget: int, counter: _Tokens) -> None:
+        self._text = text
+        self.budget = budget
+        self._counter = counter
+        self._chars_per_token = _FIRST_CHARS_PER_TOKEN
+        self._pos = _skip_space(text, 0)
+        self.chunks = 0  # chunks made so far
+        self.tokens = 0  # their tokens
+
+    @property
+    def done(self) -> bool:
+        """Whether the whole text has been cut."""
+        return self._pos >= len(self._text)
+
+    def estimated_chunks(self) -> int:
+        """Chunks made so far plus those the rest of the text will likely make."""
+        if self.done or not self.chunks:
+            return self.chunks + (0 if self.done else 1)
+        per_chunk = self._pos / self.chunks
+        return self.chunks + math.ceil((len(self._text) - self._pos) / per_chunk)
+
+    def estimated_tokens_left(self) -> float:
+        """Tokens in the text not cut yet, by the characters per token so far."""
+        return (len(self._text) - self._pos) / self._chars_per_token
+
+    async def take(
+        self, chars: int, on_progress: Callable[[float], None] | None = None
+    ) -> list[_Unit]:
+        """Chunks until at least ``chars`` more characters are cut, or the text ends.
+
+        ``on_progress`` is called with the share of that done after each chunk.
+        """
+        begin = self._pos
+        stop = min(begin + chars, len(self._text))
+        units: list[_Unit] = []
+        while not self.done and self._pos < stop:
+            units.append(await self.next())
+            if on_progress is not None:
+                on_progress(min(1.0, (self._pos - begin) / max(stop - begin, 1)))
+        return units
+
+    async def next(self) -> _Unit:
+        """The next chunk (the text must not be :attr:`done`)."""
+        text, start, budget = self._text, self._pos, self.budget
+        limit = max(1, int(budget * self._chars_per_token * _FILL))
+        fit: tuple[_Unit, int] | None = None
+        grows = 0
+        while True:
+            end = _cut(text, start, start + limit)
+            piece = text[start:end].rstrip()
+            tokens = await self._counter.count(piece)
+            if tokens > budget and end - start > 1:
+                if fit is not None:
+                    break  # grown too far: keep the last chunk that fit
+                # Shorter by the share it is over, and at least one character shorter.
+                limit = max(1, min(end - start - 1, int((end - start) * budget / tokens * _FILL)))
+                continue
+            fit = (_Unit(piece, tokens), end)
+            self._chars_per_token = max(len(piece) / max(tokens, 1), 0.1)
+            grown = (end - start) + int((budget - tokens) * self._chars_per_token * _FILL)
+            if end >= len(text) or tokens >= budget * _FULL or grown <= limit:
+                break
+            if grows >= _GROW_TRIES:
+                break
+            grows += 1
+            limit = grown
+        unit, end = fit
+        self._pos = _skip_space(text, end)
+        self.chunks += 1
+        self.tokens += unit.tokens
+        return unit
 
 
-async def _units(text: str, budget: int, counter: _Tokens) -> list[_Unit]:
-    """Paragraphs; sentences of paragraphs over the budget; hard cuts as a last resort."""
-    units: list[_Unit] = []
-    for paragraph in _paragraphs(text):
-        n = await counter.count(paragraph)
-        if n <= budget:
-            units.append(_Unit(paragraph, n))
-            continue
-        for sentence in _sentences(paragraph):
-            m = await counter.count(sentence)
-            if m <= budget:
-                units.append(_Unit(sentence, m))
-            else:
-                units.extend(await _hard_cut(sentence, m, budget, counter))
-    return units
+def _skip_space(text: str, pos: int) -> int:
+    found = _NOT_SPACE.search(text, pos)
+    return found.start() if found else len(text)
 
 
 def _pack(units: Sequence[_Unit], budget: int) -> list[list[_Unit]]:
@@ -340,40 +429,51 @@ def _pack(units: Sequence[_Unit], budget: int) -> list[list[_Unit]]:
 
 
 def _join(units: Sequence[_Unit]) -> str:
-    # Sentences of one paragraph were cut apart; joining them with a blank line is
-    # harmless for a summary and keeps the code simple.
     return "\n\n".join(u.text for u in units)
+
+
+def _check_budget(budget: int) -> None:
+    if budget < 16:
+        raise ContextOverflow(
+            "The model's context is too small to summarize with. Raise the context size "
+            "in Settings."
+        )
 
 
 async def split_into_chunks(client: EngineClient, text: str, budget: int) -> list[str]:
     """Split ``text`` into chunks of at most ``budget`` tokens of the loaded model.
 
     Boundaries are paragraphs, then sentences (``. ! ?`` and ``。！？；``, and
-    newlines), then a hard cut; section marker lines ("[Page 3]") stay at the
-    start of the chunk they introduce.
+    newlines), then spaces, then a hard cut; section marker lines ("[Page 3]") stay at
+    the start of the chunk they introduce. Memory and time are linear in the text
+    (see :class:`_Splitter`); no line breaks are needed.
 
     Raises:
         ContextOverflow: the budget is too small to hold any text.
     """
-    if budget < 16:
-        raise ContextOverflow(
-            "The model's context is too small to summarize with. Raise the context size "
-            "in Settings."
-        )
-    counter = _Tokens(client)
-    units = await _units(text, budget, counter)
+    _check_budget(budget)
+    splitter = _Splitter(text, budget, _Tokens(client))
     chunks: list[str] = []
-    pending = _pack(units, budget)
-    while pending:
-        group = pending.pop(0)
-        chunk = _join(group)
-        # Token counts of pieces do not quite add up; check the chunk as a whole.
-        if len(group) > 1 and await counter.count(chunk) > budget:
-            pending.insert(0, group[-1:])
-            pending.insert(0, group[:-1])
-            continue
-        chunks.append(chunk)
+    while not splitter.done:
+        chunks.append((await splitter.next()).text)
     return chunks
+
+
+class _Headers:
+    """Where each chunk comes from, chunk after chunk (see :func:`chunk_headers`)."""
+
+    def __init__(self) -> None:
+        self._current = ""
+
+    def header(self, chunk: str) -> str:
+        """ "[Page 3]", "[Page 3]–[Page 5]", or "" before any marker."""
+        lines = [line.strip() for line in chunk.split("\n") if line.strip()]
+        markers = [line for line in lines if _MARKER.match(line)]
+        first = self._current if not lines or not _MARKER.match(lines[0]) else lines[0]
+        self._current = markers[-1] if markers else self._current
+        if not first:
+            first = markers[0] if markers else ""
+        return first if first == self._current else f"{first}–{self._current}"
 
 
 def chunk_headers(chunks: Sequence[str]) -> list[str]:
@@ -382,17 +482,8 @@ def chunk_headers(chunks: Sequence[str]) -> list[str]:
     A chunk that starts in the middle of a section belongs to the last section
     marker of the chunks before it.
     """
-    headers: list[str] = []
-    current = ""
-    for chunk in chunks:
-        lines = [line.strip() for line in chunk.split("\n") if line.strip()]
-        markers = [line for line in lines if _MARKER.match(line)]
-        first = current if not lines or not _MARKER.match(lines[0]) else lines[0]
-        current = markers[-1] if markers else current
-        if not first:
-            first = markers[0] if markers else ""
-        headers.append(first if first == current else f"{first}–{current}")
-    return headers
+    headers = _Headers()
+    return [headers.header(chunk) for chunk in chunks]
 
 
 # -- progress -------------------------------------------------------------------------
@@ -513,14 +604,20 @@ class _Run:
         label: str,
         expected_gen: float,
         headers: Sequence[str] = (),
+        *,
+        first: int = 0,
+        total: int = 0,
     ) -> list[str]:
         """Summarize each piece (map) or each group (reduce), with a progress event each.
 
-        ``headers[j]``, if given, is put on the line before piece j's summary.
+        ``headers[j]``, if given, is put on the line before piece j's summary. The
+        events count from ``first`` (pieces done before these) out of ``total`` (these
+        pieces alone when 0).
         """
         instruction = map_instruction(self.language)
         params = _params(self.map_max)
-        total = len(pieces)
+        count = len(pieces)
+        total = total or count
         summaries: dict[int, str] = {}
 
         def finish(j: int, result: GenerationResult) -> None:
@@ -536,15 +633,67 @@ class _Run:
             p = self.progress
             p.done_work += piece_tokens[j] + GEN_WEIGHT * result.stats.generated_tokens
             p.remaining = max(0.0, p.remaining - piece_tokens[j] - GEN_WEIGHT * expected_gen)
-            n = len(summaries)
+            n = first + len(summaries)
             p.emit(stage, n, total, f"{label} {n} of {total}", partial=text)
 
-        if self.map_parallel > 1 and total > 1:
+        if self.map_parallel > 1 and count > 1:
             await self._parallel(pieces, instruction, params, finish)
         else:
             for j, piece in enumerate(pieces):
                 finish(j, await _generate(self.client, _prompt(piece, instruction), params))
-        return [summaries[j] for j in range(total)]
+        return [summaries[j] for j in range(count)]
+
+    async def map_step(self, splitter: _Splitter, name: str) -> list[str]:
+        """Summarize every chunk of the text, split :data:`SPLIT_AHEAD_CHARS` at a time.
+
+        Returns:
+            The chunks' summaries, in order, each under the marker it came from.
+        """
+        progress = self.progress
+        shown = -1
+
+        def on_split(fraction: float) -> None:
+            nonlocal shown
+            if int(fraction * 100) > shown:
+                shown = int(fraction * 100)
+                progress.emit("chunk", shown, 100, f"Splitting {name} into chunks… {shown}%")
+
+        batch = await splitter.take(SPLIT_AHEAD_CHARS, on_split)
+        about = "" if splitter.done else "about "
+        progress.emit(
+            "chunk",
+            100,
+            100,
+            f"{about}{splitter.estimated_chunks():,} chunks of up to {splitter.budget:,} tokens",
+        )
+        headers = _Headers()
+        partials: list[str] = []
+        while batch:
+            total = splitter.estimated_chunks()
+            self._expect_map(batch, splitter, total - len(partials))
+            partials += await self.summarize_pieces(
+                [u.text for u in batch],
+                [u.tokens for u in batch],
+                "map",
+                "Summarized chunk",
+                self.map_max * _EXPECTED_FILL,
+                [headers.header(u.text) for u in batch],
+                first=len(partials),
+                total=total,
+            )
+            batch = await splitter.take(SPLIT_AHEAD_CHARS)
+        return partials
+
+    def _expect_map(self, batch: Sequence[_Unit], splitter: _Splitter, chunks_left: int) -> None:
+        """The work left once the map step starts on ``batch``, for progress and the ETA."""
+        fill = self.map_max * _EXPECTED_FILL
+        self.progress.remaining = (
+            sum(u.tokens for u in batch)
+            + splitter.estimated_tokens_left()
+            + chunks_left * GEN_WEIGHT * fill  # map
+            + splitter.estimated_chunks() * fill  # the final pass reads the summaries
+            + GEN_WEIGHT * self.final_max * _EXPECTED_FILL  # and writes
+        )
 
     async def _parallel(
         self,
@@ -620,33 +769,22 @@ async def summarize(
     run = _Run(client, options, language, progress, max(1, map_parallel))
     progress.emit("chunk", 0, 1, f"Splitting {document.name} into chunks…")
 
-    tokens_read = await _Tokens(client).count(text)
+    counter = _Tokens(client)
     final_text_budget = await run.budget(final_instruction(options, language), run.final_max)
+    # A text too long to fit is not tokenized whole to find out.
+    fits = len(text) <= final_text_budget * _MAX_CHARS_PER_TOKEN
+    tokens_read = await counter.count(text) if fits else final_text_budget + 1
     if tokens_read <= final_text_budget:
-        chunks = [text]
+        chunks = 1
         partials: list[str] = []
         levels = 1
         final_input = text
     else:
         map_budget = await run.map_budget()
-        chunks = await split_into_chunks(client, text, map_budget)
-        chunk_tokens = [await _Tokens(client).count(c) for c in chunks]
-        gen_each = GEN_WEIGHT * run.map_max * _EXPECTED_FILL
-        progress.remaining = (
-            sum(chunk_tokens)
-            + len(chunks) * gen_each  # map
-            + len(chunks) * run.map_max * _EXPECTED_FILL  # final read
-            + GEN_WEIGHT * run.final_max * _EXPECTED_FILL  # final write
-        )
-        progress.emit("chunk", 1, 1, f"{len(chunks)} chunks of up to {map_budget:,} tokens")
-        partials = await run.summarize_pieces(
-            chunks,
-            chunk_tokens,
-            "map",
-            "Summarized chunk",
-            run.map_max * _EXPECTED_FILL,
-            chunk_headers(chunks),
-        )
+        _check_budget(map_budget)
+        splitter = _Splitter(text, map_budget, counter)
+        partials = await run.map_step(splitter, document.name)
+        chunks, tokens_read = splitter.chunks, splitter.tokens
         levels = 2
         current = partials
         while True:
@@ -711,12 +849,10 @@ async def summarize(
     )
     run.count(result)
     seconds = time.perf_counter() - started
-    progress.emit(
-        "done", len(chunks), len(chunks), f"Summarized {document.name} in {seconds:.0f} s"
-    )
+    progress.emit("done", chunks, chunks, f"Summarized {document.name} in {seconds:.0f} s")
     return SummaryResult(
         text=result.text.strip(),
-        chunks=len(chunks),
+        chunks=chunks,
         tokens_read=tokens_read,
         seconds=seconds,
         levels=levels,
@@ -724,14 +860,13 @@ async def summarize(
         partials=tuple(partials),
         prompt_tokens=run.prompt_total,
         generated_tokens=run.generated_total,
-        parallel=run.map_parallel if len(chunks) > 1 else 1,
+        parallel=run.map_parallel if chunks > 1 else 1,
     )
 
 
 async def _shorten(unit: _Unit, budget: int, client: EngineClient) -> _Unit:
     """Keep the start of a summary that is too long to combine (it rarely happens)."""
-    cut = await _hard_cut(unit.text, unit.tokens, budget, _Tokens(client))
-    return cut[0] if cut else unit
+    return await _Splitter(unit.text, budget, _Tokens(client)).next()
 
 
 __all__ = [

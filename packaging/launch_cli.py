@@ -12,6 +12,10 @@ if __name__ == "__main__":
         from engine.worker import main as worker_main
 
         sys.exit(worker_main())
+    if sys.argv[1:2] == ["--pdf-text"]:  # engine.pdf_text.child_command, frozen
+        from engine.pdf_text import main as pdf_text_main
+
+        sys.exit(pdf_text_main(sys.argv[2:]))
     from engine.cli import main
 
     sys.exit(main())

@@ -2012,12 +2012,20 @@
         <translation>已取消</translation>
     </message>
     <message>
+        <source>Only part of {name} was read. {notes}</source>
+        <translation>只读取了 {name} 的一部分。{notes}</translation>
+    </message>
+    <message>
         <source>Could not summarize {name}: {reason}</source>
         <translation>无法摘要 {name}：{reason}</translation>
     </message>
     <message>
         <source>{chunks} parts, {tokens} tokens, {seconds:.0f} s</source>
         <translation>{chunks} 块，{tokens} 个 token，{seconds:.0f} 秒</translation>
+    </message>
+    <message>
+        <source>only part of the document was read</source>
+        <translation>只读取了文档的一部分</translation>
     </message>
     <message>
         <source>Reading… {percent:.0f}%</source>
