@@ -143,6 +143,7 @@ class MainWindow(QMainWindow):
         #: What was repaired in the settings file at start (SettingsRead.message): shown
         #: with the first load's warnings, which would otherwise replace it.
         self._settings_notice = settings_notice
+        self._history_problem = ""  # why conversations are not being saved, if they are not
         self._client = client
         self._paths = paths
         self._translations = translations
@@ -479,9 +480,11 @@ class MainWindow(QMainWindow):
             await self._history.open()
         except EngineError as exc:
             log.error("The history database cannot be opened: %s", exc)
-            self.message_bar.show_message(
-                self.tr("Conversations are not being saved. {reason}").format(reason=str(exc))
+            # Kept, so that the first load's warnings join it instead of replacing it.
+            self._history_problem = self.tr("Conversations are not being saved. {reason}").format(
+                reason=str(exc)
             )
+            self.message_bar.show_message(self._history_problem)
             self.chat_pane.detach_history()
             self.summarize_pane.detach_history()
             self.code_page.detach_history()
@@ -570,7 +573,11 @@ class MainWindow(QMainWindow):
         self._loading = True
         self.model_combo.setEnabled(False)
         self._set_model_ready(False)
-        self.message_bar.hide()
+        # The last load's messages go; that conversations are not saved stays.
+        if self._history_problem:
+            self.message_bar.show_message(self._history_problem)
+        else:
+            self.message_bar.hide()
         self.plan_label.setText(self.tr("Loading {name}…").format(name=_short_name(model_id)))
         settings = self._settings
         try:
@@ -591,8 +598,10 @@ class MainWindow(QMainWindow):
         log.info("Loaded %s in %.2f s: %s", info.model_id, info.load_s, info.plan_reason)
         self.model_loaded.emit(info)
         if info.warnings:
-            notices = [self._settings_notice] if self._settings_notice else []
-            self.message_bar.show_message("\n".join([*notices, *info.warnings]), error=False)
+            notices = [n for n in (self._history_problem, self._settings_notice) if n]
+            self.message_bar.show_message(
+                "\n".join([*notices, *info.warnings]), error=bool(self._history_problem)
+            )
         self._settings_notice = ""
         self._settings = replace(self._settings, last_model=info.model_id)
         await self._save_settings(self._settings)
