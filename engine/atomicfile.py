@@ -12,7 +12,9 @@ from pathlib import Path
 NEW_FILE_MODE = 0o666
 
 
-def write_atomic(path: Path, data: bytes | str, *, encoding: str = "utf-8") -> None:
+def write_atomic(
+    path: Path, data: bytes | str, *, encoding: str = "utf-8", mode: int | None = None
+) -> None:
     """Write ``data`` to ``path`` so that ``path`` is either the old file or the new one.
 
     The temporary file is created with ``O_EXCL`` under an unpredictable name in the
@@ -29,12 +31,15 @@ def write_atomic(path: Path, data: bytes | str, *, encoding: str = "utf-8") -> N
         data: the contents; text is encoded with ``encoding`` and written as is (no
             newline translation).
         encoding: the encoding of text ``data``.
+        mode: the permission bits to give the file, whatever it had (Hearth's own
+            private files); by default those of the file it replaces.
 
     Raises:
         OSError: the folder cannot be written (missing, read-only, full).
     """
     raw = data.encode(encoding) if isinstance(data, str) else data
-    mode = _mode_for(path)
+    if mode is None:
+        mode = _mode_for(path)
     fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as out:

@@ -10,7 +10,6 @@ read beyond those four bytes (Ollama's small JSON manifests excepted).
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import re
@@ -21,6 +20,7 @@ from pathlib import Path
 from typing import Literal
 
 from engine.config import get_paths
+from engine.jsonfile import read_json
 from engine.store import ModelStore, split_parts
 
 log = logging.getLogger("engine.discover")
@@ -168,9 +168,7 @@ def _scan_ollama(store: Path) -> Iterator[tuple[Path, str]]:
     for manifest in files:
         host, namespace, model, tag = manifest.relative_to(manifests).parts
         try:
-            if manifest.stat().st_size > MAX_MANIFEST_BYTES:
-                continue
-            data = json.loads(manifest.read_text(encoding="utf-8"))
+            data = read_json(manifest, max_bytes=MAX_MANIFEST_BYTES)
             layers = data["layers"]
             digest = next(
                 layer["digest"]

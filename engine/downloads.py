@@ -48,6 +48,7 @@ from engine.hub import HubFile, hub_error, is_safe_name, offline_error, range_st
 from engine.hub import resolve_endpoint as _resolve_endpoint
 from engine.hub_http import open_answer
 from engine.hub_text import clean_text
+from engine.jsonfile import BrokenFile, read_json, set_aside, write_json
 
 log = logging.getLogger("engine.download")
 
@@ -62,6 +63,8 @@ DISK_MARGIN = 256 * 1000**2
 DISK_CHECK_BYTES = 4 * 1024 * 1024
 #: Automatic retries of a stalled or dropped transfer before it fails.
 MAX_RETRIES = 4
+# The saved list of unfinished downloads: ~500 bytes a download.
+MAX_STATE_BYTES = 4 * 1024 * 1024
 CHUNK = 1024 * 1024
 _PROGRESS_INTERVAL = 0.2
 #: How often a waiting worker looks at the stop flag (pause and cancel take effect this fast).
@@ -258,8 +261,13 @@ class DownloadManager:
     def restore(self) -> list[DownloadProgress]:
         """Bring back the unfinished downloads of an earlier run, paused, with their bytes."""
         try:
-            records = json.loads(self._state_file.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            records = read_json(self._state_file, max_bytes=MAX_STATE_BYTES)
+        except FileNotFoundError:
+            return []
+        except BrokenFile as exc:
+            # Kept for a look, never read again: the window restores at every start.
+            log.warning("The saved download list %s is unusable: %s", self._state_file, exc)
+            set_aside(self._state_file)
             return []
         restored = []
         for record in records if isinstance(records, list) else []:
@@ -380,17 +388,13 @@ class DownloadManager:
                 for j in self._jobs.values()
                 if j.state in ("queued", "downloading", "paused", "verifying", "failed")
             ]
-        tmp = self._state_file.with_suffix(".tmp")
         try:
             self._state_file.parent.mkdir(parents=True, exist_ok=True)
-            tmp.write_text(json.dumps(records, indent=1), encoding="utf-8")
-            tmp.replace(self._state_file)
+            write_json(self._state_file, records, indent=1)
         except OSError as exc:
             # A full disk must not also lose the download's outcome: the downloads stay
-            # in memory, and the previous state file is untouched (only tmp was written).
+            # in memory, and the previous state file is untouched (written atomically).
             log.warning("Could not save the download list to %s: %s", self._state_file, exc)
-            with contextlib.suppress(OSError):
-                tmp.unlink(missing_ok=True)
 
     def _progress(self, job: _Job) -> DownloadProgress:
         left = job.file.size - job.done

@@ -22,7 +22,6 @@ import reprlib
 import shutil
 import stat
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,6 +29,7 @@ from typing import Any
 
 import filelock
 
+from engine.atomicfile import write_atomic
 from engine.errors import EngineError
 
 log = logging.getLogger("engine.jsonfile")
@@ -207,20 +207,7 @@ def write_text(path: Path, text: str) -> None:
     Raises:
         OSError: the folder cannot be written.
     """
-    # mkstemp creates the file 0600 on POSIX; make_private makes that exact under any umask.
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(text)
-            out.flush()
-            os.fsync(out.fileno())
-        make_private(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
+    write_atomic(path, text, mode=PRIVATE_FILE_MODE)
 
 
 def write_json(path: Path, value: Any, *, indent: int = 2) -> None:
