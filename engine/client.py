@@ -636,6 +636,9 @@ class EngineClient:
                             for i in range(len(texts))
                         ]
                     raise
+                except EngineError:
+                    finished = True  # answered with an error: nothing left to cancel
+                    raise
                 kind = event.get("event")
                 if kind == "token":
                     index = int(event["index"])

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from engine.client import EngineClient
+from engine.errors import EngineError
 from engine.types import ChatMessage, GenerationResult, SamplingParams, TokenEvent
 
 pytestmark = pytest.mark.slow
@@ -196,3 +197,14 @@ async def test_render_chat_prompt_gives_the_chat_answer_and_chat_cache_still_wor
     second = await chat_once(client, turn2)
     assert second.stats.cached_tokens >= again.stats.prompt_tokens
     assert second.text.strip()
+
+
+async def test_a_refused_batch_leaves_the_worker_serving(client: EngineClient) -> None:
+    await client.load(None, n_parallel=2)
+    pid = client.worker_pid
+    with pytest.raises(EngineError):
+        await client.complete_many(["", PROMPTS[0]], GREEDY)
+    # The worker answered with an error: nothing was left to cancel, so it was not killed.
+    assert client.worker_pid == pid
+    [result] = await client.complete_many([PROMPTS[0]], GREEDY)
+    assert result.text.strip()
