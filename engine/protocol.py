@@ -87,8 +87,17 @@ def request_id_of(line: bytes) -> int | None:
 
 
 def encode(message: dict[str, Any]) -> bytes:
-    """One message as a line of UTF-8 JSON."""
-    return (json.dumps(message, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
+    """One message as a line of UTF-8 JSON.
+
+    A lone surrogate (half of a UTF-16 pair, as a paste or a Qt string can carry) has no
+    UTF-8 form: it is written as U+FFFD rather than failing the whole request.
+    """
+    text = json.dumps(message, ensure_ascii=False, separators=(",", ":")) + "\n"
+    try:
+        return text.encode()
+    except UnicodeEncodeError:
+        # Through UTF-16: a surrogate pair split in two is joined, a lone half replaced.
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace").encode()
 
 
 def decode(line: bytes | str) -> dict[str, Any]:

@@ -283,6 +283,18 @@ async def test_a_request_over_the_cap_is_refused_before_it_is_sent() -> None:
         assert client.worker_pid == pid
 
 
+async def test_text_with_a_lone_surrogate_is_sent_with_a_replacement_character() -> None:
+    # Half of a UTF-16 pair has no UTF-8 form; a paste can carry one. The request goes
+    # through with U+FFFD in its place instead of failing to encode.
+    async with EngineClient() as client:
+        await client.load(None)
+        pid = client.worker_pid
+        assert await client.tokenize("caf\ud800e") == await client.tokenize("caf\ufffde")
+        result = await _collect(client, [ChatMessage("user", "Say hi \udc80 please.")])
+        assert result.stats.generated_tokens > 0
+        assert client.worker_pid == pid
+
+
 async def test_prompts_beyond_one_request_are_sent_in_several_in_order() -> None:
     async with EngineClient(max_request_bytes=1024) as client:
         await client.load(None, n_ctx=2048)
