@@ -118,8 +118,9 @@ def _run_gui(args: list[str], *, console: bool, started: float) -> int:
     from engine.config import get_paths, read_settings
     from engine.logs import LOG_FILE, setup_logging
 
-    paths = get_paths().ensure()
+    paths = get_paths()
     setup_logging(paths, console=console)
+    paths.ensure()  # after logging: what it cannot do goes to the log
     log.info("Hearth starting (Python %s, PID %d)", sys.version.split()[0], os.getpid())
     qInstallMessageHandler(qt_message_handler)
 

@@ -20,6 +20,7 @@ from engine import __version__
 from engine.config import BACKENDS, setting_problem
 from engine.errors import EngineError, UsageError
 from engine.types import (
+    MAX_SEARCH_RESULTS,
     MAX_STOP_CHARS,
     ChatMessage,
     GenerationResult,
@@ -307,8 +308,6 @@ def _add_hub_model_commands(models_sub: Any) -> None:
     pull.set_defaults(models_handler=_cmd_models_pull)
 
 
-#: The most results ``models search`` lists: more is not read; a narrower query is.
-MAX_SEARCH_RESULTS = 500
 #: The most rounds ``bench`` runs: each decodes --tokens tokens three ways; the median
 #: of a handful is already stable (benchmarks/).
 MAX_BENCH_ROUNDS = 100
@@ -940,13 +939,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     from engine.config import get_paths, read_settings
     from engine.logs import setup_logging
 
-    paths = get_paths().ensure()
+    paths = get_paths()
     setup_logging(
         paths,
         console=args.verbose,
         level=logging.DEBUG if args.verbose else logging.INFO,
         program="hearth-cli",
     )
+    paths.ensure()  # after logging: what it cannot do goes to the log, not the terminal
     for label in _replace_undecodable(args):
         print(
             f"hearth-cli: note: {label} is not valid UTF-8; the bytes that are not were "

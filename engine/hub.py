@@ -35,6 +35,7 @@ from engine.hub_http import (
 )
 from engine.hub_text import MAX_TEXT, clean_text, is_plain
 from engine.plan import fit_badge
+from engine.types import MAX_SEARCH_RESULTS
 
 log = logging.getLogger("engine.download")
 
@@ -47,8 +48,6 @@ HEADER_MAX_BYTES = 64 * 1024 * 1024
 #: while it is parsed; four keep a listing's fit checks under ~0.5 GB on any number of
 #: cores, and a listing's checks are network-bound anyway.
 HEADER_READS_AT_ONCE = 4
-#: Most results one search asks for: a person reads a page of results, not thousands.
-MAX_SEARCH_RESULTS = 100
 #: Bytes of one search answer: the hub sends about a kilobyte per repository (tags
 #: included), so 100 results are ~100 kB; 4 MB leaves room and stops an endless answer.
 MAX_SEARCH_BYTES = 4 * 1024 * 1024

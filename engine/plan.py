@@ -279,11 +279,14 @@ def context_that_fits(model: ModelShape, wanted: int, free: int, floor: int) -> 
     return max(floor, lo * CONTEXT_STEP)
 
 
-def _plan_context(hw: Hardware, model: ModelShape | None, n_ctx: int, warnings: list[str]) -> int:
+def _plan_context(
+    hw: Hardware, model: ModelShape | None, n_ctx: int, warnings: list[str], *, fit_memory: bool
+) -> int:
     """The context to allocate: at most the trained length and what free memory holds.
 
     Both are checked here, before llama.cpp allocates anything: a context of a billion
-    tokens once made the worker grow to 19.7 GB before it failed.
+    tokens once made the worker grow to 19.7 GB before it failed. Without ``fit_memory``
+    only the trained length caps it.
     """
     trained = model.context_length if model is not None else 0
     usual = min(trained, DEFAULT_CONTEXT) if trained > 0 else DEFAULT_CONTEXT
@@ -295,7 +298,7 @@ def _plan_context(hw: Hardware, model: ModelShape | None, n_ctx: int, warnings: 
             f"was trained for; using {trained:,}."
         )
         n_ctx = trained
-    if model is None:
+    if model is None or not fit_memory:
         return n_ctx
     free = _memory_for_context(hw)
     fitted = context_that_fits(model, n_ctx, free, floor=usual)
@@ -344,6 +347,7 @@ def plan_backend(
     settings_backend: str = "auto",
     gpu_offload: str | int = "auto",
     threads: int = 0,
+    fit_context: bool = True,
 ) -> BackendPlan:
     """Choose the backend, device, GPU layers and threads for a model on this computer.
 
@@ -359,12 +363,14 @@ def plan_backend(
         settings_backend: Settings.backend: "auto", "llamacpp" or "torch".
         gpu_offload: Settings.gpu_offload: "auto", "off" or a number of layers.
         threads: Settings.threads: decode threads, 0 = physical (performance) cores.
+        fit_context: lower a context that free memory cannot hold (a load does); off
+            to judge the model at the context asked for (a fit badge).
 
     Returns:
         The plan; never raises for any hardware or settings.
     """
     warnings: list[str] = []
-    n_ctx = _plan_context(hw, model, n_ctx, warnings)
+    n_ctx = _plan_context(hw, model, n_ctx, warnings, fit_memory=fit_context)
     n_threads = _plan_threads(hw, threads, warnings)
     n_threads_batch = max(n_threads, hw.cpu.logical_cores)
 
@@ -637,7 +643,9 @@ def fit_badge(hw: Hardware, model: ModelShape, n_ctx: int) -> FitBadge:
         "gpu" when the automatic plan puts every layer on a GPU, "ram" when the model
         fits in free memory otherwise (CPU or partial offload), "too_large" when it does not.
     """
-    plan = plan_backend(hw, model, n_ctx=n_ctx)
+    # At the context asked for: a load would lower it to fit, but the badge answers
+    # whether the model fits with that much context.
+    plan = plan_backend(hw, model, n_ctx=n_ctx, fit_context=False)
     if plan.too_large:
         return "too_large"
     if plan.device != "cpu" and plan.full_offload:

@@ -37,6 +37,9 @@ MAX_ANSWER_TOKENS = MAX_CONTEXT_TOKENS
 #: Stop strings are searched for after every token; a few dozen cover every real use
 #: (and leave room for the ones the engine adds for models without a template).
 MAX_STOP_STRINGS = 32
+#: Most results one hub search asks for (``models search --limit``, the model manager):
+#: a person reads a page of results, not thousands.
+MAX_SEARCH_RESULTS = 100
 #: A stop string is a marker ("\nUser:", "```"); text held back to match one is this long.
 MAX_STOP_CHARS = 256
 

@@ -27,12 +27,13 @@ import pytest
 
 from engine import downloads as dl
 from engine.config import Settings, get_paths
-from engine.errors import DownloadError
+from engine.errors import DownloadError, UsageError
 from engine.hub import MAX_LISTED_FILES, MAX_LISTED_MODELS, Hub, is_safe_name
 from engine.hub_http import ANSWER_DEADLINE_S
 from engine.hub_text import clean_text
 from tests.engine import gguf_factory as gf
 from tests.hubserver import FakeHub
+from tests.measure import launch_report, launched
 
 MB = 1024 * 1024
 #: Address space of a command under test: several times what a bounded command needs (its
@@ -62,34 +63,15 @@ class Run:
     peak_rss: int
 
 
-#: A small process that runs the command with the limits and writes its exit status and
-#: peak memory (``wait4``) to the file named first. The command is forked from it, not
-#: from pytest, because Linux counts the memory a child shares with its parent at fork
-#: into the child's peak (and keeps it across exec).
-_LAUNCHER = """
-import json, os, resource, sys
-report, limit_as, limit_fsize, *command = sys.argv[1:]
-pid = os.fork()
-if pid == 0:
-    resource.setrlimit(resource.RLIMIT_AS, (int(limit_as), int(limit_as)))
-    resource.setrlimit(resource.RLIMIT_FSIZE, (int(limit_fsize), int(limit_fsize)))
-    os.execv(command[0], command)
-_, status, usage = os.wait4(pid, 0)
-with open(report, "w") as out:
-    json.dump([os.waitstatus_to_exitcode(status), usage.ru_maxrss * 1024], out)
-"""
-
-
 def run_cli(*args: str, kill_after: float = 2 * ANSWER_S) -> Run:
     """Run ``hearth-cli`` with limited memory and file size; measure its time and peak memory."""
     with tempfile.TemporaryDirectory() as folder:
         report, out, err = (Path(folder) / name for name in ("report", "out", "err"))
         command = [sys.executable, "-m", "engine", *args]
-        limits = [str(MEMORY_LIMIT), str(FILE_LIMIT)]
         started = time.monotonic()
         with out.open("wb") as stdout, err.open("wb") as stderr:
             proc = subprocess.Popen(
-                [sys.executable, "-S", "-c", _LAUNCHER, str(report), *limits, *command],
+                launched(command, report, memory=MEMORY_LIMIT, file_size=FILE_LIMIT),
                 stdout=stdout,
                 stderr=stderr,
                 env=os.environ.copy(),
@@ -101,7 +83,7 @@ def run_cli(*args: str, kill_after: float = 2 * ANSWER_S) -> Run:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
         seconds = time.monotonic() - started
-        returncode, peak = json.loads(report.read_text()) if report.exists() else (-9, 0)
+        returncode, peak = launch_report(report)
         return Run(
             returncode=returncode,
             stdout=out.read_text(errors="replace"),
@@ -170,7 +152,9 @@ def test_a_trickling_answer_ends_at_the_deadline(hub: FakeHub) -> None:
 
 def test_a_search_asks_for_a_bounded_number_of_results(hub: FakeHub) -> None:
     run = run_cli("models", "search", "smol", "--limit", "100000")
-    assert run.returncode == 2 and "at most 100 results" in run.stderr, run
+    assert run.returncode == 2 and "--limit: must be 1 to 100," in run.stderr, run
+    with pytest.raises(UsageError, match="at most 100 results"):
+        Hub(Settings()).search("smol", limit=100_000)
     assert hub.requests() == []
 
 

@@ -14,7 +14,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,6 +25,7 @@ from engine import cli, protocol
 from engine.client import EngineClient
 from engine.errors import DocumentError, EngineCrashed, UsageError
 from engine.types import ChatMessage, GenerationResult, SamplingParams, TokenEvent
+from tests.measure import OWN_PEAK_RSS, launch_report, launched
 
 pytestmark = [
     pytest.mark.slow,
@@ -65,23 +65,22 @@ def _run_measured(
 ) -> tuple[int, str, int]:
     """Run ``command`` under the memory cap: its exit status, stderr and peak RSS (bytes)."""
     err_path = tmp_path / "stderr.txt"
+    report = tmp_path / "report.json"
     with stdin_path.open("rb") as stdin, err_path.open("wb") as stderr:
         proc = subprocess.Popen(
-            command,
+            launched(command, report, memory=_AS_LIMIT),
             stdin=stdin,
             stdout=subprocess.DEVNULL,
             stderr=stderr,
-            preexec_fn=_limit_memory,
+            start_new_session=True,  # one group: a command past its time goes whole
         )
-        killer = threading.Timer(timeout, proc.kill)
-        killer.start()
         try:
-            # wait4 reports this one child's peak memory (ru_maxrss, in KiB on Linux).
-            _, status, usage = os.wait4(proc.pid, 0)
-        finally:
-            killer.cancel()
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    return proc.returncode, err_path.read_text(), usage.ru_maxrss * 1024
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    returncode, peak = launch_report(report)
+    return returncode, err_path.read_text(), peak
 
 
 def _peak_rss(pid: int) -> int:
@@ -352,9 +351,10 @@ def test_an_over_long_answer_from_a_broken_worker_ends_it_in_bounded_memory(
     )
     script = tmp_path / "client.py"
     script.write_text(
-        textwrap.dedent(
+        OWN_PEAK_RSS
+        + textwrap.dedent(
             f"""
-            import asyncio, json, resource
+            import asyncio, json
             from engine.client import EngineClient
             from engine.errors import EngineCrashed
 
@@ -365,8 +365,7 @@ def test_an_over_long_answer_from_a_broken_worker_ends_it_in_bounded_memory(
                         await client.unload()
                     except EngineCrashed as exc:
                         print(json.dumps({{"reason": exc.reason}}))
-                kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-                print(json.dumps({{"peak": kib * 1024}}))
+                print(json.dumps({{"peak": own_peak_rss()}}))
 
             asyncio.run(main())
             """
