@@ -10,6 +10,7 @@ import asyncio
 import importlib
 import logging
 import os
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -466,14 +467,25 @@ class MainWindow(QMainWindow):
             self._settings = loaded
             self._settings_known = True
         self.chat_pane.options_panel.set_options(options)
-        if self._settings_notice:
-            self.message_bar.show_message(self._settings_notice, error=False)
+        self._show_standing_notices()
         # engine.downloads.STATE_FILE, spelled out: importing it loads the hub client,
         # which the window does not need to show.
         if (self._paths.data_dir / "downloads.json").exists():
             # Downloads left unfinished last time come back paused.
             self._tasks.start(self.downloads().restore(), name="window-restore-downloads")
         await asyncio.gather(self._open_history(), self._list_and_load())
+
+    def _show_standing_notices(self, extra: Sequence[str] = ()) -> None:
+        """Show what still holds (history not saved, settings repaired) with ``extra``.
+
+        Loads and their warnings come and go; these must not be hidden or replaced by
+        them, whichever finishes first.
+        """
+        notices = [n for n in (self._history_problem, self._settings_notice, *extra) if n]
+        if notices:
+            self.message_bar.show_message("\n".join(notices), error=bool(self._history_problem))
+        else:
+            self.message_bar.hide()
 
     async def _open_history(self) -> None:
         try:
@@ -484,7 +496,7 @@ class MainWindow(QMainWindow):
             self._history_problem = self.tr("Conversations are not being saved. {reason}").format(
                 reason=str(exc)
             )
-            self.message_bar.show_message(self._history_problem)
+            self._show_standing_notices()
             self.chat_pane.detach_history()
             self.summarize_pane.detach_history()
             self.code_page.detach_history()
@@ -573,11 +585,7 @@ class MainWindow(QMainWindow):
         self._loading = True
         self.model_combo.setEnabled(False)
         self._set_model_ready(False)
-        # The last load's messages go; that conversations are not saved stays.
-        if self._history_problem:
-            self.message_bar.show_message(self._history_problem)
-        else:
-            self.message_bar.hide()
+        self._show_standing_notices()  # the last load's messages go
         self.plan_label.setText(self.tr("Loading {name}…").format(name=_short_name(model_id)))
         settings = self._settings
         try:
@@ -597,12 +605,8 @@ class MainWindow(QMainWindow):
             self._set_model_ready(previous is not None)
         log.info("Loaded %s in %.2f s: %s", info.model_id, info.load_s, info.plan_reason)
         self.model_loaded.emit(info)
-        if info.warnings:
-            notices = [n for n in (self._history_problem, self._settings_notice) if n]
-            self.message_bar.show_message(
-                "\n".join([*notices, *info.warnings]), error=bool(self._history_problem)
-            )
-        self._settings_notice = ""
+        self._show_standing_notices(info.warnings)
+        self._settings_notice = ""  # said; the next load's messages replace it
         self._settings = replace(self._settings, last_model=info.model_id)
         await self._save_settings(self._settings)
         await self.chat_pane.count_context()

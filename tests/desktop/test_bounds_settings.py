@@ -87,6 +87,32 @@ def test_the_window_shows_what_was_repaired_in_the_settings(
         window.deleteLater()
 
 
+def test_a_repaired_settings_file_and_an_unusable_history_are_both_said(
+    qtbot: QtBot, client: EngineClient, run_async: RunAsync
+) -> None:
+    paths = get_paths()
+    paths.config_dir.mkdir(parents=True)
+    paths.settings_file.write_text(json.dumps({"version": 2, "threads": 100_000}), "utf-8")
+    paths.database.mkdir(parents=True)  # a folder where the database should be
+    loaded = read_settings(paths)
+    window = MainWindow(client, paths, settings=loaded.settings, settings_notice=loaded.message)
+    try:
+        window.show()
+        window.start()
+        qtbot.waitUntil(
+            lambda: window.chat_pane.model_ready and not window.loading, timeout=LOAD_TIMEOUT_MS
+        )
+        # Whichever finished first, the model's load hides neither.
+        qtbot.waitUntil(lambda: "is a folder" in window.message_bar.text())
+        assert "threads = 100000" in window.message_bar.text()
+        assert window.message_bar.isVisible()
+    finally:
+        window.close()
+        qtbot.waitUntil(lambda: not window.busy, timeout=15000)
+        run_async(window.aclose(), timeout_ms=15000)
+        window.deleteLater()
+
+
 def test_a_huge_window_state_file_is_set_aside_not_read(hearth_home: Path) -> None:
     """Qt reads the INI file whole: 3 GB cost it 6 GB and a minute. Here 8 GiB, sparse,
     in a process limited to 3 GiB of address space, so a regression fails at once."""
