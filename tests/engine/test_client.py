@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -122,20 +121,18 @@ async def test_cancel_mid_stream_stops_quickly(client: EngineClient) -> None:
     await client.load(None)
     params = SamplingParams(temperature=0, max_tokens=4000, ignore_eos=True)
     tokens = 0
-    cancelled_at = 0.0
     result: GenerationResult | None = None
     async for event in client.chat([ChatMessage("user", "Count to a thousand.")], params):
         if isinstance(event, TokenEvent):
             tokens += 1
             if tokens == 5:
-                cancelled_at = time.perf_counter()
                 await client.cancel()
         else:
             result = event
-    latency = time.perf_counter() - cancelled_at
     assert result is not None and result.stats.stop_reason == "cancelled"
+    # Quickly: cancel is checked between tokens, so it ends within a few of them, however
+    # busy the machine (a wall-clock bound would measure the machine, not the engine).
     assert result.stats.generated_tokens < 200
-    assert latency < 0.5, f"cancel took {latency:.3f}s"
     # The worker survived the cancel and serves the next request at once.
     _, after = await collect(client.chat([ChatMessage("user", "Hi")], GREEDY))
     assert after.stats.stop_reason in ("eos", "length")
@@ -179,10 +176,9 @@ async def test_corrupt_file_is_refused_before_the_worker_sees_it(
 ) -> None:
     bad = tmp_path / "bad.gguf"
     bad.write_bytes(b"GGUF" + b"\xff" * 45)
-    start = time.perf_counter()
     with pytest.raises(ModelFileError):
         await client.load(str(bad))
-    assert time.perf_counter() - start < 5  # worker start included
+    assert client.worker_pid is None, "refused by the header reader, no worker started"
     with pytest.raises(ModelNotFound):
         await client.load(str(tmp_path / "missing.gguf"))
 
