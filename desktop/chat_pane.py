@@ -36,10 +36,10 @@ from PySide6.QtWidgets import (
 from desktop.chat_options import ChatOptionsPanel
 from desktop.transcript import Transcript
 from desktop.widgets import BackgroundTasks, MessageBar, PromptEdit
-from engine.client import EngineClient
+from engine.data.history import AsyncHistory, History
+from engine.data.presets import ChatOptions
 from engine.errors import EngineError
-from engine.history import AsyncHistory, History
-from engine.presets import ChatOptions
+from engine.runtime.client import EngineClient
 from engine.types import ChatMessage, GenerationResult, GenerationStats, SamplingParams, TokenEvent
 
 log = logging.getLogger("desktop.chat")

@@ -52,16 +52,16 @@ from desktop.widgets import BackgroundTasks, MessageBar
 if TYPE_CHECKING:
     from desktop.downloads import Downloads
     from desktop.models_dialog import ModelsDialog
-    from engine.downloads import DownloadProgress
-from engine.client import EngineClient
-from engine.config import Paths, Settings, load_settings, save_settings
+    from engine.models.downloads import DownloadProgress
+from engine.data.config import Paths, Settings, load_settings, save_settings
+from engine.data.history import AsyncHistory
+from engine.data.jsonfile import set_aside_if_larger
+from engine.data.presets import ChatOptions, ChatOptionsStore
 from engine.errors import EngineError
-from engine.hardware import Hardware, format_bytes, probe_hardware
-from engine.history import AsyncHistory
-from engine.jsonfile import set_aside_if_larger
-from engine.loading import llama_build_from_hello
-from engine.presets import ChatOptions, ChatOptionsStore
-from engine.store import InstalledModel, ModelStore
+from engine.models.hardware import Hardware, format_bytes, probe_hardware
+from engine.models.store import InstalledModel, ModelStore
+from engine.runtime.client import EngineClient
+from engine.runtime.loading import llama_build_from_hello
 from engine.types import GenerationResult, ModelInfo
 
 log = logging.getLogger("desktop.window")
@@ -90,7 +90,7 @@ def _warm_up() -> None:
     modules (about 100 ms; pure Python, no Qt objects are made here).
     """
     highlight.warm_up()
-    for module in ("engine.catalog", "engine.discover", "engine.downloads"):
+    for module in ("engine.models.catalog", "engine.models.discover", "engine.models.downloads"):
         importlib.import_module(module)
 
 
@@ -468,7 +468,7 @@ class MainWindow(QMainWindow):
         self.chat_pane.options_panel.set_options(options)
         if self._settings_notice:
             self.message_bar.show_message(self._settings_notice, error=False)
-        # engine.downloads.STATE_FILE, spelled out: importing it loads the hub client,
+        # engine.models.downloads.STATE_FILE, spelled out: importing it loads the hub client,
         # which the window does not need to show.
         if (self._paths.data_dir / "downloads.json").exists():
             # Downloads left unfinished last time come back paused.

@@ -36,15 +36,15 @@ from PySide6.QtWidgets import (
 from desktop.downloads import Downloads
 from desktop.i18n import resolve_language
 from desktop.widgets import BackgroundTasks, MessageBar, read_only_table
-from engine.catalog import CatalogEntry, entry_fit, load_catalog
-from engine.config import Paths, Settings
-from engine.discover import ExternalModel, discover
-from engine.downloads import DownloadProgress
+from engine.data.config import Paths, Settings
 from engine.errors import EngineError
-from engine.hardware import Hardware, format_bytes
-from engine.hub import Hub, HubFile, HubRepo
-from engine.plan import DEFAULT_CONTEXT
-from engine.store import InstalledModel, ModelStore, download_sidecars, split_parts
+from engine.models.catalog import CatalogEntry, entry_fit, load_catalog
+from engine.models.discover import ExternalModel, discover
+from engine.models.downloads import DownloadProgress
+from engine.models.hardware import Hardware, format_bytes
+from engine.models.hub import Hub, HubFile, HubRepo
+from engine.models.plan import DEFAULT_CONTEXT
+from engine.models.store import InstalledModel, ModelStore, download_sidecars, split_parts
 
 log = logging.getLogger("desktop.models")
 

@@ -5,12 +5,12 @@ interleaved round by round (the order rotates each round, so a burst of load on 
 shared machine hits every contender alike), and the medians are reported:
 
 ``engine``
-    :class:`~engine.client.EngineClient` — worker process, JSON-lines protocol, the
+    :class:`~engine.runtime.client.EngineClient` — worker process, JSON-lines protocol, the
     llama.cpp backend. Rates and TTFT are the client's own figures, so the worker,
     the pipe and the client's event loop all count.
 ``direct``
     A bare llama-cpp-python token loop in this process, written here against the
-    low-level API (not engine/backends/llamacpp.py, which is what is under test):
+    low-level API (not engine/runtime/backends/llamacpp.py, which is what is under test):
     ``llama_decode`` on a ``llama_batch_init`` batch, a native sampler chain holding
     only ``llama_sampler_init_greedy``, ``llama_token_to_piece`` per token. No abort
     callback, no Python between tokens beyond the loop itself. This is the ceiling.
@@ -21,9 +21,9 @@ shared machine hits every contender alike), and the medians are reported:
 Fairness:
 
 * Same GGUF, context size, ``n_batch``/``n_ubatch`` (the engine's defaults from
-  :class:`~engine.backends.base.BackendLoadParams`), flash-attention setting,
+  :class:`~engine.runtime.backends.base.BackendLoadParams`), flash-attention setting,
   GPU layers, and the thread counts the engine's plan picked (``ModelInfo.n_threads``;
-  the prompt threads from :func:`engine.loading.plan_load`).
+  the prompt threads from :func:`engine.runtime.loading.plan_load`).
 * Same conversation and greedy decoding (``temperature=0``, no repetition penalty),
   ``max_tokens=tokens``. The engine and the direct loop ignore end-of-generation
   tokens, so they always produce ``tokens`` tokens. The high-level API has no
@@ -34,7 +34,7 @@ Fairness:
   stops early, its rate is over the tokens it did produce and the count is in
   ``samples["highlevel_generated_tokens"]``.
 * Decode rate = (tokens − 1) / (time of the last token − time of the first token),
-  the first token excluded, as :class:`~engine.client.EngineClient` computes it.
+  the first token excluded, as :class:`~engine.runtime.client.EngineClient` computes it.
   The high-level API's token count is llama.cpp's own count of single-token
   decodes (``llama_perf_context().n_eval``), reset before each round.
 * TTFT and the KV cache: every round's system message begins with a different
@@ -68,10 +68,10 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any
 
-from engine.backends.base import BackendLoadParams
-from engine.client import EngineClient
 from engine.errors import ModelLoadError
-from engine.templates import ChatTemplate
+from engine.runtime.backends.base import BackendLoadParams
+from engine.runtime.chat_templates import ChatTemplate
+from engine.runtime.client import EngineClient
 from engine.types import ChatMessage, GenerationResult, ModelInfo, SamplingParams
 
 log = logging.getLogger("engine.bench")
@@ -201,7 +201,7 @@ class DirectLoop:
     """A bare llama.cpp token loop: model, context, batch, greedy sampler chain.
 
     Written against llama-cpp-python's low-level API on purpose, independently of
-    engine/backends/llamacpp.py. Call :meth:`close` to free the native objects.
+    engine/runtime/backends/llamacpp.py. Call :meth:`close` to free the native objects.
     """
 
     def __init__(self, settings: LoopSettings) -> None:
@@ -436,7 +436,7 @@ def _ratio(a: float, b: float) -> float:
 
 def machine_info(hello: dict[str, Any]) -> dict[str, Any]:
     """The CPU, memory and llama.cpp build (as the worker reported it), for the report."""
-    from engine.hardware import LlamaBuild, probe_hardware, probe_llama_build
+    from engine.models.hardware import LlamaBuild, probe_hardware, probe_llama_build
 
     llama = hello.get("llama")
     hw = probe_hardware(
@@ -485,7 +485,7 @@ async def run_bench(
         raise ValueError("tokens must be at least 2 (the first token is not a decode)")
     if rounds < 1:
         raise ValueError("rounds must be at least 1")
-    from engine.loading import plan_load, resolve_model
+    from engine.runtime.loading import plan_load, resolve_model
 
     entry = await asyncio.to_thread(resolve_model, model)
     info: ModelInfo = await client.load(model, n_ctx=n_ctx, threads=threads)

@@ -14,8 +14,7 @@ from typing import Any, TypeGuard
 
 import platformdirs
 
-from engine.errors import UsageError
-from engine.jsonfile import (
+from engine.data.jsonfile import (
     PRIVATE_FILE_MODE,
     BrokenFile,
     make_private,
@@ -24,6 +23,7 @@ from engine.jsonfile import (
     shown,
     write_json,
 )
+from engine.errors import UsageError
 from engine.types import MAX_CONTEXT_TOKENS
 
 log = logging.getLogger("engine.config")
@@ -171,7 +171,7 @@ MAX_DOCUMENT_MB = 10_000
 MIN_CONTEXT_SIZE = 256
 #: The largest context size the settings and flags take (see MAX_CONTEXT_TOKENS): it
 #: only keeps absurd numbers out; each load lowers the context further to the model's
-#: trained length and to the memory that is free (engine.plan).
+#: trained length and to the memory that is free (engine.models.plan).
 MAX_CONTEXT_SIZE = MAX_CONTEXT_TOKENS
 #: The most GPU layers the settings take: no model has near a thousand layers (the
 #: largest have under 200); the plan caps a count to the model's own.

@@ -29,7 +29,7 @@ from typing import Any
 
 import filelock
 
-from engine.atomicfile import write_atomic
+from engine.data.atomicfile import write_atomic
 from engine.errors import EngineError
 
 log = logging.getLogger("engine.jsonfile")

@@ -8,7 +8,7 @@ import logging.handlers
 import sys
 from typing import TYPE_CHECKING, TextIO
 
-from engine.config import Paths
+from engine.data.config import Paths
 
 if TYPE_CHECKING:
     _StreamHandler = logging.StreamHandler[TextIO]

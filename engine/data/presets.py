@@ -23,9 +23,9 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from engine.config import Paths
+from engine.data.config import Paths
+from engine.data.jsonfile import BrokenFile, read_json, set_aside, shown, write_json
 from engine.errors import UsageError
-from engine.jsonfile import BrokenFile, read_json, set_aside, shown, write_json
 from engine.types import SamplingParams, sampling_problem
 
 log = logging.getLogger("engine.presets")

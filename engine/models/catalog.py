@@ -8,7 +8,7 @@ sizes or hashes: those come from the hub at download time (DESIGN.md §4).
 downloaded, for the Code pane's "suggest a code model that fits" and the Discover tab.
 It estimates each entry's memory from its parameter count, the bits per weight of its
 recommended quantization and an approximate KV cache, and then asks the same planner
-that places a real model (:func:`engine.plan.fit_badge`), so a catalog suggestion and
+that places a real model (:func:`engine.models.plan.fit_badge`), so a catalog suggestion and
 the badge shown for the downloaded file agree as far as an estimate can.
 """
 
@@ -24,9 +24,9 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import EngineError
-from engine.gguf_info import MemoryEstimate
-from engine.hardware import Hardware
-from engine.plan import FitBadge, fit_badge
+from engine.models.gguf_info import MemoryEstimate
+from engine.models.hardware import Hardware
+from engine.models.plan import FitBadge, fit_badge
 from engine.resources import resources_dir
 
 log = logging.getLogger("engine.catalog")
@@ -206,7 +206,7 @@ def _guess_layers(parameters: float) -> int:
 
 @dataclass(frozen=True)
 class CatalogShape:
-    """A model's memory shape estimated from catalog data (fits ``engine.plan.ModelShape``).
+    """A model's memory shape estimated from catalog data (fits ``engine.models.plan.ModelShape``).
 
     Everything here is approximate: the weights from parameters × bits per weight, the
     KV cache from the block count and KV width at an F16 cache, every block counted with
@@ -446,7 +446,7 @@ def entry_fit(entry: CatalogEntry, hardware: Hardware, n_ctx: int) -> FitBadge:
         n_ctx: context size in tokens (0 = the planner's default for the model).
 
     Returns:
-        "gpu", "ram" or "too_large", from :func:`engine.plan.fit_badge` on the
+        "gpu", "ram" or "too_large", from :func:`engine.models.plan.fit_badge` on the
         entry's estimated shape (approximate; see :class:`CatalogShape`).
     """
     return fit_badge(hardware, entry.shape(), n_ctx)
@@ -474,7 +474,7 @@ def recommend(
     Args:
         entries: the catalog (see :func:`load_catalog`).
         task: one of :data:`TASKS`.
-        hardware: the hardware probe (``engine.hardware.probe_hardware``).
+        hardware: the hardware probe (``engine.models.hardware.probe_hardware``).
         n_ctx: the context size the user will run at, in tokens (0 = the planner's
             default for each model).
         language: when given (ISO code such as ``"zh"``), only entries listing it.

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from engine.config import get_paths
-from engine.jsonfile import read_json
-from engine.store import ModelStore, split_parts
+from engine.data.config import get_paths
+from engine.data.jsonfile import read_json
+from engine.models.store import ModelStore, split_parts
 
 log = logging.getLogger("engine.discover")
 

@@ -41,14 +41,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from engine.config import Paths, Settings
+from engine.data.config import Paths, Settings
+from engine.data.jsonfile import BrokenFile, read_json, set_aside, write_json
 from engine.errors import DownloadError
-from engine.hardware import format_bytes
-from engine.hub import HubFile, hub_error, is_safe_name, offline_error, range_start
-from engine.hub import resolve_endpoint as _resolve_endpoint
-from engine.hub_http import open_answer
-from engine.hub_text import clean_text
-from engine.jsonfile import BrokenFile, read_json, set_aside, write_json
+from engine.models.hardware import format_bytes
+from engine.models.hub import HubFile, hub_error, is_safe_name, offline_error, range_start
+from engine.models.hub import resolve_endpoint as _resolve_endpoint
+from engine.models.hub_http import open_answer
+from engine.models.hub_text import clean_text
 
 log = logging.getLogger("engine.download")
 

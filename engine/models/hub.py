@@ -1,7 +1,7 @@
 """The Hugging Face hub, read-only: GGUF repository search, file listings, remote GGUF headers, fit.
 
 Every request uses huggingface_hub's HTTP session, headers and error types, read with
-the bounds of :mod:`engine.hub_http` (a byte cap and a deadline for every answer), and
+the bounds of :mod:`engine.models.hub_http` (a byte cap and a deadline for every answer), and
 failures are re-raised as Hearth's DownloadError family with a message a user can act
 on. Text from the hub is checked where it is parsed, so that neither the command line
 nor the window ever shows a terminal escape: repository ids and file names that are not
@@ -21,11 +21,11 @@ from pathlib import PurePosixPath
 from typing import Any
 from urllib.parse import urlsplit
 
-from engine.config import Settings
+from engine.data.config import Settings
 from engine.errors import DownloadError, ModelFileError, OfflineError, UsageError
-from engine.gguf_info import GGUFHeaderIncomplete, GGUFInfo, parse_gguf
-from engine.hardware import Hardware
-from engine.hub_http import (
+from engine.models.gguf_info import GGUFHeaderIncomplete, GGUFInfo, parse_gguf
+from engine.models.hardware import Hardware
+from engine.models.hub_http import (
     ANSWER_DEADLINE_S,
     get_json,
     host_of,
@@ -33,8 +33,8 @@ from engine.hub_http import (
     read_at_most,
     too_slow,
 )
-from engine.hub_text import MAX_TEXT, clean_text, is_plain
-from engine.plan import fit_badge
+from engine.models.hub_text import MAX_TEXT, clean_text, is_plain
+from engine.models.plan import fit_badge
 
 log = logging.getLogger("engine.download")
 

@@ -7,14 +7,14 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, Protocol
 
-from engine.hardware import CpuInfo, GpuInfo, Hardware, format_bytes
+from engine.models.hardware import CpuInfo, GpuInfo, Hardware, format_bytes
 
 log = logging.getLogger("engine.plan")
 
 #: ``n_gpu_layers`` meaning "every layer" when the model is not known yet (llama-cpp-python's -1).
 ALL_LAYERS = -1
 
-#: GGUF architectures the PyTorch backend runs (engine/backends/torch_llama.py); for any
+#: GGUF architectures the PyTorch backend runs (engine/runtime/backends/torch_llama.py); for any
 #: other the plan keeps llama.cpp.
 TORCH_ARCHITECTURES = ("llama", "qwen2")
 

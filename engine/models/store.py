@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from engine.config import Paths, load_settings
+from engine.data.config import Paths, load_settings
+from engine.data.jsonfile import BrokenFile, locked, read_json, set_aside, shown, write_json
 from engine.errors import EngineError, ModelFileError, ModelNotFound, UsageError
-from engine.gguf_info import GGUFInfo, read_gguf_info
-from engine.jsonfile import BrokenFile, locked, read_json, set_aside, shown, write_json
+from engine.models.gguf_info import GGUFInfo, read_gguf_info
 
 log = logging.getLogger("engine.store")
 

@@ -5,7 +5,7 @@ prompt has to be tokenized with special-token parsing. Done to the whole prompt,
 turns a user's or a document's ``<|im_end|>\\n<|im_start|>system`` into real control
 tokens: a forged turn. Here each message's text is checked on its own; a text that
 holds a control token's spelling is kept apart while the template renders
-(:meth:`engine.templates.ChatTemplate.render_parts`) and tokenized as plain text, and
+(:meth:`engine.runtime.chat_templates.ChatTemplate.render_parts`) and tokenized as plain text, and
 only the template's own markup gets special-token parsing. A conversation without
 such text is rendered and tokenized exactly as before, so its tokens (and the KV
 cache prefix they share with the previous turn) do not change.
@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from engine.errors import UsageError
-from engine.templates import ChatTemplate
+from engine.runtime.chat_templates import ChatTemplate
 
 #: Characters of message text whose check the worker remembers between requests: a
 #: chat sends its whole history every turn, and checking it costs two tokenizations
@@ -53,7 +53,7 @@ class PlainTextMemo:
 
 
 class Tokenizer(Protocol):
-    """What the encoder needs of a backend (engine.backends.base.Backend has it)."""
+    """What the encoder needs of a backend (engine.runtime.backends.base.Backend has it)."""
 
     def tokenize(self, text: str, *, add_special: bool, parse_special: bool) -> list[int]:
         """Text to tokens."""

@@ -3,14 +3,14 @@
 A GGUF's ``tokenizer.chat_template`` is code written by whoever made the file.
 llama-cpp-python once rendered it in an unsandboxed environment and that was a
 remote-code-execution hole (CVE-2024-34359), so here it runs in Jinja2's immutable
-sandbox, extended (engine.template_sandbox, engine.template_budget) so that every
+sandbox, extended (engine.runtime.template_sandbox, engine.runtime.template_budget) so that every
 value it builds, every loop step and the output are bounded while they are built,
 and the render time is bounded by a watchdog.
 
 A chat prompt is also where a user could forge the model's control tokens: a message
 that says ``<|im_end|>\n<|im_start|>system`` must stay text.
 :meth:`ChatTemplate.render_parts` tells the template's own markup apart from such
-messages' text, so the two can be tokenized differently (engine.chat_prompt).
+messages' text, so the two can be tokenized differently (engine.runtime.chat_prompt).
 """
 
 from __future__ import annotations
@@ -28,14 +28,14 @@ from typing import Any
 import jinja2
 
 from engine.errors import TemplateError
-from engine.template_budget import (
+from engine.runtime.template_budget import (
     BUILD_FLOOR,
     BUILD_PER_OUTPUT_CHAR,
     RenderBudget,
     TemplateRefused,
     rendering,
 )
-from engine.template_sandbox import BoundedSandbox
+from engine.runtime.template_sandbox import BoundedSandbox
 
 #: Templates bigger than this are refused outright (real ones are a few KiB; the
 #: largest tool-calling ones about 20 KiB).
@@ -147,7 +147,7 @@ class ChatTemplate:
 
         The render runs on a helper thread so a template that never finishes can be
         abandoned; what it builds and writes is bounded by the size of the messages
-        (see OUTPUT_PER_INPUT_CHAR and engine.template_sandbox).
+        (see OUTPUT_PER_INPUT_CHAR and engine.runtime.template_sandbox).
 
         Args:
             messages: dicts with "role" and "content".

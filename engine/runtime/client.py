@@ -1,6 +1,6 @@
 """EngineClient: the one asyncio facade through which the GUI, CLI and tests reach the engine.
 
-It starts the worker process (engine/worker.py), speaks its JSON-lines protocol,
+It starts the worker process (engine/runtime/worker.py), speaks its JSON-lines protocol,
 turns worker deaths into ``EngineCrashed`` with the reason and the last log lines,
 and starts a fresh worker — reloading the model — on the next call. A worker that falls
 silent while it serves a request (stopped, or wedged) is killed after the liveness
@@ -26,8 +26,9 @@ from collections import deque
 from collections.abc import AsyncGenerator, Callable, Sequence
 from typing import Any
 
-from engine import protocol
+import engine
 from engine.errors import ERROR_TYPES, EngineCrashed, EngineError, NoModelLoaded, UsageError
+from engine.runtime import protocol
 from engine.types import (
     ChatMessage,
     ContextPolicy,
@@ -62,7 +63,7 @@ _MIB = 1024 * 1024
 #: Requests whose text is a conversation (the refusal says so).
 _CONVERSATION_OPS = frozenset({"chat", "chat_tokens", "render_chat"})
 #: The folder holding the ``engine`` package, so the worker imports the same code.
-_SOURCE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_SOURCE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(engine.__file__)))
 # The worker's own INFO (llama.cpp's loader chatter) is DEBUG here; its warnings and errors
 # keep their level.
 _LEVEL_PREFIX = {
@@ -79,10 +80,11 @@ _Prompt = str | list[dict[str, str]]
 
 
 def worker_command() -> list[str]:
-    """How to start the worker: ``python -m engine.worker``, or the frozen app with a flag."""
+    """How to start the worker: ``python -m engine.runtime.worker``, or the frozen app with a
+    flag."""
     if getattr(sys, "frozen", False):
         return [sys.executable, "--engine-worker"]
-    return [sys.executable, "-m", "engine.worker"]
+    return [sys.executable, "-m", "engine.runtime.worker"]
 
 
 class _Crash:
@@ -118,7 +120,7 @@ class EngineClient:
         liveness_deadline_s: how long a worker serving a request may send nothing
             before it is killed (the request raises EngineCrashed) and restarted.
         max_request_bytes: the largest request sent to the worker; a larger one raises
-            UsageError (capped at :data:`engine.protocol.MAX_REQUEST_BYTES`).
+            UsageError (capped at :data:`engine.runtime.protocol.MAX_REQUEST_BYTES`).
 
     Use as ``async with EngineClient() as client:`` or call :meth:`aclose`.
     """
@@ -414,7 +416,7 @@ class EngineClient:
             ModelLoadError: llama.cpp could not load it (memory, architecture).
             EngineCrashed: the worker died while loading (a crafted file, say).
         """
-        from engine.loading import plan_load, resolve_model
+        from engine.runtime.loading import plan_load, resolve_model
 
         # The header is checked before any worker starts: a bad file fails fast.
         entry = await asyncio.to_thread(resolve_model, model)
@@ -487,7 +489,7 @@ class EngineClient:
     ) -> AsyncGenerator[Event, None]:
         """Stream an answer: TokenEvents, then one GenerationResult.
 
-        The conversation is fitted to the context first (see engine.chat). Stop early
+        The conversation is fitted to the context first (see engine.runtime.context). Stop early
         with :meth:`cancel`; the result then has stop_reason "cancelled".
         """
         fields = {
@@ -523,7 +525,7 @@ class EngineClient:
         spells a control token (``<|im_end|>``) would become one.
 
         When the model has no usable template (``model.chat_template == "fallback"``)
-        the text is Hearth's fallback format; add ``engine.templates.FALLBACK_STOP`` to
+        the text is Hearth's fallback format; add ``engine.runtime.chat_templates.FALLBACK_STOP`` to
         the stop strings so the answer ends at the next turn, as :meth:`chat` does.
         """
         async with self._lock:

@@ -6,17 +6,17 @@ import logging
 import os
 from typing import Any
 
-from engine.config import get_paths, load_settings
+from engine.data.config import get_paths, load_settings
 from engine.errors import ModelFileError
-from engine.hardware import LlamaBuild, probe_hardware
-from engine.plan import (
+from engine.models.hardware import LlamaBuild, probe_hardware
+from engine.models.plan import (
     DEFAULT_CONTEXT,
     TORCH_ARCHITECTURES,
     TORCH_WEIGHT_FORMATS,
     BackendPlan,
     plan_backend,
 )
-from engine.store import InstalledModel, ModelStore
+from engine.models.store import InstalledModel, ModelStore
 
 log = logging.getLogger("engine.loading")
 
@@ -77,7 +77,7 @@ def plan_load(
         backend: "llamacpp" or "torch" to force one (``hearth-cli chat --backend``);
             "auto" uses Settings.backend, itself "auto" unless the user chose one.
         torch_weights: how the PyTorch backend keeps weights (one of
-            :data:`~engine.plan.TORCH_WEIGHT_FORMATS`); "" reads ``HEARTH_TORCH_WEIGHTS``,
+            :data:`~engine.models.plan.TORCH_WEIGHT_FORMATS`); "" reads ``HEARTH_TORCH_WEIGHTS``,
             else "auto".
 
     Returns:

@@ -1,7 +1,7 @@
 """What one chat-template render may build, and what an operation would build before it runs.
 
 A render pays for every string, list and number it builds from a :class:`RenderBudget`
-(see engine.template_sandbox for where the payments are taken). The size functions
+(see engine.runtime.template_sandbox for where the payments are taken). The size functions
 here say what an operation will build from its arguments alone, so that
 ``'a'|center(1500000000)`` is refused before Python allocates anything; containers are
 measured without converting them to text.
@@ -39,7 +39,7 @@ MAX_RANGE_ITEMS = 100_000
 #: a loop that does nothing else ends in about half a second.
 MAX_RENDER_STEPS = 2_000_000
 #: How much one render may build in all (strings in characters, lists in items), as a
-#: multiple of the longest prompt it may write (engine.templates). Real templates
+#: multiple of the longest prompt it may write (engine.runtime.chat_templates). Real templates
 #: build about three times what they write (``'<|im_start|>' + role + '\n' + content``
 #: copies the content at each ``+``); eight leaves room for that and keeps a render
 #: of a 1 MB chat under ~35 M characters.

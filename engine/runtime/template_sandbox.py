@@ -5,7 +5,7 @@ keeps it away from Python's internals, but not from memory: ``'a'|center(1500000
 ``'%1500000000s' % 'a'`` or a string doubled forty times in a loop are all allowed
 and cost gigabytes before any output appears. So every operation that can build a
 string, a list or a number goes through this module and is paid for from one
-render's budget (engine.template_budget): *before* it runs when its size can be known in
+render's budget (engine.runtime.template_budget): *before* it runs when its size can be known in
 advance (a width, a repeat count, a format spec, the text of a list), after it runs
 otherwise (the result is then at most a small multiple of values already paid for).
 
@@ -26,7 +26,7 @@ from jinja2 import nodes
 from jinja2.compiler import CodeGenerator, Frame
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from engine.template_budget import (
+from engine.runtime.template_budget import (
     TemplateRefused,
     binop_size,
     built_size,

@@ -1,6 +1,6 @@
 """The engine worker process: owns the model, serves one request at a time over JSON lines.
 
-Started as ``python -m engine.worker`` (or ``hearth --engine-worker`` when frozen).
+Started as ``python -m engine.runtime.worker`` (or ``hearth --engine-worker`` when frozen).
 A crafted or corrupt GGUF can crash llama.cpp (llama.cpp's SECURITY.md tells users to
 sandbox untrusted models), so the model lives here and a crash costs the GUI nothing.
 
@@ -29,14 +29,19 @@ from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any, BinaryIO
 
-from engine import protocol
-from engine.backends.base import Backend, BackendLoadParams, LoadedModelFacts, RawGeneration
-from engine.chat import fit_conversation, output_reserve
-from engine.chat_prompt import ChatPromptEncoder, PlainTextMemo
 from engine.errors import Cancelled, EngineError, NoModelLoaded, TemplateError, UsageError
-from engine.hardware import probe_llama_build
-from engine.template_budget import TemplateRefused
-from engine.templates import FALLBACK_STOP, ChatTemplate, TemplateRenderHung, probe_template
+from engine.models.hardware import probe_llama_build
+from engine.runtime import protocol
+from engine.runtime.backends.base import Backend, BackendLoadParams, LoadedModelFacts, RawGeneration
+from engine.runtime.chat_prompt import ChatPromptEncoder, PlainTextMemo
+from engine.runtime.chat_templates import (
+    FALLBACK_STOP,
+    ChatTemplate,
+    TemplateRenderHung,
+    probe_template,
+)
+from engine.runtime.context import fit_conversation, output_reserve
+from engine.runtime.template_budget import TemplateRefused
 from engine.types import ChatMessage, GenerationStats, SamplingParams
 
 log = logging.getLogger("engine.worker")
@@ -211,7 +216,7 @@ class Worker:
     def _load_llama(
         self, params: BackendLoadParams, warnings: list[str]
     ) -> tuple[Backend, LoadedModelFacts]:
-        from engine.backends.llamacpp import LlamaCppBackend
+        from engine.runtime.backends.llamacpp import LlamaCppBackend
 
         backend = LlamaCppBackend()
         try:
@@ -234,7 +239,7 @@ class Worker:
         Cancelled loads are not failures: they propagate.
         """
         try:
-            from engine.backends.torch_llama import TorchLlamaBackend
+            from engine.runtime.backends.torch_llama import TorchLlamaBackend
         except ImportError as exc:
             self._torch_failure = (
                 f"PyTorch could not be imported ({exc}); llama.cpp runs this model on the CPU. "
@@ -700,7 +705,7 @@ def main() -> int:
     ).start()
     llama = probe_llama_build()
     if llama.available:
-        from engine.backends.llamacpp import route_native_log
+        from engine.runtime.backends.llamacpp import route_native_log
 
         route_native_log()
     worker.send(

@@ -21,9 +21,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from engine.chat import output_reserve
 from engine.errors import ContextOverflow, EngineError, ModelFileError
-from engine.languages import LANGUAGES, language_from_content, language_from_hint
+from engine.runtime.context import output_reserve
+from engine.tasks.programming_languages import LANGUAGES, language_from_content, language_from_hint
 from engine.types import (
     ChatMessage,
     GenerationResult,
@@ -34,9 +34,9 @@ from engine.types import (
 )
 
 if TYPE_CHECKING:
-    from engine.catalog import CatalogEntry
-    from engine.client import EngineClient
-    from engine.hardware import Hardware
+    from engine.models.catalog import CatalogEntry
+    from engine.models.hardware import Hardware
+    from engine.runtime.client import EngineClient
 
 TASKS = ("generate", "explain", "fix", "tests", "review")
 #: Tasks whose answer is code (the others answer in prose).
@@ -94,7 +94,8 @@ class CodeRequest:
 
     Attributes:
         task: one of :data:`TASKS`.
-        language: a canonical language name (``engine.languages``); "text" if unknown.
+        language: a canonical language name (``engine.tasks.programming_languages``); "text"
+            if unknown.
         code: the code to work on (the editor or its selection); empty for "generate".
         instruction: what to generate; for the other tasks an optional extra request.
         error: for "fix", an error message or traceback (optional).
@@ -573,7 +574,7 @@ def fim_support(path: str | os.PathLike[str]) -> FimSupport:
 
     Reads the header only (blocking: run it on a thread).
     """
-    from engine.gguf_info import read_gguf_info
+    from engine.models.gguf_info import read_gguf_info
 
     try:
         info = read_gguf_info(path)
@@ -655,7 +656,7 @@ def code_model_advice(
         None when a code model is loaded or nothing fits; else the best fitting entry
         made for code (listed "code" first), or the best fitting entry that handles code.
     """
-    from engine.catalog import recommend
+    from engine.models.catalog import recommend
 
     if model is not None and is_code_model(model):
         return None

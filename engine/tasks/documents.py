@@ -8,9 +8,9 @@ refusal is a :class:`~engine.errors.DocumentError` whose message names the file 
 meant for the user.
 
 Reading is bounded in memory and time as well as in bytes. HTML and Word XML are read
-as streams of parser events (:mod:`engine.html_text`, :mod:`engine.docx_text`), so
+as streams of parser events (:mod:`engine.tasks.html_text`, :mod:`engine.tasks.docx_text`), so
 memory follows the text kept, not a tree of the markup; PDF pages are read in a child
-process with a time budget per page and per file (:mod:`engine.pdf_text`); HTML and
+process with a time budget per page and per file (:mod:`engine.tasks.pdf_text`); HTML and
 Word documents have a time budget per megabyte too. When a budget runs out, what was
 read is kept and :attr:`Document.notes` says what was cut.
 
@@ -567,7 +567,7 @@ def _pdf_sections(
         what = _looks_like(data)
         looks = f" (it looks like a {what})" if what else ""
         raise DocumentError(f'"{name}" is not a PDF file{looks}; it may be damaged.')
-    from engine.pdf_text import read_pdf
+    from engine.tasks.pdf_text import read_pdf
 
     sections: list[Section] = []
     chars = 0
@@ -655,7 +655,7 @@ def _docx_sections(
 ) -> tuple[tuple[Section, ...], tuple[str, ...]]:
     """Headings start sections; paragraphs and tables (rows of " | " cells) in order."""
     _check_docx_zip(data, name)
-    from engine.docx_text import DocxStyles, DocxText
+    from engine.tasks.docx_text import DocxStyles, DocxText
 
     builder = _SectionBuilder(name)
     styles = DocxStyles()
@@ -708,7 +708,7 @@ def _parse_xml(
 
 
 class _Target(Protocol):
-    """An lxml parser target (engine.html_text.HtmlText, engine.docx_text.DocxText, ...)."""
+    """An lxml parser target (``html_text.HtmlText``, ``docx_text.DocxText``, ...)."""
 
     def close(self) -> None:
         """The end of the input."""
@@ -798,7 +798,7 @@ def _html_sections(
     _check_text_size(len(text), name)
     from lxml import etree
 
-    from engine.html_text import HtmlText
+    from engine.tasks.html_text import HtmlText
 
     builder = _SectionBuilder(name)
     budget = _Budget(_budget(size, MARKUP_SECONDS_PER_MB))

@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from typing import Final
 
-from engine.html_text import SectionSink, TextBuffer
+from engine.tasks.html_text import SectionSink, TextBuffer
 
 __all__ = ["MAX_STYLES", "DocxStyles", "DocxText"]
 

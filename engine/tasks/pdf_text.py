@@ -33,6 +33,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import IO, Any, Final
 
+import engine
 from engine.errors import DocumentError
 
 __all__ = ["PAGE_SECONDS", "PdfReport", "child_command", "main", "read_pdf"]
@@ -55,7 +56,8 @@ FROZEN_FLAG: Final = "--pdf-text"
 #: Page numbers listed in a note at most; the rest are counted.
 _NOTE_PAGES: Final = 10
 
-_SOURCE_ROOT: Final = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+#: The folder holding the ``engine`` package, so the reading process imports the same code.
+_SOURCE_ROOT: Final = os.path.dirname(os.path.dirname(os.path.abspath(engine.__file__)))
 
 
 @dataclass(frozen=True)
@@ -76,10 +78,10 @@ class PdfReport:
 
 
 def child_command() -> list[str]:
-    """How to start the reading process: ``python -m engine.pdf_text``, or the frozen app."""
+    """How to start the reading process: ``python -m engine.tasks.pdf_text``, or the frozen app."""
     if getattr(sys, "frozen", False):
         return [sys.executable, FROZEN_FLAG]
-    return [sys.executable, "-m", "engine.pdf_text"]
+    return [sys.executable, "-m", "engine.tasks.pdf_text"]
 
 
 def read_pdf(

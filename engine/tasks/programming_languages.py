@@ -2,7 +2,7 @@
 
 :func:`language_for` returns a canonical name (a key of :data:`LANGUAGES` for the
 common languages, else a Pygments lexer name). Used by the desktop's highlighter and
-by the Code tasks (engine/code.py) alike; Pygments only, no Qt.
+by the Code tasks (engine/tasks/code.py) alike; Pygments only, no Qt.
 """
 
 from __future__ import annotations

@@ -29,12 +29,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING, Protocol
 
-from engine.chat import output_reserve
 from engine.errors import ContextOverflow, DocumentError, EngineError, UsageError
+from engine.runtime.context import output_reserve
 from engine.types import ChatMessage, GenerationResult, SamplingParams, TokenEvent
 
 if TYPE_CHECKING:
-    from engine.client import EngineClient
+    from engine.runtime.client import EngineClient
 
 log = logging.getLogger("engine.summarize")
 
@@ -103,7 +103,7 @@ _BOUNDARIES = (_PARAGRAPH_BREAK, _SENTENCE_END, _SPACE)
 
 
 class DocumentLike(Protocol):
-    """What summarize needs of a document (engine.documents.Document has it)."""
+    """What summarize needs of a document (engine.tasks.documents.Document has it)."""
 
     @property
     def name(self) -> str:
@@ -705,7 +705,7 @@ class _Run:
         """Several pieces decoded together in one context (EngineClient.complete_many)."""
         info = self.client.model
         if info is not None and info.chat_template == "fallback":
-            from engine.templates import FALLBACK_STOP
+            from engine.runtime.chat_templates import FALLBACK_STOP
 
             params = replace(params, stop=params.stop + FALLBACK_STOP)
         # Conversations, not rendered text: a document's text must not become control tokens.
@@ -731,7 +731,7 @@ async def summarize(
 
     Args:
         client: the engine, with a model loaded.
-        document: what to summarize (an engine.documents.Document, or anything with
+        document: what to summarize (an engine.tasks.documents.Document, or anything with
             ``name`` and ``text``).
         options: length, style and language.
         on_progress: called on the loop with each step ("chunk", every chunk

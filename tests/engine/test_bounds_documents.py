@@ -24,11 +24,11 @@ from typing import Any
 
 import pytest
 
-from engine import documents, pdf_text
-from engine.client import EngineClient
-from engine.documents import extract
 from engine.errors import DocumentError
-from engine.summarize import MAX_TOKENIZE_CHARS, split_into_chunks
+from engine.runtime.client import EngineClient
+from engine.tasks import documents, pdf_text
+from engine.tasks.documents import extract
+from engine.tasks.summarize import MAX_TOKENIZE_CHARS, split_into_chunks
 
 ROOT = Path(__file__).resolve().parents[2]
 _MIB = 1024 * 1024
@@ -43,7 +43,7 @@ TIMEOUT_S = 240
 EXTRACT = """
 import json, resource, sys, time
 from pathlib import Path
-from engine.documents import extract
+from engine.tasks.documents import extract
 from engine.errors import DocumentError
 from engine.errors import DocumentError
 
@@ -313,10 +313,10 @@ def test_word_xml_over_its_time_budget_keeps_the_start_and_says_so(
 SUMMARIZE_START = """
 import asyncio, json, re, resource, sys, time
 from pathlib import Path
-from engine.client import EngineClient
-from engine.documents import extract
+from engine.runtime.client import EngineClient
+from engine.tasks.documents import extract
 from engine.errors import DocumentError
-from engine.summarize import summarize
+from engine.tasks.summarize import summarize
 
 async def main() -> dict:
     started = time.monotonic()
@@ -481,7 +481,8 @@ def test_cancelling_from_progress_stops_any_reader_unchanged(tmp_path: Path, kin
 
 CLI_WITH_ONE_SECOND_PAGES = """
 import sys
-from engine import cli, pdf_text
+from engine import cli
+from engine.tasks import pdf_text
 
 pdf_text.PAGE_SECONDS = 1.0  # the page budget, shortened so the test stays short
 sys.exit(cli.main(sys.argv[1:]))

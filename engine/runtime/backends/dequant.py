@@ -1,7 +1,7 @@
 """Vectorized dequantization of GGUF tensor data (ggml block formats) into float32 arrays.
 
 Each function takes the raw bytes of one tensor, as located by our bounded header
-reader (:mod:`engine.gguf_info`), and returns a flat ``float32`` array in ggml's
+reader (:mod:`engine.models.gguf_info`), and returns a flat ``float32`` array in ggml's
 element order. The block layouts follow ggml's reference ``dequantize_row_*``
 functions (ggml-quants.c); ``tests/engine/test_dequant.py`` checks each one against
 the ``gguf`` package's own implementation. numpy only: no torch import here, so the
@@ -16,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from engine.errors import ModelFileError
-from engine.gguf_info import GGML_TYPES
+from engine.models.gguf_info import GGML_TYPES
 
 __all__ = ["SUPPORTED_TYPES", "dequantize", "tensor_type_name"]
 

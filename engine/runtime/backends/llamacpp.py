@@ -21,9 +21,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from engine.backends.base import BackendLoadParams, LoadedModelFacts, RawGeneration
 from engine.errors import Cancelled, EngineError, ModelLoadError
-from engine.textstream import TextAssembler
+from engine.runtime.backends.base import BackendLoadParams, LoadedModelFacts, RawGeneration
+from engine.runtime.textstream import TextAssembler
 from engine.types import SamplingParams, StopReason
 
 log = logging.getLogger("engine.llamacpp")

@@ -11,15 +11,15 @@ What it owns:
   ``qwen2``), grouped-query attention over a preallocated KV cache, SwiGLU
   feed-forward, output head (tied to the embedding when the file has none);
 * weights: tensors located by our bounded header reader, read with ``os.pread`` and
-  dequantized by :mod:`engine.dequant`, then kept on the device in bf16/fp16/fp32 or
-  as int8 weight-only (one scale per output channel);
+  dequantized by :mod:`engine.runtime.backends.dequant`, then kept on the device in
+  bf16/fp16/fp32 or as int8 weight-only (one scale per output channel);
 * tokenizer, chat template and sampling from llama.cpp itself: a vocabulary-only
   load of the same file (``vocab_only=True``) tokenizes, and llama.cpp's native
   sampler chain picks tokens from this backend's logits, so both backends tokenize
   and sample identically.
 
 Only the worker process imports this module (import-linter keeps ``desktop`` away
-from torch, and :mod:`engine.loading` only plans for it). Every method runs on the
+from torch, and :mod:`engine.runtime.loading` only plans for it). Every method runs on the
 worker's model thread.
 """
 
@@ -40,18 +40,18 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from engine.backends.base import BackendLoadParams, LoadedModelFacts, RawGeneration
-from engine.dequant import dequantize
 from engine.errors import Cancelled, EngineError, ModelFileError, ModelLoadError
-from engine.gguf_info import GGUFInfo, TensorInfo, read_gguf_info
-from engine.hardware import format_bytes
-from engine.plan import TORCH_ARCHITECTURES, TORCH_WEIGHT_FORMATS
-from engine.textstream import TextAssembler
+from engine.models.gguf_info import GGUFInfo, TensorInfo, read_gguf_info
+from engine.models.hardware import format_bytes
+from engine.models.plan import TORCH_ARCHITECTURES, TORCH_WEIGHT_FORMATS
+from engine.runtime.backends.base import BackendLoadParams, LoadedModelFacts, RawGeneration
+from engine.runtime.backends.dequant import dequantize
+from engine.runtime.textstream import TextAssembler
 from engine.types import SamplingParams, StopReason
 
 log = logging.getLogger("engine.torch")
 
-#: Weight formats (see engine.plan): "auto" is bf16 on CUDA (fp16 where bf16 is missing),
+#: Weight formats (see engine.models.plan): "auto" is bf16 on CUDA (fp16 where bf16 is missing),
 #: fp16 on MPS, fp32 on the CPU (measured in benchmarks/torch.md).
 WEIGHT_FORMATS = TORCH_WEIGHT_FORMATS
 _DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}
@@ -428,7 +428,7 @@ def load_model(
 
     Args:
         path: the GGUF file.
-        info: its header, from :func:`engine.gguf_info.read_gguf_info`.
+        info: its header, from :func:`engine.models.gguf_info.read_gguf_info`.
         n_ctx: KV cache size in tokens.
         device: where the weights and cache live.
         weights: one of :data:`WEIGHT_FORMATS`.
@@ -555,7 +555,7 @@ class LlamaVocab:
     def __init__(self, path: str) -> None:
         import llama_cpp
 
-        from engine.backends.llamacpp import route_native_log
+        from engine.runtime.backends.llamacpp import route_native_log
 
         route_native_log()
         self._lib: Any = llama_cpp
