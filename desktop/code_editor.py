@@ -201,13 +201,11 @@ class CodeEditor(QPlainTextEdit):
             palette.color(QPalette.ColorRole.Highlight),
             0.12,
         )
-        selection.format.setBackground(QColor(color))  # type: ignore[attr-defined]
-        selection.format.setProperty(  # type: ignore[attr-defined]
-            QTextFormat.Property.FullWidthSelection, True
-        )
+        selection.format.setBackground(QColor(color))
+        selection.format.setProperty(QTextFormat.Property.FullWidthSelection, True)
         cursor = self.textCursor()
         cursor.clearSelection()
-        selection.cursor = cursor  # type: ignore[attr-defined]
+        selection.cursor = cursor
         self.setExtraSelections([selection])
         self._gutter.update()
 

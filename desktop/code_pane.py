@@ -569,7 +569,7 @@ class CodePane(QWidget):
     def _on_modification_changed(self, _modified: bool) -> None:
         self._show_title()
 
-    def confirm_discard(self, then: Callable[[], None]) -> None:
+    def confirm_discard(self, then: Callable[[], object]) -> None:
         """Run ``then`` once unsaved changes are saved or discarded (asking the user if any)."""
         if not self.editor.document().isModified() or not self.editor.toPlainText().strip():
             then()
@@ -608,7 +608,7 @@ class CodePane(QWidget):
         """The "unsaved changes" question, while it is asked (for tests and tools)."""
         return self._discard_box
 
-    async def _save_then(self, then: Callable[[], None]) -> None:
+    async def _save_then(self, then: Callable[[], object]) -> None:
         if self._path is None:
             self._ask_save_path(then)
         elif await self.save(self._path):
@@ -676,7 +676,7 @@ class CodePane(QWidget):
         self.status_reported.emit(self.tr("Saved {path}").format(path=str(path)))
         return True
 
-    def _ask_save_path(self, then: Callable[[], None] | None = None) -> None:
+    def _ask_save_path(self, then: Callable[[], object] | None = None) -> None:
         dialog = QFileDialog(self, self.tr("Save the code"))
         dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
         dialog.selectFile(str(self._path) if self._path else self._filename or "untitled.txt")

@@ -278,7 +278,11 @@ class MainWindow(QMainWindow):
         for menu in (self.file_menu, self.view_menu, self.models_menu, self.help_menu):
             bar.addMenu(menu)
 
-        def action(menu: QMenu, shortcut: QKeySequence | str | None, slot: object) -> QAction:
+        def action(
+            menu: QMenu,
+            shortcut: QKeySequence | QKeySequence.StandardKey | str | None,
+            slot: object,
+        ) -> QAction:
             act = QAction(self)
             if shortcut is not None:
                 act.setShortcut(QKeySequence(shortcut))
@@ -493,8 +497,13 @@ class MainWindow(QMainWindow):
         self._history_open = True
         await self.sidebar.reload()
         last = self._ui_state.value("chat/conversation", 0, type=int)
-        if last and not self.chat_pane.turns and not self.chat_pane.generating:
-            await self.chat_pane.open_conversation(int(last))
+        if (
+            isinstance(last, int)
+            and last
+            and not self.chat_pane.turns
+            and not self.chat_pane.generating
+        ):
+            await self.chat_pane.open_conversation(last)
 
     async def _list_and_load(self) -> None:
         models = await self._list_models()
