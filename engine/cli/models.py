@@ -19,7 +19,6 @@ if TYPE_CHECKING:
     from engine.models.hub import HubFile
 
 
-
 def add_parser(sub: Any) -> None:
     """The ``models`` command group."""
     models = sub.add_parser("models", help="installed models")
