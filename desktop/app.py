@@ -51,9 +51,10 @@ ACTIVATED_REPLY = b"ok\n"
 #: How long a second launch waits for the running instance to answer.
 INSTANCE_TIMEOUT_MS = 2000
 #: The longest local socket path Hearth uses: ``sockaddr_un.sun_path`` holds 108 bytes on
-#: Linux and 104 on macOS and the BSDs, the final NUL included. A longer path makes
-#: Hearth fall back to a name in the temporary folder.
-MAX_SOCKET_PATH = 107 if sys.platform.startswith("linux") else 103
+#: Linux and 104 on macOS and the BSDs, the final NUL included, and Qt's QLocalServer
+#: takes one byte less than that (a 107-byte path fails to listen on Linux, measured).
+#: A longer path makes Hearth fall back to a name in the temporary folder.
+MAX_SOCKET_PATH = 106 if sys.platform.startswith("linux") else 102
 #: The environment variable naming the user's private runtime folder (XDG base directories).
 RUNTIME_DIR_ENV = "XDG_RUNTIME_DIR"
 #: How long quitting waits for the engine to shut down before giving up on it.

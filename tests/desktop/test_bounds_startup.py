@@ -26,7 +26,7 @@ from PySide6.QtCore import QDir
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
-from desktop.app import InstanceGuard, instance_name
+from desktop.app import MAX_SOCKET_PATH, InstanceGuard, instance_name
 from desktop.code_pane import CodePane
 from desktop.main_window import MainWindow
 from desktop.summarize_pane import SummarizePane
@@ -326,6 +326,26 @@ def test_the_instance_socket_is_in_a_folder_only_its_user_can_enter(
     # A data folder too deep for a socket path: a bare name (the temporary folder).
     deep = get_paths({"HEARTH_HOME": str(tmp_path / ("d" * 80))})
     assert "/" not in instance_name(deep)
+
+
+@pytest.mark.parametrize("extra", [-1, 0, 1])
+def test_hearth_listens_whatever_the_length_of_its_data_folder(
+    qapp: QApplication, short_home: Path, monkeypatch: pytest.MonkeyPatch, extra: int
+) -> None:
+    # A home whose socket path comes to the longest Hearth uses, one byte less and one
+    # more: Qt listened on none of 107 bytes (pytest's own paths end near there).
+    suffix = "/data/run/hearth-0123456789abcdef"
+    pad = MAX_SOCKET_PATH + extra - len(str(short_home)) - len("/") - len(suffix)
+    home = short_home / ("h" * pad)
+    monkeypatch.setenv("HEARTH_HOME", str(home))
+    name = instance_name(get_paths())
+    assert len(name) == MAX_SOCKET_PATH + extra or (extra > 0 and "/" not in name), name
+    guard = InstanceGuard(name)
+    try:
+        assert not guard.activate_running_instance(timeout_ms=200)
+        assert guard.listen(lambda: None), guard.name
+    finally:
+        guard.close()
 
 
 def test_a_second_launch_still_reaches_the_first_through_the_private_socket(
