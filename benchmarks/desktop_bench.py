@@ -40,9 +40,9 @@ from PySide6.QtWidgets import QApplication
 
 from desktop.chat_pane import FLUSH_S, ChatPane
 from desktop.highlight import warm_up
-from engine.client import EngineClient
-from engine.config import get_paths
-from engine.history import AsyncHistory
+from engine.data.config import get_paths
+from engine.data.history import AsyncHistory
+from engine.runtime.client import EngineClient
 from engine.types import (
     ChatMessage,
     GenerationResult,

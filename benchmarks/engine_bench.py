@@ -5,7 +5,7 @@ Usage::
     python benchmarks/engine_bench.py [--rounds N] [--tokens N] [--out benchmarks/engine.md]
                                       [--model ID_OR_PATH] [--threads N] [--n-ctx N]
 
-Runs :func:`engine.bench.run_bench` with a fresh, temporary ``HEARTH_HOME`` (so no
+Runs :func:`engine.cli.bench_loop.run_bench` with a fresh, temporary ``HEARTH_HOME`` (so no
 settings or models of the user's own install change the result), then writes a
 markdown page (``--out``) and the raw JSON next to it (same name, ``.json``).
 Progress and llama.cpp's logs go to stderr; a one-line summary goes to stdout.
@@ -147,7 +147,7 @@ def render_markdown(data: dict[str, Any], command: str) -> str:
         "use more rounds, a quiet machine, and check the load average above. Each round's",
         "system message starts with a different word, so no contender reuses the previous",
         "prompt from its KV cache beyond the chat template's fixed first tokens.",
-        "Details: `engine/bench.py`.",
+        "Details: `engine/cli/bench_loop.py`.",
         "",
     ]
     return "\n".join(lines)
@@ -178,8 +178,8 @@ def main(argv: list[str] | None = None) -> int:
         # Before any engine module reads it; the worker inherits it.
         os.environ["HEARTH_HOME"] = home
         sys.path.insert(0, str(REPO))
-        from engine.bench import run_bench
-        from engine.client import EngineClient
+        from engine.cli.bench_loop import run_bench
+        from engine.runtime.client import EngineClient
 
         async def bench() -> dict[str, Any]:
             async with EngineClient() as client:

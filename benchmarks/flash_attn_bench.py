@@ -6,7 +6,7 @@ Usage::
                                           [--depths 50,1000,2500,3800] [--tokens 65]
                                           [--out benchmarks/flash_attn.md]
 
-For each ``flash_attn`` setting (``on``, ``off``) one :class:`engine.bench.DirectLoop`
+For each ``flash_attn`` setting (``on``, ``off``) one :class:`engine.cli.bench_loop.DirectLoop`
 (the bare low-level token loop, no engine) is created with the engine's other settings,
 and for each depth a prompt of that many tokens is read, then ``--tokens`` tokens are
 generated greedily. Prompt speed = prompt tokens / time to the first token; generation
@@ -30,8 +30,8 @@ sys.path.insert(0, str(REPO))
 
 def run(args: argparse.Namespace) -> list[dict[str, Any]]:
     """Every setting at every depth, each a fresh prompt."""
-    from engine.bench import DirectLoop, LoopSettings
-    from engine.loading import resolve_model
+    from engine.cli.bench_loop import DirectLoop, LoopSettings
+    from engine.runtime.loading import resolve_model
 
     entry = resolve_model(args.model)
     rows: list[dict[str, Any]] = []
@@ -80,7 +80,7 @@ def render(rows: list[dict[str, Any]], args: argparse.Namespace, command: str) -
         f"Run: {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')} on "
         f"{platform.machine()}, {os.cpu_count()} CPUs; load average before "
         f"{args.load:.2f}; {args.threads} threads, n_ctx {args.n_ctx:,}, starter model unless "
-        "`--model` says otherwise; raw llama-cpp-python (engine.bench.DirectLoop).",
+        "`--model` says otherwise; raw llama-cpp-python (engine.cli.bench_loop.DirectLoop).",
         "",
         "| prompt tokens | prompt tok/s, on | off | generation tok/s, on | off | off ÷ on |",
         "|---:|---:|---:|---:|---:|---:|",

@@ -16,7 +16,7 @@ model, in one process run, with a fresh temporary ``HEARTH_HOME``:
     ``EngineClient.complete_many`` on all prompts with the model loaded with
     ``n_parallel=N`` (N sequences decoded together in one llama.cpp context).
 ``raw llama-cpp-python``
-    :class:`engine.bench.DirectLoop` (a bare low-level token loop in this process, one
+    :class:`engine.cli.bench_loop.DirectLoop` (a bare low-level token loop in this process, one
     sequence, the engine's thread counts) on the same prompts: its prompt-processing
     and generation speeds are the single-sequence reference.
 
@@ -118,9 +118,9 @@ def make_prompts(count: int, target_tokens: int, tokens_of: Any) -> list[str]:
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     """Run every contender once and return the figures."""
-    from engine.bench import DirectLoop, loop_settings
-    from engine.client import EngineClient
-    from engine.loading import plan_load, resolve_model
+    from engine.cli.bench_loop import DirectLoop, loop_settings
+    from engine.runtime.client import EngineClient
+    from engine.runtime.loading import plan_load, resolve_model
     from engine.types import GenerationResult, SamplingParams
 
     params = SamplingParams(temperature=0, max_tokens=args.tokens, ignore_eos=True)

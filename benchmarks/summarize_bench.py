@@ -10,7 +10,7 @@ In one process run, with a fresh temporary ``HEARTH_HOME``, on the starter model
 ``--model``):
 
 ``sequential map``
-    :func:`engine.summarize.summarize` with ``map_parallel=1``: chunks of a whole
+    :func:`engine.tasks.summarize.summarize` with ``map_parallel=1``: chunks of a whole
     context, one at a time (what Hearth does on a CPU).
 ``parallel map``
     the same with ``map_parallel=--parallel`` (what Hearth does on a GPU): the chunks
@@ -20,11 +20,11 @@ In one process run, with a fresh temporary ``HEARTH_HOME``, on the starter model
     what llama.cpp itself needs for the same work: the document's tokens read once at
     raw llama-cpp-python's prompt speed, plus every summary token the run wrote (map,
     reduce and final passes) at its generation speed. Both speeds are measured in this
-    run by :class:`engine.bench.DirectLoop` (a bare low-level loop, the engine's
+    run by :class:`engine.cli.bench_loop.DirectLoop` (a bare low-level loop, the engine's
     thread counts and context), the prompt speed on prompts of the sequential run's
     chunk size (attention makes long prompts slower per token than short ones).
 
-The document is ``--file`` (read by ``engine.documents.extract``) or, by default, a
+The document is ``--file`` (read by ``engine.tasks.documents.extract``) or, by default, a
 generated report: seeded, varied English prose in pages with ``[Page N]`` markers,
 grown until the model's tokenizer counts at least ``--tokens`` tokens.
 """
@@ -122,11 +122,11 @@ def generate_report(rng: random.Random, pages: int, start_page: int = 1) -> str:
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     """Summarize the document both ways, then measure the raw speeds."""
-    from engine.bench import DirectLoop, loop_settings
-    from engine.client import EngineClient
-    from engine.documents import extract, from_text
-    from engine.loading import plan_load, resolve_model
-    from engine.summarize import SummaryOptions, split_into_chunks, summarize
+    from engine.cli.bench_loop import DirectLoop, loop_settings
+    from engine.runtime.client import EngineClient
+    from engine.runtime.loading import plan_load, resolve_model
+    from engine.tasks.documents import extract, from_text
+    from engine.tasks.summarize import SummaryOptions, split_into_chunks, summarize
 
     options = SummaryOptions(length=args.length)
     runs: list[dict[str, Any]] = []
@@ -209,7 +209,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _user(text: str) -> Any:
-    from engine.summarize import map_instruction
+    from engine.tasks.summarize import map_instruction
     from engine.types import ChatMessage
 
     return ChatMessage("user", f"{map_instruction('en')}\n\n{text}")

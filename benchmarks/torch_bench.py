@@ -36,11 +36,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from engine.backends.base import BackendLoadParams
-from engine.backends.llamacpp import LlamaCppBackend
-from engine.backends.torch_llama import TorchLlamaBackend
-from engine.gguf_info import read_gguf_info
-from engine.hardware import format_bytes
+from engine.models.gguf_info import read_gguf_info
+from engine.models.hardware import format_bytes
+from engine.runtime.backends.base import BackendLoadParams
+from engine.runtime.backends.llamacpp import LlamaCppBackend
+from engine.runtime.backends.torch_llama import TorchLlamaBackend
 from engine.types import SamplingParams
 
 TAGS = ("Amber", "Birch", "Cedar", "Delta", "Ember", "Fjord", "Grove", "Heron", "Iris", "Jade")

@@ -32,12 +32,12 @@ if TYPE_CHECKING:
     from PySide6.QtNetwork import QLocalServer, QLocalSocket
     from PySide6.QtWidgets import QMessageBox
 
-    from engine.config import Paths
+    from engine.data.config import Paths
 
 log = logging.getLogger("desktop.app")
 
 WORKER_FLAG = "--engine-worker"
-#: engine.pdf_text.FROZEN_FLAG, spelled out so that starting the GUI imports no engine.
+#: engine.tasks.pdf_text.FROZEN_FLAG, spelled out so that starting the GUI imports no engine.
 PDF_TEXT_FLAG = "--pdf-text"
 SELF_TEST_FLAG = "--self-test"
 #: The desktop entry's id (packaging/io.hearth.Hearth.desktop): on Wayland it is how the
@@ -72,14 +72,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     args = list(sys.argv[1:] if argv is None else argv)
     if args[:1] == [WORKER_FLAG]:
-        # A frozen app has no ``python -m engine.worker``: the client starts the app
-        # itself with this flag (engine.client.worker_command).
-        from engine.worker import main as worker_main
+        # A frozen app has no ``python -m engine.runtime.worker``: the client starts the app
+        # itself with this flag (engine.runtime.client.worker_command).
+        from engine.runtime.worker import main as worker_main
 
         return worker_main()
     if args[:1] == [PDF_TEXT_FLAG]:
-        # Likewise for the process that reads a PDF's pages (engine.pdf_text).
-        from engine.pdf_text import main as pdf_text_main
+        # Likewise for the process that reads a PDF's pages (engine.tasks.pdf_text).
+        from engine.tasks.pdf_text import main as pdf_text_main
 
         return pdf_text_main(args[1:])
     started = time.perf_counter()
@@ -115,9 +115,9 @@ def _run_gui(args: list[str], *, console: bool, started: float) -> int:
     from desktop.i18n import Translations
     from desktop.main_window import MainWindow
     from desktop.theme import apply_theme
-    from engine.client import EngineClient
-    from engine.config import get_paths, read_settings
-    from engine.logs import LOG_FILE, setup_logging
+    from engine.data.config import get_paths, read_settings
+    from engine.data.logs import LOG_FILE, setup_logging
+    from engine.runtime.client import EngineClient
 
     paths = get_paths()
     setup_logging(paths, console=console)

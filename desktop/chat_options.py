@@ -1,8 +1,8 @@
 """The Chat pane's side panel: system prompt presets and sampling settings.
 
-:class:`ChatOptionsPanel` edits a :class:`~engine.presets.ChatOptions` value and reports
+:class:`ChatOptionsPanel` edits a :class:`~engine.data.presets.ChatOptions` value and reports
 every change the user makes through ``options_changed``; it never touches the disk. The
-Chat pane loads the options with :class:`~engine.presets.ChatOptionsStore` in a worker
+Chat pane loads the options with :class:`~engine.data.presets.ChatOptionsStore` in a worker
 thread and saves what the panel reports the same way.
 
 Thread: the Qt thread.
@@ -35,8 +35,8 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.widgets import MessageBar
+from engine.data.presets import DEFAULT_PRESET, MAX_NAME_LENGTH, ChatOptions, SystemPreset
 from engine.errors import UsageError
-from engine.presets import DEFAULT_PRESET, MAX_NAME_LENGTH, ChatOptions, SystemPreset
 from engine.types import SamplingParams
 
 log = logging.getLogger("desktop.chat")
@@ -61,7 +61,7 @@ class ChatOptionsPanel(QWidget):
 
     Signals:
         options_changed(object): the user changed the options; the new
-            :class:`~engine.presets.ChatOptions`, to be saved off the Qt thread.
+            :class:`~engine.data.presets.ChatOptions`, to be saved off the Qt thread.
     """
 
     options_changed = Signal(object)

@@ -20,7 +20,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
@@ -36,11 +36,18 @@ from PySide6.QtWidgets import (
 from desktop.chat_options import ChatOptionsPanel
 from desktop.transcript import Transcript
 from desktop.widgets import BackgroundTasks, MessageBar, PromptEdit
-from engine.client import EngineClient
+from engine.data.history import AsyncHistory, History
+from engine.data.presets import ChatOptions
 from engine.errors import EngineError
-from engine.history import AsyncHistory, History
-from engine.presets import ChatOptions
-from engine.types import ChatMessage, GenerationResult, GenerationStats, SamplingParams, TokenEvent
+from engine.runtime.client import EngineClient
+from engine.types import (
+    ChatMessage,
+    GenerationResult,
+    GenerationStats,
+    Role,
+    SamplingParams,
+    TokenEvent,
+)
 
 log = logging.getLogger("desktop.chat")
 
@@ -56,7 +63,7 @@ TITLE_CHARS = 60
 class Turn:
     """One message of the open conversation, with its row in the history database."""
 
-    role: str
+    role: Role
     content: str
     message_id: int = 0
     stats: GenerationStats | None = None
@@ -370,7 +377,7 @@ class ChatPane(QWidget):
         self._conversation_id = conversation.id
         self._turns = [
             Turn(
-                m.role,
+                cast(Role, m.role),  # only "user" and "assistant" pass the filter below
                 m.content,
                 m.id,
                 _stats_from(m.stats),
@@ -593,13 +600,12 @@ class ChatPane(QWidget):
                     self.conversations_changed.emit()
             else:
                 conversation_id = self._conversation_id
-                self._db_later(
-                    lambda h: (
-                        h.set_system_prompt(conversation_id, system_prompt),
-                        h.set_model(conversation_id, model_id),
-                    ),
-                    "chat-conversation-settings",
-                )
+
+                def save_settings(h: History) -> None:
+                    h.set_system_prompt(conversation_id, system_prompt)
+                    h.set_model(conversation_id, model_id)
+
+                self._db_later(save_settings, "chat-conversation-settings")
             turn = Turn("user", text)
             self._turns.append(turn)
             self.transcript.add_user_message(text)
@@ -674,10 +680,11 @@ class ChatPane(QWidget):
                         ):
                             last_flush = now
                             partial = self.transcript.streamed_text
-                            flushing = self._tasks.start(
-                                self._db(lambda h, t=partial: h.update_message(answer_id, t)),
-                                name="chat-flush",
-                            )
+
+                            def flush(h: History, text: str = partial) -> None:
+                                h.update_message(answer_id, text)
+
+                            flushing = self._tasks.start(self._db(flush), name="chat-flush")
                     else:
                         result = event
         except EngineError as exc:

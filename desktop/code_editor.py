@@ -32,7 +32,7 @@ from PySide6.QtWidgets import QPlainTextEdit, QTextEdit, QWidget
 
 from desktop.highlight import CodeHighlighter
 from desktop.widgets import blend
-from engine.atomicfile import write_atomic
+from engine.data.atomicfile import write_atomic
 
 #: The largest file the editor opens: code files are small; anything bigger is data.
 MAX_FILE_BYTES = 4 * 1024 * 1024
@@ -201,13 +201,11 @@ class CodeEditor(QPlainTextEdit):
             palette.color(QPalette.ColorRole.Highlight),
             0.12,
         )
-        selection.format.setBackground(QColor(color))  # type: ignore[attr-defined]
-        selection.format.setProperty(  # type: ignore[attr-defined]
-            QTextFormat.Property.FullWidthSelection, True
-        )
+        selection.format.setBackground(QColor(color))
+        selection.format.setProperty(QTextFormat.Property.FullWidthSelection, True)
         cursor = self.textCursor()
         cursor.clearSelection()
-        selection.cursor = cursor  # type: ignore[attr-defined]
+        selection.cursor = cursor
         self.setExtraSelections([selection])
         self._gutter.update()
 
@@ -348,7 +346,7 @@ def write_source(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` as UTF-8, atomically (blocking: call it from a worker thread).
 
     A failed write (a full disk) leaves any older file at ``path`` intact; the temporary
-    file has an unpredictable name (:func:`engine.atomicfile.write_atomic`).
+    file has an unpredictable name (:func:`engine.data.atomicfile.write_atomic`).
 
     Raises:
         OSError: the file could not be written.

@@ -2,7 +2,7 @@
 
 The editor (:class:`~desktop.code_editor.CodeEditor`) holds the code: opened, dropped
 or pasted, its language picked from the file name or the content and overridable. A
-task runs on the selection, or on the whole editor, through ``engine.code.run_task``;
+task runs on the selection, or on the whole editor, through ``engine.tasks.code.run_task``;
 the answer streams in as Markdown with highlighted code blocks, each with Copy, Save…
 and Apply to editor. A fix is shown as a diff (:class:`~desktop.diff_view.DiffView`)
 and applied only when accepted, as one undoable edit. "Complete at cursor" fills in
@@ -61,22 +61,22 @@ from desktop.highlight import (
     style_code_blocks,
 )
 from desktop.widgets import BackgroundTasks, MessageBar
-from engine.client import EngineClient
+from engine.data.history import AsyncHistory, History
 from engine.errors import EngineError
-from engine.history import AsyncHistory, History
+from engine.runtime.client import EngineClient
 
 if TYPE_CHECKING:
-    from engine.catalog import CatalogEntry
-    from engine.code import CodeRequest, CodeResult, FimSupport
-    from engine.hardware import Hardware
-    from engine.history import StoredCodeTask
+    from engine.data.history import StoredCodeTask
+    from engine.models.catalog import CatalogEntry
+    from engine.models.hardware import Hardware
+    from engine.tasks.code import CodeRequest, CodeResult, FimSupport
     from engine.types import ModelInfo, SamplingParams
 
 log = logging.getLogger("desktop.code")
 
 T = TypeVar("T")
 
-#: The tasks, in button order (``engine.code.TASKS``).
+#: The tasks, in button order (``engine.tasks.code.TASKS``).
 TASKS = ("generate", "explain", "fix", "tests", "review")
 #: Tasks whose answer proposes code for the editor.
 CODE_TASKS = frozenset({"generate", "fix", "tests"})
@@ -102,7 +102,7 @@ class CodePane(QWidget):
         models_requested: the user wants the model manager (to get a code model).
         generation_started: a task or completion started.
         generation_ended: it ended (finished, stopped or failed).
-        answer_finished(object): a task finished (its ``engine.code.CodeResult``).
+        answer_finished(object): a task finished (its ``engine.tasks.code.CodeResult``).
     """
 
     code_tasks_changed = Signal()
@@ -489,7 +489,7 @@ class CodePane(QWidget):
 
         The GGUF header and the catalog are read in worker threads.
         """
-        from engine.code import fim_support
+        from engine.tasks.code import fim_support
 
         self._checked_model = model.path
         self._fim = await asyncio.to_thread(fim_support, model.path)
@@ -500,8 +500,8 @@ class CodePane(QWidget):
     async def _advise(self, model: ModelInfo) -> None:
         if self._hardware is None:
             return
-        from engine.catalog import load_catalog
-        from engine.code import code_model_advice
+        from engine.models.catalog import load_catalog
+        from engine.tasks.code import code_model_advice
 
         try:
             hardware = await self._hardware()
@@ -569,7 +569,7 @@ class CodePane(QWidget):
     def _on_modification_changed(self, _modified: bool) -> None:
         self._show_title()
 
-    def confirm_discard(self, then: Callable[[], None]) -> None:
+    def confirm_discard(self, then: Callable[[], object]) -> None:
         """Run ``then`` once unsaved changes are saved or discarded (asking the user if any)."""
         if not self.editor.document().isModified() or not self.editor.toPlainText().strip():
             then()
@@ -608,7 +608,7 @@ class CodePane(QWidget):
         """The "unsaved changes" question, while it is asked (for tests and tools)."""
         return self._discard_box
 
-    async def _save_then(self, then: Callable[[], None]) -> None:
+    async def _save_then(self, then: Callable[[], object]) -> None:
         if self._path is None:
             self._ask_save_path(then)
         elif await self.save(self._path):
@@ -676,7 +676,7 @@ class CodePane(QWidget):
         self.status_reported.emit(self.tr("Saved {path}").format(path=str(path)))
         return True
 
-    def _ask_save_path(self, then: Callable[[], None] | None = None) -> None:
+    def _ask_save_path(self, then: Callable[[], object] | None = None) -> None:
         dialog = QFileDialog(self, self.tr("Save the code"))
         dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
         dialog.selectFile(str(self._path) if self._path else self._filename or "untitled.txt")
@@ -767,7 +767,7 @@ class CodePane(QWidget):
         Raises:
             ValueError: it is incomplete (no code to work on, no description).
         """
-        from engine.code import CodeRequest
+        from engine.tasks.code import CodeRequest
 
         task = self.task
         cursor = self.editor.textCursor()
@@ -820,7 +820,7 @@ class CodePane(QWidget):
         return await self._history.attempt(call)
 
     async def _run_request(self, request: CodeRequest) -> None:
-        from engine.code import run_task
+        from engine.tasks.code import run_task
 
         self.message_bar.hide()
         self.diff_view.hide()
@@ -876,7 +876,7 @@ class CodePane(QWidget):
         self.answer_finished.emit(result)
 
     def _show_partial(self, note: str) -> None:
-        from engine.code import answer_code
+        from engine.tasks.code import answer_code
 
         self._answer = "".join(self._streamed)
         code = answer_code(self._answer, self._answer_language)
@@ -893,7 +893,7 @@ class CodePane(QWidget):
 
     def show_result(self, result: CodeResult) -> None:
         """Show a finished task's answer; for a fix that changes the code, its diff."""
-        from engine.code import diff_lines
+        from engine.tasks.code import diff_lines
 
         self._render_timer.stop()
         self._answer = result.text
@@ -950,7 +950,7 @@ class CodePane(QWidget):
         bar.setValue(bar.maximum() if follow else position)
 
     def _add_block_links(self) -> None:
-        from engine.code import extract_code_blocks
+        from engine.tasks.code import extract_code_blocks
 
         document = self.output.document()
         blocks = code_blocks(document)
@@ -1097,7 +1097,7 @@ class CodePane(QWidget):
         return self._completion
 
     async def _complete(self, cursor: QTextCursor) -> None:
-        from engine.code import complete_at_cursor
+        from engine.tasks.code import complete_at_cursor
 
         position = cursor.position()
         before = self.editor.text_range(0, position)
@@ -1151,7 +1151,7 @@ class CodePane(QWidget):
 
     def show_stored(self, stored: StoredCodeTask) -> None:
         """Restore a stored task: editor content, language, task, request and answer."""
-        from engine.code import answer_code, diff_lines
+        from engine.tasks.code import answer_code, diff_lines
 
         self._path = None
         self._filename = stored.filename

@@ -14,9 +14,9 @@ import logging
 
 from PySide6.QtCore import QObject, Signal
 
-from engine.config import Paths, Settings
-from engine.downloads import DownloadManager, DownloadProgress
-from engine.hub import HubFile
+from engine.data.config import Paths, Settings
+from engine.models.downloads import DownloadManager, DownloadProgress
+from engine.models.hub import HubFile
 
 log = logging.getLogger("desktop.downloads")
 

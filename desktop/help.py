@@ -35,7 +35,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.i18n import SOURCE_LANGUAGE, resolve_language, resources_dir
-from engine.config import Paths
+from engine.data.config import Paths
 
 log = logging.getLogger("desktop.help")
 

@@ -1,10 +1,10 @@
 """Syntax highlighting for code: code blocks in the Chat transcript, and the code editor.
 
-Owns two things, on top of :mod:`engine.languages` (which language a piece of code is
-in; its names are re-exported here). Lexing with Pygments, made incremental: a text is
-always lexed as a whole, so strings and comments that span lines come out right, and
-when it changes it is lexed again only from shortly before the change until the lexer
-is back in step with its previous run. And painting the tokens:
+Owns two things, on top of :mod:`engine.tasks.programming_languages` (which language a
+piece of code is in; its names are re-exported here). Lexing with Pygments, made
+incremental: a text is always lexed as a whole, so strings and comments that span lines
+come out right, and when it changes it is lexed again only from shortly before the
+change until the lexer is back in step with its previous run. And painting the tokens:
 :func:`style_code_blocks` for documents filled with ``QTextCursor.insertMarkdown`` (the
 transcript), :class:`CodeHighlighter` for a ``QPlainTextEdit``, both with a colour set
 picked by the palette's lightness and checked for contrast against the code's
@@ -59,7 +59,12 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QPlainTextEdit, QTextEdit
 
 from desktop.widgets import blend
-from engine.languages import LANGUAGES, language_for, language_from_content, language_from_hint
+from engine.tasks.programming_languages import (
+    LANGUAGES,
+    language_for,
+    language_from_content,
+    language_from_hint,
+)
 
 # -- languages -------------------------------------------------------------------------
 

@@ -53,16 +53,16 @@ from desktop.widgets import BackgroundTasks, MessageBar
 if TYPE_CHECKING:
     from desktop.downloads import Downloads
     from desktop.models_dialog import ModelsDialog
-    from engine.downloads import DownloadProgress
-from engine.client import EngineClient
-from engine.config import Paths, Settings, load_settings, save_settings
+    from engine.models.downloads import DownloadProgress
+from engine.data.config import Paths, Settings, load_settings, save_settings
+from engine.data.history import AsyncHistory
+from engine.data.jsonfile import set_aside_if_larger
+from engine.data.presets import ChatOptions, ChatOptionsStore
 from engine.errors import EngineError
-from engine.hardware import Hardware, format_bytes, probe_hardware
-from engine.history import AsyncHistory
-from engine.jsonfile import set_aside_if_larger
-from engine.loading import llama_build_from_hello
-from engine.presets import ChatOptions, ChatOptionsStore
-from engine.store import InstalledModel, ModelStore
+from engine.models.hardware import Hardware, format_bytes, probe_hardware
+from engine.models.store import InstalledModel, ModelStore
+from engine.runtime.client import EngineClient
+from engine.runtime.loading import llama_build_from_hello
 from engine.types import GenerationResult, ModelInfo
 
 log = logging.getLogger("desktop.window")
@@ -91,7 +91,7 @@ def _warm_up() -> None:
     modules (about 100 ms; pure Python, no Qt objects are made here).
     """
     highlight.warm_up()
-    for module in ("engine.catalog", "engine.discover", "engine.downloads"):
+    for module in ("engine.models.catalog", "engine.models.discover", "engine.models.downloads"):
         importlib.import_module(module)
 
 
@@ -279,7 +279,11 @@ class MainWindow(QMainWindow):
         for menu in (self.file_menu, self.view_menu, self.models_menu, self.help_menu):
             bar.addMenu(menu)
 
-        def action(menu: QMenu, shortcut: QKeySequence | str | None, slot: object) -> QAction:
+        def action(
+            menu: QMenu,
+            shortcut: QKeySequence | QKeySequence.StandardKey | str | None,
+            slot: object,
+        ) -> QAction:
             act = QAction(self)
             if shortcut is not None:
                 act.setShortcut(QKeySequence(shortcut))
@@ -468,7 +472,7 @@ class MainWindow(QMainWindow):
             self._settings_known = True
         self.chat_pane.options_panel.set_options(options)
         self._show_standing_notices()
-        # engine.downloads.STATE_FILE, spelled out: importing it loads the hub client,
+        # engine.models.downloads.STATE_FILE, spelled out: importing it loads the hub client,
         # which the window does not need to show.
         if (self._paths.data_dir / "downloads.json").exists():
             # Downloads left unfinished last time come back paused.
@@ -505,8 +509,13 @@ class MainWindow(QMainWindow):
         self._history_open = True
         await self.sidebar.reload()
         last = self._ui_state.value("chat/conversation", 0, type=int)
-        if last and not self.chat_pane.turns and not self.chat_pane.generating:
-            await self.chat_pane.open_conversation(int(last))
+        if (
+            isinstance(last, int)
+            and last
+            and not self.chat_pane.turns
+            and not self.chat_pane.generating
+        ):
+            await self.chat_pane.open_conversation(last)
 
     async def _list_and_load(self) -> None:
         models = await self._list_models()

@@ -36,15 +36,15 @@ from PySide6.QtWidgets import (
 from desktop.downloads import Downloads
 from desktop.i18n import resolve_language
 from desktop.widgets import BackgroundTasks, MessageBar, read_only_table
-from engine.catalog import CatalogEntry, entry_fit, load_catalog
-from engine.config import Paths, Settings
-from engine.discover import ExternalModel, discover
-from engine.downloads import DownloadProgress
+from engine.data.config import Paths, Settings
 from engine.errors import EngineError
-from engine.hardware import Hardware, format_bytes
-from engine.hub import Hub, HubFile, HubRepo
-from engine.plan import DEFAULT_CONTEXT
-from engine.store import InstalledModel, ModelStore, download_sidecars, split_parts
+from engine.models.catalog import CatalogEntry, entry_fit, load_catalog
+from engine.models.discover import ExternalModel, discover
+from engine.models.downloads import DownloadProgress
+from engine.models.hardware import Hardware, format_bytes
+from engine.models.hub import Hub, HubFile, HubRepo
+from engine.models.plan import DEFAULT_CONTEXT
+from engine.models.store import InstalledModel, ModelStore, download_sidecars, split_parts
 
 log = logging.getLogger("desktop.models")
 
@@ -273,7 +273,7 @@ class InstalledTab(QWidget):
         )
         box.setDefaultButton(QMessageBox.StandardButton.No)
         box.finished.connect(
-            lambda result, m=model, d=delete_files: self._on_remove_answered(result, m, d)  # type: ignore[misc]
+            lambda result, m=model, d=delete_files: self._on_remove_answered(result, m, d)
         )
         box.finished.connect(box.deleteLater)
         box.open()
@@ -630,7 +630,9 @@ class DiscoverTab(QWidget):
                 badge = self.tr("unknown ({reason})").format(reason=exc)
             if serial != self._listing_serial:
                 return False
-            self.files_table.item(row, 3).setText(badge)
+            cell = self.files_table.item(row, 3)
+            if cell is not None:
+                cell.setText(badge)
         return True
 
     def hub_files(self) -> list[HubFile]:
@@ -806,9 +808,9 @@ class DownloadsTab(QWidget):
             name = QTableWidgetItem(f"{progress.repo_id}/{progress.name}")
             name.setData(Qt.ItemDataRole.UserRole, progress.id)
             self.table.setItem(row, 0, name)
-            bar = QProgressBar(self.table)
-            bar.setRange(0, 1000)
-            self.table.setCellWidget(row, 1, bar)
+            new_bar = QProgressBar(self.table)
+            new_bar.setRange(0, 1000)
+            self.table.setCellWidget(row, 1, new_bar)
             self.table.setItem(row, 2, QTableWidgetItem())
         bar = self.table.cellWidget(row, 1)
         if isinstance(bar, QProgressBar):
@@ -816,8 +818,9 @@ class DownloadsTab(QWidget):
             bar.setValue(int(1000 * min(progress.done_bytes, total) / total))
             bar.setAccessibleName(self.tr("Progress of {name}").format(name=progress.name))
         status = self.table.item(row, 2)
-        status.setText(self._status(progress))
-        status.setToolTip(progress.error or progress.path)
+        if status is not None:
+            status.setText(self._status(progress))
+            status.setToolTip(progress.error or progress.path)
         self.empty_label.setVisible(self.table.rowCount() == 0)
         self.table.setVisible(self.table.rowCount() > 0)
 

@@ -117,10 +117,10 @@ async def _run_checks(test: SelfTest) -> None:
 
     from desktop.i18n import Translations, qt_translations_dir, translations_dir
     from desktop.main_window import MainWindow
-    from engine.client import EngineClient
-    from engine.config import get_paths, load_settings, save_settings
+    from engine.data.config import get_paths, load_settings, save_settings
+    from engine.models.store import ModelStore, starter_model_file
     from engine.resources import resources_dir
-    from engine.store import ModelStore, starter_model_file
+    from engine.runtime.client import EngineClient
     from engine.types import ChatMessage, GenerationResult, SamplingParams, TokenEvent
 
     paths = get_paths().ensure()
@@ -263,7 +263,7 @@ def _probe_database(path: Path) -> str:
     The History API only hides conversations (undo needs the rows); the probe removes
     its own row with SQL so the user's database is left as it was.
     """
-    from engine.history import History
+    from engine.data.history import History
 
     history = History(path)
     try:
@@ -308,8 +308,8 @@ def run_self_test(
     from PySide6.QtCore import qInstallMessageHandler
     from PySide6.QtWidgets import QApplication
 
-    from engine.config import get_paths
-    from engine.logs import setup_logging
+    from engine.data.config import get_paths
+    from engine.data.logs import setup_logging
 
     stream = out if out is not None else sys.stdout
     setup_logging(get_paths(), console=False)

@@ -1,4 +1,4 @@
-"""The Settings dialog: edits a :class:`~engine.config.Settings` value, never the file.
+"""The Settings dialog: edits a :class:`~engine.data.config.Settings` value, never the file.
 
 Thread: the Qt thread.
 """
@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.config import (
+from engine.data.config import (
     MAX_CONTEXT_SIZE,
     MAX_DOCUMENT_MB,
     MAX_GPU_LAYERS,

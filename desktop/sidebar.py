@@ -4,7 +4,7 @@ While the Summarize pane is shown it lists the stored summaries instead, and whi
 Code pane is shown the stored code tasks (search, open, delete with Undo).
 
 Thread: the Qt thread. Database calls run on the history thread through
-:class:`~engine.history.AsyncHistory`; exports are written by a worker thread.
+:class:`~engine.data.history.AsyncHistory`; exports are written by a worker thread.
 """
 
 from __future__ import annotations
@@ -32,11 +32,11 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.widgets import BackgroundTasks, MessageBar
-from engine.atomicfile import write_atomic
-from engine.history import AsyncHistory, Conversation, History, SearchHit, StoredSummary
+from engine.data.atomicfile import write_atomic
+from engine.data.history import AsyncHistory, Conversation, History, SearchHit, StoredSummary
 
 if TYPE_CHECKING:
-    from engine.history import StoredCodeTask
+    from engine.data.history import StoredCodeTask
 
 log = logging.getLogger("desktop.sidebar")
 

@@ -1,8 +1,8 @@
 """The Summarize pane: a queue of documents, each summarized whole, chunk by chunk.
 
 Files arrive by drag and drop (several at once, or a folder), from "Add files…", or as
-pasted text. Each is read in a worker thread (``engine.documents``), summarized by
-map-reduce in the engine (``engine.summarize``) with a progress bar and an ETA, and
+pasted text. Each is read in a worker thread (``engine.tasks.documents``), summarized by
+map-reduce in the engine (``engine.tasks.summarize``) with a progress bar and an ETA, and
 stored in the history database with the file name, its sha256 and the options. The
 final summary streams in as Markdown.
 
@@ -36,14 +36,14 @@ from PySide6.QtWidgets import (
 
 from desktop.highlight import style_code_blocks
 from desktop.widgets import BackgroundTasks, BoundedTextEdit, MessageBar, read_only_table
-from engine.atomicfile import write_atomic
-from engine.client import EngineClient
+from engine.data.atomicfile import write_atomic
+from engine.data.history import AsyncHistory, History
 from engine.errors import EngineError
-from engine.history import AsyncHistory, History
+from engine.runtime.client import EngineClient
 
 if TYPE_CHECKING:
-    from engine.documents import Document
-    from engine.summarize import SummaryOptions, SummaryProgress
+    from engine.tasks.documents import Document
+    from engine.tasks.summarize import SummaryOptions, SummaryProgress
 
 log = logging.getLogger("desktop.summarize")
 
@@ -344,7 +344,7 @@ class SummarizePane(QWidget):
 
     def options(self) -> SummaryOptions:
         """The options chosen in the pane."""
-        from engine.summarize import SummaryOptions
+        from engine.tasks.summarize import SummaryOptions
 
         return SummaryOptions(
             length=str(self.length_combo.currentData()),
@@ -469,8 +469,8 @@ class SummarizePane(QWidget):
         self.progress_bar.setValue(0)
         loop = asyncio.get_running_loop()
         # Loaded on first use: the PDF and Word readers are not needed to show the window.
-        from engine.config import get_paths, load_settings
-        from engine.documents import extract, from_text
+        from engine.data.config import get_paths, load_settings
+        from engine.tasks.documents import extract, from_text
 
         try:
             if item.path is not None:
@@ -527,7 +527,7 @@ class SummarizePane(QWidget):
         self._kick()
 
     async def _run_summary(self, item: QueueItem, document: Document) -> None:
-        from engine.summarize import summarize
+        from engine.tasks.summarize import summarize
 
         options = self.options()
         model = self._client.model

@@ -30,7 +30,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QApplication
 
-from engine.config import THEMES
+from engine.data.config import THEMES
 
 log = logging.getLogger("desktop.theme")
 
@@ -121,7 +121,7 @@ def apply_theme(app: QApplication, theme: str) -> None:
     Args:
         app: the application.
         theme: "system" (follow the OS, and its changes), "light" or "dark"
-            (:data:`engine.config.THEMES`).
+            (:data:`engine.data.config.THEMES`).
 
     Raises:
         ValueError: ``theme`` is not one of those.

@@ -16,7 +16,7 @@ ContextPolicy = Literal["truncate", "stop"]
 
 #: The largest context, in tokens, any setting or flag takes: above the longest context
 #: a GGUF model declares today (Llama 4 Scout, 10M tokens). Each load lowers it further
-#: to the model's trained length and the memory that is free (engine.plan).
+#: to the model's trained length and the memory that is free (engine.models.plan).
 MAX_CONTEXT_TOKENS = 16_777_216
 
 # Sampling ranges: wide enough for every value that means something, narrow enough that

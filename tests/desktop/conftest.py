@@ -13,8 +13,8 @@ from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
 from desktop.main_window import MainWindow
-from engine.client import EngineClient
-from engine.config import get_paths
+from engine.data.config import get_paths
+from engine.runtime.client import EngineClient
 
 _HERE = Path(__file__).parent
 

@@ -17,10 +17,10 @@ from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
 from desktop.main_window import MainWindow
-from engine.client import EngineClient
-from engine.config import get_paths, load_settings
-from engine.logs import LOG_FILE, setup_logging
-from engine.store import STARTER_ID
+from engine.data.config import get_paths, load_settings
+from engine.data.logs import LOG_FILE, setup_logging
+from engine.models.store import STARTER_ID
+from engine.runtime.client import EngineClient
 from engine.types import SamplingParams
 
 pytestmark = pytest.mark.slow

@@ -14,8 +14,8 @@ import pytest
 from pytestqt.qtbot import QtBot
 
 from desktop.main_window import UI_STATE_FILE, MainWindow
-from engine.client import EngineClient
-from engine.config import get_paths, load_settings, read_settings
+from engine.data.config import get_paths, load_settings, read_settings
+from engine.runtime.client import EngineClient
 from tests.desktop.conftest import RunAsync
 
 pytestmark = pytest.mark.slow
@@ -127,8 +127,8 @@ def test_a_huge_window_state_file_is_set_aside_not_read(hearth_home: Path) -> No
         resource.setrlimit(resource.RLIMIT_AS, (3 * 1024**3, 3 * 1024**3))
         from PySide6.QtWidgets import QApplication
         from desktop.main_window import UI_STATE_FILE, MainWindow
-        from engine.client import EngineClient
-        from engine.config import get_paths
+        from engine.runtime.client import EngineClient
+        from engine.data.config import get_paths
         app = QApplication([])
         window = MainWindow(EngineClient(), get_paths())  # no worker starts before start()
         window.show()

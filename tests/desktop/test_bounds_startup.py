@@ -30,9 +30,9 @@ from desktop.app import MAX_SOCKET_PATH, InstanceGuard, instance_name
 from desktop.code_pane import CodePane
 from desktop.main_window import MainWindow
 from desktop.summarize_pane import SummarizePane
-from engine.client import EngineClient
-from engine.config import get_paths
-from engine.history import BUSY_TIMEOUT_S, History
+from engine.data.config import get_paths
+from engine.data.history import BUSY_TIMEOUT_S, History
+from engine.runtime.client import EngineClient
 from engine.types import SamplingParams
 from tests.desktop.conftest import RunAsync
 from tests.desktop.test_app import ANSWER_TIMEOUT_MS, send, wait_for_model

@@ -20,8 +20,8 @@ from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
 from desktop.main_window import MainWindow
-from engine.config import get_paths
-from engine.history import History
+from engine.data.config import get_paths
+from engine.data.history import History
 from engine.types import SamplingParams
 from tests.desktop.conftest import RunAsync
 from tests.desktop.test_app import ANSWER_TIMEOUT_MS, send, wait_for_model
@@ -268,8 +268,8 @@ def test_a_killed_app_keeps_the_question_and_the_partial_answer(hearth_home: Pat
         import qasync
         from PySide6.QtWidgets import QApplication
         from desktop.main_window import MainWindow
-        from engine.client import EngineClient
-        from engine.config import get_paths
+        from engine.runtime.client import EngineClient
+        from engine.data.config import get_paths
         from engine.types import SamplingParams
 
         app = QApplication([])

@@ -10,8 +10,8 @@ from PySide6.QtWidgets import QInputDialog, QMessageBox, QWidget
 from pytestqt.qtbot import QtBot
 
 from desktop.chat_options import TEXT_DEBOUNCE_MS, ChatOptionsPanel
-from engine.config import get_paths
-from engine.presets import DEFAULT_PRESET, ChatOptions, ChatOptionsStore, builtin_prompt
+from engine.data.config import get_paths
+from engine.data.presets import DEFAULT_PRESET, ChatOptions, ChatOptionsStore, builtin_prompt
 from engine.types import SamplingParams
 
 

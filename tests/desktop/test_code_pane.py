@@ -17,10 +17,10 @@ from pytestqt.qtbot import QtBot
 from desktop.code_pane import CodePane
 from desktop.main_window import CODE, MainWindow
 from desktop.models_dialog import ModelsDialog
-from engine.client import EngineClient
-from engine.code import CodeRequest, CodeResult, result_of
-from engine.config import get_paths
-from engine.history import History
+from engine.data.config import get_paths
+from engine.data.history import History
+from engine.runtime.client import EngineClient
+from engine.tasks.code import CodeRequest, CodeResult, result_of
 from engine.types import GenerationStats, ModelInfo, SamplingParams
 from tests.desktop.conftest import RunAsync
 from tests.desktop.test_app import ANSWER_TIMEOUT_MS, wait_for_model

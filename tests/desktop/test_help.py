@@ -15,7 +15,7 @@ from pytestqt.qtbot import QtBot
 
 from desktop import help as help_module
 from desktop.help import GUIDES, AboutDialog, HelpDialog
-from engine.config import get_paths
+from engine.data.config import get_paths
 
 ROOT = Path(__file__).resolve().parents[2]
 

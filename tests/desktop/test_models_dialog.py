@@ -15,7 +15,7 @@ from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
 from desktop.main_window import MainWindow
-from engine.store import STARTER_ID
+from engine.models.store import STARTER_ID
 from tests.desktop.conftest import RunAsync
 from tests.desktop.test_app import LOAD_TIMEOUT_MS, wait_for_model
 from tests.hubserver import FakeHub

@@ -8,7 +8,7 @@ import pytest
 from pytestqt.qtbot import QtBot
 
 from desktop.main_window import MainWindow
-from engine.hub import MAX_LISTED_MODELS
+from engine.models.hub import MAX_LISTED_MODELS
 from tests.desktop.conftest import RunAsync
 from tests.desktop.test_app import wait_for_model
 from tests.engine import gguf_factory as gf

@@ -21,7 +21,7 @@ from pytestqt.qtbot import QtBot
 
 from desktop.settings_dialog import EDITED_FIELDS, SettingsDialog
 from desktop.theme import apply_theme, is_dark
-from engine.config import Paths, Settings, get_paths, load_settings, save_settings
+from engine.data.config import Paths, Settings, get_paths, load_settings, save_settings
 
 Button = QDialogButtonBox.StandardButton
 

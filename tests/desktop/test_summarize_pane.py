@@ -11,8 +11,8 @@ from PySide6.QtGui import QDropEvent
 from pytestqt.qtbot import QtBot
 
 from desktop.main_window import SUMMARIZE, MainWindow
-from engine.config import get_paths
-from engine.history import History
+from engine.data.config import get_paths
+from engine.data.history import History
 from tests.desktop.test_app import ANSWER_TIMEOUT_MS, wait_for_model
 
 pytestmark = pytest.mark.slow
@@ -108,7 +108,7 @@ def test_a_binary_file_is_refused_with_its_reason(
 def test_a_dropped_folder_is_queued_and_the_size_setting_refuses_a_large_file(
     qtbot: QtBot, window: MainWindow, tmp_path: Path
 ) -> None:
-    from engine.config import update_settings
+    from engine.data.config import update_settings
 
     folder = tmp_path / "reading"
     (folder / "notes").mkdir(parents=True)

@@ -8,7 +8,7 @@ import pytest
 from pytestqt.qtbot import QtBot
 
 from desktop.main_window import SUMMARIZE, MainWindow
-from engine import pdf_text
+from engine.tasks import pdf_text
 from tests.desktop.test_app import ANSWER_TIMEOUT_MS, wait_for_model
 from tests.desktop.test_summarize_pane import drop
 from tests.engine.test_bounds_documents import LIGHT, heavy, pdf_of

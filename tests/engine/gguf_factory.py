@@ -1,6 +1,6 @@
 """Writes synthetic GGUF files for tests: valid ones, and the building blocks of broken ones.
 
-Independent of ``engine.gguf_info`` on purpose (its own tables), so the reader is tested
+Independent of ``engine.models.gguf_info`` on purpose (its own tables), so the reader is tested
 against a second implementation of the format.
 
 Typical use::
@@ -291,7 +291,7 @@ def with_string_metadata(source: Path, target: Path, key: str, value: str) -> Pa
     Tensor offsets are relative to the data section, so only the header is rewritten
     and the data is copied after it, re-aligned.
     """
-    import engine.gguf_info as gi
+    import engine.models.gguf_info as gi
 
     data = source.read_bytes()
     info = gi.read_gguf_info(source)

@@ -1,4 +1,4 @@
-"""The engine benchmark (engine/bench.py, benchmarks/engine_bench.py) on the starter model."""
+"""The engine benchmark (engine/cli/bench_loop.py, benchmarks/engine_bench.py), starter model."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from types import ModuleType
 
 import pytest
 
-from engine.bench import CONTENDERS, run_bench
-from engine.client import EngineClient
+from engine.cli.bench_loop import CONTENDERS, run_bench
+from engine.runtime.client import EngineClient
 
 REQUIRED_KEYS = {
     "engine_tokens_per_s",

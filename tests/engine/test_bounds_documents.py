@@ -24,11 +24,11 @@ from typing import Any
 
 import pytest
 
-from engine import documents, pdf_text
-from engine.client import EngineClient
-from engine.documents import extract
 from engine.errors import DocumentError
-from engine.summarize import MAX_TOKENIZE_CHARS, split_into_chunks
+from engine.runtime.client import EngineClient
+from engine.tasks import documents, pdf_text
+from engine.tasks.documents import extract
+from engine.tasks.summarize import MAX_TOKENIZE_CHARS, split_into_chunks
 from tests.measure import OWN_PEAK_RSS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -46,7 +46,7 @@ EXTRACT = (
     + """
 import json, resource, sys, time
 from pathlib import Path
-from engine.documents import extract
+from engine.tasks.documents import extract
 from engine.errors import DocumentError
 
 started = time.monotonic()
@@ -318,10 +318,10 @@ SUMMARIZE_START = (
     + """
 import asyncio, json, re, sys, time
 from pathlib import Path
-from engine.client import EngineClient
-from engine.documents import extract
+from engine.runtime.client import EngineClient
+from engine.tasks.documents import extract
 from engine.errors import DocumentError
-from engine.summarize import summarize
+from engine.tasks.summarize import summarize
 
 async def main() -> dict:
     started = time.monotonic()
@@ -487,7 +487,8 @@ def test_cancelling_from_progress_stops_any_reader_unchanged(tmp_path: Path, kin
 
 CLI_WITH_ONE_SECOND_PAGES = """
 import sys
-from engine import cli, pdf_text
+from engine import cli
+from engine.tasks import pdf_text
 
 pdf_text.PAGE_SECONDS = 1.0  # the page budget, shortened so the test stays short
 sys.exit(cli.main(sys.argv[1:]))

@@ -25,12 +25,12 @@ from pathlib import Path
 
 import pytest
 
-from engine import downloads as dl
-from engine.config import Settings, get_paths
+from engine.data.config import Settings, get_paths
 from engine.errors import DownloadError, UsageError
-from engine.hub import MAX_LISTED_FILES, MAX_LISTED_MODELS, Hub, is_safe_name
-from engine.hub_http import ANSWER_DEADLINE_S
-from engine.hub_text import clean_text
+from engine.models import downloads as dl
+from engine.models.hub import MAX_LISTED_FILES, MAX_LISTED_MODELS, Hub, is_safe_name
+from engine.models.hub_http import ANSWER_DEADLINE_S
+from engine.models.hub_text import clean_text
 from tests.engine import gguf_factory as gf
 from tests.hubserver import FakeHub
 from tests.measure import launch_report, launched

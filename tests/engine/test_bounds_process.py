@@ -21,9 +21,11 @@ from typing import Any
 
 import pytest
 
-from engine import cli, protocol
-from engine.client import EngineClient
+from engine import cli
+from engine.cli.common import MAX_INPUT_BYTES, read_stdin_text
 from engine.errors import DocumentError, EngineCrashed, UsageError
+from engine.runtime import protocol
+from engine.runtime.client import EngineClient
 from engine.types import ChatMessage, GenerationResult, SamplingParams, TokenEvent
 from tests.measure import OWN_PEAK_RSS, launch_report, launched
 
@@ -111,11 +113,11 @@ def _kill_quietly(pid: int) -> None:
 
 
 class _RawWorker:
-    """``python -m engine.worker`` spoken to line by line, as EngineClient would."""
+    """``python -m engine.runtime.worker`` spoken to line by line, as EngineClient would."""
 
     def __init__(self, env: dict[str, str] | None = None) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "engine.worker"],
+            [sys.executable, "-m", "engine.runtime.worker"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
@@ -213,28 +215,28 @@ def _stdin_of(data: bytes) -> io.TextIOWrapper:
 def test_standard_input_is_read_up_to_the_cap_and_no_further(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    exact = _stdin_of(b"a\r\n" * (cli.MAX_INPUT_BYTES // 3) + b"b" * (cli.MAX_INPUT_BYTES % 3))
+    exact = _stdin_of(b"a\r\n" * (MAX_INPUT_BYTES // 3) + b"b" * (MAX_INPUT_BYTES % 3))
     monkeypatch.setattr(sys, "stdin", exact)
-    text = cli._read_stdin_text()
-    assert len(text) == cli.MAX_INPUT_BYTES - cli.MAX_INPUT_BYTES // 3  # "\r\n" became "\n"
+    text = read_stdin_text()
+    assert len(text) == MAX_INPUT_BYTES - MAX_INPUT_BYTES // 3  # "\r\n" became "\n"
 
-    endless = _stdin_of(b"a" * (3 * cli.MAX_INPUT_BYTES))
+    endless = _stdin_of(b"a" * (3 * MAX_INPUT_BYTES))
     monkeypatch.setattr(sys, "stdin", endless)
     with pytest.raises(DocumentError, match="larger than 4 MB"):
-        cli._read_stdin_text()
-    assert endless.buffer.tell() == cli.MAX_INPUT_BYTES + 1  # not a byte more was read
+        read_stdin_text()
+    assert endless.buffer.tell() == MAX_INPUT_BYTES + 1  # not a byte more was read
 
     monkeypatch.setattr(sys, "stdin", _stdin_of("café".encode("latin-1")))
     with pytest.raises(DocumentError, match="not UTF-8 text; pass the file with --file"):
-        cli._read_stdin_text()
+        read_stdin_text()
 
 
 @pytest.mark.parametrize(
     ("argv", "what"),
     [
-        (["chat", "中" * (cli.MAX_INPUT_BYTES // 3 + 1)], "prompt"),
-        (["chat", "--system", "s" * (cli.MAX_INPUT_BYTES + 1), "hi"], "system prompt"),
-        (["code", "--task", "generate", "w" * (cli.MAX_INPUT_BYTES + 1)], "request"),
+        (["chat", "中" * (MAX_INPUT_BYTES // 3 + 1)], "prompt"),
+        (["chat", "--system", "s" * (MAX_INPUT_BYTES + 1), "hi"], "system prompt"),
+        (["code", "--task", "generate", "w" * (MAX_INPUT_BYTES + 1)], "request"),
     ],
 )
 def test_an_argument_over_the_cap_is_refused_before_any_model_loads(
@@ -355,7 +357,7 @@ def test_an_over_long_answer_from_a_broken_worker_ends_it_in_bounded_memory(
         + textwrap.dedent(
             f"""
             import asyncio, json
-            from engine.client import EngineClient
+            from engine.runtime.client import EngineClient
             from engine.errors import EngineCrashed
 
             async def main():
@@ -395,7 +397,7 @@ def _client_script(tmp_path: Path) -> Path:
         textwrap.dedent(
             """
             import asyncio
-            from engine.client import EngineClient
+            from engine.runtime.client import EngineClient
             from engine.types import ChatMessage, SamplingParams, TokenEvent
 
             async def main():

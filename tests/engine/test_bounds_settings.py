@@ -15,10 +15,8 @@ from typing import Any
 import psutil
 import pytest
 
-from engine.chat import fit_conversation
 from engine.cli import main as cli_main
-from engine.client import EngineClient
-from engine.config import (
+from engine.data.config import (
     MAX_CONTEXT_SIZE,
     Paths,
     Settings,
@@ -27,14 +25,16 @@ from engine.config import (
     read_settings,
     update_settings,
 )
+from engine.data.history import History
+from engine.data.jsonfile import MAX_DEPTH
+from engine.data.presets import ChatOptions, ChatOptionsStore
 from engine.errors import UsageError
-from engine.gguf_info import read_gguf_info
-from engine.hardware import NO_TORCH, CpuInfo, Hardware, LlamaBuild, probe_hardware
-from engine.history import History
-from engine.jsonfile import MAX_DEPTH
-from engine.plan import DEFAULT_CONTEXT, plan_backend
-from engine.presets import ChatOptions, ChatOptionsStore
-from engine.store import ModelStore
+from engine.models.gguf_info import read_gguf_info
+from engine.models.hardware import NO_TORCH, CpuInfo, Hardware, LlamaBuild, probe_hardware
+from engine.models.plan import DEFAULT_CONTEXT, plan_backend
+from engine.models.store import ModelStore
+from engine.runtime.client import EngineClient
+from engine.runtime.context import fit_conversation
 from engine.types import MAX_SEED, ChatMessage, SamplingParams
 from tests.engine import gguf_factory as gf
 
@@ -219,7 +219,7 @@ def test_a_huge_settings_file_is_not_read_into_memory(tmp_path: Path) -> None:
         """
         import resource, sys
         resource.setrlimit(resource.RLIMIT_AS, (1024**3, 1024**3))
-        from engine.config import get_paths, read_settings
+        from engine.data.config import get_paths, read_settings
         read = read_settings(get_paths())
         print(read.unreadable, read.settings.offline, read.problems[0])
         """

@@ -27,9 +27,9 @@ from pathlib import Path
 
 import pytest
 
-from engine.atomicfile import write_atomic
+from engine.data.atomicfile import write_atomic
+from engine.data.history import BUSY_TIMEOUT_S, AsyncHistory, History
 from engine.errors import HistoryError
-from engine.history import BUSY_TIMEOUT_S, AsyncHistory, History
 
 #: The advice that would hide a healthy history if it were given for the wrong cause.
 MOVE_ASIDE = "Move it aside"
@@ -103,7 +103,7 @@ def run(command: list[str], *, timeout: float = 60, **env: str) -> subprocess.Co
 OPEN_HISTORY = """
     import asyncio, json, sys
     from pathlib import Path
-    from engine.history import AsyncHistory
+    from engine.data.history import AsyncHistory
 
     async def main():
         history = AsyncHistory(Path(sys.argv[1]))
@@ -248,7 +248,7 @@ def test_a_full_disk_says_so_and_is_not_moved_aside(tmp_path: Path) -> None:
     script = """
         import asyncio, json, sys
         from pathlib import Path
-        from engine.history import AsyncHistory, History
+        from engine.data.history import AsyncHistory, History
 
         disk = Path(sys.argv[1])
         History(disk / "old.db").close()
@@ -285,8 +285,8 @@ def test_a_full_disk_says_so_and_is_not_moved_aside(tmp_path: Path) -> None:
 LOG_FLOOD = """
     import logging, resource, sys
     from pathlib import Path
-    from engine.config import get_paths
-    from engine.logs import LOG_FILE, setup_logging
+    from engine.data.config import get_paths
+    from engine.data.logs import LOG_FILE, setup_logging
 
     home = Path(sys.argv[1])
     paths = get_paths({"HEARTH_HOME": str(home)})
@@ -337,8 +337,8 @@ def test_logging_to_a_read_only_folder_notes_it_once_without_tracebacks(tmp_path
     home.mkdir()
     script = """
         import logging, sys
-        from engine.config import get_paths
-        from engine.logs import setup_logging
+        from engine.data.config import get_paths
+        from engine.data.logs import setup_logging
 
         setup_logging(get_paths({"HEARTH_HOME": sys.argv[1]}), console=False, program="hearth-cli")
         log = logging.getLogger("engine.test")
@@ -399,7 +399,7 @@ def test_write_atomic_on_a_full_disk_keeps_the_old_file(tmp_path: Path) -> None:
     script = f"""
         import os, sys
         from pathlib import Path
-        from engine.atomicfile import write_atomic
+        from engine.data.atomicfile import write_atomic
 
         disk = Path(sys.argv[1])
         write_atomic(disk / "notes.md", "version 1\\n")

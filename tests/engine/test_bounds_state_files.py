@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from engine.config import Paths, Settings, get_paths
-from engine.discover import discover
-from engine.downloads import STATE_FILE, DownloadManager
+from engine.data.config import Paths, Settings, get_paths
+from engine.models.discover import discover
+from engine.models.downloads import STATE_FILE, DownloadManager
 from tests.engine.test_discover import _fake_ollama
 
 

@@ -14,14 +14,14 @@ import psutil
 import pytest
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from engine.backends.base import BackendLoadParams, LoadedModelFacts
-from engine.backends.llamacpp import LlamaCppBackend
-from engine.chat_prompt import ChatPromptEncoder, PlainTextMemo
-from engine.client import EngineClient
 from engine.errors import TemplateError, UsageError
-from engine.gguf_info import read_gguf_info
-from engine.template_budget import TemplateRefused
-from engine.templates import FALLBACK_TEMPLATE, ChatTemplate
+from engine.models.gguf_info import read_gguf_info
+from engine.runtime.backends.base import BackendLoadParams, LoadedModelFacts
+from engine.runtime.backends.llamacpp import LlamaCppBackend
+from engine.runtime.chat_prompt import ChatPromptEncoder, PlainTextMemo
+from engine.runtime.chat_templates import FALLBACK_TEMPLATE, ChatTemplate
+from engine.runtime.client import EngineClient
+from engine.runtime.template_budget import TemplateRefused
 from engine.types import ChatMessage, GenerationResult, SamplingParams
 from tests.engine import gguf_factory as gf
 
@@ -128,7 +128,7 @@ _RENDER_CHILD = textwrap.dedent(
     """
     import json, resource, sys
     from engine.errors import TemplateError, UsageError
-    from engine.templates import ChatTemplate
+    from engine.runtime.chat_templates import ChatTemplate
 
     def vm_bytes():
         for line in open("/proc/self/status"):

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from engine.catalog import (
+from engine.errors import EngineError
+from engine.models.catalog import (
     BITS_PER_WEIGHT,
     TASKS,
     CatalogEntry,
@@ -20,9 +21,8 @@ from engine.catalog import (
     load_catalog,
     recommend,
 )
-from engine.errors import EngineError
-from engine.hardware import NO_TORCH, CpuInfo, GpuInfo, Hardware, LlamaBuild
-from engine.plan import fit_badge_label
+from engine.models.hardware import NO_TORCH, CpuInfo, GpuInfo, Hardware, LlamaBuild
+from engine.models.plan import fit_badge_label
 
 GB = 1000**3
 MIB = 1024**2

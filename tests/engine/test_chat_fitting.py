@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from engine.chat import DROP_STEP, fit_conversation, output_reserve
 from engine.errors import ContextOverflow
-from engine.templates import ChatTemplate
+from engine.runtime.chat_templates import ChatTemplate
+from engine.runtime.context import DROP_STEP, fit_conversation, output_reserve
 from engine.types import ChatMessage
 
 TEMPLATE = ChatTemplate.fallback()

@@ -277,7 +277,7 @@ def test_models_pull_picks_the_q4_k_m_file_or_lists_the_choices(cli_hub: FakeHub
 
 
 def test_models_hub_commands_refuse_offline_and_explain_no_network(cli_hub: FakeHub) -> None:
-    from engine.config import Settings, get_paths, save_settings
+    from engine.data.config import Settings, get_paths, save_settings
 
     save_settings(get_paths().ensure(), Settings(offline=True))
     for args in (["search", "smol"], ["files", HUB_REPO], ["pull", HUB_REPO]):
@@ -309,7 +309,7 @@ def test_models_pull_ctrl_c_pauses_and_a_rerun_resumes(cli_hub: FakeHub, smollm2
         text=True,
         env=os.environ.copy(),
     )
-    from engine.config import get_paths
+    from engine.data.config import get_paths
 
     staging = get_paths().models_dir / ".downloads"
 

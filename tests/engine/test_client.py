@@ -11,8 +11,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from engine.client import EngineClient
 from engine.errors import EngineCrashed, ModelFileError, ModelLoadError, ModelNotFound
+from engine.runtime.client import EngineClient
 from engine.types import ChatMessage, GenerationResult, SamplingParams, TokenEvent
 from tests.engine import gguf_factory as gf
 

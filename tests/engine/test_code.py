@@ -12,8 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from engine.client import EngineClient
-from engine.code import (
+from engine.data.history import History
+from engine.errors import ContextOverflow, EngineError
+from engine.runtime.client import EngineClient
+from engine.tasks.code import (
     TASKS,
     CodeRequest,
     answer_code,
@@ -30,9 +32,7 @@ from engine.code import (
     trim_overlap,
     unified_diff,
 )
-from engine.errors import ContextOverflow, EngineError
-from engine.history import History
-from engine.languages import language_for
+from engine.tasks.programming_languages import language_for
 from engine.types import GenerationStats, ModelInfo, SamplingParams
 from tests.engine.gguf_factory import F32, llama_metadata, write_gguf
 
@@ -301,7 +301,7 @@ def test_code_models_are_told_apart_from_chat_models() -> None:
 
 
 def test_code_model_advice_names_a_coder_that_fits() -> None:
-    from engine.catalog import load_catalog
+    from engine.models.catalog import load_catalog
     from tests.engine.test_catalog import machine
 
     entries = load_catalog()
@@ -503,7 +503,7 @@ def test_cli_refuses_a_task_without_code_and_a_binary_file(tmp_path: Path) -> No
 
 
 def test_the_loop_guard_cuts_an_answer_going_round_in_circles() -> None:
-    from engine.code import LoopGuard
+    from engine.tasks.code import LoopGuard
 
     guard = LoopGuard()
     intro = "```python\ndef average(numbers):\n    return sum(numbers) / len(numbers)\n```\n"

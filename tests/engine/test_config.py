@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.config import (
+from engine.data.config import (
     SETTINGS_VERSION,
     Settings,
     get_paths,

@@ -1,4 +1,4 @@
-"""engine.dequant against a reference we did not write: the gguf package's ``quants``.
+"""engine.runtime.backends.dequant against a reference we did not write: gguf's ``quants``.
 
 Real tensors come from the two test models (Q8_0, Q4_1 in SmolLM2; Q4_K, Q5_0, Q6_K,
 Q8_0 in Gemma 3), located with our own header reader; the other types are made with
@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.dequant import SUPPORTED_TYPES, dequantize
 from engine.errors import ModelFileError
-from engine.gguf_info import GGML_TYPES, read_gguf_info
+from engine.models.gguf_info import GGML_TYPES, read_gguf_info
+from engine.runtime.backends.dequant import SUPPORTED_TYPES, dequantize
 
 gguf_quants = pytest.importorskip("gguf.quants", reason="pip install gguf (the reference)")
 from gguf.constants import GGMLQuantizationType  # noqa: E402

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from engine.config import get_paths
-from engine.discover import discover
-from engine.store import STARTER_ID, ModelStore
+from engine.data.config import get_paths
+from engine.models.discover import discover
+from engine.models.store import STARTER_ID, ModelStore
 from tests.engine import gguf_factory as gf
 
 TINY = gf.tiny_llama_gguf()

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from engine import documents
-from engine.documents import DEFAULT_MAX_BYTES, Document, Section, extract, from_text
 from engine.errors import Cancelled, DocumentError
+from engine.tasks import documents
+from engine.tasks.documents import DEFAULT_MAX_BYTES, Document, Section, extract, from_text
 
 CHINESE = (
     "人工智能正在改变我们的生活方式。本地运行的大语言模型可以保护隐私，"

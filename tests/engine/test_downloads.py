@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from engine import downloads as dl
-from engine.config import Settings, get_paths
-from engine.downloads import DownloadManager, DownloadProgress
+from engine.data.config import Settings, get_paths
 from engine.errors import DownloadError, OfflineError
-from engine.hub import Hub, HubFile
+from engine.models import downloads as dl
+from engine.models.downloads import DownloadManager, DownloadProgress
+from engine.models.hub import Hub, HubFile
 from engine.types import ChatMessage, GenerationResult, SamplingParams
 from tests.hubserver import FakeHub
 
@@ -240,7 +240,7 @@ def test_stop_requested_while_verifying_never_installs(
 @pytest.mark.slow
 def test_full_download_is_verified_then_loaded_for_a_chat(fake_hub: FakeHub, smollm2: Path) -> None:
     """The real SmolLM2 GGUF through the hub protocol, checked by sha256, then used."""
-    from engine.client import EngineClient
+    from engine.runtime.client import EngineClient
 
     rec = Recorder()
     manager = _manager(fake_hub, rec)

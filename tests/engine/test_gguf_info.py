@@ -1,4 +1,4 @@
-"""Tests of engine.gguf_info: real model headers, a crafted corpus of broken files, a fuzz."""
+"""Tests of engine.models.gguf_info: real model headers, a crafted corpus of broken files, fuzz."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from engine.errors import ModelFileError
-from engine.gguf_info import (
+from engine.models.gguf_info import (
     ArraySummary,
     GGUFHeaderIncomplete,
     GGUFInfo,

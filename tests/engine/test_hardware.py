@@ -1,4 +1,4 @@
-"""Tests for engine.hardware: probing (faked and real) and backend planning."""
+"""Tests for engine.models.hardware: probing (faked and real) and backend planning."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from engine import hardware as hwmod
-from engine import plan as planmod
-from engine.hardware import (
+from engine.models import hardware as hwmod
+from engine.models import plan as planmod
+from engine.models.hardware import (
     NO_TORCH,
     CpuInfo,
     GpuInfo,
@@ -25,7 +25,7 @@ from engine.hardware import (
     format_bytes,
     probe_hardware,
 )
-from engine.plan import ALL_LAYERS, fit_badge, fit_badge_label, plan_backend
+from engine.models.plan import ALL_LAYERS, fit_badge, fit_badge_label, plan_backend
 
 GB = 1000**3
 MB = 1000**2
@@ -796,7 +796,7 @@ def test_torch_probe_never_imports_torch() -> None:
     import subprocess
 
     script = (
-        "import sys, engine.hardware as h\n"
+        "import sys, engine.models.hardware as h\n"
         "h.probe_torch(system='Linux', machine='x86_64')\n"
         "print('torch' in sys.modules)\n"
     )

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from engine.config import get_paths
+from engine.data.config import get_paths
+from engine.data.history import MIGRATIONS, History
 from engine.errors import EngineError
-from engine.history import MIGRATIONS, History
 
 
 @pytest.fixture
@@ -96,7 +96,7 @@ def test_continuing_from_an_earlier_message_drops_the_later_ones(history: Histor
 async def test_async_history_runs_calls_in_order_off_the_callers_thread() -> None:
     import threading
 
-    from engine.history import AsyncHistory
+    from engine.data.history import AsyncHistory
 
     db = AsyncHistory(get_paths().database)
     await db.open()
@@ -155,7 +155,7 @@ def test_a_killed_writer_loses_nothing_committed(tmp_path: Path) -> None:
         import os, signal, sys
         sys.path.insert(0, {str(Path.cwd())!r})
         from pathlib import Path
-        from engine.history import History
+        from engine.data.history import History
         h = History(Path({str(path)!r}))
         c = h.create_conversation("crash")
         h.add_message(c, "user", "question before the crash")

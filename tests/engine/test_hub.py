@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from engine.config import Settings
+from engine.data.config import Settings
 from engine.errors import DownloadError, OfflineError
-from engine.hardware import NO_TORCH, CpuInfo, GpuInfo, Hardware, LlamaBuild
-from engine.hub import Hub, HubFile, is_safe_name, quant_of
+from engine.models.hardware import NO_TORCH, CpuInfo, GpuInfo, Hardware, LlamaBuild
+from engine.models.hub import Hub, HubFile, is_safe_name, quant_of
 from tests.hubserver import FakeHub
 
 GB = 1000**3

@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from engine.client import EngineClient
 from engine.errors import EngineError
+from engine.runtime.client import EngineClient
 from engine.types import ChatMessage, GenerationResult, SamplingParams, TokenEvent
 
 pytestmark = pytest.mark.slow

@@ -9,9 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.config import get_paths
-from engine.errors import UsageError
-from engine.presets import (
+from engine.data.config import get_paths
+from engine.data.presets import (
     BUILTIN_PRESETS,
     CHAT_OPTIONS_VERSION,
     DEFAULT_PRESET,
@@ -20,6 +19,7 @@ from engine.presets import (
     SystemPreset,
     builtin_prompt,
 )
+from engine.errors import UsageError
 from engine.types import SamplingParams
 
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from engine.config import get_paths
+from engine.data.config import get_paths
 from engine.errors import ModelFileError, ModelNotFound, UsageError
-from engine.store import STARTER_ID, ModelStore
+from engine.models.store import STARTER_ID, ModelStore
 from tests.engine import gguf_factory as gf
 
 
@@ -61,7 +61,7 @@ def test_unusable_and_split_files_in_the_folder(tmp_path: Path) -> None:
     assert split.size == len(tiny) + 10
     assert "someone/broken-GGUF/tiny-00002-of-00002" not in models
     with pytest.raises(ModelFileError):
-        from engine.loading import resolve_model
+        from engine.runtime.loading import resolve_model
 
         resolve_model("someone/broken-GGUF/broken")
 
@@ -93,7 +93,7 @@ def test_import_links_the_users_file_in_place(tmp_path: Path) -> None:
     fresh = ModelStore(get_paths())  # the registry persists
     assert model.id in [m.id for m in fresh.list()]
     assert fresh.resolve("my-model").path == user_file
-    from engine.loading import resolve_model
+    from engine.runtime.loading import resolve_model
 
     loaded = resolve_model(model.id)
     assert loaded.path == user_file and loaded.info is not None
@@ -121,7 +121,7 @@ def test_a_moved_import_is_listed_as_gone_not_a_crash(tmp_path: Path) -> None:
     gone = next(m for m in store.list() if m.id == model.id)
     assert gone.info is None and gone.error and "is gone" in gone.error
     assert str(user_file) in gone.error
-    from engine.loading import resolve_model
+    from engine.runtime.loading import resolve_model
 
     with pytest.raises(ModelFileError, match="is gone"):
         resolve_model(model.id)

@@ -9,10 +9,10 @@ from dataclasses import dataclass
 
 import pytest
 
-import engine.summarize as summarize_module
-from engine.client import EngineClient
+import engine.tasks.summarize as summarize_module
 from engine.errors import DocumentError, UsageError
-from engine.summarize import (
+from engine.runtime.client import EngineClient
+from engine.tasks.summarize import (
     SummaryOptions,
     SummaryProgress,
     chunk_headers,
@@ -39,7 +39,7 @@ CITIES = (
 
 @dataclass(frozen=True)
 class Doc:
-    """A document as engine.documents makes them, for the parts summarize reads."""
+    """A document as engine.tasks.documents makes them, for the parts summarize reads."""
 
     name: str
     text: str

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from engine.errors import TemplateError
-from engine.gguf_info import read_gguf_info
-from engine.templates import FALLBACK_STOP, ChatTemplate, probe_template
+from engine.models.gguf_info import read_gguf_info
+from engine.runtime.chat_templates import FALLBACK_STOP, ChatTemplate, probe_template
 
 CONVERSATION = [
     {"role": "system", "content": "Be brief."},

@@ -1,6 +1,6 @@
 """Streaming text assembly: split UTF-8 characters and stop strings across tokens."""
 
-from engine.textstream import TextAssembler
+from engine.runtime.textstream import TextAssembler
 
 
 def test_multibyte_character_split_across_tokens() -> None:

@@ -20,13 +20,13 @@ import pytest
 
 torch = pytest.importorskip("torch", reason="pip install torch==2.13.0 (the CPU build)")
 
-from engine.backends.base import BackendLoadParams  # noqa: E402
-from engine.backends.llamacpp import LlamaCppBackend  # noqa: E402
-from engine.backends.torch_llama import TorchLlamaBackend, load_model  # noqa: E402
-from engine.client import EngineClient  # noqa: E402
 from engine.errors import ModelLoadError  # noqa: E402
-from engine.gguf_info import read_gguf_info  # noqa: E402
-from engine.loading import plan_load, resolve_model  # noqa: E402
+from engine.models.gguf_info import read_gguf_info  # noqa: E402
+from engine.runtime.backends.base import BackendLoadParams  # noqa: E402
+from engine.runtime.backends.llamacpp import LlamaCppBackend  # noqa: E402
+from engine.runtime.backends.torch_llama import TorchLlamaBackend, load_model  # noqa: E402
+from engine.runtime.client import EngineClient  # noqa: E402
+from engine.runtime.loading import plan_load, resolve_model  # noqa: E402
 from engine.types import ChatMessage, GenerationResult, SamplingParams, TokenEvent  # noqa: E402
 from tests.engine import gguf_factory as gf  # noqa: E402
 

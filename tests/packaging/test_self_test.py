@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from engine.config import Settings, get_paths, save_settings
+from engine.data.config import Settings, get_paths, save_settings
 
 _SELF_TEST = "import sys; from desktop.app import main; sys.exit(main(['--self-test']))"
 CHECKS = (

@@ -14,7 +14,7 @@ from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
 from desktop.app import InstanceGuard, instance_name
-from engine.config import get_paths
+from engine.data.config import get_paths
 
 _ASK = (
     "import sys; from PySide6.QtCore import QCoreApplication; "

@@ -1,0 +1,118 @@
+"""``hearth-cli chat``: ask the model and stream the answer."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from engine.cli.common import (
+    add_backend_option,
+    add_load_options,
+    check_argument,
+    print_json,
+    sampling_flag,
+    setting_flag,
+)
+from engine.errors import UsageError
+from engine.types import (
+    MAX_STOP_CHARS,
+    ChatMessage,
+    GenerationResult,
+    SamplingParams,
+    TokenEvent,
+    sampling_problem,
+)
+
+
+def add_parser(sub: Any) -> None:
+    """The ``chat`` command."""
+    chat = sub.add_parser("chat", help="ask the model and stream the answer")
+    chat.add_argument("prompt", help="the message to send")
+    chat.add_argument("--model", help="model id, file name or path (default: starter model)")
+    chat.add_argument("--system", help="system prompt")
+    chat.add_argument("--max-tokens", type=sampling_flag("max_tokens", int), default=512)
+    chat.add_argument("--temperature", type=sampling_flag("temperature", float), default=0.7)
+    chat.add_argument("--top-p", type=sampling_flag("top_p", float), default=0.95)
+    chat.add_argument("--top-k", type=sampling_flag("top_k", int), default=40)
+    chat.add_argument("--min-p", type=sampling_flag("min_p", float), default=0.05)
+    chat.add_argument("--repeat-penalty", type=sampling_flag("repeat_penalty", float), default=1.1)
+    chat.add_argument("--seed", type=sampling_flag("seed", int), default=-1)
+    chat.add_argument(
+        "--stop", type=_stop_string, action="append", default=[], help="stop string (repeatable)"
+    )
+    add_load_options(chat)
+    chat.add_argument(
+        "--gpu-offload",
+        type=setting_flag("gpu_offload", str),
+        default="auto",
+        help="auto, off, or a number of layers",
+    )
+    add_backend_option(chat)
+    chat.add_argument("--json", action="store_true", help="print one JSON object at the end")
+
+
+def _stop_string(text: str) -> str:
+    """One ``--stop`` string; how many there may be is checked with the other sampling values."""
+    if sampling_problem("stop", [text]) is not None:
+        raise argparse.ArgumentTypeError(f"must be 1 to {MAX_STOP_CHARS} characters long")
+    return text
+
+
+async def run(args: argparse.Namespace) -> int:
+    """Run ``hearth-cli chat``; returns the exit status."""
+    from engine.runtime.client import EngineClient
+
+    if args.max_tokens < 1:
+        raise UsageError("--max-tokens must be at least 1")
+    check_argument("prompt", args.prompt)
+    check_argument("system prompt", args.system or "")
+    params = SamplingParams(
+        temperature=args.temperature,
+        top_p=args.top_p,
+        top_k=args.top_k,
+        min_p=args.min_p,
+        repeat_penalty=args.repeat_penalty,
+        seed=args.seed,
+        max_tokens=args.max_tokens,
+        stop=tuple(args.stop),
+    )
+    messages = [ChatMessage("system", args.system)] if args.system else []
+    messages.append(ChatMessage("user", args.prompt))
+    async with EngineClient() as client:
+        info = await client.load(
+            args.model,
+            n_ctx=args.ctx,
+            threads=args.threads,
+            gpu_offload=args.gpu_offload,
+            backend=args.backend,
+        )
+        for warning in info.warnings:
+            print(f"warning: {warning}", file=sys.stderr)
+        result: GenerationResult | None = None
+        async for event in client.chat(messages, params):
+            if isinstance(event, TokenEvent):
+                if not args.json:
+                    sys.stdout.write(event.text)
+                    sys.stdout.flush()
+            else:
+                result = event
+        assert result is not None
+    if args.json:
+        s = result.stats
+        print_json(
+            {
+                "text": result.text,
+                "model": info.model_id,
+                "backend": info.backend,
+                "device": info.device,
+                "prompt_tokens": s.prompt_tokens,
+                "generated_tokens": s.generated_tokens,
+                "ttft_s": s.ttft_s,
+                "tokens_per_s": s.tokens_per_s,
+                "stop_reason": s.stop_reason,
+            }
+        )
+    else:
+        print()
+    return 0

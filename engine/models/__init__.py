@@ -1,0 +1,2 @@
+"""Models: GGUF headers, the hardware probe and backend plan, the store, the catalog,
+discovery, the hub and downloads."""

@@ -1,0 +1,880 @@
+"""EngineClient: the one asyncio facade through which the GUI, CLI and tests reach the engine.
+
+It starts the worker process (engine/runtime/worker.py), speaks its JSON-lines protocol,
+turns worker deaths into ``EngineCrashed`` with the reason and the last log lines,
+and starts a fresh worker — reloading the model — on the next call. A worker that falls
+silent while it serves a request (stopped, or wedged) is killed after the liveness
+deadline and reported the same way. Requests larger than the protocol takes are refused
+before they are sent.
+
+Thread: every coroutine runs on the asyncio loop that created the client (in the
+GUI, qasync's loop on the Qt thread); nothing here blocks that loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import json
+import logging
+import os
+import signal
+import sys
+import time
+from collections import deque
+from collections.abc import AsyncGenerator, Callable, Sequence
+from typing import Any
+
+import engine
+from engine.errors import ERROR_TYPES, EngineCrashed, EngineError, NoModelLoaded, UsageError
+from engine.runtime import protocol
+from engine.types import (
+    ChatMessage,
+    ContextPolicy,
+    GenerationResult,
+    GenerationStats,
+    ModelInfo,
+    SamplingParams,
+    TokenEvent,
+)
+
+log = logging.getLogger("engine.client")
+worker_log = logging.getLogger("engine.worker")
+
+#: How long a worker may take to honour a cancel before it is killed.
+CANCEL_DEADLINE_S = 1.5
+#: How long a worker may take to start and say hello.
+START_TIMEOUT_S = 60.0
+#: How long a worker serving a request may stay silent (no token, no answer, no
+#: heartbeat) before it is taken for stopped, killed and restarted. Its heartbeat thread
+#: speaks every second even inside one long native call (a model load, a long prompt),
+#: so thirty missed beats means a process that does not run (stopped, or wedged holding
+#: the interpreter), not a slow machine.
+LIVENESS_DEADLINE_S = 30.0
+#: Heartbeats asked for per liveness deadline when the deadline is short (tests): a few
+#: late ones must not look like silence.
+_BEATS_PER_DEADLINE = 10
+_LOG_TAIL = 200
+#: Characters kept of one worker log line: native code can print a line of any length,
+#: and the last 200 lines are kept for a crash report.
+MAX_LOG_LINE_CHARS = 2000
+_MIB = 1024 * 1024
+#: Requests whose text is a conversation (the refusal says so).
+_CONVERSATION_OPS = frozenset({"chat", "chat_tokens", "render_chat"})
+#: The folder holding the ``engine`` package, so the worker imports the same code.
+_SOURCE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(engine.__file__)))
+# The worker's own INFO (llama.cpp's loader chatter) is DEBUG here; its warnings and errors
+# keep their level.
+_LEVEL_PREFIX = {
+    "DEBUG": logging.DEBUG,
+    "INFO": logging.DEBUG,
+    "WARNING": logging.WARNING,
+    "ERROR": logging.ERROR,
+    "CRITICAL": logging.CRITICAL,
+}
+
+Event = TokenEvent | GenerationResult
+# A complete_many prompt as sent: raw text, or a conversation the worker renders.
+_Prompt = str | list[dict[str, str]]
+
+
+def worker_command() -> list[str]:
+    """How to start the worker: ``python -m engine.runtime.worker``, or the frozen app with a
+    flag."""
+    if getattr(sys, "frozen", False):
+        return [sys.executable, "--engine-worker"]
+    return [sys.executable, "-m", "engine.runtime.worker"]
+
+
+class _Crash:
+    """Put into a request's queue when the worker dies."""
+
+    def __init__(self, error: EngineCrashed) -> None:
+        self.error = error
+
+
+class _Worker:
+    """One running worker process and its reader tasks."""
+
+    def __init__(self, proc: asyncio.subprocess.Process) -> None:
+        self.proc = proc
+        self.pending: dict[int, asyncio.Queue[dict[str, Any] | _Crash]] = {}
+        self.hello: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self.log_tail: deque[str] = deque(maxlen=_LOG_TAIL)
+        self.tasks: list[asyncio.Task[None]] = []
+        self.killed_by_us = ""
+        self.dead = False
+        self.model_request: dict[str, Any] | None = None
+        #: When the worker last wrote anything (the loop's clock), or a request was sent.
+        self.last_heard = asyncio.get_running_loop().time()
+
+
+class EngineClient:
+    """Asyncio client of the engine worker.
+
+    Args:
+        command: the worker command line (defaults to :func:`worker_command`).
+        env: extra environment variables for the worker.
+        cancel_deadline_s: how long a cancel may take before the worker is killed.
+        liveness_deadline_s: how long a worker serving a request may send nothing
+            before it is killed (the request raises EngineCrashed) and restarted.
+        max_request_bytes: the largest request sent to the worker; a larger one raises
+            UsageError (capped at :data:`engine.runtime.protocol.MAX_REQUEST_BYTES`).
+
+    Use as ``async with EngineClient() as client:`` or call :meth:`aclose`.
+    """
+
+    def __init__(
+        self,
+        *,
+        command: Sequence[str] | None = None,
+        env: dict[str, str] | None = None,
+        cancel_deadline_s: float = CANCEL_DEADLINE_S,
+        liveness_deadline_s: float = LIVENESS_DEADLINE_S,
+        max_request_bytes: int = protocol.MAX_REQUEST_BYTES,
+    ) -> None:
+        self._command = list(command) if command else worker_command()
+        self._env = env or {}
+        self._cancel_deadline_s = cancel_deadline_s
+        self._liveness_deadline_s = liveness_deadline_s
+        self._max_request_bytes = min(max_request_bytes, protocol.MAX_REQUEST_BYTES)
+        self._worker: _Worker | None = None
+        self._lock = asyncio.Lock()
+        self._next_id = 1
+        self._current: int | None = None
+        #: How many times cancel() found a request to stop (a batched request checks it).
+        self._cancels = 0
+        self._model_request: dict[str, Any] | None = None
+        self._model_info: ModelInfo | None = None
+        self._closed = False
+        self._last_log_tail: tuple[str, ...] = ()
+        self._watchdogs: set[asyncio.Task[None]] = set()
+
+    async def __aenter__(self) -> EngineClient:
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self.aclose()
+
+    # -- state --------------------------------------------------------------------
+
+    @property
+    def model(self) -> ModelInfo | None:
+        """The model currently loaded (reloaded automatically after a crash)."""
+        return self._model_info
+
+    @property
+    def worker_pid(self) -> int | None:
+        """The running worker's process id, if one runs."""
+        w = self._worker
+        return w.proc.pid if w and not w.dead else None
+
+    def log_tail(self) -> tuple[str, ...]:
+        """The worker's last log lines (the current worker's, or the last one's)."""
+        if self._worker is not None:
+            return tuple(self._worker.log_tail)
+        return self._last_log_tail
+
+    # -- the worker process ---------------------------------------------------------
+
+    async def _start_worker(self) -> _Worker:
+        env = dict(os.environ)
+        env.update(self._env)
+        env["PYTHONUNBUFFERED"] = "1"
+        env[protocol.CLIENT_PID_ENV] = str(os.getpid())
+        heartbeat = min(protocol.HEARTBEAT_S, self._liveness_deadline_s / _BEATS_PER_DEADLINE)
+        env[protocol.HEARTBEAT_ENV] = repr(heartbeat)
+        if not getattr(sys, "frozen", False):
+            root = _SOURCE_ROOT
+            env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
+        proc = await asyncio.create_subprocess_exec(
+            *self._command,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env=env,
+            # asyncio's reader refuses a longer line, holding at most about twice this.
+            limit=protocol.MAX_EVENT_BYTES,
+        )
+        worker = _Worker(proc)
+        worker.tasks = [
+            asyncio.create_task(self._read_stdout(worker), name="engine-stdout"),
+            asyncio.create_task(self._read_stderr(worker), name="engine-stderr"),
+        ]
+        try:
+            await asyncio.wait_for(asyncio.shield(worker.hello), START_TIMEOUT_S)
+        except asyncio.TimeoutError:
+            await self._kill(worker, "it did not start in time")
+            raise EngineCrashed(
+                "the engine did not start in time", tuple(worker.log_tail)
+            ) from None
+        except asyncio.CancelledError:
+            # The caller gave up (the window closed while the engine started): leave
+            # no orphan process behind.
+            await self._kill(worker, "start cancelled")
+            raise
+        log.info("Engine worker %s started", proc.pid)
+        return worker
+
+    async def _ensure_worker(self) -> _Worker:
+        if self._closed:
+            raise EngineError("The engine has been shut down.")
+        worker = self._worker
+        if worker is None or worker.dead or worker.proc.returncode is not None:
+            worker = self._worker = await self._start_worker()
+        return worker
+
+    async def hello(self) -> dict[str, Any]:
+        """Start the worker if needed and return what it reported at start (its llama.cpp build)."""
+        worker = await self._ensure_worker()
+        return await worker.hello
+
+    async def _read_stdout(self, worker: _Worker) -> None:
+        assert worker.proc.stdout is not None
+        loop = asyncio.get_running_loop()
+        try:
+            while True:
+                line = await worker.proc.stdout.readline()
+                if not line:
+                    break
+                worker.last_heard = loop.time()
+                self._dispatch(worker, line)
+        except (ConnectionError, ValueError) as exc:
+            # asyncio's reader raises ValueError for a line over its limit. A worker that
+            # sends one is broken: stop it, so what it was asked fails instead of waiting.
+            log.error("Engine output unreadable: %s", exc)
+            limit = protocol.MAX_EVENT_BYTES // _MIB
+            worker.killed_by_us = f"stopped by Hearth: it sent a message over {limit} MB"
+            with contextlib.suppress(ProcessLookupError):
+                worker.proc.kill()
+        await self._on_exit(worker)
+
+    def _dispatch(self, worker: _Worker, line: bytes) -> None:
+        """Hand one line from the worker to whoever waits for it."""
+        try:
+            message = protocol.decode(line)
+        except ValueError:
+            log.error("Engine sent a malformed line: %r", line[:200])
+            return
+        rid = message.get("id")
+        event = message.get("event")
+        if event == "hello":
+            if not worker.hello.done():
+                worker.hello.set_result(message)
+            return
+        if event == "alive":
+            return  # a heartbeat: hearing it was the point
+        queue = worker.pending.get(rid) if isinstance(rid, int) else None
+        if queue is not None:
+            queue.put_nowait(message)
+
+    async def _read_stderr(self, worker: _Worker) -> None:
+        assert worker.proc.stderr is not None
+        while True:
+            try:
+                raw = await worker.proc.stderr.readline()
+            except (ValueError, asyncio.LimitOverrunError):
+                continue
+            if not raw:
+                return
+            line = raw[: MAX_LOG_LINE_CHARS * 4].decode("utf-8", errors="replace").rstrip()
+            line = line[:MAX_LOG_LINE_CHARS]
+            worker.log_tail.append(line)
+            # Lines without a level prefix are native output printed before the log
+            # callback was installed (ggml's device list, say): informational.
+            level = _LEVEL_PREFIX.get(line.split(" ", 1)[0], logging.INFO)
+            worker_log.log(level, "%s", line)
+
+    async def _on_exit(self, worker: _Worker) -> None:
+        rc = await worker.proc.wait()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(asyncio.shield(worker.tasks[1]), 2.0)
+        worker.dead = True
+        self._last_log_tail = tuple(worker.log_tail)
+        reason = worker.killed_by_us or _describe_exit(rc, worker.log_tail)
+        error = EngineCrashed(reason, tuple(worker.log_tail)[-40:])
+        if not worker.hello.done():
+            worker.hello.set_exception(error)
+            worker.hello.exception()  # mark retrieved: a start failure is raised by the caller
+        for queue in worker.pending.values():
+            queue.put_nowait(_Crash(error))
+        if worker.pending:
+            log.error("Engine worker %s died: %s", worker.proc.pid, reason)
+        else:
+            log.info("Engine worker %s exited: %s", worker.proc.pid, reason)
+
+    async def _kill(self, worker: _Worker, why: str) -> None:
+        if worker.dead:
+            return
+        worker.killed_by_us = f"stopped by Hearth: {why}"
+        with contextlib.suppress(ProcessLookupError):
+            worker.proc.kill()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(worker.proc.wait(), 5.0)
+        # Let the reader see the end of the output and fail what was pending, so the
+        # next call starts a fresh worker instead of talking to this one.
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(asyncio.shield(worker.tasks[0]), 5.0)
+        worker.dead = True
+
+    # -- requests -------------------------------------------------------------------
+
+    def _send(self, worker: _Worker, op: str, fields: dict[str, Any]) -> int:
+        """Send a request; raises UsageError, sending nothing, if it is too large."""
+        rid = self._next_id
+        data = protocol.encode({"id": rid, "op": op, **fields})
+        if len(data) > self._max_request_bytes:
+            raise UsageError(_too_large(op, len(data), self._max_request_bytes))
+        self._next_id += 1
+        worker.pending[rid] = asyncio.Queue()
+        # The liveness deadline counts from here: an idle worker has no reason to speak.
+        worker.last_heard = asyncio.get_running_loop().time()
+        assert worker.proc.stdin is not None
+        # On a broken pipe the reader notices the death and fails the request with the reason.
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            worker.proc.stdin.write(data)
+        return rid
+
+    async def _next_event(self, worker: _Worker, rid: int) -> dict[str, Any]:
+        item = await self._next_item(worker, worker.pending[rid])
+        if isinstance(item, _Crash):
+            raise item.error
+        if item.get("event") == "error":
+            cls = ERROR_TYPES.get(str(item.get("type")), EngineError)
+            raise cls(str(item.get("message")))
+        return item
+
+    async def _next_item(
+        self, worker: _Worker, queue: asyncio.Queue[dict[str, Any] | _Crash]
+    ) -> dict[str, Any] | _Crash:
+        """The next item for a request; a worker silent past the deadline is killed.
+
+        Killing it makes the reader put the crash into every pending queue, so the
+        request fails with EngineCrashed and the next call starts a fresh worker.
+        """
+        loop = asyncio.get_running_loop()
+        while not worker.dead:
+            if not queue.empty():  # the common case while tokens stream: no timer needed
+                return queue.get_nowait()
+            left = worker.last_heard + self._liveness_deadline_s - loop.time()
+            if left <= 0:
+                silent = f"{self._liveness_deadline_s:g}"
+                await self._kill(worker, f"it stopped responding for {silent} s")
+                break
+            try:
+                return await asyncio.wait_for(queue.get(), left)
+            except TimeoutError:
+                continue
+        return await queue.get()
+
+    async def _call(self, op: str, fields: dict[str, Any]) -> Any:
+        """Send a request that answers with one result."""
+        worker = await self._ensure_worker()
+        rid = self._send(worker, op, fields)
+        try:
+            event = await self._next_event(worker, rid)
+        finally:
+            worker.pending.pop(rid, None)
+        return event.get("value")
+
+    async def _ensure_model(self) -> _Worker:
+        """A worker with the current model loaded (reloading it after a crash)."""
+        worker = await self._ensure_worker()
+        if self._model_request is None:
+            raise NoModelLoaded("No model is loaded. Choose a model first.")
+        if worker.model_request is not self._model_request:
+            log.info("Reloading %s in the new engine", self._model_request.get("model_id"))
+            value = await self._call("load", self._model_request)
+            worker.model_request = self._model_request
+            self._model_info = ModelInfo.from_dict(value)
+        return worker
+
+    # -- public API -----------------------------------------------------------------
+
+    async def load(
+        self,
+        model: str | os.PathLike[str] | None,
+        *,
+        n_ctx: int = 0,
+        gpu_offload: str = "auto",
+        threads: int = 0,
+        backend: str = "auto",
+        n_parallel: int = 4,
+    ) -> ModelInfo:
+        """Load a model (by store id or path), replacing the current one.
+
+        ``n_parallel`` is how many prompts :meth:`complete_many` decodes at once (the
+        context's ``n_seq_max``). It costs no memory: the sequences share the one KV
+        cache of ``n_ctx`` cells, and a chat still has the whole context.
+
+        The GGUF header is checked and the backend plan made before the worker sees
+        the file. If loading fails the previous model stays loaded and usable.
+
+        Raises:
+            ModelFileError: the file is missing, damaged or not a GGUF model.
+            ModelLoadError: llama.cpp could not load it (memory, architecture).
+            EngineCrashed: the worker died while loading (a crafted file, say).
+        """
+        from engine.runtime.loading import plan_load, resolve_model
+
+        # The header is checked before any worker starts: a bad file fails fast.
+        entry = await asyncio.to_thread(resolve_model, model)
+        async with self._lock:
+            hello = await self.hello()
+            request = await asyncio.to_thread(
+                plan_load,
+                entry,
+                hello,
+                n_ctx=n_ctx,
+                gpu_offload=gpu_offload,
+                threads=threads,
+                backend=backend,
+            )
+            request = {**request, "n_parallel": max(1, n_parallel)}
+            try:
+                value = await self._call("load", request)
+            except EngineError:
+                if self._worker is not None and not self._worker.dead:
+                    self._worker.model_request = None
+                previous = self._model_request
+                if previous is not None:
+                    # The worker dropped the old model before trying; put it back.
+                    with contextlib.suppress(EngineError):
+                        await self._ensure_model()
+                raise
+            info = ModelInfo.from_dict(value)
+            if info.chat_template == "fallback" and any("refused" in w for w in info.warnings):
+                request = {**request, "template": "fallback"}  # never re-run a refused template
+            self._model_request = request
+            assert self._worker is not None
+            self._worker.model_request = request
+            self._model_info = info
+            return info
+
+    async def unload(self) -> None:
+        """Free the current model."""
+        async with self._lock:
+            self._model_request = None
+            self._model_info = None
+            if self._worker is not None and not self._worker.dead:
+                await self._call("unload", {})
+                self._worker.model_request = None
+
+    async def tokenize(
+        self, text: str, *, add_special: bool = False, parse_special: bool = True
+    ) -> list[int]:
+        """Tokens of ``text`` with the loaded model's tokenizer."""
+        async with self._lock:
+            await self._ensure_model()
+            value = await self._call(
+                "tokenize",
+                {"text": text, "add_special": add_special, "parse_special": parse_special},
+            )
+        return [int(t) for t in value]
+
+    async def count_chat_tokens(self, messages: Sequence[ChatMessage]) -> tuple[int, int]:
+        """(tokens the conversation renders to, context size) — for a context meter."""
+        async with self._lock:
+            await self._ensure_model()
+            value = await self._call("chat_tokens", {"messages": [m.to_dict() for m in messages]})
+        return int(value["tokens"]), int(value["n_ctx"])
+
+    def chat(
+        self,
+        messages: Sequence[ChatMessage],
+        params: SamplingParams | None = None,
+        *,
+        policy: ContextPolicy = "truncate",
+    ) -> AsyncGenerator[Event, None]:
+        """Stream an answer: TokenEvents, then one GenerationResult.
+
+        The conversation is fitted to the context first (see engine.runtime.context). Stop early
+        with :meth:`cancel`; the result then has stop_reason "cancelled".
+        """
+        fields = {
+            "messages": [m.to_dict() for m in messages],
+            "params": (params or SamplingParams()).to_dict(),
+            "policy": policy,
+        }
+        return self._stream("chat", fields)
+
+    def complete(
+        self, prompt: str, params: SamplingParams | None = None
+    ) -> AsyncGenerator[Event, None]:
+        """Stream a raw continuation of ``prompt`` (no chat template)."""
+        return self._stream(
+            "complete", {"prompt": prompt, "params": (params or SamplingParams()).to_dict()}
+        )
+
+    def infill(
+        self, prefix: str, suffix: str, params: SamplingParams | None = None
+    ) -> AsyncGenerator[Event, None]:
+        """Stream the text that goes between ``prefix`` and ``suffix`` (code completion).
+
+        Needs a model with fill-in-the-middle tokens (``model.fim``); raises
+        EngineError otherwise. Events as for :meth:`complete`.
+        """
+        request = {"prefix": prefix, "suffix": suffix}
+        return self._stream("infill", {**request, "params": (params or SamplingParams()).to_dict()})
+
+    async def render_chat(self, messages: Sequence[ChatMessage]) -> str:
+        """The conversation as the model's chat template writes it, ending with the
+        assistant's turn opener, for display or a raw :meth:`complete`. Give
+        :meth:`complete_many` the conversation itself: as raw text, a message that
+        spells a control token (``<|im_end|>``) would become one.
+
+        When the model has no usable template (``model.chat_template == "fallback"``)
+        the text is Hearth's fallback format; add ``engine.runtime.chat_templates.FALLBACK_STOP`` to
+        the stop strings so the answer ends at the next turn, as :meth:`chat` does.
+        """
+        async with self._lock:
+            await self._ensure_model()
+            value = await self._call("render_chat", {"messages": [m.to_dict() for m in messages]})
+        return str(value["text"])
+
+    async def complete_many(
+        self,
+        prompts: Sequence[str | Sequence[ChatMessage]],
+        params: SamplingParams | None = None,
+        *,
+        on_event: Callable[[int, TokenEvent | GenerationResult], None] | None = None,
+    ) -> list[GenerationResult]:
+        """Continue several raw prompts at once, decoded together in one llama.cpp context.
+
+        Up to the ``n_parallel`` given to :meth:`load` are decoded at a time, as far
+        as their prompts plus ``params.max_tokens`` fit in the context together; a
+        finished one's slot takes the next prompt at once. A prompt longer than the
+        context keeps its end, as with :meth:`complete`. The single-sequence KV cache
+        is cleared (the next :meth:`chat` evaluates its prompt in full). Prompts that
+        add up to more than one request takes are sent as several requests in turn.
+
+        Args:
+            prompts: raw prompt texts, or conversations: the worker renders those with
+                the chat template, and the messages' text cannot forge control tokens
+                (rendered text passed as a raw prompt could).
+            params: sampling and stop settings, the same for every prompt.
+            on_event: called on the event loop with ``(index, TokenEvent)`` as text
+                arrives and ``(index, GenerationResult)`` when prompt ``index`` ends.
+
+        Returns:
+            One result per prompt, in the order of ``prompts``, with its own stats.
+            After :meth:`cancel`, the unfinished ones have stop_reason "cancelled"
+            and the text generated so far ("" if never started).
+
+        Raises:
+            UsageError: one prompt alone is larger than a request takes.
+            EngineError: a prompt is empty, or llama.cpp failed.
+            EngineCrashed: the worker died (not by a cancel) or stopped responding.
+        """
+        texts: list[_Prompt] = [
+            p if isinstance(p, str) else [m.to_dict() for m in p] for p in prompts
+        ]
+        if not texts:
+            return []
+        sampling = (params or SamplingParams()).to_dict()
+        results: list[GenerationResult] = []
+        async with self._lock:
+            worker = await self._ensure_model()
+            cancels = self._cancels
+            for start, batch in self._request_batches(texts, sampling):
+                if self._cancels != cancels:
+                    # Cancelled: the prompts of later requests never start.
+                    now = time.perf_counter()
+                    results += [self._cancelled_result([], now, 0.0) for _ in batch]
+                    continue
+                shifted = None
+                if on_event is not None:
+                    shifted = functools.partial(_shift_event, on_event, start)
+                results += await self._complete_batch(worker, batch, sampling, shifted)
+        return results
+
+    def _request_batches(
+        self, texts: list[_Prompt], sampling: dict[str, Any]
+    ) -> list[tuple[int, list[_Prompt]]]:
+        """Prompts cut into runs, each with its first index, whose requests fit the cap.
+
+        A document's chunks can add up to more than one request takes; each run is
+        still decoded in parallel. A prompt too large alone gets a run of its own, which
+        :meth:`_send` refuses.
+        """
+        empty = {"id": 2**53, "op": "complete_many", "prompts": [], "params": sampling}
+        room = self._max_request_bytes - len(protocol.encode(empty))
+        batches: list[tuple[int, list[_Prompt]]] = []
+        used = 0
+        for index, text in enumerate(texts):
+            size = len(json.dumps(text, ensure_ascii=False).encode()) + 1  # and a comma
+            if batches and used + size <= room:
+                batches[-1][1].append(text)
+                used += size
+            else:
+                batches.append((index, [text]))
+                used = size
+        return batches
+
+    async def _complete_batch(
+        self,
+        worker: _Worker,
+        texts: list[_Prompt],
+        sampling: dict[str, Any],
+        on_event: Callable[[int, TokenEvent | GenerationResult], None] | None,
+    ) -> list[GenerationResult]:
+        """One ``complete_many`` request (the caller holds the lock)."""
+        t_send = time.perf_counter()
+        rid = self._send(worker, "complete_many", {"prompts": texts, "params": sampling})
+        self._current = rid
+        pieces: dict[int, list[str]] = {}
+        ended: dict[int, GenerationResult] = {}
+        finished = False
+        try:
+            while True:
+                try:
+                    event = await self._next_event(worker, rid)
+                except EngineCrashed:
+                    if worker.killed_by_us.startswith("stopped by Hearth: cancel"):
+                        finished = True
+                        return [
+                            ended.get(i) or self._cancelled_result(pieces.get(i, []), t_send, 0.0)
+                            for i in range(len(texts))
+                        ]
+                    raise
+                except EngineError:
+                    finished = True  # answered with an error: nothing left to cancel
+                    raise
+                kind = event.get("event")
+                if kind == "token":
+                    index = int(event["index"])
+                    text = str(event.get("text", ""))
+                    pieces.setdefault(index, []).append(text)
+                    if on_event is not None:
+                        on_event(index, TokenEvent(text))
+                elif kind == "seq_done":
+                    index = int(event["index"])
+                    ended[index] = self._result_of(event)
+                    if on_event is not None:
+                        on_event(index, ended[index])
+                elif kind == "done":
+                    finished = True
+                    return [self._result_of(r) for r in event["results"]]
+        finally:
+            self._current = None
+            if not finished and not worker.dead:
+                await self._abandon(worker, rid)
+            worker.pending.pop(rid, None)
+
+    def _result_of(self, item: dict[str, Any]) -> GenerationResult:
+        info = self._model_info
+        return GenerationResult(
+            text=str(item.get("text", "")),
+            stats=GenerationStats.from_dict(item["stats"]),
+            model_id=info.model_id if info else "",
+            backend=info.backend if info else "",
+        )
+
+    async def _stream(self, op: str, fields: dict[str, Any]) -> AsyncGenerator[Event, None]:
+        async with self._lock:
+            worker = await self._ensure_model()
+            t_send = time.perf_counter()
+            rid = self._send(worker, op, fields)
+            self._current = rid
+            pieces: list[str] = []
+            t_first = 0.0
+            finished = False
+            try:
+                while True:
+                    try:
+                        event = await self._next_event(worker, rid)
+                    except EngineCrashed:
+                        if worker.killed_by_us.startswith("stopped by Hearth: cancel"):
+                            finished = True
+                            yield self._cancelled_result(pieces, t_send, t_first)
+                            return
+                        raise
+                    except EngineError:
+                        # The worker answered with an error: the request is over, and
+                        # there is nothing to cancel (a cancel would go unanswered and
+                        # get the worker killed).
+                        finished = True
+                        raise
+                    kind = event.get("event")
+                    if kind == "token":
+                        if not t_first:
+                            t_first = time.perf_counter()
+                        text = str(event.get("text", ""))
+                        pieces.append(text)
+                        yield TokenEvent(text)
+                    elif kind == "done":
+                        finished = True
+                        yield self._result(event, t_send, t_first)
+                        return
+            finally:
+                self._current = None
+                if not finished and not worker.dead:
+                    await self._abandon(worker, rid)
+                worker.pending.pop(rid, None)
+
+    def _result(self, event: dict[str, Any], t_send: float, t_first: float) -> GenerationResult:
+        stats = GenerationStats.from_dict(event["stats"])
+        t_end = time.perf_counter()
+        if t_first:
+            # Measured here, so IPC and the worker's own overhead are counted.
+            decode_s = t_end - t_first
+            rate = (stats.generated_tokens - 1) / decode_s if decode_s > 0 else 0.0
+            stats = GenerationStats(
+                **{
+                    **stats.to_dict(),
+                    "ttft_s": t_first - t_send,
+                    "tokens_per_s": rate if stats.generated_tokens > 1 else 0.0,
+                    "total_s": t_end - t_send,
+                }
+            )
+        info = self._model_info
+        return GenerationResult(
+            text=str(event.get("text", "")),
+            stats=stats,
+            model_id=info.model_id if info else "",
+            backend=info.backend if info else "",
+        )
+
+    def _cancelled_result(
+        self, pieces: list[str], t_send: float, t_first: float
+    ) -> GenerationResult:
+        now = time.perf_counter()
+        stats = GenerationStats(
+            prompt_tokens=0,
+            cached_tokens=0,
+            generated_tokens=len(pieces),
+            ttft_s=(t_first - t_send) if t_first else 0.0,
+            tokens_per_s=0.0,
+            prompt_tokens_per_s=0.0,
+            total_s=now - t_send,
+            stop_reason="cancelled",
+        )
+        info = self._model_info
+        return GenerationResult(
+            "".join(pieces), stats, info.model_id if info else "", info.backend if info else ""
+        )
+
+    async def _abandon(self, worker: _Worker, rid: int) -> None:
+        """The consumer stopped listening: cancel and wait for the worker to finish."""
+        self._send_cancel(worker, rid)
+        try:
+            await asyncio.wait_for(self._drain(worker, rid), self._cancel_deadline_s)
+        except (asyncio.TimeoutError, EngineError):
+            await self._kill(worker, "cancel was not honoured in time")
+
+    async def _drain(self, worker: _Worker, rid: int) -> None:
+        while True:
+            event = await self._next_event(worker, rid)
+            if event.get("event") == "done":
+                return
+
+    def _send_cancel(self, worker: _Worker, rid: int) -> None:
+        assert worker.proc.stdin is not None
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            worker.proc.stdin.write(protocol.encode({"id": 0, "op": "cancel", "target": rid}))
+
+    async def cancel(self) -> None:
+        """Stop the generation in progress, if any.
+
+        The worker stops between two tokens (or inside the prompt's evaluation); if
+        it has not finished within the deadline it is killed, and the generation
+        ends with stop_reason "cancelled" all the same.
+        """
+        worker, rid = self._worker, self._current
+        if worker is None or worker.dead or rid is None:
+            return
+        self._cancels += 1
+        self._send_cancel(worker, rid)
+
+        async def watchdog() -> None:
+            await asyncio.sleep(self._cancel_deadline_s)
+            if rid in worker.pending and not worker.dead:
+                await self._kill(worker, "cancel was not honoured in time")
+
+        task = asyncio.create_task(watchdog(), name="engine-cancel-watchdog")
+        self._watchdogs.add(task)
+        task.add_done_callback(self._watchdogs.discard)
+
+    async def restart(self) -> ModelInfo | None:
+        """Stop the worker (if any), start a fresh one and reload the current model.
+
+        Returns:
+            The reloaded model, or None when no model was loaded.
+        """
+        async with self._lock:
+            if self._worker is not None and not self._worker.dead:
+                await self._kill(self._worker, "restart requested")
+            if self._model_request is None:
+                await self._ensure_worker()
+                return None
+            await self._ensure_model()
+            return self._model_info
+
+    async def aclose(self) -> None:
+        """Shut the worker down; safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
+        for task in list(self._watchdogs):
+            task.cancel()
+        worker = self._worker
+        if worker is None or worker.dead:
+            return
+        assert worker.proc.stdin is not None
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            worker.proc.stdin.write(protocol.encode({"id": 0, "op": "shutdown"}))
+            worker.proc.stdin.close()
+        try:
+            await asyncio.wait_for(worker.proc.wait(), 5.0)
+        except asyncio.TimeoutError:
+            await self._kill(worker, "it did not shut down")
+        for task in worker.tasks:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(task, 2.0)
+
+
+def _shift_event(
+    on_event: Callable[[int, TokenEvent | GenerationResult], None],
+    start: int,
+    index: int,
+    event: TokenEvent | GenerationResult,
+) -> None:
+    """Report an event of a batch's prompt ``index`` as the caller's prompt ``start + index``."""
+    on_event(start + index, event)
+
+
+def _too_large(op: str, size: int, limit: int) -> str:
+    """The refusal of a request larger than ``limit`` bytes."""
+    what, advice = "The text", "Shorten it or split it into parts."
+    if op in _CONVERSATION_OPS:
+        what = "The conversation"
+        advice = "Shorten its longest messages or start a new conversation."
+    return (
+        f"{what} is {size / _MIB:.1f} MB, more than the {limit / _MIB:.1f} MB the engine "
+        f"takes at once. {advice}"
+    )
+
+
+def _describe_exit(rc: int, log_tail: Sequence[str]) -> str:
+    """One line saying how the worker ended, with its last error if it logged one."""
+    if rc < 0:
+        try:
+            name = signal.Signals(-rc).name
+        except ValueError:
+            name = f"signal {-rc}"
+        how = f"killed by {name}"
+        if name == "SIGKILL":
+            how += " — possibly out of memory"
+        elif name == "SIGABRT":
+            how += " — llama.cpp aborted"
+        elif name == "SIGSEGV":
+            how += " — llama.cpp crashed"
+    else:
+        how = f"exited with status {rc}"
+    errors = [
+        line
+        for line in log_tail
+        if any(k in line for k in ("ERROR", "GGML_ASSERT", "error", "Traceback"))
+    ]
+    return f"{how}; last error: {errors[-1][:300]}" if errors else how
