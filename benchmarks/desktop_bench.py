@@ -38,8 +38,8 @@ import qasync
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QApplication
 
-from desktop.chat_pane import FLUSH_S, ChatPane
 from desktop.highlight import warm_up
+from desktop.panes.chat import FLUSH_S, ChatPane
 from engine.data.config import get_paths
 from engine.data.history import AsyncHistory
 from engine.runtime.client import EngineClient

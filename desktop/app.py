@@ -113,8 +113,8 @@ def _run_gui(args: list[str], *, console: bool, started: float) -> int:
     from PySide6.QtWidgets import QApplication
 
     from desktop.i18n import Translations
-    from desktop.main_window import MainWindow
     from desktop.theme import apply_theme
+    from desktop.window.main_window import MainWindow
     from engine.data.config import get_paths, read_settings
     from engine.data.logs import LOG_FILE, setup_logging
     from engine.runtime.client import EngineClient

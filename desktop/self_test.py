@@ -116,7 +116,7 @@ async def _run_checks(test: SelfTest) -> None:
     from PySide6.QtWidgets import QApplication
 
     from desktop.i18n import Translations, qt_translations_dir, translations_dir
-    from desktop.main_window import MainWindow
+    from desktop.window.main_window import MainWindow
     from engine.data.config import get_paths, load_settings, save_settings
     from engine.models.store import ModelStore, starter_model_file
     from engine.resources import resources_dir

@@ -12,7 +12,7 @@ import qasync
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
-from desktop.main_window import MainWindow
+from desktop.window.main_window import MainWindow
 from engine.data.config import get_paths
 from engine.runtime.client import EngineClient
 

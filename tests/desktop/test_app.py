@@ -16,7 +16,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
-from desktop.main_window import MainWindow
+from desktop.window.main_window import MainWindow
 from engine.data.config import get_paths, load_settings
 from engine.data.logs import LOG_FILE, setup_logging
 from engine.models.store import STARTER_ID
@@ -277,8 +277,8 @@ def test_hearth_starts_loads_and_quits_cleanly_on_sigterm(hearth_home: Path) -> 
 
 def test_desktop_does_not_import_inference_libraries() -> None:
     code = (
-        "import desktop.app, desktop.main_window, desktop.chat_pane, desktop.transcript, "
-        "desktop.widgets, sys; "
+        "import desktop.app, desktop.window.main_window, desktop.panes.chat, "
+        "desktop.panes.transcript, desktop.widgets, sys; "
         "print(sorted(m for m in ('llama_cpp', 'torch', 'huggingface_hub') if m in sys.modules))"
     )
     out = subprocess.run(

@@ -7,9 +7,9 @@ from collections.abc import Callable
 
 from PySide6.QtCore import QMimeData
 
-from desktop.main_window import MainWindow
-from desktop.summarize_pane import MAX_PASTE_CHARS
+from desktop.panes.summarize import MAX_PASTE_CHARS
 from desktop.widgets import MAX_MESSAGE_CHARS, BoundedTextEdit, MessageBar
+from desktop.window.main_window import MainWindow
 
 
 def _mime(text: str) -> QMimeData:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from pytestqt.qtbot import QtBot
 
-from desktop.main_window import UI_STATE_FILE, MainWindow
+from desktop.window.main_window import UI_STATE_FILE, MainWindow
 from engine.data.config import get_paths, load_settings, read_settings
 from engine.runtime.client import EngineClient
 from tests.desktop.conftest import RunAsync
@@ -126,7 +126,7 @@ def test_a_huge_window_state_file_is_set_aside_not_read(hearth_home: Path) -> No
         import resource
         resource.setrlimit(resource.RLIMIT_AS, (3 * 1024**3, 3 * 1024**3))
         from PySide6.QtWidgets import QApplication
-        from desktop.main_window import UI_STATE_FILE, MainWindow
+        from desktop.window.main_window import UI_STATE_FILE, MainWindow
         from engine.runtime.client import EngineClient
         from engine.data.config import get_paths
         app = QApplication([])

@@ -27,9 +27,9 @@ from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
 from desktop.app import MAX_SOCKET_PATH, InstanceGuard, instance_name
-from desktop.code_pane import CodePane
-from desktop.main_window import MainWindow
-from desktop.summarize_pane import SummarizePane
+from desktop.panes.code import CodePane
+from desktop.panes.summarize import SummarizePane
+from desktop.window.main_window import MainWindow
 from engine.data.config import get_paths
 from engine.data.history import BUSY_TIMEOUT_S, History
 from engine.runtime.client import EngineClient

@@ -19,7 +19,7 @@ from PySide6.QtCore import Qt, QUrl
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
-from desktop.main_window import MainWindow
+from desktop.window.main_window import MainWindow
 from engine.data.config import get_paths
 from engine.data.history import History
 from engine.types import SamplingParams
@@ -267,7 +267,7 @@ def test_a_killed_app_keeps_the_question_and_the_partial_answer(hearth_home: Pat
         import asyncio, sys
         import qasync
         from PySide6.QtWidgets import QApplication
-        from desktop.main_window import MainWindow
+        from desktop.window.main_window import MainWindow
         from engine.runtime.client import EngineClient
         from engine.data.config import get_paths
         from engine.types import SamplingParams

@@ -9,7 +9,7 @@ from PySide6.QtCore import QCoreApplication, QEvent, Qt
 from PySide6.QtWidgets import QInputDialog, QMessageBox, QWidget
 from pytestqt.qtbot import QtBot
 
-from desktop.chat_options import TEXT_DEBOUNCE_MS, ChatOptionsPanel
+from desktop.panes.chat_options import TEXT_DEBOUNCE_MS, ChatOptionsPanel
 from engine.data.config import get_paths
 from engine.data.presets import DEFAULT_PRESET, ChatOptions, ChatOptionsStore, builtin_prompt
 from engine.types import SamplingParams

@@ -14,9 +14,9 @@ from PySide6.QtGui import QDropEvent, QGuiApplication, QPalette, QTextCursor
 from PySide6.QtWidgets import QMessageBox, QWidget
 from pytestqt.qtbot import QtBot
 
-from desktop.code_pane import CodePane
-from desktop.main_window import CODE, MainWindow
-from desktop.models_dialog import ModelsDialog
+from desktop.dialogs.models import ModelsDialog
+from desktop.panes.code import CodePane
+from desktop.window.main_window import CODE, MainWindow
 from engine.data.config import get_paths
 from engine.data.history import History
 from engine.runtime.client import EngineClient

@@ -13,8 +13,8 @@ from PySide6.QtGui import QTextCursor, QTextDocument
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
-from desktop import help as help_module
-from desktop.help import GUIDES, AboutDialog, HelpDialog
+from desktop.dialogs import help as help_module
+from desktop.dialogs.help import GUIDES, AboutDialog, HelpDialog
 from engine.data.config import get_paths
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QApplication, QDialogButtonBox
 from pytestqt.qtbot import QtBot
 
 from desktop import i18n
-from desktop.help import HelpDialog
+from desktop.dialogs.help import HelpDialog
 from desktop.i18n import LANGUAGES, Translations, resolve_language
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -281,7 +281,7 @@ def test_check_catches_a_stale_qm_and_a_lost_placeholder(scratch_repo: Path) -> 
 
 
 def test_check_catches_strings_the_source_no_longer_has(scratch_repo: Path) -> None:
-    (scratch_repo / "desktop" / "help.py").unlink()
+    (scratch_repo / "desktop" / "dialogs" / "help.py").unlink()
     result = _run_tool(scratch_repo, "--check")
     assert result.returncode == 1
     assert 'no longer in the source: [HelpDialog] "Using the GPU"' in result.stdout

@@ -14,7 +14,7 @@ import pytest
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
-from desktop.main_window import MainWindow
+from desktop.window.main_window import MainWindow
 from engine.models.store import STARTER_ID
 from tests.desktop.conftest import RunAsync
 from tests.desktop.test_app import LOAD_TIMEOUT_MS, wait_for_model

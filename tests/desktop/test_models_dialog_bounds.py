@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 from pytestqt.qtbot import QtBot
 
-from desktop.main_window import MainWindow
+from desktop.window.main_window import MainWindow
 from engine.models.hub import MAX_LISTED_MODELS
 from tests.desktop.conftest import RunAsync
 from tests.desktop.test_app import wait_for_model

@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
 )
 from pytestqt.qtbot import QtBot
 
-from desktop.settings_dialog import EDITED_FIELDS, SettingsDialog
+from desktop.dialogs.settings import EDITED_FIELDS, SettingsDialog
 from desktop.theme import apply_theme, is_dark
 from engine.data.config import Paths, Settings, get_paths, load_settings, save_settings
 

@@ -10,7 +10,7 @@ from PySide6.QtCore import QMimeData, QPoint, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 from pytestqt.qtbot import QtBot
 
-from desktop.main_window import SUMMARIZE, MainWindow
+from desktop.window.main_window import SUMMARIZE, MainWindow
 from engine.data.config import get_paths
 from engine.data.history import History
 from tests.desktop.test_app import ANSWER_TIMEOUT_MS, wait_for_model

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from pytestqt.qtbot import QtBot
 
-from desktop.main_window import SUMMARIZE, MainWindow
+from desktop.window.main_window import SUMMARIZE, MainWindow
 from engine.tasks import pdf_text
 from tests.desktop.test_app import ANSWER_TIMEOUT_MS, wait_for_model
 from tests.desktop.test_summarize_pane import drop

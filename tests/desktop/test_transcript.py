@@ -7,7 +7,7 @@ from PySide6.QtCore import QUrl
 from PySide6.QtGui import QGuiApplication
 from pytestqt.qtbot import QtBot
 
-from desktop.transcript import Transcript
+from desktop.panes.transcript import Transcript
 from engine.types import GenerationStats
 
 STATS = GenerationStats(12, 0, 40, 0.25, 61.5, 300.0, 1.0, "eos")

@@ -8,8 +8,8 @@ import pytest
 from PySide6.QtWidgets import QApplication, QDialogButtonBox, QWidget
 from pytestqt.qtbot import QtBot
 
-from desktop.main_window import MainWindow
 from desktop.theme import apply_theme, is_dark
+from desktop.window.main_window import MainWindow
 from engine.data.config import get_paths, load_settings
 from tests.desktop.conftest import RunAsync
 from tests.desktop.test_app import wait_for_model

@@ -40,19 +40,19 @@ from PySide6.QtWidgets import (
 )
 
 from desktop import highlight
-from desktop.chat_pane import ChatPane
-from desktop.code_pane import CodePane
-from desktop.help import AboutDialog, HelpDialog
+from desktop.dialogs.help import AboutDialog, HelpDialog
+from desktop.dialogs.settings import EDITED_FIELDS, SettingsDialog
 from desktop.i18n import Translations, resolve_language
-from desktop.settings_dialog import EDITED_FIELDS, SettingsDialog
-from desktop.sidebar import Sidebar
-from desktop.summarize_pane import SummarizePane
+from desktop.panes.chat import ChatPane
+from desktop.panes.code import CodePane
+from desktop.panes.summarize import SummarizePane
 from desktop.theme import apply_theme
 from desktop.widgets import BackgroundTasks, MessageBar
+from desktop.window.sidebar import Sidebar
 
 if TYPE_CHECKING:
+    from desktop.dialogs.models import ModelsDialog
     from desktop.downloads import Downloads
-    from desktop.models_dialog import ModelsDialog
     from engine.models.downloads import DownloadProgress
 from engine.data.config import Paths, Settings, load_settings, save_settings
 from engine.data.history import AsyncHistory
@@ -893,7 +893,7 @@ class MainWindow(QMainWindow):
 
     def open_models(self) -> ModelsDialog:
         """Open the model manager (non-modal; one at a time)."""
-        from desktop.models_dialog import ModelsDialog  # loaded when first needed
+        from desktop.dialogs.models import ModelsDialog  # loaded when first needed
 
         if self._models_dialog is None:
             dialog = ModelsDialog(

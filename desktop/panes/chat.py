@@ -1,7 +1,7 @@
 """The Chat pane: a conversation with the loaded model, stored as it happens.
 
 It keeps the open conversation, sends it, streams the answer into a
-:class:`~desktop.transcript.Transcript`, stops, regenerates, edits and resends, rates
+:class:`~desktop.panes.transcript.Transcript`, stops, regenerates, edits and resends, rates
 answers, offers an engine restart when the engine fails, counts how much of the
 model's context the conversation uses, and writes everything to the history database
 as it happens: the user's message when sent, the answer while it streams (at least
@@ -33,8 +33,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.chat_options import ChatOptionsPanel
-from desktop.transcript import Transcript
+from desktop.panes.chat_options import ChatOptionsPanel
+from desktop.panes.transcript import Transcript
 from desktop.widgets import BackgroundTasks, MessageBar, PromptEdit
 from engine.data.history import AsyncHistory, History
 from engine.data.presets import ChatOptions

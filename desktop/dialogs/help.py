@@ -37,7 +37,7 @@ from PySide6.QtWidgets import (
 from desktop.i18n import SOURCE_LANGUAGE, resolve_language, resources_dir
 from engine.data.config import Paths
 
-log = logging.getLogger("desktop.help")
+log = logging.getLogger("desktop.dialogs.help")
 
 #: The built-in guides, in the order the guide list shows them.
 GUIDES: tuple[str, ...] = ("models", "gpu", "troubleshooting")

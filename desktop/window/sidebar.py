@@ -38,7 +38,7 @@ from engine.data.history import AsyncHistory, Conversation, History, SearchHit, 
 if TYPE_CHECKING:
     from engine.data.history import StoredCodeTask
 
-log = logging.getLogger("desktop.sidebar")
+log = logging.getLogger("desktop.window.sidebar")
 
 T = TypeVar("T")
 

@@ -1,10 +1,10 @@
 """The Code pane: an editor and a local code model — generate, explain, fix, test, review.
 
-The editor (:class:`~desktop.code_editor.CodeEditor`) holds the code: opened, dropped
+The editor (:class:`~desktop.panes.code_editor.CodeEditor`) holds the code: opened, dropped
 or pasted, its language picked from the file name or the content and overridable. A
 task runs on the selection, or on the whole editor, through ``engine.tasks.code.run_task``;
 the answer streams in as Markdown with highlighted code blocks, each with Copy, Save…
-and Apply to editor. A fix is shown as a diff (:class:`~desktop.diff_view.DiffView`)
+and Apply to editor. A fix is shown as a diff (:class:`~desktop.panes.diff_view.DiffView`)
 and applied only when accepted, as one undoable edit. "Complete at cursor" fills in
 the middle when the loaded model's GGUF declares the tokens for it. When the model is
 a general chat model, a quiet banner names a code model that fits this computer.
@@ -51,8 +51,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.code_editor import CodeEditor, SourceFileError, plain_text, read_source, write_source
-from desktop.diff_view import DiffView
 from desktop.highlight import (
     LANGUAGES,
     code_blocks,
@@ -60,6 +58,14 @@ from desktop.highlight import (
     language_for,
     style_code_blocks,
 )
+from desktop.panes.code_editor import (
+    CodeEditor,
+    SourceFileError,
+    plain_text,
+    read_source,
+    write_source,
+)
+from desktop.panes.diff_view import DiffView
 from desktop.widgets import BackgroundTasks, MessageBar
 from engine.data.history import AsyncHistory, History
 from engine.errors import EngineError

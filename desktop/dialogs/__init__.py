@@ -1,0 +1,1 @@
+"""The dialogs: the model manager, settings and help."""

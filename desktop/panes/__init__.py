@@ -1,0 +1,1 @@
+"""The three work panes: Chat, Summarize and Code, and the widgets only they use."""
