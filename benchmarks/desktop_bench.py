@@ -38,7 +38,7 @@ import qasync
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QApplication
 
-from desktop.highlight import warm_up
+from desktop.highlight.lexer import warm_up
 from desktop.panes.chat import FLUSH_S, ChatPane
 from engine.data.config import get_paths
 from engine.data.history import AsyncHistory

@@ -51,13 +51,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.highlight import (
-    LANGUAGES,
-    code_blocks,
-    language_display_name,
-    language_for,
-    style_code_blocks,
-)
+from desktop.highlight.blocks import code_blocks, style_code_blocks
+from desktop.highlight.languages import language_display_name
 from desktop.panes.code_editor import (
     CodeEditor,
     SourceFileError,
@@ -70,6 +65,7 @@ from desktop.widgets import BackgroundTasks, MessageBar
 from engine.data.history import AsyncHistory, History
 from engine.errors import EngineError
 from engine.runtime.client import EngineClient
+from engine.tasks.programming_languages import LANGUAGES, language_for
 
 if TYPE_CHECKING:
     from engine.data.history import StoredCodeTask

@@ -3,7 +3,7 @@ syntax colouring and code-friendly keys (Tab indents, Enter keeps the indentatio
 the reading and writing of the source files it edits.
 
 It follows Qt's "Code Editor" example for the line-number gutter. Colouring is
-:class:`desktop.highlight.CodeHighlighter`'s. Edits made on the user's behalf (an
+:class:`desktop.highlight.highlighter.CodeHighlighter`'s. Edits made on the user's behalf (an
 applied fix, a completion) go through :meth:`CodeEditor.replace_range`, one edit block
 each, so one Ctrl+Z undoes them.
 
@@ -30,7 +30,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QPlainTextEdit, QTextEdit, QWidget
 
-from desktop.highlight import CodeHighlighter
+from desktop.highlight.highlighter import CodeHighlighter
 from desktop.widgets import blend
 from engine.data.atomicfile import write_atomic
 

@@ -34,7 +34,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.highlight import style_code_blocks
+from desktop.highlight.blocks import style_code_blocks
 from desktop.widgets import BackgroundTasks, BoundedTextEdit, MessageBar, read_only_table
 from engine.data.atomicfile import write_atomic
 from engine.data.history import AsyncHistory, History

@@ -29,7 +29,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QTextBrowser, QWidget
 
-from desktop.highlight import style_code_blocks
+from desktop.highlight.blocks import style_code_blocks
 from desktop.widgets import mix
 from engine.types import GenerationStats
 

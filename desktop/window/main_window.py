@@ -39,9 +39,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop import highlight
 from desktop.dialogs.help import AboutDialog, HelpDialog
 from desktop.dialogs.settings import EDITED_FIELDS, SettingsDialog
+from desktop.highlight import lexer as highlight
 from desktop.i18n import Translations, resolve_language
 from desktop.panes.chat import ChatPane
 from desktop.panes.code import CodePane

@@ -4,6 +4,8 @@ code editor's highlighter, and telling languages apart."""
 from __future__ import annotations
 
 import random
+import subprocess
+import sys
 
 import pytest
 from PySide6.QtGui import (
@@ -19,17 +21,11 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QApplication, QPlainTextEdit
 from pytestqt.qtbot import QtBot
 
-from desktop.highlight import (
-    LANGUAGES,
-    CodeBlock,
-    CodeHighlighter,
-    code_background,
-    code_blocks,
-    contrast_ratio,
-    language_display_name,
-    language_for,
-    style_code_blocks,
-)
+from desktop.highlight.blocks import CodeBlock, code_blocks, style_code_blocks
+from desktop.highlight.highlighter import CodeHighlighter
+from desktop.highlight.languages import language_display_name
+from desktop.highlight.schemes import code_background, contrast_ratio
+from engine.tasks.programming_languages import LANGUAGES, language_for
 
 
 def make_palette(*, dark: bool) -> QPalette:
@@ -543,3 +539,16 @@ def test_editor_colours_long_documents_a_slice_at_a_time(qtbot: QtBot) -> None:
         ),
         timeout=10000,
     )
+
+
+def test_the_lexer_lexes_without_loading_qt() -> None:
+    # So it can be tested, benchmarked and warmed up where no display or Qt is at hand.
+    code = (
+        "import sys; from desktop.highlight.lexer import lex; "
+        "relexed = lex('python', 'def f():\\n    return \"x\"\\n'); "
+        "print(len(relexed.lexed.lines), 'PySide6' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert out.stdout.split() == ["3", "False"]
