@@ -18,24 +18,23 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
-from typing import Any, TypeVar, cast
+from typing import Any, cast
 
-from PySide6.QtCore import QEvent, Qt, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QHBoxLayout,
-    QLabel,
     QPushButton,
     QSplitter,
     QVBoxLayout,
     QWidget,
 )
 
+from desktop.panes.base import Pane
 from desktop.panes.chat_options import ChatOptionsPanel
 from desktop.panes.transcript import Transcript
-from desktop.widgets import BackgroundTasks, MessageBar, PromptEdit
+from desktop.widgets import MessageBar, PromptEdit
 from engine.data.history import AsyncHistory, History
 from engine.data.presets import ChatOptions
 from engine.errors import EngineError
@@ -50,8 +49,6 @@ from engine.types import (
 )
 
 log = logging.getLogger("desktop.chat")
-
-T = TypeVar("T")
 
 #: The streamed answer is written to the database at least this often (seconds).
 FLUSH_S = 0.5
@@ -76,7 +73,7 @@ def title_for(text: str) -> str:
     return line if len(line) <= TITLE_CHARS else line[: TITLE_CHARS - 1].rstrip() + "…"
 
 
-class ChatPane(QWidget):
+class ChatPane(Pane):
     """Chat with the loaded model.
 
     Args:
@@ -97,6 +94,7 @@ class ChatPane(QWidget):
         restart_requested: the user asked to restart the engine from the error bar.
         options_changed(object): the user edited the presets or sampling settings.
         status_reported(str): a short, passing message for the status bar.
+        busy_changed(bool): background work started (True), or the last of it ended (False).
     """
 
     generation_started = Signal()
@@ -108,7 +106,6 @@ class ChatPane(QWidget):
     conversations_changed = Signal()
     restart_requested = Signal()
     options_changed = Signal(object)
-    status_reported = Signal(str)
 
     def __init__(
         self,
@@ -119,30 +116,21 @@ class ChatPane(QWidget):
         params: SamplingParams | None = None,
         parent: QWidget | None = None,
     ) -> None:
-        super().__init__(parent)
-        self._client = client
-        self._history = history
+        super().__init__(client, history=history, parent=parent)
         self.params = params
         self._turns: list[Turn] = []
         self._conversation_id = 0
         self._editing = -1
         #: The options panel's state before a stored conversation's own prompt was shown.
         self._options_before_open: ChatOptions | None = None
-        self._tasks = BackgroundTasks()
         self._generating = False
-        self._model_ready = False
         #: Bumped by every count and every change that makes older counts stale.
         self._count_serial = 0
         self.last_result: GenerationResult | None = None
 
-        self.error_bar = MessageBar(self)
-        self.error_bar.action_triggered.connect(self._on_error_bar_action_triggered)
+        self.message_bar.action_triggered.connect(self._on_message_bar_action_triggered)
 
-        self.title_label = QLabel(self)
-        title_font = self.title_label.font()
-        title_font.setPointSizeF(title_font.pointSizeF() * 1.25)
-        title_font.setBold(True)
-        self.title_label.setFont(title_font)
+        self.title_label = self._title_label()
         self.title_label.setTextFormat(Qt.TextFormat.PlainText)
         self.new_chat_button = QPushButton(self)
         self.new_chat_button.clicked.connect(self._on_new_chat_clicked)
@@ -190,7 +178,7 @@ class ChatPane(QWidget):
         composer.addLayout(buttons)
         layout = QVBoxLayout(self)
         layout.addLayout(header)
-        layout.addWidget(self.error_bar)
+        layout.addWidget(self.message_bar)
         layout.addWidget(self.splitter, 1)
         layout.addWidget(self.edit_banner)
         layout.addLayout(composer)
@@ -243,12 +231,6 @@ class ChatPane(QWidget):
         if self._editing >= 0:
             self._show_edit_banner()
 
-    def changeEvent(self, event: QEvent) -> None:
-        """Re-translate when the language changes."""
-        super().changeEvent(event)
-        if event.type() == QEvent.Type.LanguageChange:
-            self.retranslate_ui()
-
     def _show_title(self, title: str | None = None) -> None:
         if title is None:
             title = self.title_label.property("conversationTitle") or ""
@@ -274,11 +256,6 @@ class ChatPane(QWidget):
         return self._conversation_id
 
     @property
-    def model_ready(self) -> bool:
-        """Whether a model is loaded and messages can be sent."""
-        return self._model_ready
-
-    @property
     def generating(self) -> bool:
         """Whether an answer is streaming."""
         return self._generating
@@ -288,20 +265,15 @@ class ChatPane(QWidget):
         """The index of the message being edited, or -1."""
         return self._editing
 
+    @property
+    def error_bar(self) -> MessageBar:
+        """The pane's message bar: engine failures, with a Restart button, and refusals."""
+        return self.message_bar
+
     def shutdown(self) -> None:
         """Stop streaming and cancel the pane's background work (its window is closing)."""
         self.transcript.stop_streaming()
-        self._tasks.cancel_all()
-
-    @property
-    def busy(self) -> bool:
-        """Whether background work (an answer, a token count, a write) is still running."""
-        return len(self._tasks) > 0
-
-    def set_model_ready(self, ready: bool) -> None:
-        """Allow sending only while a model is loaded (not while one is loading)."""
-        self._model_ready = ready
-        self._update_buttons()
+        super().shutdown()
 
     def _update_buttons(self) -> None:
         has_text = bool(self.input.toPlainText().strip())
@@ -320,12 +292,12 @@ class ChatPane(QWidget):
     def show_engine_error(self, error: BaseException) -> None:
         """Show an engine failure in the pane's message bar, with a Restart button."""
         # Engine errors are written for users: what happened and what to do.
-        self.error_bar.show_message(str(error), action=self.tr("Restart engine"))
+        self.message_bar.show_message(str(error), action=self.tr("Restart engine"))
 
     def restart_finished(self, error: BaseException | None) -> None:
         """The main window finished restarting the engine (``error`` if that failed)."""
         if error is None:
-            self.error_bar.hide()
+            self.message_bar.hide()
         else:
             self.show_engine_error(error)
 
@@ -335,29 +307,13 @@ class ChatPane(QWidget):
 
     # -- the history database ----------------------------------------------------------
 
-    async def _db(self, call: Callable[[History], T]) -> T | None:
-        """Run ``call`` on the history thread; a failure is reported, never raised.
+    def _show_history_failure(self, error: Exception) -> None:
+        """Tell the user that a history call failed, in the status bar.
 
-        The chat goes on without the database: losing the record of a message must
-        not lose the conversation on screen.
+        Not in the message bar: that holds an engine failure and its Restart button,
+        which a lost record of one message must not replace.
         """
-        if self._history is None:
-            return None
-
-        def report(exc: Exception) -> None:
-            self.status_reported.emit(
-                self.tr("Could not save to the history database: {reason}").format(reason=exc)
-            )
-
-        return await self._history.attempt(call, report)
-
-    def _db_later(self, call: Callable[[History], Any], name: str) -> None:
-        if self._history is not None:
-            self._tasks.start(self._db(call), name=name)
-
-    def detach_history(self) -> None:
-        """Go on without the history database (it could not be opened)."""
-        self._history = None
+        self.status_reported.emit(self._history_failure_text(error))
 
     async def open_conversation(self, conversation_id: int) -> bool:
         """Show a stored conversation and continue it.
@@ -367,7 +323,7 @@ class ChatPane(QWidget):
         """
         if self._generating:
             return False
-        loaded = await self._db(
+        loaded = await self.history_call(
             lambda h: (h.conversation(conversation_id), h.messages(conversation_id))
         )
         if loaded is None or self._generating:
@@ -398,7 +354,7 @@ class ChatPane(QWidget):
             self._options_before_open = self.options_panel.options()
         self.options_panel.set_system_prompt(conversation.system_prompt)
         self._show_title(conversation.title)
-        self.error_bar.hide()
+        self.message_bar.hide()
         self._update_buttons()
         self.conversation_opened.emit(conversation.id)
         await self.count_context()
@@ -419,7 +375,7 @@ class ChatPane(QWidget):
         self.last_result = None
         self.transcript.clear_conversation()
         self._show_title("")
-        self.error_bar.hide()
+        self.message_bar.hide()
         self.input.setFocus()
         self._update_buttons()
         self.conversation_opened.emit(0)
@@ -454,7 +410,7 @@ class ChatPane(QWidget):
         self._update_buttons()
 
     def _on_input_text_refused(self, size: int) -> None:
-        self.error_bar.show_message(
+        self.message_bar.show_message(
             self.tr(
                 "The pasted text has {size} characters; a message holds at most {limit}. "
                 "Paste a part of it, or summarize the whole text as a file in Summarize."
@@ -469,15 +425,15 @@ class ChatPane(QWidget):
         if not text or self._generating or not self._model_ready:
             return
         self.input.clear()
-        self.error_bar.hide()
+        self.message_bar.hide()
         editing, self._editing = self._editing, -1
         self.edit_banner.hide()
         self._set_generating(True)
-        self._tasks.start(self._send(text, editing), name="chat-send")
+        self.start_task(self._send(text, editing), name="chat-send")
 
     def _on_stop_clicked(self) -> None:
         if self._generating:
-            self._tasks.start(self._client.cancel(), name="chat-cancel")
+            self.start_task(self._client.cancel(), name="chat-cancel")
 
     def _on_escape_activated(self) -> None:
         if self._generating:
@@ -496,9 +452,9 @@ class ChatPane(QWidget):
         if last_user < 0:
             return
         self._cancel_edit()
-        self.error_bar.hide()
+        self.message_bar.hide()
         self._set_generating(True)
-        self._tasks.start(self._regenerate(last_user), name="chat-regenerate")
+        self.start_task(self._regenerate(last_user), name="chat-regenerate")
 
     def _on_input_recall_requested(self) -> None:
         if not self.input.toPlainText() and not self._generating:
@@ -550,7 +506,7 @@ class ChatPane(QWidget):
         self.transcript.set_rating(index, rating)
         if turn.message_id:
             message_id = turn.message_id
-            self._db_later(lambda h: h.rate_message(message_id, rating), "chat-rate")
+            self.history_call_later(lambda h: h.rate_message(message_id, rating), name="chat-rate")
 
     def _on_transcript_text_copied(self, what: str) -> None:
         if what == "code":
@@ -558,8 +514,8 @@ class ChatPane(QWidget):
         else:
             self.status_reported.emit(self.tr("Answer copied to the clipboard"))
 
-    def _on_error_bar_action_triggered(self) -> None:
-        self.error_bar.show_busy(self.tr("Restarting the engine…"))
+    def _on_message_bar_action_triggered(self) -> None:
+        self.message_bar.show_busy(self.tr("Restarting the engine…"))
         self.restart_requested.emit()
 
     def _on_options_button_toggled(self, checked: bool) -> None:
@@ -589,7 +545,7 @@ class ChatPane(QWidget):
             model_id = model.model_id if model is not None else ""
             if not self._conversation_id:
                 title = title_for(text)
-                created = await self._db(
+                created = await self.history_call(
                     lambda h: h.create_conversation(
                         title, model_id=model_id, system_prompt=system_prompt
                     )
@@ -605,14 +561,15 @@ class ChatPane(QWidget):
                     h.set_system_prompt(conversation_id, system_prompt)
                     h.set_model(conversation_id, model_id)
 
-                self._db_later(save_settings, "chat-conversation-settings")
+                self.history_call_later(save_settings, name="chat-conversation-settings")
             turn = Turn("user", text)
             self._turns.append(turn)
             self.transcript.add_user_message(text)
             if self._conversation_id:
                 conversation_id = self._conversation_id
                 turn.message_id = (
-                    await self._db(lambda h: h.add_message(conversation_id, "user", text)) or 0
+                    await self.history_call(lambda h: h.add_message(conversation_id, "user", text))
+                    or 0
                 )
         except BaseException:
             self._set_generating(False)
@@ -637,7 +594,7 @@ class ChatPane(QWidget):
         self._count_serial += 1
         if self._conversation_id and first.message_id:
             conversation_id, message_id = self._conversation_id, first.message_id
-            await self._db(lambda h: h.delete_messages_from(conversation_id, message_id))
+            await self.history_call(lambda h: h.delete_messages_from(conversation_id, message_id))
 
     def _conversation(self) -> list[ChatMessage]:
         system_prompt = self.options_panel.system_prompt().strip()
@@ -656,7 +613,8 @@ class ChatPane(QWidget):
         answer_id = 0
         if conversation_id:
             answer_id = (
-                await self._db(lambda h: h.add_message(conversation_id, "assistant", "")) or 0
+                await self.history_call(lambda h: h.add_message(conversation_id, "assistant", ""))
+                or 0
             )
             turn.message_id = answer_id
         result: GenerationResult | None = None
@@ -684,7 +642,7 @@ class ChatPane(QWidget):
                             def flush(h: History, text: str = partial) -> None:
                                 h.update_message(answer_id, text)
 
-                            flushing = self._tasks.start(self._db(flush), name="chat-flush")
+                            flushing = self.start_task(self.history_call(flush), name="chat-flush")
                     else:
                         result = event
         except EngineError as exc:
@@ -698,7 +656,9 @@ class ChatPane(QWidget):
                 # and keep what streamed so far.
                 if answer_id:
                     partial = self.transcript.streamed_text
-                    self._db_later(lambda h: h.update_message(answer_id, partial), "chat-flush")
+                    self.history_call_later(
+                        lambda h: h.update_message(answer_id, partial), name="chat-flush"
+                    )
                 self._set_generating(False)
         text = result.text if result is not None else self.transcript.streamed_text
         # Kept even when empty, so user and assistant turns still alternate (many chat
@@ -716,7 +676,7 @@ class ChatPane(QWidget):
             )
         if answer_id:
             stats = asdict(result.stats) if result is not None else None
-            await self._db(lambda h: h.update_message(answer_id, text, stats=stats))
+            await self.history_call(lambda h: h.update_message(answer_id, text, stats=stats))
         self._set_generating(False)
         if failure is not None:
             self.show_engine_error(failure)

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QEvent, Qt, QTimer, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QGuiApplication
 from PySide6.QtWidgets import (
     QComboBox,
@@ -35,9 +35,10 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.highlight.blocks import style_code_blocks
-from desktop.widgets import BackgroundTasks, BoundedTextEdit, MessageBar, read_only_table
+from desktop.panes.base import Pane
+from desktop.widgets import BoundedTextEdit, read_only_table
 from engine.data.atomicfile import write_atomic
-from engine.data.history import AsyncHistory, History
+from engine.data.history import AsyncHistory
 from engine.errors import EngineError
 from engine.runtime.client import EngineClient
 
@@ -46,8 +47,6 @@ if TYPE_CHECKING:
     from engine.tasks.summarize import SummaryOptions, SummaryProgress
 
 log = logging.getLogger("desktop.summarize")
-
-T = TypeVar("T")
 
 #: File name endings the pane reads when a folder is dropped.
 DOCUMENT_SUFFIXES = frozenset(
@@ -102,7 +101,7 @@ class QueueItem:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-class SummarizePane(QWidget):
+class SummarizePane(Pane):
     """Summarize documents, whole.
 
     Args:
@@ -114,11 +113,11 @@ class SummarizePane(QWidget):
         open_in_chat_requested(str, str): continue in Chat with (title, summary) in context.
         summaries_changed: a summary was stored or changed (the sidebar list is stale).
         status_reported(str): a short, passing message for the status bar.
+        busy_changed(bool): background work started (True), or the last of it ended (False).
     """
 
     open_in_chat_requested = Signal(str, str)
     summaries_changed = Signal()
-    status_reported = Signal(str)
 
     def __init__(
         self,
@@ -127,23 +126,14 @@ class SummarizePane(QWidget):
         history: AsyncHistory | None = None,
         parent: QWidget | None = None,
     ) -> None:
-        super().__init__(parent)
-        self._client = client
-        self._history = history
-        self._tasks = BackgroundTasks()
+        super().__init__(client, history=history, parent=parent)
         self._queue: list[QueueItem] = []
         self._worker: asyncio.Task[None] | None = None
         self._current: QueueItem | None = None
         self._streamed: list[str] = []
-        self._model_ready = False
         self.setAcceptDrops(True)
 
-        self.title_label = QLabel(self)
-        font = self.title_label.font()
-        font.setPointSizeF(font.pointSizeF() * 1.25)
-        font.setBold(True)
-        self.title_label.setFont(font)
-        self.message_bar = MessageBar(self)
+        self.title_label = self._title_label()
 
         self.length_label, self.length_combo = QLabel(self), QComboBox(self)
         self.style_label, self.style_combo = QLabel(self), QComboBox(self)
@@ -308,39 +298,22 @@ class SummarizePane(QWidget):
         for row, item in enumerate(self._queue):
             self._show_row(row, item)
 
-    def changeEvent(self, event: QEvent) -> None:
-        """Re-translate when the language changes."""
-        super().changeEvent(event)
-        if event.type() == QEvent.Type.LanguageChange:
-            self.retranslate_ui()
-
     # -- state -------------------------------------------------------------------------
-
-    @property
-    def busy(self) -> bool:
-        """Whether documents are being read or summarized."""
-        return len(self._tasks) > 0
 
     @property
     def queue(self) -> list[QueueItem]:
         """The queue (for tests and accessibility tools)."""
         return list(self._queue)
 
-    def set_model_ready(self, ready: bool) -> None:
+    def _model_ready_changed(self, ready: bool) -> None:
         """Summaries start only while a model is loaded."""
-        self._model_ready = ready
         if ready:
             self._kick()
-        self._update_buttons()
-
-    def detach_history(self) -> None:
-        """Go on without the history database (it could not be opened)."""
-        self._history = None
 
     def shutdown(self) -> None:
         """Stop and cancel the pane's background work (its window is closing)."""
         self._render_timer.stop()
-        self._tasks.cancel_all()
+        super().shutdown()
 
     def options(self) -> SummaryOptions:
         """The options chosen in the pane."""
@@ -445,7 +418,7 @@ class SummarizePane(QWidget):
     def _kick(self) -> None:
         idle = self._worker is None or self._worker.done()
         if self._model_ready and idle and any(i.status == "waiting" for i in self._queue):
-            self._worker = self._tasks.start(self._work(), name="summarize-queue")
+            self._worker = self.start_task(self._work(), name="summarize-queue")
 
     async def _work(self) -> None:
         while self._model_ready:
@@ -453,11 +426,6 @@ class SummarizePane(QWidget):
             if item is None:
                 return
             await self._summarize(item)
-
-    async def _db(self, call: Callable[[History], T]) -> T | None:
-        if self._history is None:
-            return None
-        return await self._history.attempt(call)
 
     async def _summarize(self, item: QueueItem) -> None:
         self._current = item
@@ -508,7 +476,7 @@ class SummarizePane(QWidget):
             if self._worker is not None and not self._worker.done():
                 # Cancel stops this document only; the queue goes on.
                 self._worker = None
-                self._tasks.start(self._resume_after_cancel(), name="summarize-queue")
+                self.start_task(self._resume_after_cancel(), name="summarize-queue")
             raise
         except EngineError as exc:
             item.detail = str(exc)
@@ -532,7 +500,7 @@ class SummarizePane(QWidget):
         options = self.options()
         model = self._client.model
         item.summary_id = (
-            await self._db(
+            await self.history_call(
                 lambda h: h.add_summary(
                     document.name,
                     source_path=str(document.path) if item.path else "",
@@ -585,7 +553,7 @@ class SummarizePane(QWidget):
             return
         summary_id = item.summary_id
         text = item.summary or "".join(self._streamed)
-        await self._db(
+        await self.history_call(
             lambda h: h.update_summary(summary_id, summary=text, status=status, **figures)
         )
         self.summaries_changed.emit()
@@ -708,7 +676,7 @@ class SummarizePane(QWidget):
         dialog.selectFile(Path(item.name).stem + " summary.md")
         text = item.summary
         dialog.fileSelected.connect(
-            lambda path: self._tasks.start(self.save(Path(path), text), name="summarize-save")
+            lambda path: self.start_task(self.save(Path(path), text), name="summarize-save")
         )
         dialog.finished.connect(dialog.deleteLater)
         dialog.open()

@@ -97,6 +97,93 @@
     </message>
 </context>
 <context>
+    <name>AnswerView</name>
+    <message>
+        <source>Answer</source>
+        <translation>回答</translation>
+    </message>
+    <message>
+        <source>Press Tab to move between the links under each code block, Enter to use one.</source>
+        <translation>按 Tab 键在每个代码块下方的链接之间移动，按 Enter 键使用链接。</translation>
+    </message>
+    <message>
+        <source>Pick a task and press Run. The model works on the selection, or on the whole code when nothing is selected, on this computer.</source>
+        <translation>选择一项任务并点击“运行”。模型在本机处理选中的代码；未选中任何内容时处理全部代码。</translation>
+    </message>
+    <message>
+        <source>A&amp;pply to editor</source>
+        <translation>应用到编辑器(&amp;P)</translation>
+    </message>
+    <message>
+        <source>Replace the code the task ran on with the answer&apos;s code</source>
+        <translation>用回答中的代码替换任务所处理的代码</translation>
+    </message>
+    <message>
+        <source>Cop&amp;y code</source>
+        <translation>复制代码(&amp;Y)</translation>
+    </message>
+    <message>
+        <source>Save co&amp;de…</source>
+        <translation>保存代码(&amp;D)…</translation>
+    </message>
+    <message>
+        <source>Writing…</source>
+        <translation>正在编写…</translation>
+    </message>
+    <message>
+        <source>{rate:.1f} tokens/s · {count} tokens</source>
+        <translation>{rate:.1f} 词元/秒 · {count} 个词元</translation>
+    </message>
+    <message>
+        <source>stopped where the model began repeating itself</source>
+        <translation>模型开始重复，已在此处停止</translation>
+    </message>
+    <message>
+        <source>cut at the answer length limit</source>
+        <translation>回答已达长度上限，被截断</translation>
+    </message>
+    <message>
+        <source>The answer proposes no change to the code.</source>
+        <translation>回答没有提出对代码的任何修改。</translation>
+    </message>
+    <message>
+        <source>This task did not finish.</source>
+        <translation>此任务未完成。</translation>
+    </message>
+    <message>
+        <source>This task was stopped early.</source>
+        <translation>此任务被提前停止。</translation>
+    </message>
+    <message>
+        <source>This task failed.</source>
+        <translation>此任务失败。</translation>
+    </message>
+    <message>
+        <source>Copy</source>
+        <translation>复制</translation>
+    </message>
+    <message>
+        <source>Copy this code block</source>
+        <translation>复制此代码块</translation>
+    </message>
+    <message>
+        <source>Save…</source>
+        <translation>保存…</translation>
+    </message>
+    <message>
+        <source>Save this code block to a file</source>
+        <translation>将此代码块保存到文件</translation>
+    </message>
+    <message>
+        <source>Apply to editor</source>
+        <translation>应用到编辑器</translation>
+    </message>
+    <message>
+        <source>Replace the code the task ran on with this block</source>
+        <translation>用此代码块替换任务所处理的代码</translation>
+    </message>
+</context>
+<context>
     <name>ChatOptionsPanel</name>
     <message>
         <source>Assistant</source>
@@ -446,10 +533,6 @@
         <translation>重启引擎</translation>
     </message>
     <message>
-        <source>Could not save to the history database: {reason}</source>
-        <translation>无法保存到历史数据库：{reason}</translation>
-    </message>
-    <message>
         <source>About {title}</source>
         <translation>关于 {title}</translation>
     </message>
@@ -483,6 +566,37 @@
     </message>
 </context>
 <context>
+    <name>CodeCompletion</name>
+    <message>
+        <source>Load a model first.</source>
+        <translation>请先加载模型。</translation>
+    </message>
+    <message>
+        <source>Insert a completion at the cursor, from the code around it (Ctrl+Space)</source>
+        <translation>根据光标前后的代码，在光标处插入补全内容（Ctrl+Space）</translation>
+    </message>
+    <message>
+        <source>The loaded model has no fill-in-the-middle tokens; a coder model such as Qwen2.5-Coder has them.</source>
+        <translation>当前加载的模型没有中间填充（FIM）标记；Qwen2.5-Coder 等代码模型具备这些标记。</translation>
+    </message>
+    <message>
+        <source>Completing…</source>
+        <translation>正在补全…</translation>
+    </message>
+    <message>
+        <source>Could not complete: {reason}</source>
+        <translation>无法补全：{reason}</translation>
+    </message>
+    <message>
+        <source>Completion stopped.</source>
+        <translation>补全已停止。</translation>
+    </message>
+    <message>
+        <source>Completed {count} characters; Ctrl+Z undoes it.</source>
+        <translation>已补全 {count} 个字符；按 Ctrl+Z 可撤销。</translation>
+    </message>
+</context>
+<context>
     <name>CodeLanguage</name>
     <message>
         <source>Plain text</source>
@@ -494,95 +608,18 @@
     </message>
 </context>
 <context>
+    <name>CodeModelAdvice</name>
+    <message>
+        <source>The loaded model is a general chat model. For code, {name} fits this computer and does better.</source>
+        <translation>当前加载的是通用聊天模型。处理代码时，{name} 更合适，且能在这台电脑上运行。</translation>
+    </message>
+    <message>
+        <source>Open the model ma&amp;nager…</source>
+        <translation>打开模型管理器(&amp;N)…</translation>
+    </message>
+</context>
+<context>
     <name>CodePane</name>
-    <message>
-        <source>&amp;Generate</source>
-        <translation>生成(&amp;G)</translation>
-    </message>
-    <message>
-        <source>Write code from a description</source>
-        <translation>根据描述编写代码</translation>
-    </message>
-    <message>
-        <source>E&amp;xplain</source>
-        <translation>解释(&amp;X)</translation>
-    </message>
-    <message>
-        <source>Explain the selection or the whole code</source>
-        <translation>解释选中的代码或全部代码</translation>
-    </message>
-    <message>
-        <source>F&amp;ix</source>
-        <translation>修复(&amp;I)</translation>
-    </message>
-    <message>
-        <source>Fix the code, optionally given an error message</source>
-        <translation>修复代码，可附上错误信息</translation>
-    </message>
-    <message>
-        <source>Write &amp;tests</source>
-        <translation>编写测试(&amp;T)</translation>
-    </message>
-    <message>
-        <source>Write unit tests for the code</source>
-        <translation>为代码编写单元测试</translation>
-    </message>
-    <message>
-        <source>&amp;Review</source>
-        <translation>审查(&amp;R)</translation>
-    </message>
-    <message>
-        <source>Review the code: problems, with line numbers</source>
-        <translation>审查代码：列出问题及其行号</translation>
-    </message>
-    <message>
-        <source>&amp;Language:</source>
-        <translation>语言(&amp;L)：</translation>
-    </message>
-    <message>
-        <source>Code language</source>
-        <translation>代码语言</translation>
-    </message>
-    <message>
-        <source>Picked from the file name or the code; choose another to override it</source>
-        <translation>根据文件名或代码内容自动识别；可另选一种语言覆盖</translation>
-    </message>
-    <message>
-        <source>Req&amp;uest:</source>
-        <translation>要求(&amp;U)：</translation>
-    </message>
-    <message>
-        <source>Request</source>
-        <translation>要求</translation>
-    </message>
-    <message>
-        <source>&amp;Error:</source>
-        <translation>错误(&amp;E)：</translation>
-    </message>
-    <message>
-        <source>Error message or traceback</source>
-        <translation>错误信息或回溯</translation>
-    </message>
-    <message>
-        <source>Optional: paste the error message or traceback here</source>
-        <translation>可选：在此粘贴错误信息或回溯</translation>
-    </message>
-    <message>
-        <source>Run</source>
-        <translation>运行</translation>
-    </message>
-    <message>
-        <source>Run the task (Ctrl+Enter)</source>
-        <translation>运行任务（Ctrl+Enter）</translation>
-    </message>
-    <message>
-        <source>Stop</source>
-        <translation>停止</translation>
-    </message>
-    <message>
-        <source>Stop the answer; what is written so far stays (Esc)</source>
-        <translation>停止回答；已写出的内容会保留（Esc）</translation>
-    </message>
     <message>
         <source>Complete at &amp;cursor</source>
         <translation>在光标处补全(&amp;C)</translation>
@@ -624,124 +661,8 @@
         <translation>输入或粘贴代码、打开文件，或将文件拖放到这里。</translation>
     </message>
     <message>
-        <source>Answer</source>
-        <translation>回答</translation>
-    </message>
-    <message>
-        <source>Press Tab to move between the links under each code block, Enter to use one.</source>
-        <translation>按 Tab 键在每个代码块下方的链接之间移动，按 Enter 键使用链接。</translation>
-    </message>
-    <message>
-        <source>Pick a task and press Run. The model works on the selection, or on the whole code when nothing is selected, on this computer.</source>
-        <translation>选择一项任务并点击“运行”。模型在本机处理选中的代码；未选中任何内容时处理全部代码。</translation>
-    </message>
-    <message>
-        <source>A&amp;pply to editor</source>
-        <translation>应用到编辑器(&amp;P)</translation>
-    </message>
-    <message>
-        <source>Replace the code the task ran on with the answer&apos;s code</source>
-        <translation>用回答中的代码替换任务所处理的代码</translation>
-    </message>
-    <message>
-        <source>Cop&amp;y code</source>
-        <translation>复制代码(&amp;Y)</translation>
-    </message>
-    <message>
-        <source>Save co&amp;de…</source>
-        <translation>保存代码(&amp;D)…</translation>
-    </message>
-    <message>
-        <source>Load a model first.</source>
-        <translation>请先加载模型。</translation>
-    </message>
-    <message>
-        <source>Insert a completion at the cursor, from the code around it (Ctrl+Space)</source>
-        <translation>根据光标前后的代码，在光标处插入补全内容（Ctrl+Space）</translation>
-    </message>
-    <message>
-        <source>The loaded model has no fill-in-the-middle tokens; a coder model such as Qwen2.5-Coder has them.</source>
-        <translation>当前加载的模型没有中间填充（FIM）标记；Qwen2.5-Coder 等代码模型具备这些标记。</translation>
-    </message>
-    <message>
-        <source>The loaded model is a general chat model. For code, {name} fits this computer and does better.</source>
-        <translation>当前加载的是通用聊天模型。处理代码时，{name} 更合适，且能在这台电脑上运行。</translation>
-    </message>
-    <message>
-        <source>Open the model ma&amp;nager…</source>
-        <translation>打开模型管理器(&amp;N)…</translation>
-    </message>
-    <message>
         <source>Untitled</source>
         <translation>未命名</translation>
-    </message>
-    <message>
-        <source>Unsaved changes</source>
-        <translation>未保存的更改</translation>
-    </message>
-    <message>
-        <source>{name} has changes that are not saved.</source>
-        <translation>{name} 有尚未保存的更改。</translation>
-    </message>
-    <message>
-        <source>The code</source>
-        <translation>代码</translation>
-    </message>
-    <message>
-        <source>Save them first?</source>
-        <translation>要先保存吗？</translation>
-    </message>
-    <message>
-        <source>it is over 4 MB, too big for the code editor</source>
-        <translation>文件超过 4 MB，代码编辑器无法打开这么大的文件</translation>
-    </message>
-    <message>
-        <source>it is not a text file (binary, or not UTF-8)</source>
-        <translation>这不是文本文件（是二进制文件，或不是 UTF-8 编码）</translation>
-    </message>
-    <message>
-        <source>Could not open {name}: {reason}.</source>
-        <translation>无法打开 {name}：{reason}。</translation>
-    </message>
-    <message>
-        <source>Opened {path}</source>
-        <translation>已打开 {path}</translation>
-    </message>
-    <message>
-        <source>Could not save {path}: {reason}</source>
-        <translation>无法保存 {path}：{reason}</translation>
-    </message>
-    <message>
-        <source>Saved {path}</source>
-        <translation>已保存 {path}</translation>
-    </message>
-    <message>
-        <source>Save the code</source>
-        <translation>保存代码</translation>
-    </message>
-    <message>
-        <source>Open a source file</source>
-        <translation>打开源代码文件</translation>
-    </message>
-    <message>
-        <source>Drop a file here, not a folder.</source>
-        <translation>请拖放文件，而不是文件夹。</translation>
-    </message>
-    <message>
-        <source>Describe the code to write, e.g. “a function that parses ISO dates”</source>
-        <translation>描述要编写的代码，例如“一个解析 ISO 日期的函数”</translation>
-    </message>
-    <message>
-        <source>the selection</source>
-        <translation>选中的代码</translation>
-    </message>
-    <message>
-        <source>the whole code</source>
-        <translation>全部代码</translation>
-    </message>
-    <message>
-        <source>Optional: anything more to ask about {scope}</source>
-        <translation>可选：关于{scope}的其他要求</translation>
     </message>
     <message>
         <source>Describe the code to write first.</source>
@@ -752,62 +673,6 @@
         <translation>没有可处理的代码：请先输入、粘贴或打开代码。</translation>
     </message>
     <message>
-        <source>Writing…</source>
-        <translation>正在编写…</translation>
-    </message>
-    <message>
-        <source>Stopped; the answer so far is kept.</source>
-        <translation>已停止；已生成的回答已保留。</translation>
-    </message>
-    <message>
-        <source>The task failed.</source>
-        <translation>任务失败。</translation>
-    </message>
-    <message>
-        <source>The task failed: {reason}</source>
-        <translation>任务失败：{reason}</translation>
-    </message>
-    <message>
-        <source>{rate:.1f} tokens/s · {count} tokens</source>
-        <translation>{rate:.1f} 词元/秒 · {count} 个词元</translation>
-    </message>
-    <message>
-        <source>stopped where the model began repeating itself</source>
-        <translation>模型开始重复，已在此处停止</translation>
-    </message>
-    <message>
-        <source>cut at the answer length limit</source>
-        <translation>回答已达长度上限，被截断</translation>
-    </message>
-    <message>
-        <source>The answer proposes no change to the code.</source>
-        <translation>回答没有提出对代码的任何修改。</translation>
-    </message>
-    <message>
-        <source>Copy</source>
-        <translation>复制</translation>
-    </message>
-    <message>
-        <source>Copy this code block</source>
-        <translation>复制此代码块</translation>
-    </message>
-    <message>
-        <source>Save…</source>
-        <translation>保存…</translation>
-    </message>
-    <message>
-        <source>Save this code block to a file</source>
-        <translation>将此代码块保存到文件</translation>
-    </message>
-    <message>
-        <source>Apply to editor</source>
-        <translation>应用到编辑器</translation>
-    </message>
-    <message>
-        <source>Replace the code the task ran on with this block</source>
-        <translation>用此代码块替换任务所处理的代码</translation>
-    </message>
-    <message>
         <source>Code copied to the clipboard</source>
         <translation>代码已复制到剪贴板</translation>
     </message>
@@ -816,36 +681,8 @@
         <translation>已应用；在编辑器中按 Ctrl+Z 可撤销</translation>
     </message>
     <message>
-        <source>Completing…</source>
-        <translation>正在补全…</translation>
-    </message>
-    <message>
-        <source>Could not complete: {reason}</source>
-        <translation>无法补全：{reason}</translation>
-    </message>
-    <message>
-        <source>Completion stopped.</source>
-        <translation>补全已停止。</translation>
-    </message>
-    <message>
-        <source>Completed {count} characters; Ctrl+Z undoes it.</source>
-        <translation>已补全 {count} 个字符；按 Ctrl+Z 可撤销。</translation>
-    </message>
-    <message>
         <source>Stop the task first, then open another.</source>
         <translation>请先停止当前任务，再打开其他任务。</translation>
-    </message>
-    <message>
-        <source>This task did not finish.</source>
-        <translation>此任务未完成。</translation>
-    </message>
-    <message>
-        <source>This task was stopped early.</source>
-        <translation>此任务被提前停止。</translation>
-    </message>
-    <message>
-        <source>This task failed.</source>
-        <translation>此任务失败。</translation>
     </message>
 </context>
 <context>
@@ -1119,6 +956,61 @@
     <message>
         <source>Progress of {name}</source>
         <translation>{name} 的进度</translation>
+    </message>
+</context>
+<context>
+    <name>EditorFile</name>
+    <message>
+        <source>Unsaved changes</source>
+        <translation>未保存的更改</translation>
+    </message>
+    <message>
+        <source>{name} has changes that are not saved.</source>
+        <translation>{name} 有尚未保存的更改。</translation>
+    </message>
+    <message>
+        <source>The code</source>
+        <translation>代码</translation>
+    </message>
+    <message>
+        <source>Save them first?</source>
+        <translation>要先保存吗？</translation>
+    </message>
+    <message>
+        <source>Open a source file</source>
+        <translation>打开源代码文件</translation>
+    </message>
+    <message>
+        <source>Drop a file here, not a folder.</source>
+        <translation>请拖放文件，而不是文件夹。</translation>
+    </message>
+    <message>
+        <source>it is over 4 MB, too big for the code editor</source>
+        <translation>文件超过 4 MB，代码编辑器无法打开这么大的文件</translation>
+    </message>
+    <message>
+        <source>it is not a text file (binary, or not UTF-8)</source>
+        <translation>这不是文本文件（是二进制文件，或不是 UTF-8 编码）</translation>
+    </message>
+    <message>
+        <source>Could not open {name}: {reason}.</source>
+        <translation>无法打开 {name}：{reason}。</translation>
+    </message>
+    <message>
+        <source>Opened {path}</source>
+        <translation>已打开 {path}</translation>
+    </message>
+    <message>
+        <source>Save the code</source>
+        <translation>保存代码</translation>
+    </message>
+    <message>
+        <source>Saved {path}</source>
+        <translation>已保存 {path}</translation>
+    </message>
+    <message>
+        <source>Could not save {path}: {reason}</source>
+        <translation>无法保存 {path}：{reason}</translation>
     </message>
 </context>
 <context>
@@ -1533,6 +1425,13 @@
     <message>
         <source>Do&amp;wnloads</source>
         <translation>下载(&amp;W)</translation>
+    </message>
+</context>
+<context>
+    <name>Pane</name>
+    <message>
+        <source>Could not save to the history database: {reason}</source>
+        <translation>无法保存到历史数据库：{reason}</translation>
     </message>
 </context>
 <context>
@@ -2098,6 +1997,128 @@
     <message>
         <source>Saved {path}</source>
         <translation>已保存 {path}</translation>
+    </message>
+</context>
+<context>
+    <name>TaskForm</name>
+    <message>
+        <source>&amp;Generate</source>
+        <translation>生成(&amp;G)</translation>
+    </message>
+    <message>
+        <source>Write code from a description</source>
+        <translation>根据描述编写代码</translation>
+    </message>
+    <message>
+        <source>E&amp;xplain</source>
+        <translation>解释(&amp;X)</translation>
+    </message>
+    <message>
+        <source>Explain the selection or the whole code</source>
+        <translation>解释选中的代码或全部代码</translation>
+    </message>
+    <message>
+        <source>F&amp;ix</source>
+        <translation>修复(&amp;I)</translation>
+    </message>
+    <message>
+        <source>Fix the code, optionally given an error message</source>
+        <translation>修复代码，可附上错误信息</translation>
+    </message>
+    <message>
+        <source>Write &amp;tests</source>
+        <translation>编写测试(&amp;T)</translation>
+    </message>
+    <message>
+        <source>Write unit tests for the code</source>
+        <translation>为代码编写单元测试</translation>
+    </message>
+    <message>
+        <source>&amp;Review</source>
+        <translation>审查(&amp;R)</translation>
+    </message>
+    <message>
+        <source>Review the code: problems, with line numbers</source>
+        <translation>审查代码：列出问题及其行号</translation>
+    </message>
+    <message>
+        <source>&amp;Language:</source>
+        <translation>语言(&amp;L)：</translation>
+    </message>
+    <message>
+        <source>Code language</source>
+        <translation>代码语言</translation>
+    </message>
+    <message>
+        <source>Picked from the file name or the code; choose another to override it</source>
+        <translation>根据文件名或代码内容自动识别；可另选一种语言覆盖</translation>
+    </message>
+    <message>
+        <source>Req&amp;uest:</source>
+        <translation>要求(&amp;U)：</translation>
+    </message>
+    <message>
+        <source>Request</source>
+        <translation>要求</translation>
+    </message>
+    <message>
+        <source>&amp;Error:</source>
+        <translation>错误(&amp;E)：</translation>
+    </message>
+    <message>
+        <source>Error message or traceback</source>
+        <translation>错误信息或回溯</translation>
+    </message>
+    <message>
+        <source>Optional: paste the error message or traceback here</source>
+        <translation>可选：在此粘贴错误信息或回溯</translation>
+    </message>
+    <message>
+        <source>Run</source>
+        <translation>运行</translation>
+    </message>
+    <message>
+        <source>Run the task (Ctrl+Enter)</source>
+        <translation>运行任务（Ctrl+Enter）</translation>
+    </message>
+    <message>
+        <source>Stop</source>
+        <translation>停止</translation>
+    </message>
+    <message>
+        <source>Stop the answer; what is written so far stays (Esc)</source>
+        <translation>停止回答；已写出的内容会保留（Esc）</translation>
+    </message>
+    <message>
+        <source>Describe the code to write, e.g. “a function that parses ISO dates”</source>
+        <translation>描述要编写的代码，例如“一个解析 ISO 日期的函数”</translation>
+    </message>
+    <message>
+        <source>the selection</source>
+        <translation>选中的代码</translation>
+    </message>
+    <message>
+        <source>the whole code</source>
+        <translation>全部代码</translation>
+    </message>
+    <message>
+        <source>Optional: anything more to ask about {scope}</source>
+        <translation>可选：关于{scope}的其他要求</translation>
+    </message>
+</context>
+<context>
+    <name>TaskRunner</name>
+    <message>
+        <source>Stopped; the answer so far is kept.</source>
+        <translation>已停止；已生成的回答已保留。</translation>
+    </message>
+    <message>
+        <source>The task failed.</source>
+        <translation>任务失败。</translation>
+    </message>
+    <message>
+        <source>The task failed: {reason}</source>
+        <translation>任务失败：{reason}</translation>
     </message>
 </context>
 <context>

@@ -109,12 +109,12 @@ def test_dropped_files_pick_the_language_and_a_manual_choice_sticks_until_the_ne
     assert drop(pane, [script]).isAccepted()
     qtbot.waitUntil(lambda: pane.editor.toPlainText() == BUGGY)
     assert pane.language == "python" and pane.editor.language() == "python"
-    assert pane.language_combo.currentText() == "Python"
+    assert pane.form.language_combo.currentText() == "Python"
     assert pane.title_label.text() == "app.py"
 
     # The user overrides it; an edit does not undo the choice.
-    pane.language_combo.setCurrentIndex(pane.language_combo.findData("cpp"))
-    pane.language_combo.activated.emit(pane.language_combo.currentIndex())
+    pane.form.language_combo.setCurrentIndex(pane.form.language_combo.findData("cpp"))
+    pane.form.language_combo.activated.emit(pane.form.language_combo.currentIndex())
     assert pane.editor.language() == "cpp"
     pane.editor.moveCursor(QTextCursor.MoveOperation.End)
     qtbot.keyClicks(pane.editor, "# more")
@@ -123,7 +123,7 @@ def test_dropped_files_pick_the_language_and_a_manual_choice_sticks_until_the_ne
 
     # Another file: it asks about the unsaved changes, then picks that file's language.
     drop(pane, [crate])
-    box = pane.discard_box
+    box = pane.file.discard_box
     assert box is not None and "app.py" in box.text()
     box.button(QMessageBox.StandardButton.Discard).click()
     qtbot.waitUntil(lambda: pane.editor.toPlainText() == RUST)
@@ -164,7 +164,7 @@ def test_open_edit_save_round_trip(
 ) -> None:
     source = tmp_path / "stats.py"
     source.write_text(BUGGY, encoding="utf-8")
-    assert run_async(pane.load_file(source))
+    assert run_async(pane.file.load(source))
     assert pane.path == source and pane.language == "python"
 
     pane.editor.moveCursor(QTextCursor.MoveOperation.End)
@@ -218,27 +218,28 @@ def test_a_fix_is_shown_as_a_diff_applied_on_accept_and_undone_with_one_undo(
 ) -> None:
     pane.editor.setPlainText(BUGGY)
     pane.set_task("fix")
-    assert pane.error_edit.isVisibleTo(pane)  # Fix takes an optional traceback
+    assert pane.form.error_edit.isVisibleTo(pane)  # Fix takes an optional traceback
     result = fix_result(BUGGY, FIXED)
     pane.show_result(result)
 
-    assert pane.diff_view.isVisible()
-    marks = [mark for mark, _line in pane.diff_view.lines()]
+    assert pane.answer_view.diff_view.isVisible()
+    marks = [mark for mark, _line in pane.answer_view.diff_view.lines()]
     assert "-" in marks and "+" in marks
-    assert ("-", "    return sum(values) / len(value)") in pane.diff_view.lines()
-    assert ("+", "    return sum(values) / len(values)") in pane.diff_view.lines()
-    assert pane.diff_view.counts() == (3, 1)
+    assert ("-", "    return sum(values) / len(value)") in pane.answer_view.diff_view.lines()
+    assert ("+", "    return sum(values) / len(values)") in pane.answer_view.diff_view.lines()
+    assert pane.answer_view.diff_view.counts() == (3, 1)
     # Added and removed lines are tinted apart from the unchanged ones, and readably.
-    base = pane.diff_view.view.palette().color(QPalette.ColorRole.Base)
-    added, removed = pane.diff_view.line_color("+"), pane.diff_view.line_color("-")
+    diff_view = pane.answer_view.diff_view
+    base = diff_view.view.palette().color(QPalette.ColorRole.Base)
+    added, removed = diff_view.line_color("+"), diff_view.line_color("-")
     assert added != base and removed != base and added != removed
     assert added.green() > added.red() and removed.red() > removed.green()
-    assert "Now it returns 0.0" in pane.output.toPlainText()
+    assert "Now it returns 0.0" in pane.answer_view.output.toPlainText()
     assert pane.editor.toPlainText() == BUGGY  # nothing changes before Accept
 
-    qtbot.mouseClick(pane.diff_view.accept_button, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(pane.answer_view.diff_view.accept_button, Qt.MouseButton.LeftButton)
     assert pane.editor.toPlainText() == FIXED
-    assert not pane.diff_view.isVisible()
+    assert not pane.answer_view.diff_view.isVisible()
 
     pane.editor.undo()  # one Ctrl+Z
     assert pane.editor.toPlainText() == BUGGY
@@ -249,8 +250,8 @@ def test_a_fix_is_shown_as_a_diff_applied_on_accept_and_undone_with_one_undo(
 def test_reject_leaves_the_editor_alone(qtbot: QtBot, pane: CodePane) -> None:
     pane.editor.setPlainText(BUGGY)
     pane.show_result(fix_result(BUGGY, FIXED))
-    qtbot.mouseClick(pane.diff_view.reject_button, Qt.MouseButton.LeftButton)
-    assert not pane.diff_view.isVisible()
+    qtbot.mouseClick(pane.answer_view.diff_view.reject_button, Qt.MouseButton.LeftButton)
+    assert not pane.answer_view.diff_view.isVisible()
     assert pane.editor.toPlainText() == BUGGY
 
 
@@ -267,12 +268,12 @@ def test_code_block_links_copy_and_apply_to_the_selection_the_task_ran_on(
     assert request.code == BUGGY and request.first_line == 3
     pane.target = cursor  # as run() sets it: the selection the task ran on
     pane.show_result(fix_result(BUGGY, FIXED))
-    assert pane.block_code() == [FIXED.rstrip("\n")]
-    assert "Apply to editor" in pane.output.toPlainText()
+    assert pane.answer_view.block_code() == [FIXED.rstrip("\n")]
+    assert "Apply to editor" in pane.answer_view.output.toPlainText()
 
-    pane.output.anchorClicked.emit(QUrl("code:copy/0"))
+    pane.answer_view.output.anchorClicked.emit(QUrl("code:copy/0"))
     assert QGuiApplication.clipboard().text() == FIXED.rstrip("\n")
-    pane.output.anchorClicked.emit(QUrl("code:apply/0"))
+    pane.answer_view.output.anchorClicked.emit(QUrl("code:apply/0"))
     assert pane.editor.toPlainText() == "import os\n\n" + FIXED + "\nprint('done')\n"
     pane.editor.undo()
     assert pane.editor.toPlainText() == "import os\n\n" + BUGGY + "\nprint('done')\n"
@@ -331,10 +332,10 @@ def test_a_task_runs_on_the_starter_model_is_stored_listed_and_reopened(
     assert window.sidebar.mode == "code"
 
     # The starter model is a general chat model: a code model that fits is suggested.
-    qtbot.waitUntil(lambda: pane.advice is not None, timeout=10000)
-    advice = pane.advice
+    qtbot.waitUntil(lambda: pane.model_advice.entry is not None, timeout=10000)
+    advice = pane.model_advice.entry
     assert advice is not None and "code" in advice.tasks
-    assert pane.advice_bar.isVisible() and advice.name in pane.advice_bar.text()
+    assert pane.model_advice.bar.isVisible() and advice.name in pane.model_advice.bar.text()
     assert not pane.complete_button.isEnabled()  # SmolLM2 has no FIM tokens
 
     # A source file dropped on the window goes to the Code pane while it is shown.
@@ -348,8 +349,8 @@ def test_a_task_runs_on_the_starter_model_is_stored_listed_and_reopened(
     qtbot.keyClick(pane.editor, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
     qtbot.waitUntil(lambda: pane.generating, timeout=5000)
     qtbot.waitUntil(lambda: not pane.generating, timeout=ANSWER_TIMEOUT_MS)
-    assert pane.answer.strip()
-    assert pane.output.toPlainText().strip()
+    assert pane.answer_view.answer.strip()
+    assert pane.answer_view.output.toPlainText().strip()
     assert not pane.message_bar.isVisible()
 
     history = History(get_paths().database)
@@ -359,7 +360,7 @@ def test_a_task_runs_on_the_starter_model_is_stored_listed_and_reopened(
     history.close()
     assert (task.task, task.language) == ("explain", "python")
     assert task.code == BUGGY and task.filename == "stats.py"
-    assert task.answer == pane.answer
+    assert task.answer == pane.answer_view.answer
     qtbot.waitUntil(lambda: window.sidebar.conversation_ids() == [task.id])
 
     # Opened from the sidebar: the code, the task and the answer come back.
@@ -369,7 +370,7 @@ def test_a_task_runs_on_the_starter_model_is_stored_listed_and_reopened(
     window.sidebar.conversations.itemActivated.emit(item)
     qtbot.waitUntil(lambda: pane.editor.toPlainText() == BUGGY)
     assert pane.task == "explain" and pane.language == "python"
-    assert pane.answer == task.answer
+    assert pane.answer_view.answer == task.answer
 
     # Searched, deleted with Undo, like conversations and summaries.
     sidebar = window.sidebar
@@ -388,7 +389,7 @@ def test_a_task_runs_on_the_starter_model_is_stored_listed_and_reopened(
 
     # The advice's button opens the model manager.
     with qtbot.waitSignal(pane.models_requested):
-        pane.advice_bar.action_button.click()
+        pane.model_advice.bar.action_button.click()
     qtbot.waitUntil(lambda: any(w.isVisible() for w in window.findChildren(ModelsDialog)))
 
 
@@ -401,15 +402,16 @@ def test_stop_keeps_the_partial_answer_and_stores_it_as_cancelled(
     pane = window.code_page
     pane.params = SamplingParams(max_tokens=4000, ignore_eos=True, seed=7)
     pane.set_task("generate")
-    pane.instruction_edit.setText("a Python function that checks whether a number is prime")
-    pane.instruction_edit.setFocus()
-    qtbot.keyClick(pane.instruction_edit, Qt.Key.Key_Return)
-    qtbot.waitUntil(lambda: len(pane.output.toPlainText()) > 80, timeout=ANSWER_TIMEOUT_MS)
-    qtbot.keyClick(pane.instruction_edit, Qt.Key.Key_Escape)
+    pane.form.instruction_edit.setText("a Python function that checks whether a number is prime")
+    pane.form.instruction_edit.setFocus()
+    qtbot.keyClick(pane.form.instruction_edit, Qt.Key.Key_Return)
+    output = pane.answer_view.output
+    qtbot.waitUntil(lambda: len(output.toPlainText()) > 80, timeout=ANSWER_TIMEOUT_MS)
+    qtbot.keyClick(pane.form.instruction_edit, Qt.Key.Key_Escape)
     qtbot.waitUntil(lambda: not pane.generating, timeout=1500)  # stops within a second or so
-    partial = pane.answer
+    partial = pane.answer_view.answer
     assert len(partial) > 40
-    assert "Stopped" in pane.status_label.text()
+    assert "Stopped" in pane.answer_view.status_label.text()
 
     history = History(get_paths().database)
     qtbot.waitUntil(lambda: history.code_tasks()[0].status == "cancelled", timeout=5000)
@@ -425,24 +427,24 @@ def test_the_pane_switches_language_at_run_time_and_names_its_controls(
     translations = Translations()
     try:
         translations.apply("zh_CN")
-        qtbot.waitUntil(lambda: pane.run_button.text() == "运行")
-        assert pane.task_buttons["fix"].text() == "修复(&I)"
-        assert pane.task_buttons["fix"].accessibleName() == "修复"
-        assert pane.diff_view.accept_button.text() == "接受(&A)"
+        qtbot.waitUntil(lambda: pane.form.run_button.text() == "运行")
+        assert pane.form.task_buttons["fix"].text() == "修复(&I)"
+        assert pane.form.task_buttons["fix"].accessibleName() == "修复"
+        assert pane.answer_view.diff_view.accept_button.text() == "接受(&A)"
         assert pane.title_label.text() == "未命名"
     finally:
         translations.apply("en")
-    qtbot.waitUntil(lambda: pane.run_button.text() == "Run")
-    assert pane.task_buttons["fix"].accessibleName() == "Fix"
+    qtbot.waitUntil(lambda: pane.form.run_button.text() == "Run")
+    assert pane.form.task_buttons["fix"].accessibleName() == "Fix"
 
     # Every control Tab reaches in the pane has a name for screen readers.
     pane.set_task("fix")
-    pane.diff_view.show()
+    pane.answer_view.diff_view.show()
     controls = [
         w
         for w in pane.findChildren(QWidget)
         if w.isVisible() and w.focusPolicy() & Qt.FocusPolicy.TabFocus
     ]
-    assert pane.editor in controls and pane.error_edit in controls
+    assert pane.editor in controls and pane.form.error_edit in controls
     for control in controls:
         assert control.accessibleName(), f"{type(control).__name__} has no accessible name"
