@@ -246,7 +246,9 @@ def test_rename_delete_and_undo(qtbot: QtBot, window: MainWindow, run_async: Run
     qtbot.keyClicks(editor, "Deep sea")
     qtbot.keyClick(editor, Qt.Key.Key_Return)
     qtbot.waitUntil(lambda: History(get_paths().database).conversation(old).title == "Deep sea")
-    assert window.chat_pane.title_label.text() == "Deep sea"
+    # The sidebar tells the pane once the write's result is back on the Qt thread: a turn
+    # of the event loop after the database has it.
+    qtbot.waitUntil(lambda: window.chat_pane.title_label.text() == "Deep sea")
 
     # Delete removes it (and closes it in the Chat pane); Undo brings it back whole.
     sidebar.conversations.setFocus()
