@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QCoreApplication
 
-from engine.notices import Notice, NoticeCode
+from engine.notices import Notice, NoticeCode, NoticeParam
 
 
 def notice_text(notice: Notice) -> str:
@@ -24,11 +24,18 @@ def notice_text(notice: Notice) -> str:
     Returns:
         The translated sentence, with the notice's data filled in.
     """
-    values = {
-        name: notice_text(value) if isinstance(value, Notice) else value
-        for name, value in notice.params.items()
-    }
+    values = {name: _translated(value) for name, value in notice.params.items()}
     return templates()[notice.code].format(**values)
+
+
+def _translated(value: NoticeParam) -> str | int | float:
+    if isinstance(value, Notice):
+        return notice_text(value)
+    if isinstance(value, tuple):
+        # Between the items of a list, as engine.notices.LIST_SEPARATOR is in English.
+        separator = QCoreApplication.translate("Notices", "; ")
+        return separator.join(notice_text(n) for n in value)
+    return value
 
 
 def notice_lines(notices: tuple[Notice, ...] | list[Notice]) -> list[str]:
@@ -255,4 +262,134 @@ def templates() -> dict[NoticeCode, str]:
         NoticeCode.FIT_GPU: QCoreApplication.translate("Notices", "Fits on GPU"),
         NoticeCode.FIT_RAM: QCoreApplication.translate("Notices", "Fits in memory"),
         NoticeCode.FIT_TOO_LARGE: QCoreApplication.translate("Notices", "Too large"),
+        NoticeCode.SETTINGS_UNREADABLE: QCoreApplication.translate(
+            "Notices",
+            "Hearth's settings file could not be read ({problem}), so the default settings are "
+            "used, with offline mode on: turn it off in Settings to allow downloads.{kept}",
+        ),
+        NoticeCode.SETTINGS_RESET: QCoreApplication.translate(
+            "Notices",
+            "Some settings were invalid and were reset: {problems}. Check them in Settings.{kept}",
+        ),
+        NoticeCode.SETTINGS_KEPT: QCoreApplication.translate(
+            "Notices",
+            " The file as it was is kept as {path}.",
+        ),
+        NoticeCode.SETTING_REPLACED: QCoreApplication.translate(
+            "Notices",
+            "{name} = {value} {requirement}; {instead}",
+        ),
+        NoticeCode.USING_DEFAULT: QCoreApplication.translate(
+            "Notices",
+            "using the default, {default}",
+        ),
+        NoticeCode.KEEPING_OFFLINE: QCoreApplication.translate(
+            "Notices",
+            "keeping offline mode on",
+        ),
+        NoticeCode.READ_AS_VERSION_1: QCoreApplication.translate(
+            "Notices",
+            "read as version 1",
+        ),
+        NoticeCode.MUST_BE_WHOLE_NUMBER: QCoreApplication.translate(
+            "Notices",
+            "must be a whole number",
+        ),
+        NoticeCode.MUST_BE_ONE_OF: QCoreApplication.translate(
+            "Notices",
+            "must be one of {choices}",
+        ),
+        NoticeCode.MUST_BE_STRING: QCoreApplication.translate(
+            "Notices",
+            "must be a string",
+        ),
+        NoticeCode.MUST_BE_OFFLOAD: QCoreApplication.translate(
+            "Notices",
+            "must be 'auto', 'off' or a number of layers",
+        ),
+        NoticeCode.MUST_BE_LAYERS: QCoreApplication.translate(
+            "Notices",
+            "must be a number of layers from -1 (all) to {most}",
+        ),
+        NoticeCode.MUST_BE_CONTEXT: QCoreApplication.translate(
+            "Notices",
+            "must be 0 (automatic) or a whole number of tokens from {least:,} to {most:,}",
+        ),
+        NoticeCode.MUST_BE_THREADS: QCoreApplication.translate(
+            "Notices",
+            "must be 0 (automatic) to {most} (the logical cores of this computer)",
+        ),
+        NoticeCode.MUST_BE_BOOLEAN: QCoreApplication.translate(
+            "Notices",
+            "must be true or false",
+        ),
+        NoticeCode.MUST_BE_SHORT_TEXT: QCoreApplication.translate(
+            "Notices",
+            "must be at most {most:,} characters, with no NUL character",
+        ),
+        NoticeCode.MUST_BE_ONE_TO: QCoreApplication.translate(
+            "Notices",
+            "must be 1 to {most}",
+        ),
+        NoticeCode.MUST_BE_OBJECT: QCoreApplication.translate(
+            "Notices",
+            "must be an object",
+        ),
+        NoticeCode.LISTING_CAPPED: QCoreApplication.translate(
+            "Notices",
+            "Showing the first {shown} of {found:,} GGUF models in {repo}.",
+        ),
+        NoticeCode.LISTING_INCOMPLETE: QCoreApplication.translate(
+            "Notices",
+            "Only the first {read:,} files of {repo} were read ({reason}); look for a file by "
+            "its exact name on the hub's website.",
+        ),
+        NoticeCode.LISTING_STOPPED_AT_MOST: QCoreApplication.translate(
+            "Notices",
+            "Hearth reads at most {limit:,} files of a listing",
+        ),
+        NoticeCode.LISTING_STOPPED_UNREADABLE: QCoreApplication.translate(
+            "Notices",
+            "the rest could not be read",
+        ),
+        NoticeCode.LISTING_STOPPED_OTHER_HOST: QCoreApplication.translate(
+            "Notices",
+            "its next page is on another host",
+        ),
+        NoticeCode.HISTORY_IS_FOLDER: QCoreApplication.translate(
+            "Notices",
+            "The history database {path} is a folder, not a file. Move or rename that folder, "
+            "and Hearth starts a new database.",
+        ),
+        NoticeCode.HISTORY_TOO_NEW: QCoreApplication.translate(
+            "Notices",
+            "The history database {path} was written by a newer Hearth (schema {version}; this "
+            "one knows {known}). Run the newer Hearth, or update this one.",
+        ),
+        NoticeCode.HISTORY_DAMAGED: QCoreApplication.translate(
+            "Notices",
+            "The history database {path} cannot be used: it is damaged or is not a database "
+            "({detail}). Move it aside, and Hearth starts a new one.",
+        ),
+        NoticeCode.HISTORY_LOCKED: QCoreApplication.translate(
+            "Notices",
+            "The history database {path} is in use by another program ({detail}). Close that "
+            "program (or the other Hearth using this folder), then restart Hearth.",
+        ),
+        NoticeCode.HISTORY_DISK_FULL: QCoreApplication.translate(
+            "Notices",
+            "The disk that holds the history database {path} is full. Free some space, then "
+            "restart Hearth.",
+        ),
+        NoticeCode.HISTORY_READ_ONLY: QCoreApplication.translate(
+            "Notices",
+            "Hearth cannot write to its history database {path} ({detail}). Make the file and "
+            "its folder writable by you (check their owner and permissions, and that the disk "
+            "is not mounted read-only), then restart Hearth.",
+        ),
+        NoticeCode.HISTORY_UNUSABLE: QCoreApplication.translate(
+            "Notices",
+            "Hearth cannot read or write its history database {path} ({detail}). Check the "
+            "disk, then restart Hearth.",
+        ),
     }

@@ -8,9 +8,11 @@ its own language: :func:`render_notice` writes the English (the command line, th
 ``{"code": ..., "params": {...}}`` (:meth:`Notice.to_dict`, :meth:`Notice.from_dict`).
 
 A parameter is data shown as it is (a GPU's name, a path, a size already written as
-"1.2 GiB", a count) or another notice, rendered in the same language (the part of a
-reason that names the CPU threads, say). Free text from outside Hearth (a library's
-error message) is data too: it is not Hearth's to translate.
+"1.2 GiB", a count), another notice rendered in the same language (the part of a
+reason that names the CPU threads, say), or a tuple of notices, rendered one after
+the other with the language's list separator (:data:`LIST_SEPARATOR` in English).
+Free text from outside Hearth (a library's error message) is data too: it is not
+Hearth's to translate.
 
 This module imports nothing from the engine, so every layer may use it.
 """
@@ -23,8 +25,11 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, TypeAlias
 
-#: A notice's parameter: data shown as it is, or a notice rendered in the same language.
-NoticeParam: TypeAlias = "str | int | float | Notice"
+#: A notice's parameter: data shown as it is, or notices rendered in the same language.
+NoticeParam: TypeAlias = "str | int | float | Notice | tuple[Notice, ...]"
+
+#: Between the notices of a tuple parameter, in English.
+LIST_SEPARATOR = "; "
 
 
 class NoticeCode(StrEnum):
@@ -92,6 +97,40 @@ class NoticeCode(StrEnum):
     FIT_GPU = "fit.gpu"
     FIT_RAM = "fit.ram"
     FIT_TOO_LARGE = "fit.too_large"
+    # -- the settings file, read and repaired ---------------------------------------------
+    SETTINGS_UNREADABLE = "settings.unreadable"
+    SETTINGS_RESET = "settings.reset"
+    SETTINGS_KEPT = "settings.kept"
+    SETTING_REPLACED = "settings.replaced"
+    USING_DEFAULT = "settings.using_default"
+    KEEPING_OFFLINE = "settings.keeping_offline"
+    READ_AS_VERSION_1 = "settings.read_as_version_1"
+    # -- what a setting must be -----------------------------------------------------------
+    MUST_BE_WHOLE_NUMBER = "setting.whole_number"
+    MUST_BE_ONE_OF = "setting.one_of"
+    MUST_BE_STRING = "setting.string"
+    MUST_BE_OFFLOAD = "setting.offload"
+    MUST_BE_LAYERS = "setting.layers"
+    MUST_BE_CONTEXT = "setting.context"
+    MUST_BE_THREADS = "setting.threads"
+    MUST_BE_BOOLEAN = "setting.boolean"
+    MUST_BE_SHORT_TEXT = "setting.short_text"
+    MUST_BE_ONE_TO = "setting.one_to"
+    MUST_BE_OBJECT = "setting.object"
+    # -- a hub repository's listing, cut short --------------------------------------------
+    LISTING_CAPPED = "hub.listing_capped"
+    LISTING_INCOMPLETE = "hub.listing_incomplete"
+    LISTING_STOPPED_AT_MOST = "hub.listing_stopped_at_most"
+    LISTING_STOPPED_UNREADABLE = "hub.listing_stopped_unreadable"
+    LISTING_STOPPED_OTHER_HOST = "hub.listing_stopped_other_host"
+    # -- the history database -------------------------------------------------------------
+    HISTORY_IS_FOLDER = "history.is_folder"
+    HISTORY_TOO_NEW = "history.too_new"
+    HISTORY_DAMAGED = "history.damaged"
+    HISTORY_LOCKED = "history.locked"
+    HISTORY_DISK_FULL = "history.disk_full"
+    HISTORY_READ_ONLY = "history.read_only"
+    HISTORY_UNUSABLE = "history.unusable"
 
 
 #: The English of every code: a ``str.format`` template over the notice's parameters.
@@ -223,6 +262,70 @@ ENGLISH: Mapping[NoticeCode, str] = {
     NoticeCode.FIT_GPU: "Fits on GPU",
     NoticeCode.FIT_RAM: "Fits in memory",
     NoticeCode.FIT_TOO_LARGE: "Too large",
+    NoticeCode.SETTINGS_UNREADABLE: (
+        "Hearth's settings file could not be read ({problem}), so the default settings are "
+        "used, with offline mode on: turn it off in Settings to allow downloads.{kept}"
+    ),
+    NoticeCode.SETTINGS_RESET: (
+        "Some settings were invalid and were reset: {problems}. Check them in Settings.{kept}"
+    ),
+    NoticeCode.SETTINGS_KEPT: " The file as it was is kept as {path}.",
+    NoticeCode.SETTING_REPLACED: "{name} = {value} {requirement}; {instead}",
+    NoticeCode.USING_DEFAULT: "using the default, {default}",
+    NoticeCode.KEEPING_OFFLINE: "keeping offline mode on",
+    NoticeCode.READ_AS_VERSION_1: "read as version 1",
+    NoticeCode.MUST_BE_WHOLE_NUMBER: "must be a whole number",
+    NoticeCode.MUST_BE_ONE_OF: "must be one of {choices}",
+    NoticeCode.MUST_BE_STRING: "must be a string",
+    NoticeCode.MUST_BE_OFFLOAD: "must be 'auto', 'off' or a number of layers",
+    NoticeCode.MUST_BE_LAYERS: "must be a number of layers from -1 (all) to {most}",
+    NoticeCode.MUST_BE_CONTEXT: (
+        "must be 0 (automatic) or a whole number of tokens from {least:,} to {most:,}"
+    ),
+    NoticeCode.MUST_BE_THREADS: (
+        "must be 0 (automatic) to {most} (the logical cores of this computer)"
+    ),
+    NoticeCode.MUST_BE_BOOLEAN: "must be true or false",
+    NoticeCode.MUST_BE_SHORT_TEXT: "must be at most {most:,} characters, with no NUL character",
+    NoticeCode.MUST_BE_ONE_TO: "must be 1 to {most}",
+    NoticeCode.MUST_BE_OBJECT: "must be an object",
+    NoticeCode.LISTING_CAPPED: "Showing the first {shown} of {found:,} GGUF models in {repo}.",
+    NoticeCode.LISTING_INCOMPLETE: (
+        "Only the first {read:,} files of {repo} were read ({reason}); look for a file by its "
+        "exact name on the hub's website."
+    ),
+    NoticeCode.LISTING_STOPPED_AT_MOST: "Hearth reads at most {limit:,} files of a listing",
+    NoticeCode.LISTING_STOPPED_UNREADABLE: "the rest could not be read",
+    NoticeCode.LISTING_STOPPED_OTHER_HOST: "its next page is on another host",
+    NoticeCode.HISTORY_IS_FOLDER: (
+        "The history database {path} is a folder, not a file. Move or rename that folder, "
+        "and Hearth starts a new database."
+    ),
+    NoticeCode.HISTORY_TOO_NEW: (
+        "The history database {path} was written by a newer Hearth (schema {version}; this "
+        "one knows {known}). Run the newer Hearth, or update this one."
+    ),
+    NoticeCode.HISTORY_DAMAGED: (
+        "The history database {path} cannot be used: it is damaged or is not a database "
+        "({detail}). Move it aside, and Hearth starts a new one."
+    ),
+    NoticeCode.HISTORY_LOCKED: (
+        "The history database {path} is in use by another program ({detail}). Close that "
+        "program (or the other Hearth using this folder), then restart Hearth."
+    ),
+    NoticeCode.HISTORY_DISK_FULL: (
+        "The disk that holds the history database {path} is full. Free some space, then "
+        "restart Hearth."
+    ),
+    NoticeCode.HISTORY_READ_ONLY: (
+        "Hearth cannot write to its history database {path} ({detail}). Make the file and "
+        "its folder writable by you (check their owner and permissions, and that the disk "
+        "is not mounted read-only), then restart Hearth."
+    ),
+    NoticeCode.HISTORY_UNUSABLE: (
+        "Hearth cannot read or write its history database {path} ({detail}). Check the "
+        "disk, then restart Hearth."
+    ),
 }
 
 
@@ -257,10 +360,7 @@ class Notice:
         """JSON-ready form: ``{"code": "plan.cpu.no_gpu", "params": {...}}``."""
         return {
             "code": str(self.code),
-            "params": {
-                name: value.to_dict() if isinstance(value, Notice) else value
-                for name, value in self.params.items()
-            },
+            "params": {name: _param_to_json(value) for name, value in self.params.items()},
         }
 
     @classmethod
@@ -275,11 +375,21 @@ class Notice:
         for name, value in dict(data.get("params") or {}).items():
             if isinstance(value, Mapping):
                 params[str(name)] = cls.from_dict(value)
+            elif isinstance(value, list) and all(isinstance(v, Mapping) for v in value):
+                params[str(name)] = tuple(cls.from_dict(v) for v in value)
             elif isinstance(value, str | int | float) and not isinstance(value, bool):
                 params[str(name)] = value
             else:
                 raise ValueError(f"Notice parameter {name!r} has an unusable value {value!r}.")
         return cls(NoticeCode(data["code"]), params)
+
+
+def _param_to_json(value: NoticeParam) -> Any:
+    if isinstance(value, Notice):
+        return value.to_dict()
+    if isinstance(value, tuple):
+        return [n.to_dict() for n in value]
+    return value
 
 
 def render_notice(notice: Notice) -> str:
@@ -291,11 +401,16 @@ def render_notice(notice: Notice) -> str:
     Returns:
         The English sentence (or part of one, for a notice used as a parameter).
     """
-    values = {
-        name: render_notice(value) if isinstance(value, Notice) else value
-        for name, value in notice.params.items()
-    }
+    values = {name: _english(value) for name, value in notice.params.items()}
     return ENGLISH[notice.code].format(**values)
+
+
+def _english(value: NoticeParam) -> str | int | float:
+    if isinstance(value, Notice):
+        return render_notice(value)
+    if isinstance(value, tuple):
+        return LIST_SEPARATOR.join(render_notice(n) for n in value)
+    return value
 
 
 def render_notices(notices: tuple[Notice, ...] | list[Notice]) -> tuple[str, ...]:
@@ -305,6 +420,7 @@ def render_notices(notices: tuple[Notice, ...] | list[Notice]) -> tuple[str, ...
 
 __all__ = [
     "ENGLISH",
+    "LIST_SEPARATOR",
     "Notice",
     "NoticeCode",
     "NoticeParam",

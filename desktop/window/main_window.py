@@ -31,7 +31,7 @@ from desktop import highlight
 from desktop.dialogs.help import AboutDialog, HelpDialog
 from desktop.dialogs.settings import EDITED_FIELDS, SettingsDialog
 from desktop.i18n import Translations, resolve_language
-from desktop.notices import notice_lines
+from desktop.notices import notice_lines, notice_text
 from desktop.panes.chat import ChatPane
 from desktop.panes.code import CodePane
 from desktop.panes.summarize import SummarizePane
@@ -53,8 +53,9 @@ if TYPE_CHECKING:
 from engine.data.config import Paths, Settings, load_settings, save_settings
 from engine.data.history import AsyncHistory
 from engine.data.presets import ChatOptions, ChatOptionsStore
-from engine.errors import EngineError
+from engine.errors import EngineError, HistoryError
 from engine.models.hardware import Hardware, probe_hardware
+from engine.notices import Notice
 from engine.runtime.client import EngineClient
 from engine.runtime.loading import llama_build_from_hello
 from engine.types import GenerationResult, ModelInfo
@@ -110,12 +111,12 @@ class MainWindow(QMainWindow):
         paths: Paths,
         *,
         settings: Settings | None = None,
-        settings_notice: str = "",
+        settings_notice: Notice | None = None,
         translations: Translations | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
-        #: What was repaired in the settings file at start (SettingsRead.message): shown
+        #: What was repaired in the settings file at start (SettingsRead.notice): shown
         #: with the first load's warnings, which would otherwise replace it.
         self._settings_notice = settings_notice
         self._history_problem = ""  # why conversations are not being saved, if they are not
@@ -342,7 +343,9 @@ class MainWindow(QMainWindow):
         Loads and their warnings come and go; these must not be hidden or replaced by
         them, whichever finishes first.
         """
-        notices = [n for n in (self._history_problem, self._settings_notice, *extra) if n]
+        notice = self._settings_notice
+        repaired = notice_text(notice) if notice is not None else ""
+        notices = [n for n in (self._history_problem, repaired, *extra) if n]
         if notices:
             self.message_bar.show_message("\n".join(notices), error=bool(self._history_problem))
         else:
@@ -354,8 +357,11 @@ class MainWindow(QMainWindow):
         except EngineError as exc:
             log.error("The history database cannot be opened: %s", exc)
             # Kept, so that the first load's warnings join it instead of replacing it.
+            reason = str(exc)
+            if isinstance(exc, HistoryError) and exc.notice is not None:
+                reason = notice_text(exc.notice)
             self._history_problem = self.tr("Conversations are not being saved. {reason}").format(
-                reason=str(exc)
+                reason=reason
             )
             self._show_standing_notices()
             self.chat_pane.detach_history()
@@ -382,7 +388,7 @@ class MainWindow(QMainWindow):
     def _on_model_loader_model_loaded(self, info: ModelInfo) -> None:
         self.model_loaded.emit(info)
         self._show_standing_notices(notice_lines(info.warning_notices))
-        self._settings_notice = ""  # said; the next load's messages replace it
+        self._settings_notice = None  # said; the next load's messages replace it
         self._settings = replace(self._settings, last_model=info.model_id)
         self._tasks.start(self._save_settings(), name="window-save-settings")
         self._tasks.start(self.chat_pane.count_context(), name="window-count-context")

@@ -1512,6 +1512,10 @@
 <context>
     <name>Notices</name>
     <message>
+        <source>; </source>
+        <translation>；</translation>
+    </message>
+    <message>
         <source>{n_threads} threads</source>
         <translation>{n_threads} 个线程</translation>
     </message>
@@ -1734,6 +1738,126 @@
     <message>
         <source>Too large</source>
         <translation>太大</translation>
+    </message>
+    <message>
+        <source>Hearth&apos;s settings file could not be read ({problem}), so the default settings are used, with offline mode on: turn it off in Settings to allow downloads.{kept}</source>
+        <translation>无法读取 Hearth 的设置文件（{problem}），因此使用默认设置，并开启离线模式：如需下载，请在“设置”中关闭离线模式。{kept}</translation>
+    </message>
+    <message>
+        <source>Some settings were invalid and were reset: {problems}. Check them in Settings.{kept}</source>
+        <translation>部分设置无效，已重置：{problems}。请在“设置”中检查。{kept}</translation>
+    </message>
+    <message>
+        <source> The file as it was is kept as {path}.</source>
+        <translation>原文件保存为 {path}。</translation>
+    </message>
+    <message>
+        <source>{name} = {value} {requirement}; {instead}</source>
+        <translation>{name} = {value}：{requirement}，{instead}</translation>
+    </message>
+    <message>
+        <source>using the default, {default}</source>
+        <translation>改用默认值 {default}</translation>
+    </message>
+    <message>
+        <source>keeping offline mode on</source>
+        <translation>保持离线模式开启</translation>
+    </message>
+    <message>
+        <source>read as version 1</source>
+        <translation>按版本 1 读取</translation>
+    </message>
+    <message>
+        <source>must be a whole number</source>
+        <translation>必须是整数</translation>
+    </message>
+    <message>
+        <source>must be one of {choices}</source>
+        <translation>必须是以下之一：{choices}</translation>
+    </message>
+    <message>
+        <source>must be a string</source>
+        <translation>必须是字符串</translation>
+    </message>
+    <message>
+        <source>must be &apos;auto&apos;, &apos;off&apos; or a number of layers</source>
+        <translation>必须是 &apos;auto&apos;、&apos;off&apos; 或层数</translation>
+    </message>
+    <message>
+        <source>must be a number of layers from -1 (all) to {most}</source>
+        <translation>必须是 -1（全部）到 {most} 之间的层数</translation>
+    </message>
+    <message>
+        <source>must be 0 (automatic) or a whole number of tokens from {least:,} to {most:,}</source>
+        <translation>必须为 0（自动），或 {least:,} 到 {most:,} 之间的 token 数</translation>
+    </message>
+    <message>
+        <source>must be 0 (automatic) to {most} (the logical cores of this computer)</source>
+        <translation>必须为 0（自动）到 {most}（这台电脑的逻辑核心数）</translation>
+    </message>
+    <message>
+        <source>must be true or false</source>
+        <translation>必须是 true 或 false</translation>
+    </message>
+    <message>
+        <source>must be at most {most:,} characters, with no NUL character</source>
+        <translation>最多 {most:,} 个字符，且不能含 NUL 字符</translation>
+    </message>
+    <message>
+        <source>must be 1 to {most}</source>
+        <translation>必须为 1 到 {most}</translation>
+    </message>
+    <message>
+        <source>must be an object</source>
+        <translation>必须是对象</translation>
+    </message>
+    <message>
+        <source>Showing the first {shown} of {found:,} GGUF models in {repo}.</source>
+        <translation>只显示 {repo} 中 {found:,} 个 GGUF 模型的前 {shown} 个。</translation>
+    </message>
+    <message>
+        <source>Only the first {read:,} files of {repo} were read ({reason}); look for a file by its exact name on the hub&apos;s website.</source>
+        <translation>只读取了 {repo} 的前 {read:,} 个文件（{reason}）；请在 Hugging Face 网站上按确切文件名查找。</translation>
+    </message>
+    <message>
+        <source>Hearth reads at most {limit:,} files of a listing</source>
+        <translation>Hearth 每个列表最多读取 {limit:,} 个文件</translation>
+    </message>
+    <message>
+        <source>the rest could not be read</source>
+        <translation>其余部分无法读取</translation>
+    </message>
+    <message>
+        <source>its next page is on another host</source>
+        <translation>下一页位于另一台主机上</translation>
+    </message>
+    <message>
+        <source>The history database {path} is a folder, not a file. Move or rename that folder, and Hearth starts a new database.</source>
+        <translation>历史数据库 {path} 是一个文件夹，而不是文件。请移走或重命名该文件夹，Hearth 会新建一个数据库。</translation>
+    </message>
+    <message>
+        <source>The history database {path} was written by a newer Hearth (schema {version}; this one knows {known}). Run the newer Hearth, or update this one.</source>
+        <translation>历史数据库 {path} 由更新版本的 Hearth 写入（架构版本 {version}；本版本只支持到 {known}）。请运行较新的 Hearth，或更新当前版本。</translation>
+    </message>
+    <message>
+        <source>The history database {path} cannot be used: it is damaged or is not a database ({detail}). Move it aside, and Hearth starts a new one.</source>
+        <translation>历史数据库 {path} 无法使用：它已损坏或不是数据库（{detail}）。请把它移到别处，Hearth 会新建一个。</translation>
+    </message>
+    <message>
+        <source>The history database {path} is in use by another program ({detail}). Close that program (or the other Hearth using this folder), then restart Hearth.</source>
+        <translation>历史数据库 {path} 正被另一个程序使用（{detail}）。请关闭该程序（或使用此文件夹的另一个 Hearth），然后重启 Hearth。</translation>
+    </message>
+    <message>
+        <source>The disk that holds the history database {path} is full. Free some space, then restart Hearth.</source>
+        <translation>存放历史数据库 {path} 的磁盘已满。请释放一些空间，然后重启 Hearth。</translation>
+    </message>
+    <message>
+        <source>Hearth cannot write to its history database {path} ({detail}). Make the file and its folder writable by you (check their owner and permissions, and that the disk is not mounted read-only), then restart Hearth.</source>
+        <translation>Hearth 无法写入其历史数据库 {path}（{detail}）。请让你对该文件及其文件夹有写权限（检查所有者和权限，并确认磁盘不是以只读方式挂载），然后重启 Hearth。</translation>
+    </message>
+    <message>
+        <source>Hearth cannot read or write its history database {path} ({detail}). Check the disk, then restart Hearth.</source>
+        <translation>Hearth 无法读写其历史数据库 {path}（{detail}）。请检查磁盘，然后重启 Hearth。</translation>
     </message>
 </context>
 <context>

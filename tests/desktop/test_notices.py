@@ -56,3 +56,27 @@ def test_a_nested_notice_is_translated_too(chinese: Translations) -> None:
     cpu = Notice(NoticeCode.THREADS_SIMD, {"n_threads": 8, "simd": "AVX2"})
     reason = Notice(NoticeCode.CPU_NO_GPU, {"cpu": cpu})
     assert notice_text(reason) == "CPU：未找到受支持的 GPU；8 个线程（AVX2）"
+    default = Notice(NoticeCode.USING_DEFAULT, {"default": "0"})
+    replaced = Notice(
+        NoticeCode.SETTING_REPLACED,
+        {
+            "name": "threads",
+            "value": "100000",
+            "requirement": Notice(NoticeCode.MUST_BE_THREADS, {"most": 8}),
+            "instead": default,
+        },
+    )
+    offline = Notice(
+        NoticeCode.SETTING_REPLACED,
+        {
+            "name": "offline",
+            "value": "'yes'",
+            "requirement": Notice(NoticeCode.MUST_BE_BOOLEAN),
+            "instead": Notice(NoticeCode.KEEPING_OFFLINE),
+        },
+    )
+    repairs = Notice(NoticeCode.SETTINGS_RESET, {"problems": (replaced, offline), "kept": ""})
+    assert notice_text(repairs) == (
+        "部分设置无效，已重置：threads = 100000：必须为 0（自动）到 8（这台电脑的逻辑核心数），"
+        "改用默认值 0；offline = 'yes'：必须是 true 或 false，保持离线模式开启。请在“设置”中检查。"
+    )

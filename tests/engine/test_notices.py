@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
+from engine.data.config import get_paths, read_settings
+from engine.data.history import History
+from engine.errors import HistoryError
+from engine.models.hub import HubListing
 from engine.models.plan import plan_backend
 from engine.notices import ENGLISH, Notice, NoticeCode, render_notice, template_fields
 from engine.runtime.client import EngineClient
@@ -94,3 +99,51 @@ async def test_a_real_load_reports_its_plan_and_warnings_as_notices(client: Engi
     assert warning.params == {"wanted": 1_000_000, "trained": 8192}
     assert render_notice(warning) in info.warnings
     assert info.plan_reason == render_notice(info.plan_notice)
+
+
+def test_a_repaired_settings_file_says_so_field_by_field(tmp_path: Path) -> None:
+    paths = get_paths()
+    paths.config_dir.mkdir(parents=True)
+    paths.settings_file.write_text(
+        json.dumps({"version": 2, "threads": 100_000, "theme": "purple"}), encoding="utf-8"
+    )
+    read = read_settings(paths)
+    notice = read.notice
+    assert notice is not None and notice.code is NoticeCode.SETTINGS_RESET
+    repairs = notice.params["problems"]
+    assert isinstance(repairs, tuple)
+    assert [r.params["name"] for r in repairs] == ["threads", "theme"]
+    assert all(r.code is NoticeCode.SETTING_REPLACED for r in repairs)
+    assert read.message == render_notice(notice)
+    assert "threads = 100000 must be 0 (automatic) to " in read.message
+    assert "; theme = 'purple' must be one of " in read.message
+    assert Notice.from_dict(json.loads(json.dumps(notice.to_dict()))) == notice
+
+
+def test_a_history_database_that_is_a_folder_says_so_as_a_notice(tmp_path: Path) -> None:
+    folder = tmp_path / "history.db"
+    folder.mkdir()
+    with pytest.raises(HistoryError) as caught:
+        History(folder)
+    assert caught.value.notice == Notice(NoticeCode.HISTORY_IS_FOLDER, {"path": str(folder)})
+    assert str(caught.value) == render_notice(caught.value.notice)
+
+
+def test_a_listing_cut_short_says_why_as_notices() -> None:
+    listing = HubListing(
+        repo_id="big/many-GGUF",
+        files=(),
+        models_found=3,
+        files_read=10_000,
+        complete=False,
+        stopped_because=Notice(NoticeCode.LISTING_STOPPED_OTHER_HOST),
+    )
+    assert [n.code for n in listing.notices()] == [
+        NoticeCode.LISTING_CAPPED,
+        NoticeCode.LISTING_INCOMPLETE,
+    ]
+    assert listing.note() == (
+        "Showing the first 0 of 3 GGUF models in big/many-GGUF. Only the first 10,000 files "
+        "of big/many-GGUF were read (its next page is on another host); look for a file by "
+        "its exact name on the hub's website."
+    )

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 
 from desktop.dialogs.models.helpers import badge_text, format_parameters
 from desktop.i18n import resolve_language
+from desktop.notices import notice_lines
 from desktop.widgets import BackgroundTasks, MessageBar, read_only_table
 from engine.data.config import Settings
 from engine.errors import EngineError
@@ -325,8 +326,8 @@ class DiscoverTab(QWidget):
         if serial != self._listing_serial:
             return False
         files = list(listing.files)
-        if listing.note():  # a capped listing says what it left out
-            self.message_bar.show_message(listing.note(), error=False)
+        if listing.notices():  # a capped listing says what it left out
+            self.message_bar.show_message(" ".join(notice_lines(listing.notices())), error=False)
         else:
             self.message_bar.hide()
         self._files = files
