@@ -41,6 +41,7 @@ from desktop.window.menus import MainMenus
 from desktop.window.model_loader import ModelLoader
 from desktop.window.model_manager import ModelManagerHost
 from desktop.window.model_picker import ModelPicker
+from desktop.window.options_saver import ChatOptionsSaver
 from desktop.window.sidebar import Sidebar
 from desktop.window.state import WindowState
 from desktop.window.statusbar import StatusBar
@@ -52,7 +53,7 @@ if TYPE_CHECKING:
     from engine.models.downloads import DownloadProgress
 from engine.data.config import Paths, Settings, load_settings, save_settings
 from engine.data.history import AsyncHistory
-from engine.data.presets import ChatOptions, ChatOptionsStore
+from engine.data.presets import ChatOptions
 from engine.errors import EngineError, HistoryError
 from engine.models.hardware import Hardware, probe_hardware
 from engine.notices import Notice
@@ -129,10 +130,8 @@ class MainWindow(QMainWindow):
         self._settings_known = settings is not None
         self._settings_written = asyncio.Lock()
         self._history = AsyncHistory(paths.database)
-        self._history_open = False
-        self._options_store = ChatOptionsStore.for_paths(paths)
-        self._pending_chat_options: ChatOptions | None = None
-        self._chat_options_saver: asyncio.Task[None] | None = None
+        self.options_saver = ChatOptionsSaver(paths, self)
+        self.options_saver.save_failed.connect(self._on_options_saver_save_failed)
         self._settings_dialog: SettingsDialog | None = None
         self._help_dialog: HelpDialog | None = None
         self._hardware: Hardware | None = None
@@ -270,6 +269,7 @@ class MainWindow(QMainWindow):
         self._save_state()
         self.status_bar.shutdown()
         self.model_loader.shutdown()
+        self.options_saver.shutdown()
         self._tasks.cancel_all()
         self.chat_pane.shutdown()
         self.summarize_pane.shutdown()
@@ -294,6 +294,7 @@ class MainWindow(QMainWindow):
             len(self._tasks) > 0
             or self.status_bar.busy
             or self.model_loader.busy
+            or self.options_saver.busy
             or self.chat_pane.busy
             or self.summarize_pane.busy
             or self.code_page.busy
@@ -323,7 +324,7 @@ class MainWindow(QMainWindow):
         self._tasks.start(asyncio.to_thread(_warm_up), name="window-warm-up")
         loaded, options = await asyncio.gather(
             asyncio.to_thread(load_settings, self._paths),
-            asyncio.to_thread(self._options_store.load),  # never raises
+            self.options_saver.load(),
         )
         if not self._settings_known:  # else the caller's, or the user's newer, settings win
             self._settings = loaded
@@ -369,7 +370,6 @@ class MainWindow(QMainWindow):
             self.code_page.detach_history()
             self.sidebar.detach_history()
             return
-        self._history_open = True
         await self.sidebar.reload()
         last = self._ui_state.conversation()
         if last and not self.chat_pane.turns and not self.chat_pane.generating:
@@ -602,26 +602,12 @@ class MainWindow(QMainWindow):
         self.sidebar.set_current(self.chat_pane.conversation_id)
 
     def _on_chat_options_changed(self, options: ChatOptions) -> None:
-        self._pending_chat_options = options
-        if self._chat_options_saver is None or self._chat_options_saver.done():
-            self._chat_options_saver = self._tasks.start(
-                self._save_chat_options(), name="window-save-chat-options"
-            )
+        self.options_saver.save(options)
 
-    async def _save_chat_options(self) -> None:
-        """Write the newest options, one write at a time, so an older one never lands last."""
-        while self._pending_chat_options is not None:
-            options, self._pending_chat_options = self._pending_chat_options, None
-            try:
-                await asyncio.to_thread(self._options_store.save, options)
-            except OSError as exc:
-                log.warning("Could not save the chat options: %s", exc)
-                self.statusBar().showMessage(
-                    self.tr("Could not save the chat options: {reason}").format(
-                        reason=exc.strerror or str(exc)
-                    ),
-                    5000,
-                )
+    def _on_options_saver_save_failed(self, reason: str) -> None:
+        self.statusBar().showMessage(
+            self.tr("Could not save the chat options: {reason}").format(reason=reason), 5000
+        )
 
     def _on_chat_restart_requested(self) -> None:
         self._tasks.start(self._restart_engine(), name="window-restart-engine")
