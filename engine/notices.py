@@ -19,7 +19,6 @@ This module imports nothing from the engine, so every layer may use it.
 
 from __future__ import annotations
 
-import string
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -329,11 +328,6 @@ ENGLISH: Mapping[NoticeCode, str] = {
 }
 
 
-def template_fields(template: str) -> set[str]:
-    """The names of the ``{fields}`` of a ``str.format`` template."""
-    return {name for _, name, _, _ in string.Formatter().parse(template) if name}
-
-
 @dataclass(frozen=True)
 class Notice:
     """A reason or warning for the user: what it says (``code``) and its data (``params``).
@@ -426,5 +420,4 @@ __all__ = [
     "NoticeParam",
     "render_notice",
     "render_notices",
-    "template_fields",
 ]

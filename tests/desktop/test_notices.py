@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import string
 from collections.abc import Iterator
 
 import pytest
@@ -10,7 +11,7 @@ from PySide6.QtWidgets import QApplication
 
 from desktop.i18n import Translations
 from desktop.notices import notice_text, templates
-from engine.notices import ENGLISH, Notice, NoticeCode, render_notice, template_fields
+from engine.notices import ENGLISH, Notice, NoticeCode, render_notice
 from tests.desktop.english import english_sentences
 
 #: A format field, with or without a format spec: "{n_ctx}", "{wanted:,}".
@@ -23,6 +24,11 @@ def chinese(qapp: QApplication) -> Iterator[Translations]:
     owner.apply("zh_CN")
     yield owner
     owner.apply("en")
+
+
+def template_fields(template: str) -> set[str]:
+    """The names of a ``str.format`` template's fields."""
+    return {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
 
 
 def test_every_code_has_a_desktop_text() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import string
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -13,9 +14,14 @@ from engine.data.history import History
 from engine.errors import HistoryError
 from engine.models.hub import HubListing
 from engine.models.plan import plan_backend
-from engine.notices import ENGLISH, Notice, NoticeCode, render_notice, template_fields
+from engine.notices import ENGLISH, Notice, NoticeCode, render_notice
 from engine.runtime.client import EngineClient
 from tests.engine.test_hardware import MODEL_135M, make_hw
+
+
+def template_fields(template: str) -> set[str]:
+    """The names of a ``str.format`` template's fields."""
+    return {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
 
 
 def test_every_code_has_an_english_template() -> None:
