@@ -42,6 +42,7 @@ from desktop.highlight.lexer import warm_up
 from desktop.panes.chat import FLUSH_S, ChatPane
 from engine.data.config import get_paths
 from engine.data.history import AsyncHistory
+from engine.notices import Notice, NoticeCode
 from engine.runtime.client import EngineClient
 from engine.types import (
     ChatMessage,
@@ -86,8 +87,9 @@ class ScriptedClient:
 
     def __init__(self, tokens: int, rate: float) -> None:
         self.tokens, self.rate = tokens, rate
+        plan = Notice(NoticeCode.CPU_NO_GPU, {"cpu": Notice(NoticeCode.THREADS, {"n_threads": 2})})
         self.model = ModelInfo(
-            "scripted", "", "llama", 8192, 8192, "llamacpp", "cpu", 0, 2, "CPU: scripted", "gguf"
+            "scripted", "", "llama", 8192, 8192, "llamacpp", "cpu", 0, 2, plan, "gguf"
         )
 
     async def chat(

@@ -156,7 +156,7 @@ def _run_gui(args: list[str], *, console: bool, started: float) -> int:
         client,
         paths,
         settings=settings,
-        settings_notice=loaded.message,
+        settings_notice=loaded.notice,
         translations=translations,
     )
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from engine.notices import Notice, render_notice
+
 
 class EngineError(Exception):
     """Base of every error the engine raises on purpose.
@@ -91,7 +93,15 @@ class HistoryError(EngineError):
 
     Only a damaged file or one that is not a database is worth moving aside; the message
     says so only then, since moving a healthy database aside hides the user's history.
+
+    Attributes:
+        notice: what is wrong and what to do, for a front end to word in its language
+            (the message is its English); None for an error made from a message alone.
     """
+
+    def __init__(self, problem: Notice | str) -> None:
+        self.notice = problem if isinstance(problem, Notice) else None
+        super().__init__(render_notice(problem) if isinstance(problem, Notice) else problem)
 
 
 #: Every error class by name, so errors can cross the worker's JSON protocol.

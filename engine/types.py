@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any, Literal
 
 from engine.errors import UsageError
+from engine.notices import Notice, render_notice, render_notices
 
 Role = Literal["system", "user", "assistant"]
 StopReason = Literal["eos", "length", "stop_string", "cancelled", "context"]
@@ -236,10 +237,11 @@ class ModelInfo:
         device: "cpu", "cuda", "metal" or "mps".
         n_gpu_layers: layers on the GPU.
         n_threads: decode threads.
-        plan_reason: the one-line explanation of the backend choice.
+        plan_notice: the one-line explanation of the backend choice.
         chat_template: "gguf" when the model's own template is used, else "fallback".
         fim: the model has fill-in-the-middle tokens (EngineClient.infill works).
-        warnings: things the user should know (template refused, GPU fallback, memory).
+        warning_notices: things the user should know (template refused, GPU fallback,
+            memory).
         load_s: seconds the load took.
     """
 
@@ -252,23 +254,41 @@ class ModelInfo:
     device: str
     n_gpu_layers: int
     n_threads: int
-    plan_reason: str
+    plan_notice: Notice
     chat_template: str
-    warnings: tuple[str, ...] = ()
+    warning_notices: tuple[Notice, ...] = ()
     load_s: float = 0.0
     fim: bool = False
 
+    @property
+    def plan_reason(self) -> str:
+        """The backend choice explained in English (the command line, the logs)."""
+        return render_notice(self.plan_notice)
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """The warnings in English (the command line, the logs)."""
+        return render_notices(self.warning_notices)
+
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form."""
+        """JSON-ready form; the notices as ``{"code": ..., "params": ...}``."""
         data = asdict(self)
-        data["warnings"] = list(self.warnings)
+        data["plan_notice"] = self.plan_notice.to_dict()
+        data["warning_notices"] = [n.to_dict() for n in self.warning_notices]
         return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelInfo:
-        """Inverse of :meth:`to_dict`."""
+        """Inverse of :meth:`to_dict`.
+
+        Raises:
+            ValueError: a notice has an unknown code (a worker of another Hearth).
+        """
         values = dict(data)
-        values["warnings"] = tuple(values.get("warnings", ()))
+        values["plan_notice"] = Notice.from_dict(values["plan_notice"])
+        values["warning_notices"] = tuple(
+            Notice.from_dict(n) for n in values.get("warning_notices", ())
+        )
         return cls(**values)
 
 

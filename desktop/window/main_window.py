@@ -1,4 +1,5 @@
-"""The main window: menus, the sidebar, the panes, the model picker and the status bar.
+"""The main window: assembles the menus, the sidebar, the panes, the model picker and the
+status bar, and runs what joins them (loading a model, applying settings, the model manager).
 
 Thread: the Qt thread. Disk reads and writes (the models folder, settings, the history
 database) run in worker threads; the model loads in the engine process.
@@ -15,26 +16,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import psutil
-from PySide6.QtCore import QEvent, QSettings, Qt, QTimer, QUrl, Signal
-from PySide6.QtGui import (
-    QAction,
-    QCloseEvent,
-    QDesktopServices,
-    QDragEnterEvent,
-    QDropEvent,
-    QKeySequence,
-)
+from PySide6.QtCore import QEvent, Qt, QUrl, Signal
+from PySide6.QtGui import QCloseEvent, QDesktopServices, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
     QApplication,
-    QComboBox,
-    QLabel,
     QMainWindow,
-    QMenu,
-    QProgressBar,
     QSplitter,
     QStackedWidget,
-    QToolBar,
     QVBoxLayout,
     QWidget,
 )
@@ -43,12 +31,21 @@ from desktop.dialogs.help import AboutDialog, HelpDialog
 from desktop.dialogs.settings import EDITED_FIELDS, SettingsDialog
 from desktop.highlight import lexer as highlight
 from desktop.i18n import Translations, resolve_language
+from desktop.notices import notice_lines, notice_text
 from desktop.panes.chat import ChatPane
 from desktop.panes.code import CodePane
 from desktop.panes.summarize import SummarizePane
 from desktop.theme import apply_theme
 from desktop.widgets import BackgroundTasks, MessageBar
+from desktop.window.menus import MainMenus
+from desktop.window.model_loader import ModelLoader
+from desktop.window.model_manager import ModelManagerHost
+from desktop.window.model_picker import ModelPicker
+from desktop.window.options_saver import ChatOptionsSaver
 from desktop.window.sidebar import Sidebar
+from desktop.window.state import WindowState
+from desktop.window.statusbar import StatusBar
+from desktop.window.statusbar.model import short_name
 
 if TYPE_CHECKING:
     from desktop.dialogs.models import ModelsDialog
@@ -56,11 +53,10 @@ if TYPE_CHECKING:
     from engine.models.downloads import DownloadProgress
 from engine.data.config import Paths, Settings, load_settings, save_settings
 from engine.data.history import AsyncHistory
-from engine.data.jsonfile import set_aside_if_larger
-from engine.data.presets import ChatOptions, ChatOptionsStore
-from engine.errors import EngineError
-from engine.models.hardware import Hardware, format_bytes, probe_hardware
-from engine.models.store import InstalledModel, ModelStore
+from engine.data.presets import ChatOptions
+from engine.errors import EngineError, HistoryError
+from engine.models.hardware import Hardware, probe_hardware
+from engine.notices import Notice
 from engine.runtime.client import EngineClient
 from engine.runtime.loading import llama_build_from_hello
 from engine.types import GenerationResult, ModelInfo
@@ -69,19 +65,10 @@ log = logging.getLogger("desktop.window")
 
 #: File (in Hearth's config folder) for purely visual state such as the window geometry.
 UI_STATE_FILE = "window-state.ini"
-#: The largest window-state file read: it holds a few geometry values (under 1 KB).
-MAX_UI_STATE_BYTES = 1024 * 1024
-#: How often the status bar's memory figure is refreshed (milliseconds).
-MEMORY_INTERVAL_MS = 2000
 #: Pane numbers, in sidebar order.
 CHAT, SUMMARIZE, CODE = range(3)
 #: What the sidebar lists while each pane is shown.
 SIDEBAR_MODES = {CHAT: "conversations", SUMMARIZE: "summaries", CODE: "code"}
-
-
-def _short_name(model_id: str) -> str:
-    """The file part of a store id (``publisher/repo/file``), or the file name of a path."""
-    return model_id.replace("\\", "/").rsplit("/", 1)[-1].removesuffix(".gguf")
 
 
 def _warm_up() -> None:
@@ -93,17 +80,6 @@ def _warm_up() -> None:
     highlight.warm_up()
     for module in ("engine.models.catalog", "engine.models.discover", "engine.models.downloads"):
         importlib.import_module(module)
-
-
-def _memory_of(pids: list[int]) -> list[int]:
-    """Resident memory in bytes of each process (0 for one that is gone)."""
-    sizes = []
-    for pid in pids:
-        try:
-            sizes.append(psutil.Process(pid).memory_info().rss)
-        except (psutil.Error, OSError):
-            sizes.append(0)
-    return sizes
 
 
 class MainWindow(QMainWindow):
@@ -136,12 +112,12 @@ class MainWindow(QMainWindow):
         paths: Paths,
         *,
         settings: Settings | None = None,
-        settings_notice: str = "",
+        settings_notice: Notice | None = None,
         translations: Translations | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
-        #: What was repaired in the settings file at start (SettingsRead.message): shown
+        #: What was repaired in the settings file at start (SettingsRead.notice): shown
         #: with the first load's warnings, which would otherwise replace it.
         self._settings_notice = settings_notice
         self._history_problem = ""  # why conversations are not being saved, if they are not
@@ -149,40 +125,19 @@ class MainWindow(QMainWindow):
         self._paths = paths
         self._translations = translations
         self._tasks = BackgroundTasks()
-        self._loading = False
         #: Until start() has read the settings file, or the caller passed what it read.
         self._settings = settings if settings is not None else Settings()
         self._settings_known = settings is not None
+        self._settings_written = asyncio.Lock()
         self._history = AsyncHistory(paths.database)
-        self._history_open = False
-        self._options_store = ChatOptionsStore.for_paths(paths)
-        self._pending_chat_options: ChatOptions | None = None
-        self._chat_options_saver: asyncio.Task[None] | None = None
+        self.options_saver = ChatOptionsSaver(paths, self)
+        self.options_saver.save_failed.connect(self._on_options_saver_save_failed)
         self._settings_dialog: SettingsDialog | None = None
         self._help_dialog: HelpDialog | None = None
-        self._models_dialog: ModelsDialog | None = None
         self._hardware: Hardware | None = None
-        self._downloads: Downloads | None = None
-        ui_state = paths.config_dir / UI_STATE_FILE
-        # QSettings reads its file whole, here on the Qt thread: a grown one goes aside.
-        set_aside_if_larger(ui_state, MAX_UI_STATE_BYTES)
-        self._ui_state = QSettings(str(ui_state), QSettings.Format.IniFormat)
-        # Model picker, in a fixed tool bar.
-        self.toolbar = QToolBar(self)
-        self.toolbar.setObjectName("modelToolBar")
-        self.toolbar.setMovable(False)
-        self.toolbar.setFloatable(False)
-        self.toolbar.toggleViewAction().setEnabled(False)
-        self.model_title = QLabel(self.toolbar)
-        self.model_combo = QComboBox(self.toolbar)
-        self.model_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
-        self.model_combo.setMinimumContentsLength(24)
-        self.model_combo.setEnabled(False)
-        self.model_combo.activated.connect(self._on_model_combo_activated)
-        self.model_title.setBuddy(self.model_combo)
-        self.toolbar.addWidget(self.model_title)
-        self.toolbar.addWidget(self.model_combo)
-        self.addToolBar(Qt.ToolBarArea.TopToolBarArea, self.toolbar)
+        self._ui_state = WindowState(paths.config_dir / UI_STATE_FILE)
+        self.model_picker = ModelPicker(self)
+        self.addToolBar(Qt.ToolBarArea.TopToolBarArea, self.model_picker)
 
         # Sidebar and panes.
         self.sidebar = Sidebar(self._history, self)
@@ -228,30 +183,28 @@ class MainWindow(QMainWindow):
         outer.addWidget(self.splitter, 1)
         self.setCentralWidget(central)
 
-        # Status bar: backend plan, model, speed, context meter, memory.
-        self.plan_label = QLabel(self)
-        self.model_label = QLabel(self)
-        self.speed_label = QLabel(self)
-        self.memory_label = QLabel(self)
-        self.context_meter = QProgressBar(self)
-        self.context_meter.setRange(0, 1)
-        self.context_meter.setValue(0)
-        self.context_meter.setMinimumWidth(self.fontMetrics().horizontalAdvance("M") * 12)
-        self.context_meter.setVisible(False)
-        status = self.statusBar()
-        status.addWidget(self.plan_label, 1)
-        status.addPermanentWidget(self.model_label)
-        status.addPermanentWidget(self.speed_label)
-        status.addPermanentWidget(self.context_meter)
-        status.addPermanentWidget(self.memory_label)
-        self.download_meter = QProgressBar(self)
-        self.download_meter.setRange(0, 1000)
-        self.download_meter.setMaximumWidth(self.fontMetrics().horizontalAdvance("M") * 16)
-        self.download_meter.setVisible(False)
-        status.addPermanentWidget(self.download_meter)
-        self._memory_timer = QTimer(self)
-        self._memory_timer.setInterval(MEMORY_INTERVAL_MS)
-        self._memory_timer.timeout.connect(self._on_memory_timer_timeout)
+        self.status_bar = StatusBar(lambda: self._client.worker_pid, self)
+        self.setStatusBar(self.status_bar)
+        self.model_loader = ModelLoader(
+            client,
+            paths,
+            lambda: self._settings,
+            self.model_picker,
+            self.status_bar,
+            lambda: self.chat_pane.generating,
+            self,
+        )
+        self.model_loader.readiness_changed.connect(self._on_model_loader_readiness_changed)
+        self.model_loader.loading_started.connect(self._on_model_loader_loading_started)
+        self.model_loader.model_loaded.connect(self._on_model_loader_model_loaded)
+        self.model_loader.load_failed.connect(self._on_model_loader_load_failed)
+        self.model_loader.nothing_installed.connect(self._on_model_loader_nothing_installed)
+        self.model_manager = ModelManagerHost(
+            paths, lambda: self._settings, self.hardware, self.status_bar.downloads, self
+        )
+        self.model_manager.load_requested.connect(self._on_model_manager_load_requested)
+        self.model_manager.models_changed.connect(self._on_model_manager_models_changed)
+        self.model_manager.download_finished.connect(self._on_model_manager_download_finished)
 
         self.chat_pane.generation_started.connect(self._on_chat_generation_started)
         self.chat_pane.generation_ended.connect(self._on_chat_generation_ended)
@@ -271,107 +224,22 @@ class MainWindow(QMainWindow):
         self.chat_pane.input.setFocus()
 
     def _build_menus(self) -> None:
-        bar = self.menuBar()
-        self.file_menu = QMenu(self)
-        self.view_menu = QMenu(self)
-        self.models_menu = QMenu(self)
-        self.help_menu = QMenu(self)
-        for menu in (self.file_menu, self.view_menu, self.models_menu, self.help_menu):
-            bar.addMenu(menu)
-
-        def action(
-            menu: QMenu,
-            shortcut: QKeySequence | QKeySequence.StandardKey | str | None,
-            slot: object,
-        ) -> QAction:
-            act = QAction(self)
-            if shortcut is not None:
-                act.setShortcut(QKeySequence(shortcut))
-            act.triggered.connect(slot)
-            menu.addAction(act)
-            return act
-
-        self.new_chat_action = action(
-            self.file_menu, QKeySequence.StandardKey.New, self._on_new_chat_action_triggered
-        )
-        self.file_menu.addSeparator()
-        self.settings_action = action(self.file_menu, "Ctrl+,", self._on_settings_action_triggered)
-        self.settings_action.setMenuRole(QAction.MenuRole.PreferencesRole)
-        self.file_menu.addSeparator()
-        self.quit_action = action(
-            self.file_menu, QKeySequence.StandardKey.Quit, self._on_quit_action_triggered
-        )
-        self.quit_action.setMenuRole(QAction.MenuRole.QuitRole)
-        self.quit_action.setShortcutContext(Qt.ShortcutContext.ApplicationShortcut)
-
-        self.pane_actions = [
-            action(self.view_menu, f"Ctrl+{n + 1}", lambda _=False, n=n: self.show_pane(n))
-            for n in range(3)
-        ]
-        self.view_menu.addSeparator()
-        self.search_action = action(
-            self.view_menu, QKeySequence.StandardKey.Find, self._on_search_action_triggered
-        )
-        self.options_action = action(
-            self.view_menu, "Ctrl+Shift+O", self._on_options_action_triggered
-        )
-
-        self.models_action = action(self.models_menu, "Ctrl+M", self._on_models_action_triggered)
-        self.open_models_folder_action = action(
-            self.models_menu, None, self._on_open_models_folder_action_triggered
-        )
-
-        self.guide_actions = {
-            guide: action(self.help_menu, None, lambda _=False, g=guide: self.show_help(g))
-            for guide in ("models", "gpu", "troubleshooting")
-        }
-        self.guide_actions["models"].setShortcut(
-            QKeySequence(QKeySequence.StandardKey.HelpContents)
-        )
-        self.help_menu.addSeparator()
-        self.about_action = action(self.help_menu, None, self._on_about_action_triggered)
-        self.about_action.setMenuRole(QAction.MenuRole.AboutRole)
+        self.menus = MainMenus(self)
+        self.menus.new_chat_triggered.connect(self._on_menus_new_chat_triggered)
+        self.menus.settings_triggered.connect(self.open_settings)
+        self.menus.quit_triggered.connect(self.close)
+        self.menus.pane_triggered.connect(self.show_pane)
+        self.menus.search_triggered.connect(self.sidebar.focus_search)
+        self.menus.options_triggered.connect(self._on_menus_options_triggered)
+        self.menus.models_triggered.connect(self.open_models)
+        self.menus.models_folder_triggered.connect(self._on_menus_models_folder_triggered)
+        self.menus.guide_triggered.connect(self.show_help)
+        self.menus.about_triggered.connect(self._on_menus_about_triggered)
 
     def retranslate_ui(self) -> None:
         """Set every translatable text (at start and when the language changes)."""
         self.setWindowTitle(self.tr("Hearth"))
-        self.toolbar.setWindowTitle(self.tr("Model"))
-        self.model_title.setText(self.tr("&Model:"))
-        self.model_combo.setAccessibleName(self.tr("Model"))
-        self.model_combo.setToolTip(self.tr("The model that answers"))
-        self.plan_label.setAccessibleName(self.tr("Backend"))
-        self.model_label.setAccessibleName(self.tr("Loaded model"))
-        self.speed_label.setAccessibleName(self.tr("Speed of the last answer"))
-        self.memory_label.setAccessibleName(self.tr("Memory used"))
-        self.download_meter.setAccessibleName(self.tr("Downloads"))
-        self.memory_label.setToolTip(self.tr("Memory used by Hearth and its engine"))
-        self.context_meter.setAccessibleName(self.tr("Context used"))
-        self.context_meter.setToolTip(self.tr("How much of the model's context the chat uses"))
-        self._show_context_format()
-        self._show_model(self._client.model, keep_plan_text=self._client.model is None)
-        self.file_menu.setTitle(self.tr("&File"))
-        self.view_menu.setTitle(self.tr("&View"))
-        self.models_menu.setTitle(self.tr("&Models"))
-        self.help_menu.setTitle(self.tr("&Help"))
-        self.new_chat_action.setText(self.tr("&New chat"))
-        self.settings_action.setText(self.tr("&Settings…"))
-        self.quit_action.setText(self.tr("&Quit"))
-        for act, name in zip(
-            self.pane_actions,
-            (self.tr("&Chat"), self.tr("&Summarize"), self.tr("C&ode")),
-            strict=True,
-        ):
-            act.setText(name)
-        self.search_action.setText(self.tr("Search &conversations"))
-        self.options_action.setText(self.tr("Chat &options"))
-        self.models_action.setText(self.tr("&Models…"))
-        self.open_models_folder_action.setText(self.tr("Open models &folder"))
-        self.guide_actions["models"].setText(self.tr("Choosing a &model"))
-        self.guide_actions["gpu"].setText(self.tr("Using the &GPU"))
-        self.guide_actions["troubleshooting"].setText(self.tr("&Troubleshooting"))
-        self.about_action.setText(self.tr("&About Hearth"))
-        if not self.plan_label.text():
-            self.plan_label.setText(self.tr("Starting the engine…"))
+        self.menus.retranslate_ui()
 
     def changeEvent(self, event: QEvent) -> None:
         """Re-translate when the language changes."""
@@ -382,37 +250,26 @@ class MainWindow(QMainWindow):
     # -- state -------------------------------------------------------------------------
 
     def _restore_state(self) -> None:
-        geometry = self._ui_state.value("main_window/geometry")
-        if geometry is None or not self.restoreGeometry(geometry):
-            # First run: about 110 characters wide, within three quarters of the screen.
-            width = self.fontMetrics().horizontalAdvance("M") * 110
-            height = width * 5 // 8
-            screen = self.screen()
-            if screen is not None:
-                available = screen.availableGeometry()
-                width = min(width, available.width() * 3 // 4)
-                height = min(height, available.height() * 3 // 4)
-            self.resize(width, height)
-        splitter = self._ui_state.value("main_window/splitter")
-        if splitter is not None:
-            self.splitter.restoreState(splitter)
-        options_visible = self._ui_state.value("chat/options_visible", False, type=bool)
-        self.chat_pane.options_button.setChecked(bool(options_visible))
-        pane = self._ui_state.value("main_window/pane", CHAT, type=int)
+        self._ui_state.restore_layout(self, self.splitter)
+        self.chat_pane.options_button.setChecked(self._ui_state.options_visible())
+        pane = self._ui_state.pane(CHAT)
         self.show_pane(pane if pane in (CHAT, SUMMARIZE, CODE) else CHAT)
 
     def _save_state(self) -> None:
-        self._ui_state.setValue("main_window/geometry", self.saveGeometry())
-        self._ui_state.setValue("main_window/splitter", self.splitter.saveState())
-        self._ui_state.setValue("main_window/pane", self.stack.currentIndex())
-        self._ui_state.setValue("chat/conversation", self.chat_pane.conversation_id)
-        self._ui_state.setValue("chat/options_visible", self.chat_pane.options_button.isChecked())
-        self._ui_state.sync()
+        self._ui_state.save(
+            self,
+            self.splitter,
+            pane=self.stack.currentIndex(),
+            conversation=self.chat_pane.conversation_id,
+            options_visible=self.chat_pane.options_button.isChecked(),
+        )
 
     def closeEvent(self, event: QCloseEvent) -> None:
         """Remember the window's state; stop background work; close the history."""
         self._save_state()
-        self._memory_timer.stop()
+        self.status_bar.shutdown()
+        self.model_loader.shutdown()
+        self.options_saver.shutdown()
         self._tasks.cancel_all()
         self.chat_pane.shutdown()
         self.summarize_pane.shutdown()
@@ -422,20 +279,22 @@ class MainWindow(QMainWindow):
 
     async def aclose(self) -> None:
         """Pause downloads (they resume next time); finish the history's writes and close it."""
-        if self._downloads is not None:
-            await self._downloads.aclose()
+        await self.model_manager.aclose()
         await self._history.aclose()
 
     @property
     def loading(self) -> bool:
         """Whether a model is being loaded."""
-        return self._loading
+        return self.model_loader.loading
 
     @property
     def busy(self) -> bool:
         """Whether the window or its panes still have background work running."""
         return (
             len(self._tasks) > 0
+            or self.status_bar.busy
+            or self.model_loader.busy
+            or self.options_saver.busy
             or self.chat_pane.busy
             or self.summarize_pane.busy
             or self.code_page.busy
@@ -458,14 +317,14 @@ class MainWindow(QMainWindow):
 
     def start(self) -> None:
         """Open the history, list the installed models and load the last one used."""
-        self._memory_timer.start()
+        self.status_bar.memory.start()
         self._tasks.start(self._start(), name="window-start")
 
     async def _start(self) -> None:
         self._tasks.start(asyncio.to_thread(_warm_up), name="window-warm-up")
         loaded, options = await asyncio.gather(
             asyncio.to_thread(load_settings, self._paths),
-            asyncio.to_thread(self._options_store.load),  # never raises
+            self.options_saver.load(),
         )
         if not self._settings_known:  # else the caller's, or the user's newer, settings win
             self._settings = loaded
@@ -477,7 +336,7 @@ class MainWindow(QMainWindow):
         if (self._paths.data_dir / "downloads.json").exists():
             # Downloads left unfinished last time come back paused.
             self._tasks.start(self.downloads().restore(), name="window-restore-downloads")
-        await asyncio.gather(self._open_history(), self._list_and_load())
+        await asyncio.gather(self._open_history(), self.model_loader.list_and_load())
 
     def _show_standing_notices(self, extra: Sequence[str] = ()) -> None:
         """Show what still holds (history not saved, settings repaired) with ``extra``.
@@ -485,7 +344,9 @@ class MainWindow(QMainWindow):
         Loads and their warnings come and go; these must not be hidden or replaced by
         them, whichever finishes first.
         """
-        notices = [n for n in (self._history_problem, self._settings_notice, *extra) if n]
+        notice = self._settings_notice
+        repaired = notice_text(notice) if notice is not None else ""
+        notices = [n for n in (self._history_problem, repaired, *extra) if n]
         if notices:
             self.message_bar.show_message("\n".join(notices), error=bool(self._history_problem))
         else:
@@ -497,8 +358,11 @@ class MainWindow(QMainWindow):
         except EngineError as exc:
             log.error("The history database cannot be opened: %s", exc)
             # Kept, so that the first load's warnings join it instead of replacing it.
+            reason = str(exc)
+            if isinstance(exc, HistoryError) and exc.notice is not None:
+                reason = notice_text(exc.notice)
             self._history_problem = self.tr("Conversations are not being saved. {reason}").format(
-                reason=str(exc)
+                reason=reason
             )
             self._show_standing_notices()
             self.chat_pane.detach_history()
@@ -506,140 +370,52 @@ class MainWindow(QMainWindow):
             self.code_page.detach_history()
             self.sidebar.detach_history()
             return
-        self._history_open = True
         await self.sidebar.reload()
-        last = self._ui_state.value("chat/conversation", 0, type=int)
-        if (
-            isinstance(last, int)
-            and last
-            and not self.chat_pane.turns
-            and not self.chat_pane.generating
-        ):
+        last = self._ui_state.conversation()
+        if last and not self.chat_pane.turns and not self.chat_pane.generating:
             await self.chat_pane.open_conversation(last)
-
-    async def _list_and_load(self) -> None:
-        models = await self._list_models()
-        if not models:
-            return
-        ids = [m.id for m in models]
-        usable = [m.id for m in models if m.error is None] or ids
-        current = self._client.model
-        if current is not None and current.model_id in ids:
-            self._select_model(current.model_id)
-            return
-        wanted = self._settings.last_model if self._settings.last_model in usable else usable[0]
-        self._select_model(wanted)
-        await self._load_and_report(wanted)
-
-    async def _list_models(self) -> list[InstalledModel]:
-        """Fill the model picker from the models folder; returns what it found."""
-        store = self._store()
-        models = await asyncio.to_thread(store.list)
-        self.model_combo.clear()
-        for model in models:
-            label = _short_name(model.id)
-            if model.source == "starter":
-                label = self.tr("{name} (starter)").format(name=label)
-            elif model.error:
-                label = self.tr("{name} (damaged)").format(name=label)
-            self.model_combo.addItem(label, model.id)
-            index = self.model_combo.count() - 1
-            self.model_combo.setItemData(
-                index, model.error or str(model.path), Qt.ItemDataRole.ToolTipRole
-            )
-        if not models:
-            self.plan_label.setText(self.tr("No model"))
-            self.message_bar.show_message(
-                self.tr(
-                    "No model is installed. Reinstall Hearth, or add a GGUF model to {folder}."
-                ).format(folder=str(store.models_dir))
-            )
-            return models
-        current = self._client.model
-        self._select_model(current.model_id if current is not None else None)
-        return models
 
     # -- models ------------------------------------------------------------------------
 
-    def _store(self) -> ModelStore:
-        folder = self._settings.models_dir.strip()
-        return ModelStore(self._paths, Path(folder).expanduser() if folder else None)
+    def _on_model_loader_readiness_changed(self, ready: bool) -> None:
+        self.chat_pane.set_model_ready(ready)
+        self.summarize_pane.set_model_ready(ready)
+        self.code_page.set_model_ready(ready)
 
-    def _select_model(self, model_id: str | None) -> None:
-        index = self.model_combo.findData(model_id) if model_id else -1
-        self.model_combo.setCurrentIndex(index)
-
-    def _on_model_combo_activated(self, index: int) -> None:
-        model_id = self.model_combo.itemData(index)
-        current = self._client.model
-        if not model_id or (current is not None and current.model_id == model_id):
-            return
-        self._tasks.start(self._load_and_report(model_id), name="window-load-model")
-
-    async def _load_and_report(self, model_id: str) -> None:
-        """Load ``model_id``; on failure say why and keep the previous model."""
-        try:
-            await self._load(model_id)
-        except EngineError as exc:
-            log.warning("Loading %s failed: %s", model_id, exc)
-            self.message_bar.show_message(
-                self.tr("Could not load {name}: {reason}").format(
-                    name=_short_name(model_id), reason=str(exc)
-                )
-            )
-            self.model_load_failed.emit(str(exc))
-
-    async def _load(self, model_id: str) -> ModelInfo:
-        """Load a model, keeping the window usable meanwhile; raises EngineError on failure."""
-        self._loading = True
-        self.model_combo.setEnabled(False)
-        self._set_model_ready(False)
+    def _on_model_loader_loading_started(self) -> None:
         self._show_standing_notices()  # the last load's messages go
-        self.plan_label.setText(self.tr("Loading {name}…").format(name=_short_name(model_id)))
-        settings = self._settings
-        try:
-            info = await self._client.load(
-                model_id,
-                n_ctx=settings.context_size,
-                gpu_offload=settings.gpu_offload,
-                threads=settings.threads,
-                backend=settings.backend,
-            )
-        finally:
-            self._loading = False
-            previous = self._client.model
-            self._select_model(previous.model_id if previous else None)
-            self._show_model(previous)
-            self.model_combo.setEnabled(not self.chat_pane.generating)
-            self._set_model_ready(previous is not None)
-        log.info("Loaded %s in %.2f s: %s", info.model_id, info.load_s, info.plan_reason)
-        self.model_loaded.emit(info)
-        self._show_standing_notices(info.warnings)
-        self._settings_notice = ""  # said; the next load's messages replace it
-        self._settings = replace(self._settings, last_model=info.model_id)
-        await self._save_settings(self._settings)
-        await self.chat_pane.count_context()
-        return info
 
-    def _show_model(self, info: ModelInfo | None, *, keep_plan_text: bool = False) -> None:
-        if info is None:
-            if not keep_plan_text:
-                self.plan_label.setText(self.tr("No model loaded"))
-            self.model_label.clear()
-            self.context_meter.setVisible(False)
-            return
-        self.plan_label.setText(info.plan_reason)
-        self.plan_label.setToolTip("\n".join(info.warnings))
-        self.model_label.setText(_short_name(info.model_id))
-        self.model_label.setToolTip(info.path)
-        self.context_meter.setMaximum(info.n_ctx)
-        self.context_meter.setVisible(True)
+    def _on_model_loader_model_loaded(self, info: ModelInfo) -> None:
+        self.model_loaded.emit(info)
+        self._show_standing_notices(notice_lines(info.warning_notices))
+        self._settings_notice = None  # said; the next load's messages replace it
+        self._settings = replace(self._settings, last_model=info.model_id)
+        self._tasks.start(self._save_settings(), name="window-save-settings")
+        self._tasks.start(self.chat_pane.count_context(), name="window-count-context")
+
+    def _on_model_loader_load_failed(self, model_id: str, reason: str) -> None:
+        self.message_bar.show_message(
+            self.tr("Could not load {name}: {reason}").format(
+                name=short_name(model_id), reason=reason
+            )
+        )
+        self.model_load_failed.emit(reason)
+
+    def _on_model_loader_nothing_installed(self, folder: str) -> None:
+        self.message_bar.show_message(
+            self.tr(
+                "No model is installed. Reinstall Hearth, or add a GGUF model to {folder}."
+            ).format(folder=folder)
+        )
 
     # -- settings ----------------------------------------------------------------------
 
-    async def _save_settings(self, settings: Settings) -> None:
+    async def _save_settings(self) -> None:
+        """Write the settings in effect. One write at a time, each of the settings as they
+        are when it starts, so an older value never lands last."""
         try:
-            await asyncio.to_thread(save_settings, self._paths, settings)
+            async with self._settings_written:
+                await asyncio.to_thread(save_settings, self._paths, self._settings)
         except OSError as exc:
             log.warning("Could not save the settings: %s", exc)
             self.message_bar.show_message(
@@ -684,7 +460,7 @@ class MainWindow(QMainWindow):
         # Only the dialog's fields: last_model may have changed while it was open.
         settings = replace(old, **{name: getattr(settings, name) for name in EDITED_FIELDS})
         self._settings = settings
-        await self._save_settings(settings)
+        await self._save_settings()
         app = QApplication.instance()
         if settings.theme != old.theme and isinstance(app, QApplication):
             apply_theme(app, settings.theme)
@@ -698,15 +474,15 @@ class MainWindow(QMainWindow):
         reload_fields = ("threads", "gpu_offload", "context_size", "backend")
         needs_reload = any(getattr(settings, f) != getattr(old, f) for f in reload_fields)
         if settings.models_dir != old.models_dir:
-            await self._list_and_load()
+            await self.model_loader.list_and_load()
         model = self._client.model
-        if needs_reload and model is not None and not self._loading:
+        if needs_reload and model is not None and not self.model_loader.loading:
             if self.chat_pane.generating or self.code_page.generating:
                 self.message_bar.show_message(
                     self.tr("The new settings apply when the model is next loaded."), error=False
                 )
             else:
-                await self._load_and_report(model.model_id)
+                await self.model_loader.load_and_report(model.model_id)
 
     # -- help --------------------------------------------------------------------------
 
@@ -724,11 +500,6 @@ class MainWindow(QMainWindow):
         return self._help_dialog
 
     # -- slots -------------------------------------------------------------------------
-
-    def _set_model_ready(self, ready: bool) -> None:
-        self.chat_pane.set_model_ready(ready)
-        self.summarize_pane.set_model_ready(ready)
-        self.code_page.set_model_ready(ready)
 
     def _on_sidebar_pane_selected(self, pane: int) -> None:
         self.stack.setCurrentIndex(pane)
@@ -809,32 +580,16 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(text, 5000)
 
     def _on_chat_generation_started(self) -> None:
-        self.model_combo.setEnabled(False)
+        self.model_picker.set_choosable(False)
 
     def _on_chat_generation_ended(self) -> None:
-        self.model_combo.setEnabled(not self._loading and self.model_combo.count() > 0)
+        self.model_picker.set_choosable(not self.model_loader.loading)
 
     def _on_chat_answer_finished(self, result: GenerationResult) -> None:
-        self.speed_label.setText(
-            self.tr("{rate:.1f} tokens/s").format(rate=result.stats.tokens_per_s)
-        )
+        self.status_bar.speed.show_result(result)
 
     def _on_chat_context_counted(self, used: int, n_ctx: int) -> None:
-        self.context_meter.setMaximum(max(n_ctx, 1))
-        self.context_meter.setValue(min(used, n_ctx))
-        self.context_meter.setProperty("counts", (used, n_ctx))
-        self._show_context_format()
-        self.context_meter.setVisible(True)
-
-    def _show_context_format(self) -> None:
-        counts = self.context_meter.property("counts")
-        if counts:
-            used, n_ctx = counts
-            self.context_meter.setFormat(
-                self.tr("{used} / {n_ctx} tokens").format(used=used, n_ctx=n_ctx)
-            )
-        else:
-            self.context_meter.setFormat(self.tr("%v / %m tokens"))
+        self.status_bar.context.show_counts(used, n_ctx)
 
     def _on_chat_chat_cleared(self) -> None:
         self._tasks.start(self.chat_pane.count_context(), name="window-count-context")
@@ -847,98 +602,37 @@ class MainWindow(QMainWindow):
         self.sidebar.set_current(self.chat_pane.conversation_id)
 
     def _on_chat_options_changed(self, options: ChatOptions) -> None:
-        self._pending_chat_options = options
-        if self._chat_options_saver is None or self._chat_options_saver.done():
-            self._chat_options_saver = self._tasks.start(
-                self._save_chat_options(), name="window-save-chat-options"
-            )
+        self.options_saver.save(options)
 
-    async def _save_chat_options(self) -> None:
-        """Write the newest options, one write at a time, so an older one never lands last."""
-        while self._pending_chat_options is not None:
-            options, self._pending_chat_options = self._pending_chat_options, None
-            try:
-                await asyncio.to_thread(self._options_store.save, options)
-            except OSError as exc:
-                log.warning("Could not save the chat options: %s", exc)
-                self.statusBar().showMessage(
-                    self.tr("Could not save the chat options: {reason}").format(
-                        reason=exc.strerror or str(exc)
-                    ),
-                    5000,
-                )
+    def _on_options_saver_save_failed(self, reason: str) -> None:
+        self.statusBar().showMessage(
+            self.tr("Could not save the chat options: {reason}").format(reason=reason), 5000
+        )
 
     def _on_chat_restart_requested(self) -> None:
         self._tasks.start(self._restart_engine(), name="window-restart-engine")
 
-    def _on_new_chat_action_triggered(self) -> None:
+    def _on_menus_new_chat_triggered(self) -> None:
         self.show_pane(CHAT)
         self.chat_pane.new_chat()
 
-    def _on_settings_action_triggered(self) -> None:
-        self.open_settings()
-
-    def _on_quit_action_triggered(self) -> None:
-        self.close()
-
-    def _on_search_action_triggered(self) -> None:
-        self.sidebar.focus_search()
-
-    def _on_options_action_triggered(self) -> None:
+    def _on_menus_options_triggered(self) -> None:
         self.show_pane(CHAT)
         self.chat_pane.options_button.toggle()
 
-    def _on_models_action_triggered(self) -> None:
-        self.open_models()
-
     def open_models(self) -> ModelsDialog:
         """Open the model manager (non-modal; one at a time)."""
-        from desktop.dialogs.models import ModelsDialog  # loaded when first needed
-
-        if self._models_dialog is None:
-            dialog = ModelsDialog(
-                self._paths, self._settings, self.hardware, self.downloads(), parent=self
-            )
-            dialog.load_requested.connect(self._on_models_dialog_load_requested)
-            dialog.models_changed.connect(self._on_models_dialog_models_changed)
-            dialog.finished.connect(self._on_models_dialog_finished)
-            self._models_dialog = dialog
-        if self._models_dialog.isVisible():
-            self._models_dialog.raise_()
-        else:
-            self._models_dialog.show()
-        return self._models_dialog
+        return self.model_manager.open()
 
     def downloads(self) -> Downloads:
         """The app's downloads (made on first use; they outlive the model manager)."""
-        if self._downloads is None:
-            from desktop.downloads import Downloads  # loads the hub client when needed
+        return self.model_manager.downloads()
 
-            self._downloads = Downloads(self._paths, self._settings, self)
-            self._downloads.progressed.connect(self._on_downloads_progressed)
-            self._downloads.finished.connect(self._on_downloads_finished)
-        return self._downloads
-
-    def _on_downloads_progressed(self, _progress: DownloadProgress) -> None:
-        from desktop.downloads import describe
-
-        downloads = self._downloads
-        active = downloads.active() if downloads is not None else []
-        if not active:
-            self.download_meter.setVisible(False)
-            return
-        done = sum(p.done_bytes for p in active)
-        total = max(sum(p.total_bytes for p in active), 1)
-        self.download_meter.setValue(int(1000 * min(done, total) / total))
-        self.download_meter.setFormat(self.tr("Downloading {count}: %p%").format(count=len(active)))
-        self.download_meter.setToolTip("\n".join(describe(p) for p in active))
-        self.download_meter.setVisible(True)
-
-    def _on_downloads_finished(self, progress: DownloadProgress) -> None:
+    def _on_model_manager_download_finished(self, progress: DownloadProgress) -> None:
         self.statusBar().showMessage(
             self.tr("Downloaded and verified {name}").format(name=progress.name), 8000
         )
-        self._tasks.start(self._list_models(), name="window-list-models")
+        self._tasks.start(self.model_loader.list_models(), name="window-list-models")
 
     async def hardware(self) -> Hardware:
         """This computer's hardware, probed once (llama.cpp's build as the engine reports it).
@@ -951,29 +645,17 @@ class MainWindow(QMainWindow):
             self._hardware = await asyncio.to_thread(probe_hardware, llama_probe=lambda: llama)
         return self._hardware
 
-    def _on_models_dialog_load_requested(self, model_id: str) -> None:
-        self._tasks.start(self._list_then_load(model_id), name="window-load-model")
+    def _on_model_manager_load_requested(self, model_id: str) -> None:
+        self._tasks.start(self.model_loader.list_then_load(model_id), name="window-load-model")
 
-    async def _list_then_load(self, model_id: str) -> None:
-        await self._list_models()
-        current = self._client.model
-        if current is None or current.model_id != model_id:
-            self._select_model(model_id)
-            await self._load_and_report(model_id)
+    def _on_model_manager_models_changed(self) -> None:
+        self._tasks.start(self.model_loader.list_models(), name="window-list-models")
 
-    def _on_models_dialog_models_changed(self) -> None:
-        self._tasks.start(self._list_models(), name="window-list-models")
-
-    def _on_models_dialog_finished(self, _result: int) -> None:
-        if self._models_dialog is not None and not self._models_dialog.busy:
-            self._models_dialog.deleteLater()
-            self._models_dialog = None
-
-    def _on_open_models_folder_action_triggered(self) -> None:
-        folder = self._store().models_dir
+    def _on_menus_models_folder_triggered(self) -> None:
+        folder = self.model_loader.store().models_dir
         QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
 
-    def _on_about_action_triggered(self) -> None:
+    def _on_menus_about_triggered(self) -> None:
         dialog = AboutDialog(self._paths, parent=self)
         dialog.finished.connect(dialog.deleteLater)
         dialog.open()
@@ -981,38 +663,10 @@ class MainWindow(QMainWindow):
     def _on_message_bar_action_triggered(self) -> None:
         self.message_bar.hide()
 
-    def _on_memory_timer_timeout(self) -> None:
-        if "window-memory" not in self._tasks.names():
-            self._tasks.start(self._show_memory(), name="window-memory")
-
-    async def _show_memory(self) -> None:
-        worker = self._client.worker_pid
-        pids = [os.getpid()] + ([worker] if worker else [])
-        sizes = await asyncio.to_thread(_memory_of, pids)
-        app_bytes, engine_bytes = sizes[0], sum(sizes[1:])
-        self.memory_label.setText(
-            self.tr("Memory {total}").format(total=format_bytes(app_bytes + engine_bytes))
-        )
-        self.memory_label.setToolTip(
-            self.tr("Hearth {app} · engine {engine}").format(
-                app=format_bytes(app_bytes), engine=format_bytes(engine_bytes)
-            )
-        )
-
     async def _restart_engine(self) -> None:
         """Restart the worker and load the model again; report the outcome to the chat pane."""
-        model_id = self.model_combo.currentData()
-        self.plan_label.setText(self.tr("Restarting the engine…"))
-        self._set_model_ready(False)
         try:
-            info = await self._client.restart()
-            if info is not None:
-                self._show_model(info)
-                self._set_model_ready(True)
-            elif model_id:
-                await self._load(model_id)
-            else:
-                self._show_model(None)
+            await self.model_loader.restart()
         except EngineError as exc:
             log.warning("Restarting the engine failed: %s", exc)
             self.chat_pane.restart_finished(exc)

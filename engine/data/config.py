@@ -24,6 +24,7 @@ from engine.data.jsonfile import (
     write_json,
 )
 from engine.errors import UsageError
+from engine.notices import Notice, NoticeCode, render_notice
 from engine.types import MAX_CONTEXT_TOKENS
 
 log = logging.getLogger("engine.config")
@@ -226,8 +227,8 @@ class Settings:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-#: A field check: the value -> what is wrong with it, or None when it is valid.
-_Check = Callable[[object], str | None]
+#: A field check: the value -> what it must be when it is not valid, or None when it is.
+_Check = Callable[[object], Notice | None]
 
 
 def _is_int(value: object) -> TypeGuard[int]:
@@ -245,75 +246,75 @@ def _normalize_offload(value: object) -> object:
     return {"": "auto", "none": "off", "cpu": "off"}.get(text, text)
 
 
-def _offload_problem(value: object) -> str | None:
+def _offload_problem(value: object) -> Notice | None:
     if not isinstance(value, str):
-        return "must be a string"
+        return Notice(NoticeCode.MUST_BE_STRING)
     if value in ("auto", "off"):
         return None
     try:
         layers = int(value)
     except ValueError:
-        return "must be 'auto', 'off' or a number of layers"
+        return Notice(NoticeCode.MUST_BE_OFFLOAD)
     if not -1 <= layers <= MAX_GPU_LAYERS:
-        return f"must be a number of layers from -1 (all) to {MAX_GPU_LAYERS}"
+        return Notice(NoticeCode.MUST_BE_LAYERS, {"most": MAX_GPU_LAYERS})
     return None
 
 
-def _context_problem(value: object) -> str | None:
+def _context_problem(value: object) -> Notice | None:
     if _is_int(value) and (value == 0 or MIN_CONTEXT_SIZE <= value <= MAX_CONTEXT_SIZE):
         return None
-    return (
-        f"must be 0 (automatic) or a whole number of tokens from {MIN_CONTEXT_SIZE:,} "
-        f"to {MAX_CONTEXT_SIZE:,}"
-    )
+    return Notice(NoticeCode.MUST_BE_CONTEXT, {"least": MIN_CONTEXT_SIZE, "most": MAX_CONTEXT_SIZE})
 
 
-def _threads_problem(value: object) -> str | None:
+def _threads_problem(value: object) -> Notice | None:
     most = max_threads()
     if _is_int(value) and 0 <= value <= most:
         return None
-    return f"must be 0 (automatic) to {most} (the logical cores of this computer)"
+    return Notice(NoticeCode.MUST_BE_THREADS, {"most": most})
 
 
-def _text_problem(value: object) -> str | None:
+def _text_problem(value: object) -> Notice | None:
     if not isinstance(value, str):
-        return "must be a string"
+        return Notice(NoticeCode.MUST_BE_STRING)
     if len(value) > MAX_PATH_CHARS or "\0" in value:
-        return f"must be at most {MAX_PATH_CHARS:,} characters, with no NUL character"
+        return Notice(NoticeCode.MUST_BE_SHORT_TEXT, {"most": MAX_PATH_CHARS})
     return None
 
 
 def _choice(choices: tuple[str, ...]) -> _Check:
-    def problem(value: object) -> str | None:
-        return None if value in choices else "must be one of " + ", ".join(choices)
+    def problem(value: object) -> Notice | None:
+        if value in choices:
+            return None
+        return Notice(NoticeCode.MUST_BE_ONE_OF, {"choices": ", ".join(choices)})
 
     return problem
 
 
-def _check(test: Callable[[Any], bool], message: str) -> _Check:
-    def problem(value: object) -> str | None:
-        return None if test(value) else message
+def _check(test: Callable[[Any], bool], requirement: Notice) -> _Check:
+    def problem(value: object) -> Notice | None:
+        return None if test(value) else requirement
 
     return problem
 
 
 #: One check per field: the value -> what is wrong with it, or None.
 _FIELD_CHECKS: dict[str, _Check] = {
-    "version": _check(_is_int, "must be a whole number"),
+    "version": _check(_is_int, Notice(NoticeCode.MUST_BE_WHOLE_NUMBER)),
     "backend": _choice(BACKENDS),
     "gpu_offload": _offload_problem,
     "context_size": _context_problem,
     "threads": _threads_problem,
-    "offline": _check(lambda v: isinstance(v, bool), "must be true or false"),
+    "offline": _check(lambda v: isinstance(v, bool), Notice(NoticeCode.MUST_BE_BOOLEAN)),
     "models_dir": _text_problem,
     "context_policy": _choice(CONTEXT_POLICIES),
     "last_model": _text_problem,
     "theme": _choice(THEMES),
     "language": _choice(LANGUAGES),
     "max_document_mb": _check(
-        lambda v: _is_int(v) and 1 <= v <= MAX_DOCUMENT_MB, f"must be 1 to {MAX_DOCUMENT_MB}"
+        lambda v: _is_int(v) and 1 <= v <= MAX_DOCUMENT_MB,
+        Notice(NoticeCode.MUST_BE_ONE_TO, {"most": MAX_DOCUMENT_MB}),
     ),
-    "extra": _check(lambda v: isinstance(v, dict), "must be an object"),
+    "extra": _check(lambda v: isinstance(v, dict), Notice(NoticeCode.MUST_BE_OBJECT)),
 }
 
 #: What replaces an invalid value where the default would be unsafe. Offline mode is the
@@ -322,11 +323,11 @@ _FIELD_CHECKS: dict[str, _Check] = {
 #: message names; being wrongly online would send requests the user had forbidden.
 _FAIL_CLOSED: dict[str, Any] = {"offline": True}
 #: How a message names each fail-closed value.
-_FAIL_CLOSED_TEXT = {"offline": "keeping offline mode on"}
+_FAIL_CLOSED_TEXT = {"offline": Notice(NoticeCode.KEEPING_OFFLINE)}
 
 
-def _field_problem(name: str, value: object) -> str | None:
-    """What is wrong with ``value`` for the field ``name``, or None if it is valid."""
+def _field_problem(name: str, value: object) -> Notice | None:
+    """What ``value`` must be for the field ``name``, or None if it is valid."""
     return _FIELD_CHECKS[name](value)
 
 
@@ -346,7 +347,8 @@ def setting_problem(name: str, value: object) -> str | None:
     """
     if name == "gpu_offload":
         value = _normalize_offload(value)
-    return _field_problem(name, value)
+    problem = _field_problem(name, value)
+    return render_notice(problem) if problem is not None else None
 
 
 def validate_settings(settings: Settings) -> list[str]:
@@ -363,7 +365,7 @@ def validate_settings(settings: Settings) -> list[str]:
         value = getattr(settings, f.name)
         problem = _field_problem(f.name, value)
         if problem is not None:
-            problems.append(f"{f.name} = {shown(value)} {problem}")
+            problems.append(f"{f.name} = {shown(value)} {render_notice(problem)}")
     return problems
 
 
@@ -383,40 +385,66 @@ class SettingsRead:
     Attributes:
         settings: the settings to use: the file's valid values, a safe value for each
             invalid one (the default; for offline mode, on).
-        problems: one line per repaired field, or the reason the file could not be read.
+        repairs: one notice per repaired field.
         set_aside: where the file as it was is kept, when it had problems.
-        unreadable: the file could not be read at all (everything is a default).
+        unreadable_because: why the file could not be read at all (everything is then a
+            default), or "".
     """
 
     settings: Settings
-    problems: tuple[str, ...] = ()
+    repairs: tuple[Notice, ...] = ()
     set_aside: Path | None = None
-    unreadable: bool = False
+    unreadable_because: str = ""
+
+    @property
+    def unreadable(self) -> bool:
+        """The file could not be read at all."""
+        return bool(self.unreadable_because)
+
+    @property
+    def problems(self) -> tuple[str, ...]:
+        """In English: one line per repaired field, or why the file could not be read."""
+        if self.unreadable:
+            return (self.unreadable_because,)
+        return tuple(render_notice(n) for n in self.repairs)
+
+    @property
+    def notice(self) -> Notice | None:
+        """What happened and what to do, for the user; None if nothing was wrong."""
+        kept: str | Notice = ""
+        if self.set_aside is not None:
+            kept = Notice(NoticeCode.SETTINGS_KEPT, {"path": str(self.set_aside)})
+        if self.unreadable:
+            return Notice(
+                NoticeCode.SETTINGS_UNREADABLE, {"problem": self.unreadable_because, "kept": kept}
+            )
+        if self.repairs:
+            return Notice(NoticeCode.SETTINGS_RESET, {"problems": self.repairs, "kept": kept})
+        return None
 
     @property
     def message(self) -> str:
-        """One paragraph for the user saying what happened and what to do; "" if nothing."""
-        if not self.problems:
-            return ""
-        kept = f" The file as it was is kept as {self.set_aside}." if self.set_aside else ""
-        if self.unreadable:
-            return (
-                f"Hearth's settings file could not be read ({self.problems[0]}), so the "
-                "default settings are used, with offline mode on: turn it off in Settings "
-                f"to allow downloads.{kept}"
-            )
-        return (
-            f"Some settings were invalid and were reset: {'; '.join(self.problems)}. "
-            f"Check them in Settings.{kept}"
-        )
+        """The notice in English; "" if nothing was wrong."""
+        notice = self.notice
+        return render_notice(notice) if notice is not None else ""
 
 
-def _parse_settings(raw: dict[str, Any], source: Path) -> tuple[Settings, list[str]]:
+def _parse_settings(raw: dict[str, Any], source: Path) -> tuple[Settings, list[Notice]]:
     """Settings from the file's object: migrated, each invalid field replaced safely."""
-    problems: list[str] = []
+    problems: list[Notice] = []
     version = raw.get("version", 1)
     if not _is_int(version) or version < 1:
-        problems.append(f"version = {shown(version)} must be a whole number; read as version 1")
+        problems.append(
+            Notice(
+                NoticeCode.SETTING_REPLACED,
+                {
+                    "name": "version",
+                    "value": shown(version),
+                    "requirement": Notice(NoticeCode.MUST_BE_WHOLE_NUMBER),
+                    "instead": Notice(NoticeCode.READ_AS_VERSION_1),
+                },
+            )
+        )
         version = 1
     while version < SETTINGS_VERSION:
         raw = _MIGRATIONS[version](raw)
@@ -438,8 +466,14 @@ def _parse_settings(raw: dict[str, Any], source: Path) -> tuple[Settings, list[s
             kwargs[name] = _FAIL_CLOSED[name]
             instead = _FAIL_CLOSED_TEXT[name]
         else:
-            instead = f"using the default, {shown(getattr(defaults, name))}"
-        problems.append(f"{name} = {shown(value)} {problem}; {instead}")
+            default = shown(getattr(defaults, name))
+            instead = Notice(NoticeCode.USING_DEFAULT, {"default": default})
+        problems.append(
+            Notice(
+                NoticeCode.SETTING_REPLACED,
+                {"name": name, "value": shown(value), "requirement": problem, "instead": instead},
+            )
+        )
     extra = {k: v for k, v in raw.items() if k not in known}
     kwargs["extra"] = {**kwargs.get("extra", {}), **extra}
     for problem in problems:
@@ -472,7 +506,7 @@ def read_settings(paths: Paths) -> SettingsRead:
         paths: Hearth's folders.
 
     Returns:
-        The settings, with what was repaired; show :attr:`SettingsRead.message` to the user.
+        The settings, with what was repaired; show :attr:`SettingsRead.notice` to the user.
     """
     path = paths.settings_file
     try:
@@ -486,7 +520,7 @@ def read_settings(paths: Paths) -> SettingsRead:
         settings = Settings(**_FAIL_CLOSED)
         aside = set_aside(path)
         _write_repaired(paths, settings)
-        return SettingsRead(settings, (str(exc),), aside, unreadable=True)
+        return SettingsRead(settings, set_aside=aside, unreadable_because=str(exc))
     settings, problems = _parse_settings(raw, path)
     if not problems:
         return SettingsRead(settings)

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from engine.errors import EngineError, HistoryError
+from engine.notices import Notice, NoticeCode
 
 T = TypeVar("T")
 
@@ -264,10 +265,7 @@ class History:
 
     def __init__(self, path: Path) -> None:
         if path.is_dir():
-            raise HistoryError(
-                f"The history database {path} is a folder, not a file. Move or rename that "
-                "folder, and Hearth starts a new database."
-            )
+            raise HistoryError(Notice(NoticeCode.HISTORY_IS_FOLDER, {"path": str(path)}))
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
@@ -291,9 +289,10 @@ class History:
         if version > len(MIGRATIONS):
             # A healthy database from the future: moving it aside would hide its history.
             raise HistoryError(
-                f"The history database {path} was written by a newer Hearth (schema "
-                f"{version}; this one knows {len(MIGRATIONS)}). Run the newer Hearth, or "
-                "update this one."
+                Notice(
+                    NoticeCode.HISTORY_TOO_NEW,
+                    {"path": str(path), "version": version, "known": len(MIGRATIONS)},
+                )
             )
         for number in range(version, len(MIGRATIONS)):
             # One script, one transaction: a migration is applied whole or not at all.
@@ -672,39 +671,24 @@ def history_error(path: Path, exc: OSError | sqlite3.Error) -> HistoryError:
     code = _sqlite_code(exc) if isinstance(exc, sqlite3.Error) else None
     number = exc.errno if isinstance(exc, OSError) else None
     detail = (exc.strerror if isinstance(exc, OSError) else None) or str(exc)
+    params = {"path": str(path), "detail": detail}
     if code in (_SQLITE_NOTADB, _SQLITE_CORRUPT):
-        return HistoryError(
-            f"The history database {path} cannot be used: it is damaged or is not a "
-            f"database ({detail}). Move it aside, and Hearth starts a new one."
-        )
+        return HistoryError(Notice(NoticeCode.HISTORY_DAMAGED, params))
     if code in (_SQLITE_BUSY, _SQLITE_LOCKED):
-        return HistoryError(
-            f"The history database {path} is in use by another program ({detail}). Close "
-            "that program (or the other Hearth using this folder), then restart Hearth."
-        )
+        return HistoryError(Notice(NoticeCode.HISTORY_LOCKED, params))
     if (
         code == _SQLITE_FULL
         or number in (errno.ENOSPC, errno.EDQUOT)
         or (code == _SQLITE_IOERR and _free_bytes(path.parent) < FULL_DISK_BYTES)
     ):
-        return HistoryError(
-            f"The disk that holds the history database {path} is full. Free some space, "
-            "then restart Hearth."
-        )
+        return HistoryError(Notice(NoticeCode.HISTORY_DISK_FULL, {"path": str(path)}))
     if code in (_SQLITE_READONLY, _SQLITE_PERM, _SQLITE_AUTH, _SQLITE_CANTOPEN) or number in (
         errno.EACCES,
         errno.EPERM,
         errno.EROFS,
     ):
-        return HistoryError(
-            f"Hearth cannot write to its history database {path} ({detail}). Make the file "
-            "and its folder writable by you (check their owner and permissions, and that the "
-            "disk is not mounted read-only), then restart Hearth."
-        )
-    return HistoryError(
-        f"Hearth cannot read or write its history database {path} ({detail}). Check the "
-        "disk, then restart Hearth."
-    )
+        return HistoryError(Notice(NoticeCode.HISTORY_READ_ONLY, params))
+    return HistoryError(Notice(NoticeCode.HISTORY_UNUSABLE, params))
 
 
 def _free_bytes(folder: Path) -> int:

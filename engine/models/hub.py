@@ -35,6 +35,7 @@ from engine.models.hub_http import (
 )
 from engine.models.hub_text import MAX_TEXT, clean_text, is_plain
 from engine.models.plan import fit_badge
+from engine.notices import Notice, NoticeCode, render_notice
 from engine.types import MAX_SEARCH_RESULTS
 
 log = logging.getLogger("engine.download")
@@ -375,7 +376,7 @@ class HubListing:
         models_found: GGUF models found among the files read (may exceed ``files``).
         files_read: entries of the listing read.
         complete: the whole listing was read; False when Hearth stopped early.
-        stopped_because: why the listing was not read to its end, or "".
+        stopped_because: why the listing was not read to its end, or None.
     """
 
     repo_id: str
@@ -383,25 +384,36 @@ class HubListing:
     models_found: int
     files_read: int
     complete: bool
-    stopped_because: str = ""
+    stopped_because: Notice | None = None
 
-    def note(self) -> str:
-        """One line saying what is not shown, or "" when everything is."""
+    def notices(self) -> tuple[Notice, ...]:
+        """What is not shown, and why; empty when everything is."""
         notes = []
         if self.models_found > len(self.files):
             notes.append(
-                f"Showing the first {len(self.files)} of {self.models_found:,} GGUF models "
-                f"in {self.repo_id}."
+                Notice(
+                    NoticeCode.LISTING_CAPPED,
+                    {"shown": len(self.files), "found": self.models_found, "repo": self.repo_id},
+                )
             )
         if not self.complete:
-            reason = self.stopped_because or (
-                f"Hearth reads at most {MAX_LISTED_FILES:,} files of a listing"
-            )
+            reason = self.stopped_because or _stopped_at_most()
             notes.append(
-                f"Only the first {self.files_read:,} files of {self.repo_id} were read "
-                f"({reason}); look for a file by its exact name on the hub's website."
+                Notice(
+                    NoticeCode.LISTING_INCOMPLETE,
+                    {"read": self.files_read, "repo": self.repo_id, "reason": reason},
+                )
             )
-        return " ".join(notes)
+        return tuple(notes)
+
+    def note(self) -> str:
+        """The notices in English, on one line; "" when everything is shown."""
+        return " ".join(render_notice(n) for n in self.notices())
+
+
+def _stopped_at_most() -> Notice:
+    """Why a listing stopped at :data:`MAX_LISTED_FILES` files."""
+    return Notice(NoticeCode.LISTING_STOPPED_AT_MOST, {"limit": MAX_LISTED_FILES})
 
 
 class Hub:
@@ -493,10 +505,10 @@ class Hub:
         url: str | None = f"{self.endpoint}/api/models/{repo_id}/tree/main"
         params: dict[str, Any] | None = {"recursive": "true", "expand": "false"}
         entries: list[tuple[str, int, str]] = []
-        pages, stopped = 0, ""
+        pages, stopped = 0, None
         while url is not None:
             if pages >= MAX_LISTING_PAGES or len(entries) >= MAX_LISTED_FILES:
-                stopped = f"Hearth reads at most {MAX_LISTED_FILES:,} files of a listing"
+                stopped = _stopped_at_most()
                 break
             try:
                 page, url = self._listing_page(url, params, what, deadline)
@@ -505,7 +517,7 @@ class Hub:
                     raise
                 # What was read is still worth showing; the note says the rest is missing.
                 log.warning("Stopped listing %s: %s", repo_id, exc)
-                stopped = "the rest could not be read"
+                stopped = Notice(NoticeCode.LISTING_STOPPED_UNREADABLE)
                 break
             pages, params = pages + 1, None  # the next page's address carries the query
             found = (_entry_from(item) for item in page[: MAX_LISTED_FILES - len(entries)])
@@ -513,7 +525,7 @@ class Hub:
             if url is not None and urlsplit(url)[:2] != urlsplit(self.endpoint)[:2]:
                 # Following it would send the hub's headers (a token) to another host.
                 log.warning("Not following %s's next page to %.300r", repo_id, url)
-                stopped = "its next page is on another host"
+                stopped = Notice(NoticeCode.LISTING_STOPPED_OTHER_HOST)
                 break
         models = group_gguf_files(repo_id, entries)
         return HubListing(
@@ -521,7 +533,7 @@ class Hub:
             files=tuple(models[:MAX_LISTED_MODELS]),
             models_found=len(models),
             files_read=len(entries),
-            complete=not stopped,
+            complete=stopped is None,
             stopped_because=stopped,
         )
 

@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, Protocol
 
 from engine.models.hardware import CpuInfo, GpuInfo, Hardware, format_bytes
+from engine.notices import Notice, NoticeCode, render_notice, render_notices
 
 log = logging.getLogger("engine.plan")
 
@@ -34,10 +35,10 @@ VRAM_FIXED_HEADROOM = 300 * 1000**2
 #: Share of each GPU's total VRAM kept free as well (other programs, fragmentation).
 VRAM_SHARE_HEADROOM = 0.05
 
-_REINSTALL = (
-    'reinstall it with CMAKE_ARGS="{flag}" pip install --force-reinstall --no-cache-dir '
-    "llama-cpp-python"
-)
+#: How to reinstall llama.cpp with a GPU backend (``flag`` turns the backend on).
+_REINSTALL_GPU = 'CMAKE_ARGS="{flag}" pip install --force-reinstall --no-cache-dir llama-cpp-python'
+#: How to reinstall llama.cpp when it cannot be loaded at all.
+_REINSTALL = "pip install --force-reinstall llama-cpp-python"
 
 FitBadge = Literal["gpu", "ram", "too_large"]
 
@@ -114,8 +115,9 @@ class BackendPlan:
         n_threads_batch: prompt-processing threads.
         n_ctx: context size in tokens.
         gpu_name: the GPU used, or None on the CPU.
-        reason: one line for the status bar saying what was chosen and why.
-        warnings: things the user should know (model too large, settings overridden...).
+        reason_notice: one line for the status bar saying what was chosen and why.
+        warning_notices: things the user should know (model too large, settings
+            overridden...).
         memory_needed: bytes the model needs at n_ctx, or None without a model.
         memory_free: bytes of memory free for it (RAM, plus usable VRAM when offloading).
     """
@@ -128,10 +130,20 @@ class BackendPlan:
     n_threads_batch: int
     n_ctx: int
     gpu_name: str | None
-    reason: str
-    warnings: tuple[str, ...] = ()
+    reason_notice: Notice
+    warning_notices: tuple[Notice, ...] = ()
     memory_needed: int | None = None
     memory_free: int | None = None
+
+    @property
+    def reason(self) -> str:
+        """The reason in English (the command line, the logs)."""
+        return render_notice(self.reason_notice)
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """The warnings in English (the command line, the logs)."""
+        return render_notices(self.warning_notices)
 
     @property
     def full_offload(self) -> bool:
@@ -152,8 +164,12 @@ class BackendPlan:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-serializable form, with ``full_offload`` and ``too_large``."""
+        """JSON-serializable form: the reason and warnings in English and as notices, with
+        ``full_offload`` and ``too_large``."""
         out = asdict(self)
+        out["reason_notice"] = self.reason_notice.to_dict()
+        out["warning_notices"] = [n.to_dict() for n in self.warning_notices]
+        out["reason"] = self.reason
         out["warnings"] = list(self.warnings)
         out["full_offload"] = self.full_offload
         out["too_large"] = self.too_large
@@ -215,20 +231,30 @@ def _gpu_label(gpus: Sequence[GpuInfo]) -> str:
     return " + ".join(names)
 
 
-def _threads_label(cpu: CpuInfo, n_threads: int) -> str:
-    label = f"{n_threads} thread{'s' if n_threads != 1 else ''}"
+def _threads_label(cpu: CpuInfo, n_threads: int) -> Notice:
+    """ "8 threads (AVX2)": the part of a CPU reason that says how it runs."""
     simd = cpu.simd_level
-    return f"{label} ({simd})" if simd else label
+    if simd:
+        code = NoticeCode.ONE_THREAD_SIMD if n_threads == 1 else NoticeCode.THREADS_SIMD
+        return Notice(code, {"n_threads": n_threads, "simd": simd})
+    code = NoticeCode.ONE_THREAD if n_threads == 1 else NoticeCode.THREADS
+    return Notice(code, {"n_threads": n_threads})
 
 
-def _layers_text(n: int, total_layers: int | None) -> str:
+def _layers_text(n: int, total_layers: int | None) -> str | Notice:
     """ "20/33", "33/33", or without a model "all" / "20"."""
     if total_layers is None:
-        return "all" if n == ALL_LAYERS else str(n)
+        return Notice(NoticeCode.ALL_LAYERS) if n == ALL_LAYERS else str(n)
     return f"{min(n, total_layers) if n != ALL_LAYERS else total_layers}/{total_layers}"
 
 
-def _parse_offload(value: str | int) -> tuple[str | int, str | None]:
+def _free_text(size: int, *, unified: bool) -> Notice:
+    """ "12 GiB free VRAM", or "free GPU memory" where the GPU shares the RAM."""
+    code = NoticeCode.FREE_GPU_MEMORY if unified else NoticeCode.FREE_VRAM
+    return Notice(code, {"size": format_bytes(size)})
+
+
+def _parse_offload(value: str | int) -> tuple[str | int, Notice | None]:
     """Settings' gpu_offload -> "auto", "off" or a layer count (-1 = all); plus a warning."""
     if isinstance(value, int):
         return value, None
@@ -240,10 +266,7 @@ def _parse_offload(value: str | int) -> tuple[str | int, str | None]:
     try:
         return int(text), None
     except ValueError:
-        return "auto", (
-            f"GPU offload {value!r} in Settings is not 'auto', 'off' or a number of layers; "
-            "using 'auto'."
-        )
+        return "auto", Notice(NoticeCode.OFFLOAD_SETTING_INVALID, {"value": repr(value)})
 
 
 def _memory_for_context(hw: Hardware) -> int:
@@ -280,7 +303,7 @@ def context_that_fits(model: ModelShape, wanted: int, free: int, floor: int) -> 
 
 
 def _plan_context(
-    hw: Hardware, model: ModelShape | None, n_ctx: int, warnings: list[str], *, fit_memory: bool
+    hw: Hardware, model: ModelShape | None, n_ctx: int, warnings: list[Notice], *, fit_memory: bool
 ) -> int:
     """The context to allocate: at most the trained length and what free memory holds.
 
@@ -294,8 +317,7 @@ def _plan_context(
         return usual
     if trained > 0 and n_ctx > trained:
         warnings.append(
-            f"The context size {n_ctx:,} is larger than the {trained:,} tokens this model "
-            f"was trained for; using {trained:,}."
+            Notice(NoticeCode.CONTEXT_OVER_TRAINED, {"wanted": n_ctx, "trained": trained})
         )
         n_ctx = trained
     if model is None or not fit_memory:
@@ -305,23 +327,27 @@ def _plan_context(
     if fitted < n_ctx:
         needed = model.memory_estimate(n_ctx).total_bytes
         warnings.append(
-            f"The context size {n_ctx:,} needs about {format_bytes(needed)} with this model, "
-            f"but only {format_bytes(free)} of memory is free; using {fitted:,}."
+            Notice(
+                NoticeCode.CONTEXT_OVER_MEMORY,
+                {
+                    "wanted": n_ctx,
+                    "needed": format_bytes(needed),
+                    "free": format_bytes(free),
+                    "fitted": fitted,
+                },
+            )
         )
     return fitted
 
 
-def _plan_threads(hw: Hardware, threads: int, warnings: list[str]) -> int:
+def _plan_threads(hw: Hardware, threads: int, warnings: list[Notice]) -> int:
     """Decode threads: the setting, at most the logical cores; 0 or less = the default."""
     if threads <= 0:
         return hw.cpu.default_threads
     most = hw.cpu.logical_cores
     if threads > most:
         # llama.cpp starts every thread for every request: 5,000 hung it, 100,000 crashed it.
-        warnings.append(
-            f"{threads:,} threads is more than the {most} logical cores of this computer; "
-            f"using {most}."
-        )
+        warnings.append(Notice(NoticeCode.THREADS_OVER_CORES, {"threads": threads, "cores": most}))
         return most
     return threads
 
@@ -335,8 +361,8 @@ class _Draft:
     n_gpu_layers: int = 0
     gpus: tuple[GpuInfo, ...] = ()
     gpu_name: str | None = None
-    reason: str = ""
-    warnings: list[str] = field(default_factory=list)
+    reason: Notice | None = None
+    warnings: list[Notice] = field(default_factory=list)
 
 
 def plan_backend(
@@ -353,7 +379,7 @@ def plan_backend(
 
     Preference: llama.cpp on a GPU it was built for (layers fitted to free VRAM), then
     PyTorch on a GPU when llama.cpp cannot use the one present, then the CPU. Every
-    choice comes with a one-line ``reason`` a user can act on.
+    choice comes with a one-line reason a user can act on (a :class:`Notice`).
 
     Args:
         hw: the hardware (see :func:`probe_hardware`).
@@ -369,7 +395,7 @@ def plan_backend(
     Returns:
         The plan; never raises for any hardware or settings.
     """
-    warnings: list[str] = []
+    warnings: list[Notice] = []
     n_ctx = _plan_context(hw, model, n_ctx, warnings, fit_memory=fit_context)
     n_threads = _plan_threads(hw, threads, warnings)
     n_threads_batch = max(n_threads, hw.cpu.logical_cores)
@@ -381,8 +407,7 @@ def plan_backend(
     wanted = str(settings_backend).strip().lower() or "auto"
     if wanted not in ("auto", "llamacpp", "torch"):
         warnings.append(
-            f"Backend {settings_backend!r} in Settings is not 'auto', 'llamacpp' or 'torch'; "
-            "using 'auto'."
+            Notice(NoticeCode.BACKEND_SETTING_INVALID, {"value": repr(settings_backend)})
         )
         wanted = "auto"
 
@@ -393,14 +418,12 @@ def plan_backend(
     draft = _Draft(warnings=warnings)
     if wanted == "torch":
         if hw.torch.available:
-            _plan_torch(hw, draft, offload, all_layers, cpu_tail, why="set in Settings")
+            _plan_torch(hw, draft, offload, all_layers, cpu_tail, why=None)
         else:
             _plan_llama(hw, model, n_ctx, draft, offload, wanted, cpu_tail, total_layers)
-            draft.reason += " (PyTorch is not installed, so llama.cpp is used)"
-            warnings.append(
-                "The PyTorch backend is chosen in Settings, but PyTorch is not installed; "
-                "using llama.cpp instead."
-            )
+            assert draft.reason is not None
+            draft.reason = Notice(NoticeCode.TORCH_NOT_INSTALLED_SO_LLAMA, {"reason": draft.reason})
+            warnings.append(Notice(NoticeCode.TORCH_NOT_INSTALLED))
     else:
         _plan_llama(hw, model, n_ctx, draft, offload, wanted, cpu_tail, total_layers)
 
@@ -414,10 +437,13 @@ def plan_backend(
             free += sum(usable_vram(g) for g in draft.gpus)
         if needed > free:
             warnings.append(
-                f"This model needs about {format_bytes(needed)} but only {format_bytes(free)} "
-                "of memory is free; it may not load or may be very slow."
+                Notice(
+                    NoticeCode.MODEL_TOO_LARGE,
+                    {"needed": format_bytes(needed), "free": format_bytes(free)},
+                )
             )
 
+    assert draft.reason is not None, "every branch of the plan gives its reason"
     return BackendPlan(
         backend=draft.backend,
         device=draft.device,
@@ -427,8 +453,8 @@ def plan_backend(
         n_threads_batch=n_threads_batch,
         n_ctx=n_ctx,
         gpu_name=draft.gpu_name if draft.device != "cpu" else None,
-        reason=draft.reason,
-        warnings=tuple(warnings),
+        reason_notice=draft.reason,
+        warning_notices=tuple(warnings),
         memory_needed=needed,
         memory_free=free,
     )
@@ -439,39 +465,40 @@ def _plan_torch(
     draft: _Draft,
     offload: str | int,
     all_layers: int,
-    cpu_tail: str,
+    cpu_tail: Notice,
     *,
-    why: str,
+    why: Notice | None,
 ) -> None:
-    """Fill the draft for the torch backend; ``why`` completes the reason."""
+    """Fill the draft for the torch backend; ``why`` says why llama.cpp is not used, or
+    None when the torch backend is set in Settings."""
     draft.backend = "torch"
     nvidia = tuple(g for g in hw.gpus if g.vendor == "nvidia")
     if offload in ("off", 0):
         draft.device = "cpu"
-        draft.reason = f"CPU via PyTorch: GPU offload is turned off in Settings; {cpu_tail}"
+        draft.reason = Notice(NoticeCode.TORCH_CPU_OFFLOAD_OFF, {"cpu": cpu_tail})
         return
     # torch.cuda says the build can use CUDA; it still needs an NVIDIA GPU to use.
     if hw.torch.cuda and nvidia:
         name = _gpu_label(nvidia)
         draft.device, draft.gpus, draft.gpu_name = "cuda", nvidia, name
         draft.n_gpu_layers = all_layers
-        if why == "set in Settings":
-            draft.reason = f"CUDA via PyTorch: {name} (set in Settings)"
+        if why is None:
+            draft.reason = Notice(NoticeCode.TORCH_CUDA_SET, {"gpu": name})
         else:
-            draft.reason = f"CUDA via PyTorch: {why}, so the PyTorch backend uses your {name}"
+            draft.reason = Notice(NoticeCode.TORCH_CUDA_INSTEAD, {"why": why, "gpu": name})
         return
     if hw.torch.mps:
         apple = tuple(g for g in hw.gpus if g.vendor == "apple")
         name = apple[0].name if apple else "Apple GPU"
         draft.device, draft.gpus, draft.gpu_name = "mps", apple, name
         draft.n_gpu_layers = all_layers
-        if why == "set in Settings":
-            draft.reason = f"MPS via PyTorch: {name} (set in Settings)"
+        if why is None:
+            draft.reason = Notice(NoticeCode.TORCH_MPS_SET, {"gpu": name})
         else:
-            draft.reason = f"MPS via PyTorch: {why}, so the PyTorch backend uses your {name} GPU"
+            draft.reason = Notice(NoticeCode.TORCH_MPS_INSTEAD, {"why": why, "gpu": name})
         return
     draft.device = "cpu"
-    draft.reason = f"CPU via PyTorch: PyTorch cannot use a GPU here; {cpu_tail}"
+    draft.reason = Notice(NoticeCode.TORCH_CPU_NO_GPU, {"cpu": cpu_tail})
 
 
 def _plan_llama(
@@ -481,7 +508,7 @@ def _plan_llama(
     draft: _Draft,
     offload: str | int,
     wanted: str,
-    cpu_tail: str,
+    cpu_tail: Notice,
     total_layers: int | None,
 ) -> None:
     """Fill the draft for llama.cpp (or torch, when "auto" and llama.cpp cannot use the GPU)."""
@@ -495,21 +522,24 @@ def _plan_llama(
 
     if not build.available:
         if wanted == "auto" and hw.torch.available:
-            _plan_torch(hw, draft, offload, all_layers, cpu_tail, why="llama.cpp is not installed")
+            why = Notice(NoticeCode.WHY_LLAMA_MISSING)
+            _plan_torch(hw, draft, offload, all_layers, cpu_tail, why=why)
             return
-        draft.warnings.append(
-            "llama.cpp (llama-cpp-python) could not be loaded"
-            + (f" ({build.error})" if build.error else "")
-            + "; reinstall it with pip install --force-reinstall llama-cpp-python."
-        )
-        draft.reason = f"CPU: llama.cpp is not installed; {cpu_tail}"
+        if build.error:
+            unavailable = Notice(
+                NoticeCode.LLAMA_UNAVAILABLE_BECAUSE, {"error": build.error, "command": _REINSTALL}
+            )
+        else:
+            unavailable = Notice(NoticeCode.LLAMA_UNAVAILABLE, {"command": _REINSTALL})
+        draft.warnings.append(unavailable)
+        draft.reason = Notice(NoticeCode.CPU_LLAMA_MISSING, {"cpu": cpu_tail})
         return
 
     if offload == "off":
-        draft.reason = f"CPU: GPU offload is turned off in Settings; {cpu_tail}"
+        draft.reason = Notice(NoticeCode.CPU_OFFLOAD_OFF, {"cpu": cpu_tail})
         return
     if offload == 0:
-        draft.reason = f"CPU: GPU offload is set to 0 layers in Settings; {cpu_tail}"
+        draft.reason = Notice(NoticeCode.CPU_OFFLOAD_ZERO, {"cpu": cpu_tail})
         return
 
     # Which GPUs this build can reach.
@@ -527,39 +557,31 @@ def _plan_llama(
     if not build.gpu_offload or backend is None:
         present = nvidia or apple
         if not present:
-            draft.reason = f"CPU: no supported GPU found; {cpu_tail}"
+            draft.reason = Notice(NoticeCode.CPU_NO_GPU, {"cpu": cpu_tail})
         elif backend is not None:
             # Built for a GPU, yet llama.cpp finds no device: driver or runtime trouble.
-            vendor = "NVIDIA driver" if present[0].vendor == "nvidia" else "GPU driver"
-            draft.reason = (
-                f"CPU: llama.cpp was built with {backend} but cannot use your "
-                f"{_gpu_label(present)} (check the {vendor}); {cpu_tail}"
+            code = (
+                NoticeCode.CPU_NVIDIA_UNUSABLE
+                if present[0].vendor == "nvidia"
+                else NoticeCode.CPU_GPU_UNUSABLE
+            )
+            draft.reason = Notice(
+                code, {"backend": backend, "gpu": _gpu_label(present), "cpu": cpu_tail}
             )
         elif (
             wanted == "auto"
             and torch_gpu
             and ((nvidia and hw.torch.cuda) or (apple and hw.torch.mps))
         ):
-            _plan_torch(
-                hw,
-                draft,
-                offload,
-                all_layers,
-                cpu_tail,
-                why="llama.cpp was built without GPU support",
-            )
+            why = Notice(NoticeCode.WHY_LLAMA_CPU_ONLY)
+            _plan_torch(hw, draft, offload, all_layers, cpu_tail, why=why)
         else:
             flag = "-DGGML_CUDA=on" if nvidia else "-DGGML_METAL=on"
             gpu = _gpu_label(present) + ("" if nvidia else " GPU")
-            draft.reason = (
-                "CPU: llama.cpp was built without GPU support; "
-                f"{_REINSTALL.format(flag=flag)} to use your {gpu}"
-            )
+            command = _REINSTALL_GPU.format(flag=flag)
+            draft.reason = Notice(NoticeCode.CPU_LLAMA_CPU_ONLY, {"command": command, "gpu": gpu})
         if isinstance(offload, int):
-            draft.warnings.append(
-                f"GPU offload is set to {offload} layers in Settings, but llama.cpp cannot "
-                "use a GPU here; running on the CPU."
-            )
+            draft.warnings.append(Notice(NoticeCode.OFFLOAD_WITHOUT_GPU, {"layers": offload}))
         return
 
     device = backend.lower()
@@ -570,20 +592,18 @@ def _plan_llama(
             if total_layers is not None:
                 n = min(n, total_layers)
             draft.device, draft.n_gpu_layers, draft.gpu_name = device, n, f"{backend} GPU"
-            shown = _layers_text(n, total_layers)
-            draft.reason = f"{backend}: {shown} layers on GPU (set in Settings)"
+            draft.reason = Notice(
+                NoticeCode.GPU_LAYERS_SET_UNMEASURED,
+                {"backend": backend, "layers": _layers_text(n, total_layers)},
+            )
             return
-        draft.reason = (
-            f"CPU: llama.cpp was built with {backend}, but Hearth cannot measure that GPU's "
-            f"memory; set GPU offload to a number of layers in Settings to use it; {cpu_tail}"
-        )
+        draft.reason = Notice(NoticeCode.CPU_GPU_UNMEASURED, {"backend": backend, "cpu": cpu_tail})
         return
 
     label = _gpu_label(targets)
     unified = targets[0].unified_memory
     budget = sum(usable_vram(g) for g in targets)
-    free_vram = sum(g.vram_free for g in targets)
-    free_text = f"{format_bytes(free_vram)} free {'GPU memory' if unified else 'VRAM'}"
+    free_text = _free_text(sum(g.vram_free for g in targets), unified=unified)
     draft.gpus = targets
 
     if isinstance(offload, int):  # a number from Settings
@@ -591,43 +611,57 @@ def _plan_llama(
         if total_layers is not None:
             n = min(n, total_layers)
         draft.device, draft.n_gpu_layers, draft.gpu_name = device, n, label
-        shown = _layers_text(n, total_layers)
-        draft.reason = f"{backend}: {label}, {shown} layers on GPU (set in Settings)"
+        draft.reason = Notice(
+            NoticeCode.GPU_LAYERS_SET,
+            {"backend": backend, "gpu": label, "layers": _layers_text(n, total_layers)},
+        )
         if model is not None:
             fits = layers_that_fit(model, n_ctx, budget)
             if n > fits:
                 draft.warnings.append(
-                    f"GPU offload is set to {n} layers in Settings, but only about {fits} fit "
-                    f"in {free_text}; if loading fails, lower GPU offload in Settings."
+                    Notice(
+                        NoticeCode.OFFLOAD_OVER_FIT, {"layers": n, "fits": fits, "free": free_text}
+                    )
                 )
         return
 
     # "auto".
     if model is None:
         draft.device, draft.n_gpu_layers, draft.gpu_name = device, ALL_LAYERS, label
-        draft.reason = f"{backend}: {label}, all layers on GPU"
+        draft.reason = Notice(NoticeCode.GPU_ALL_LAYERS, {"backend": backend, "gpu": label})
         return
     fits = layers_that_fit(model, n_ctx, budget)
     assert total_layers is not None
     if fits >= total_layers:
         draft.device, draft.n_gpu_layers, draft.gpu_name = device, total_layers, label
-        draft.reason = f"{backend}: {label}, {total_layers}/{total_layers} layers on GPU"
+        draft.reason = Notice(
+            NoticeCode.GPU_FULL, {"backend": backend, "gpu": label, "total": total_layers}
+        )
     elif fits > 0:
         draft.device, draft.n_gpu_layers, draft.gpu_name = device, fits, label
-        draft.reason = (
-            f"{backend}: {label}, {fits}/{total_layers} layers on GPU "
-            f"({free_text}; the rest runs on the CPU)"
+        draft.reason = Notice(
+            NoticeCode.GPU_PARTIAL,
+            {
+                "backend": backend,
+                "gpu": label,
+                "layers": fits,
+                "total": total_layers,
+                "free": free_text,
+            },
         )
     else:
-        draft.reason = f"CPU: the model does not fit in the {free_text} on {label}; {cpu_tail}"
+        draft.reason = Notice(
+            NoticeCode.CPU_GPU_TOO_SMALL, {"free": free_text, "gpu": label, "cpu": cpu_tail}
+        )
 
 
 # --------------------------------------------------------------------------- fit badge
 
-_BADGE_LABELS: dict[str, str] = {
-    "gpu": "Fits on GPU",
-    "ram": "Fits in memory",
-    "too_large": "Too large",
+#: The notice that says each :func:`fit_badge` value.
+FIT_NOTICES: dict[str, NoticeCode] = {
+    "gpu": NoticeCode.FIT_GPU,
+    "ram": NoticeCode.FIT_RAM,
+    "too_large": NoticeCode.FIT_TOO_LARGE,
 }
 
 
@@ -655,4 +689,5 @@ def fit_badge(hw: Hardware, model: ModelShape, n_ctx: int) -> FitBadge:
 
 def fit_badge_label(badge: str) -> str:
     """Badge text for a :func:`fit_badge` value: "Fits on GPU", "Fits in memory", "Too large"."""
-    return _BADGE_LABELS.get(badge, badge)
+    code = FIT_NOTICES.get(badge)
+    return render_notice(Notice(code)) if code is not None else badge

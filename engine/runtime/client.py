@@ -28,6 +28,7 @@ from typing import Any
 
 import engine
 from engine.errors import ERROR_TYPES, EngineCrashed, EngineError, NoModelLoaded, UsageError
+from engine.notices import NoticeCode
 from engine.runtime import protocol
 from engine.types import (
     ChatMessage,
@@ -40,6 +41,9 @@ from engine.types import (
 )
 
 log = logging.getLogger("engine.client")
+
+#: The warnings that say the model's own chat template was refused at load.
+_REFUSED_TEMPLATE = (NoticeCode.TEMPLATE_REFUSED, NoticeCode.TEMPLATE_FAILED)
 worker_log = logging.getLogger("engine.worker")
 
 #: How long a worker may take to honour a cancel before it is killed.
@@ -444,7 +448,7 @@ class EngineClient:
                         await self._ensure_model()
                 raise
             info = ModelInfo.from_dict(value)
-            if info.chat_template == "fallback" and any("refused" in w for w in info.warnings):
+            if any(w.code in _REFUSED_TEMPLATE for w in info.warning_notices):
                 request = {**request, "template": "fallback"}  # never re-run a refused template
             self._model_request = request
             assert self._worker is not None

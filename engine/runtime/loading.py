@@ -17,6 +17,7 @@ from engine.models.plan import (
     plan_backend,
 )
 from engine.models.store import InstalledModel, ModelStore
+from engine.notices import Notice, NoticeCode
 
 log = logging.getLogger("engine.loading")
 
@@ -103,20 +104,24 @@ def plan_load(
         )
 
     plan = plan_for(chosen)
-    warnings = list(plan.warnings)
+    warnings = list(plan.warning_notices)
     if plan.backend == "torch" and info.architecture not in TORCH_ARCHITECTURES:
         # Known from the header alone: no need to let the worker try and fail.
         plan = plan_for("llamacpp")
-        warnings = list(plan.warnings)
+        warnings = list(plan.warning_notices)
         warnings.append(
-            f"The PyTorch backend does not run {info.architecture} models (it runs "
-            f"{', '.join(TORCH_ARCHITECTURES)}); llama.cpp runs this one."
+            Notice(
+                NoticeCode.TORCH_ARCHITECTURE,
+                {"architecture": info.architecture, "supported": ", ".join(TORCH_ARCHITECTURES)},
+            )
         )
     weights = torch_weights or os.environ.get("HEARTH_TORCH_WEIGHTS", "") or "auto"
     if weights not in TORCH_WEIGHT_FORMATS:
         warnings.append(
-            f"PyTorch weight format {weights!r} is not one of "
-            f"{', '.join(TORCH_WEIGHT_FORMATS)}; using 'auto'."
+            Notice(
+                NoticeCode.TORCH_WEIGHTS_INVALID,
+                {"value": repr(weights), "formats": ", ".join(TORCH_WEIGHT_FORMATS)},
+            )
         )
         weights = "auto"
     n_gpu_layers = plan.n_gpu_layers
@@ -131,8 +136,9 @@ def plan_load(
         "n_threads": plan.n_threads,
         "n_threads_batch": plan.n_threads_batch,
         "device": plan.device,
-        "plan_reason": plan.reason,
-        "warnings": warnings,
+        # Notices cross the pipe as {"code", "params"}: the front end words them.
+        "plan_reason": plan.reason_notice.to_dict(),
+        "warnings": [w.to_dict() for w in warnings],
         # On a CPU, llama.cpp's flash attention decodes 2-3x slower once the context
         # holds a few thousand tokens (benchmarks/flash_attn.md); on a GPU it helps.
         "flash_attn": "auto" if n_gpu_layers != 0 else "off",

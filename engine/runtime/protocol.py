@@ -2,7 +2,8 @@
 
 Requests (client → worker) carry ``id`` and ``op``:
   ``load``      {path, model_id, n_ctx, n_gpu_layers, n_threads, n_threads_batch, plan_reason,
-                n_parallel (sequences decoded at once, default 4), ...}
+                warnings (notices: {code, params}), n_parallel (sequences decoded at once,
+                default 4), ...}
   ``chat``      {messages: [{role, content}], params: SamplingParams, policy}
   ``complete``  {prompt, params}
   ``infill``    {prefix, suffix, params}: fill in the middle with the model's FIM tokens

@@ -31,6 +31,7 @@ from typing import Any, BinaryIO
 
 from engine.errors import Cancelled, EngineError, NoModelLoaded, TemplateError, UsageError
 from engine.models.hardware import probe_llama_build
+from engine.notices import Notice, NoticeCode, render_notice
 from engine.runtime import protocol
 from engine.runtime.backends.base import Backend, BackendLoadParams, LoadedModelFacts, RawGeneration
 from engine.runtime.chat_prompt import ChatPromptEncoder, PlainTextMemo
@@ -72,8 +73,6 @@ class Worker:
         self._cancel = threading.Event()
         self._cancelled_ids: set[int] = set()
         self._state_lock = threading.Lock()
-        self._torch_failure = ""
-        self._torch_memory = ""
         self.exit_after_reply = False
 
     # -- output ------------------------------------------------------------------
@@ -167,21 +166,22 @@ class Worker:
             flash_attn=str(req.get("flash_attn", "auto")),
             n_seq_max=int(req.get("n_parallel", 4)),
         )
-        warnings: list[str] = list(req.get("warnings", []))
-        reason = str(req.get("plan_reason", ""))
+        warnings = [Notice.from_dict(w) for w in req.get("warnings", [])]
+        reason = Notice.from_dict(req["plan_reason"])
         device = str(req.get("device", "cpu"))
         t0 = time.perf_counter()
         loaded: tuple[Backend, LoadedModelFacts] | None = None
         name = "llamacpp"
         if req.get("backend") == "torch":
-            loaded = self._load_torch(params, device, str(req.get("torch_weights", "auto")))
-            if loaded is None:
-                warnings.append(self._torch_failure)
-                reason = "CPU: the PyTorch backend could not load this model; llama.cpp runs it"
+            torch = self._load_torch(params, device, str(req.get("torch_weights", "auto")))
+            if isinstance(torch, Notice):
+                warnings.append(torch)
+                reason = Notice(NoticeCode.TORCH_FAILED_SO_LLAMA)
                 params = replace(params, n_gpu_layers=0)
             else:
                 name = "torch"
-                reason = f"{reason} — {self._torch_memory}"
+                loaded, memory = torch[:2], torch[2]
+                reason = Notice(NoticeCode.WITH_TORCH_MEMORY, {"reason": reason, "memory": memory})
         if loaded is None:
             loaded = self._load_llama(params, warnings)
         backend, facts = loaded
@@ -191,7 +191,7 @@ class Worker:
         self._template, template_warning = self._choose_template(
             facts, force_fallback=req.get("template") == "fallback"
         )
-        if template_warning:
+        if template_warning is not None:
             warnings.append(template_warning)
         if facts.n_gpu_layers <= 0:
             device = "cpu"
@@ -205,16 +205,16 @@ class Worker:
             "device": device,
             "n_gpu_layers": facts.n_gpu_layers,
             "n_threads": params.n_threads,
-            "plan_reason": reason,
+            "plan_notice": reason.to_dict(),
             "chat_template": "fallback" if self._template.is_fallback else "gguf",
             "fim": facts.fim is not None,
-            "warnings": warnings,
+            "warning_notices": [w.to_dict() for w in warnings],
             "load_s": time.perf_counter() - t0,
         }
         self.send({"id": rid, "event": "result", "value": info})
 
     def _load_llama(
-        self, params: BackendLoadParams, warnings: list[str]
+        self, params: BackendLoadParams, warnings: list[Notice]
     ) -> tuple[Backend, LoadedModelFacts]:
         from engine.runtime.backends.llamacpp import LlamaCppBackend
 
@@ -227,13 +227,14 @@ class Worker:
             # A GPU failure at load falls back to the CPU, and says why.
             log.warning("GPU load failed (%s); retrying on the CPU", first)
             facts = backend.load(replace(params, n_gpu_layers=0))
-            warnings.append(f"The GPU could not take this model ({first}); it runs on the CPU.")
+            warnings.append(Notice(NoticeCode.GPU_LOAD_FAILED, {"error": str(first)}))
         return backend, facts
 
     def _load_torch(
         self, params: BackendLoadParams, device: str, weights: str
-    ) -> tuple[Backend, LoadedModelFacts] | None:
-        """Load with the PyTorch backend; None (and ``_torch_failure`` says why) if it cannot.
+    ) -> tuple[Backend, LoadedModelFacts, Notice] | Notice:
+        """Load with the PyTorch backend: the backend, the model's facts and what its weights
+        and cache take; or, if it cannot, the warning that says why.
 
         torch is imported here, in the worker only, and only when the plan chose it.
         Cancelled loads are not failures: they propagate.
@@ -241,11 +242,10 @@ class Worker:
         try:
             from engine.runtime.backends.torch_llama import TorchLlamaBackend
         except ImportError as exc:
-            self._torch_failure = (
-                f"PyTorch could not be imported ({exc}); llama.cpp runs this model on the CPU. "
-                "Install it with pip install hearth[torch]."
+            return Notice(
+                NoticeCode.TORCH_IMPORT_FAILED,
+                {"error": str(exc), "command": "pip install hearth[torch]"},
             )
-            return None
         backend = TorchLlamaBackend(device=device, weights=weights)
         try:
             facts = backend.load(params)
@@ -255,23 +255,15 @@ class Worker:
             if isinstance(exc, RuntimeError):
                 log.exception("The PyTorch backend failed to load %s", params.path)
             backend.close()
-            self._torch_failure = (
-                f"The PyTorch backend could not load this model ({exc}); "
-                "llama.cpp runs it on the CPU."
-            )
-            return None
-        self._torch_memory = backend.memory_text
-        return backend, facts
+            return Notice(NoticeCode.TORCH_LOAD_FAILED, {"error": str(exc)})
+        assert backend.memory_notice is not None, "set by every load that returns"
+        return backend, facts, backend.memory_notice
 
     def _choose_template(
         self, facts: LoadedModelFacts, *, force_fallback: bool
-    ) -> tuple[ChatTemplate, str]:
+    ) -> tuple[ChatTemplate, Notice | None]:
         if force_fallback or not facts.chat_template:
-            note = (
-                ""
-                if force_fallback
-                else "This model has no chat template; Hearth uses its plain fallback format."
-            )
+            note = None if force_fallback else Notice(NoticeCode.NO_CHAT_TEMPLATE)
             return ChatTemplate.fallback(), note
         try:
             template = ChatTemplate(
@@ -280,10 +272,10 @@ class Worker:
             probe_template(template)
         except TemplateRenderHung as exc:
             self.exit_after_reply = True
-            return ChatTemplate.fallback(), _refusal_note(exc, "uses its plain chat format instead")
+            return ChatTemplate.fallback(), _refusal_note(exc)
         except TemplateError as exc:
-            return ChatTemplate.fallback(), _refusal_note(exc, "uses its plain chat format instead")
-        return template, ""
+            return ChatTemplate.fallback(), _refusal_note(exc)
+        return template, None
 
     def _unload(self) -> None:
         if self._backend is not None:
@@ -325,10 +317,8 @@ class Worker:
             if template.is_fallback or isinstance(exc, TemplateRenderHung):
                 raise  # a hung render restarts the worker (see handle)
             self._template = ChatTemplate.fallback()
-            raise TemplateError(
-                _refusal_note(exc, "uses its plain chat format for this model from now on")
-                + " Send your message again."
-            ) from exc
+            retired = Notice(NoticeCode.TEMPLATE_RETIRED, {"detail": _sentence(str(exc))})
+            raise TemplateError(render_notice(retired)) from exc
 
     def _prompt_tokens(self, text: str) -> list[int]:
         backend, facts, _ = self._loaded()
@@ -568,16 +558,20 @@ class Worker:
         self._unload()
 
 
-def _refusal_note(exc: TemplateError, then: str) -> str:
-    """One sentence for a refused template: what it did, and what Hearth does instead.
+def _sentence(text: str) -> str:
+    """``text`` with a capital first letter, to open a sentence."""
+    return f"{text[:1].upper()}{text[1:]}"
 
-    It always says "refused": the client then never runs that template again after a
-    restart (see EngineClient.load).
+
+def _refusal_note(exc: TemplateError) -> Notice:
+    """The warning for a template refused at load: what it did, and what Hearth does instead.
+
+    Either code tells the client never to run that template again after a restart (see
+    EngineClient.load).
     """
     if isinstance(exc, TemplateRefused):  # "the model's chat template ...; Hearth refused it"
-        text = str(exc)
-        return f"{text[:1].upper()}{text[1:]} and {then}."
-    return f"The model's chat template was refused ({exc}); Hearth {then}."
+        return Notice(NoticeCode.TEMPLATE_REFUSED, {"detail": _sentence(str(exc))})
+    return Notice(NoticeCode.TEMPLATE_FAILED, {"error": str(exc)})
 
 
 def _rate(count: int, seconds: float) -> float:

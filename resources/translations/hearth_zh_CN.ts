@@ -686,6 +686,25 @@
     </message>
 </context>
 <context>
+    <name>ContextMeter</name>
+    <message>
+        <source>Context used</source>
+        <translation>已用上下文</translation>
+    </message>
+    <message>
+        <source>How much of the model&apos;s context the chat uses</source>
+        <translation>聊天占用了模型上下文的多少</translation>
+    </message>
+    <message>
+        <source>{used} / {n_ctx} tokens</source>
+        <translation>{used} / {n_ctx} token</translation>
+    </message>
+    <message>
+        <source>%v / %m tokens</source>
+        <translation>%v / %m token</translation>
+    </message>
+</context>
+<context>
     <name>DiffView</name>
     <message>
         <source>Proposed change</source>
@@ -873,6 +892,17 @@
     <message>
         <source>{name} is ready to use; its file stays where it is.</source>
         <translation>{name} 已可使用；文件保留在原处。</translation>
+    </message>
+</context>
+<context>
+    <name>DownloadMeter</name>
+    <message>
+        <source>Downloads</source>
+        <translation>下载</translation>
+    </message>
+    <message>
+        <source>Downloading {count}: %p%</source>
+        <translation>正在下载 {count} 个：%p%</translation>
     </message>
 </context>
 <context>
@@ -1175,59 +1205,7 @@
     </message>
 </context>
 <context>
-    <name>MainWindow</name>
-    <message>
-        <source>Hearth</source>
-        <translation>Hearth</translation>
-    </message>
-    <message>
-        <source>Model</source>
-        <translation>模型</translation>
-    </message>
-    <message>
-        <source>The model that answers</source>
-        <translation>回答问题的模型</translation>
-    </message>
-    <message>
-        <source>Starting the engine…</source>
-        <translation>正在启动引擎…</translation>
-    </message>
-    <message>
-        <source>Backend</source>
-        <translation>后端</translation>
-    </message>
-    <message>
-        <source>Loaded model</source>
-        <translation>已加载的模型</translation>
-    </message>
-    <message>
-        <source>Speed of the last answer</source>
-        <translation>上一个回答的速度</translation>
-    </message>
-    <message>
-        <source>Context used</source>
-        <translation>已用上下文</translation>
-    </message>
-    <message>
-        <source>How much of the model&apos;s context the chat uses</source>
-        <translation>聊天占用了模型上下文的多少</translation>
-    </message>
-    <message>
-        <source>&amp;Model:</source>
-        <translation>模型(&amp;M)：</translation>
-    </message>
-    <message>
-        <source>Memory used</source>
-        <translation>内存占用</translation>
-    </message>
-    <message>
-        <source>Downloads</source>
-        <translation>下载</translation>
-    </message>
-    <message>
-        <source>Memory used by Hearth and its engine</source>
-        <translation>Hearth 及其引擎占用的内存</translation>
-    </message>
+    <name>MainMenus</name>
     <message>
         <source>&amp;File</source>
         <translation>文件(&amp;F)</translation>
@@ -1300,21 +1278,16 @@
         <source>&amp;About Hearth</source>
         <translation>关于 Hearth(&amp;A)</translation>
     </message>
+</context>
+<context>
+    <name>MainWindow</name>
+    <message>
+        <source>Hearth</source>
+        <translation>Hearth</translation>
+    </message>
     <message>
         <source>Conversations are not being saved. {reason}</source>
         <translation>对话没有被保存。{reason}</translation>
-    </message>
-    <message>
-        <source>{name} (starter)</source>
-        <translation>{name}（入门模型）</translation>
-    </message>
-    <message>
-        <source>{name} (damaged)</source>
-        <translation>{name}（已损坏）</translation>
-    </message>
-    <message>
-        <source>No model</source>
-        <translation>没有模型</translation>
     </message>
     <message>
         <source>No model is installed. Reinstall Hearth, or add a GGUF model to {folder}.</source>
@@ -1323,14 +1296,6 @@
     <message>
         <source>Could not load {name}: {reason}</source>
         <translation>无法加载 {name}：{reason}</translation>
-    </message>
-    <message>
-        <source>Loading {name}…</source>
-        <translation>正在加载 {name}…</translation>
-    </message>
-    <message>
-        <source>No model loaded</source>
-        <translation>未加载模型</translation>
     </message>
     <message>
         <source>Could not save the settings: {reason}</source>
@@ -1345,28 +1310,23 @@
         <translation>请先停止当前回答，再打开其他对话。</translation>
     </message>
     <message>
-        <source>{rate:.1f} tokens/s</source>
-        <translation>{rate:.1f} token/秒</translation>
-    </message>
-    <message>
-        <source>{used} / {n_ctx} tokens</source>
-        <translation>{used} / {n_ctx} token</translation>
-    </message>
-    <message>
-        <source>%v / %m tokens</source>
-        <translation>%v / %m token</translation>
-    </message>
-    <message>
         <source>Could not save the chat options: {reason}</source>
         <translation>无法保存聊天选项：{reason}</translation>
     </message>
     <message>
-        <source>Downloading {count}: %p%</source>
-        <translation>正在下载 {count} 个：%p%</translation>
-    </message>
-    <message>
         <source>Downloaded and verified {name}</source>
         <translation>已下载并校验 {name}</translation>
+    </message>
+</context>
+<context>
+    <name>MemoryLabel</name>
+    <message>
+        <source>Memory used</source>
+        <translation>内存占用</translation>
+    </message>
+    <message>
+        <source>Memory used by Hearth and its engine</source>
+        <translation>Hearth 及其引擎占用的内存</translation>
     </message>
     <message>
         <source>Memory {total}</source>
@@ -1375,10 +1335,6 @@
     <message>
         <source>Hearth {app} · engine {engine}</source>
         <translation>Hearth {app} · 引擎 {engine}</translation>
-    </message>
-    <message>
-        <source>Restarting the engine…</source>
-        <translation>正在重启引擎…</translation>
     </message>
 </context>
 <context>
@@ -1397,19 +1353,37 @@
     </message>
 </context>
 <context>
+    <name>ModelLabel</name>
+    <message>
+        <source>Loaded model</source>
+        <translation>已加载的模型</translation>
+    </message>
+</context>
+<context>
+    <name>ModelPicker</name>
+    <message>
+        <source>Model</source>
+        <translation>模型</translation>
+    </message>
+    <message>
+        <source>&amp;Model:</source>
+        <translation>模型(&amp;M)：</translation>
+    </message>
+    <message>
+        <source>The model that answers</source>
+        <translation>回答问题的模型</translation>
+    </message>
+    <message>
+        <source>{name} (starter)</source>
+        <translation>{name}（入门模型）</translation>
+    </message>
+    <message>
+        <source>{name} (damaged)</source>
+        <translation>{name}（已损坏）</translation>
+    </message>
+</context>
+<context>
     <name>ModelsDialog</name>
-    <message>
-        <source>Fits on GPU</source>
-        <translation>可完全放入 GPU</translation>
-    </message>
-    <message>
-        <source>Fits in memory</source>
-        <translation>可放入内存</translation>
-    </message>
-    <message>
-        <source>Too large</source>
-        <translation>太大</translation>
-    </message>
     <message>
         <source>Models</source>
         <translation>模型</translation>
@@ -1428,10 +1402,388 @@
     </message>
 </context>
 <context>
+    <name>Notices</name>
+    <message>
+        <source>; </source>
+        <translation>；</translation>
+    </message>
+    <message>
+        <source>{n_threads} threads</source>
+        <translation>{n_threads} 个线程</translation>
+    </message>
+    <message>
+        <source>{n_threads} thread</source>
+        <translation>{n_threads} 个线程</translation>
+    </message>
+    <message>
+        <source>{n_threads} threads ({simd})</source>
+        <translation>{n_threads} 个线程（{simd}）</translation>
+    </message>
+    <message>
+        <source>{n_threads} thread ({simd})</source>
+        <translation>{n_threads} 个线程（{simd}）</translation>
+    </message>
+    <message>
+        <source>llama.cpp is not installed</source>
+        <translation>未安装 llama.cpp</translation>
+    </message>
+    <message>
+        <source>llama.cpp was built without GPU support</source>
+        <translation>llama.cpp 构建时未启用 GPU 支持</translation>
+    </message>
+    <message>
+        <source>{size} free VRAM</source>
+        <translation>{size} 可用显存</translation>
+    </message>
+    <message>
+        <source>{size} free GPU memory</source>
+        <translation>{size} 可用 GPU 内存</translation>
+    </message>
+    <message>
+        <source>all</source>
+        <translation>全部</translation>
+    </message>
+    <message>
+        <source>CPU via PyTorch: GPU offload is turned off in Settings; {cpu}</source>
+        <translation>CPU（通过 PyTorch）：“设置”中关闭了 GPU 卸载；{cpu}</translation>
+    </message>
+    <message>
+        <source>CUDA via PyTorch: {gpu} (set in Settings)</source>
+        <translation>CUDA（通过 PyTorch）：{gpu}（在“设置”中指定）</translation>
+    </message>
+    <message>
+        <source>CUDA via PyTorch: {why}, so the PyTorch backend uses your {gpu}</source>
+        <translation>CUDA（通过 PyTorch）：{why}，因此由 PyTorch 后端使用你的 {gpu}</translation>
+    </message>
+    <message>
+        <source>MPS via PyTorch: {gpu} (set in Settings)</source>
+        <translation>MPS（通过 PyTorch）：{gpu}（在“设置”中指定）</translation>
+    </message>
+    <message>
+        <source>MPS via PyTorch: {why}, so the PyTorch backend uses your {gpu} GPU</source>
+        <translation>MPS（通过 PyTorch）：{why}，因此由 PyTorch 后端使用你的 {gpu} GPU</translation>
+    </message>
+    <message>
+        <source>CPU via PyTorch: PyTorch cannot use a GPU here; {cpu}</source>
+        <translation>CPU（通过 PyTorch）：PyTorch 在这台电脑上无法使用 GPU；{cpu}</translation>
+    </message>
+    <message>
+        <source>{reason} (PyTorch is not installed, so llama.cpp is used)</source>
+        <translation>{reason}（未安装 PyTorch，因此使用 llama.cpp）</translation>
+    </message>
+    <message>
+        <source>CPU: the PyTorch backend could not load this model; llama.cpp runs it</source>
+        <translation>CPU：PyTorch 后端无法加载此模型，改由 llama.cpp 运行</translation>
+    </message>
+    <message>
+        <source>{reason} — {memory}</source>
+        <translation>{reason}（{memory}）</translation>
+    </message>
+    <message>
+        <source>{weights} of {format} weights + {kv} KV cache on {device}</source>
+        <translation>{format} 权重 {weights} + KV 缓存 {kv}，位于 {device}</translation>
+    </message>
+    <message>
+        <source>CPU: llama.cpp is not installed; {cpu}</source>
+        <translation>CPU：未安装 llama.cpp；{cpu}</translation>
+    </message>
+    <message>
+        <source>CPU: GPU offload is turned off in Settings; {cpu}</source>
+        <translation>CPU：“设置”中关闭了 GPU 卸载；{cpu}</translation>
+    </message>
+    <message>
+        <source>CPU: GPU offload is set to 0 layers in Settings; {cpu}</source>
+        <translation>CPU：“设置”中的 GPU 卸载设为 0 层；{cpu}</translation>
+    </message>
+    <message>
+        <source>CPU: no supported GPU found; {cpu}</source>
+        <translation>CPU：未找到受支持的 GPU；{cpu}</translation>
+    </message>
+    <message>
+        <source>CPU: llama.cpp was built with {backend} but cannot use your {gpu} (check the NVIDIA driver); {cpu}</source>
+        <translation>CPU：llama.cpp 以 {backend} 构建，却无法使用你的 {gpu}（请检查 NVIDIA 驱动）；{cpu}</translation>
+    </message>
+    <message>
+        <source>CPU: llama.cpp was built with {backend} but cannot use your {gpu} (check the GPU driver); {cpu}</source>
+        <translation>CPU：llama.cpp 以 {backend} 构建，却无法使用你的 {gpu}（请检查 GPU 驱动）；{cpu}</translation>
+    </message>
+    <message>
+        <source>CPU: llama.cpp was built without GPU support; reinstall it with {command} to use your {gpu}</source>
+        <translation>CPU：llama.cpp 构建时未启用 GPU 支持；要使用你的 {gpu}，请用以下命令重新安装：{command}</translation>
+    </message>
+    <message>
+        <source>CPU: llama.cpp was built with {backend}, but Hearth cannot measure that GPU&apos;s memory; set GPU offload to a number of layers in Settings to use it; {cpu}</source>
+        <translation>CPU：llama.cpp 以 {backend} 构建，但 Hearth 无法测量该 GPU 的显存；要使用它，请在“设置”中把 GPU 卸载设为具体层数；{cpu}</translation>
+    </message>
+    <message>
+        <source>CPU: the model does not fit in the {free} on {gpu}; {cpu}</source>
+        <translation>CPU：{gpu} 上的 {free} 放不下此模型；{cpu}</translation>
+    </message>
+    <message>
+        <source>{backend}: {layers} layers on GPU (set in Settings)</source>
+        <translation>{backend}：{layers} 层在 GPU 上（在“设置”中指定）</translation>
+    </message>
+    <message>
+        <source>{backend}: {gpu}, {layers} layers on GPU (set in Settings)</source>
+        <translation>{backend}：{gpu}，{layers} 层在 GPU 上（在“设置”中指定）</translation>
+    </message>
+    <message>
+        <source>{backend}: {gpu}, all layers on GPU</source>
+        <translation>{backend}：{gpu}，全部层都在 GPU 上</translation>
+    </message>
+    <message>
+        <source>{backend}: {gpu}, {total}/{total} layers on GPU</source>
+        <translation>{backend}：{gpu}，{total}/{total} 层在 GPU 上</translation>
+    </message>
+    <message>
+        <source>{backend}: {gpu}, {layers}/{total} layers on GPU ({free}; the rest runs on the CPU)</source>
+        <translation>{backend}：{gpu}，{layers}/{total} 层在 GPU 上（{free}；其余在 CPU 上运行）</translation>
+    </message>
+    <message>
+        <source>The context size {wanted:,} is larger than the {trained:,} tokens this model was trained for; using {trained:,}.</source>
+        <translation>上下文大小 {wanted:,} 超过了此模型训练时的 {trained:,} 个 token；改用 {trained:,}。</translation>
+    </message>
+    <message>
+        <source>The context size {wanted:,} needs about {needed} with this model, but only {free} of memory is free; using {fitted:,}.</source>
+        <translation>此模型在上下文大小 {wanted:,} 下约需 {needed}，但可用内存只有 {free}；改用 {fitted:,}。</translation>
+    </message>
+    <message>
+        <source>{threads:,} threads is more than the {cores} logical cores of this computer; using {cores}.</source>
+        <translation>{threads:,} 个线程超过了这台电脑的 {cores} 个逻辑核心；改用 {cores} 个。</translation>
+    </message>
+    <message>
+        <source>GPU offload {value} in Settings is not &apos;auto&apos;, &apos;off&apos; or a number of layers; using &apos;auto&apos;.</source>
+        <translation>“设置”中的 GPU 卸载值 {value} 不是 &apos;auto&apos;、&apos;off&apos; 或层数；改用 &apos;auto&apos;。</translation>
+    </message>
+    <message>
+        <source>Backend {value} in Settings is not &apos;auto&apos;, &apos;llamacpp&apos; or &apos;torch&apos;; using &apos;auto&apos;.</source>
+        <translation>“设置”中的后端 {value} 不是 &apos;auto&apos;、&apos;llamacpp&apos; 或 &apos;torch&apos;；改用 &apos;auto&apos;。</translation>
+    </message>
+    <message>
+        <source>The PyTorch backend is chosen in Settings, but PyTorch is not installed; using llama.cpp instead.</source>
+        <translation>“设置”中选择了 PyTorch 后端，但未安装 PyTorch；改用 llama.cpp。</translation>
+    </message>
+    <message>
+        <source>This model needs about {needed} but only {free} of memory is free; it may not load or may be very slow.</source>
+        <translation>此模型约需 {needed}，但可用内存只有 {free}；它可能无法加载，或运行得很慢。</translation>
+    </message>
+    <message>
+        <source>llama.cpp (llama-cpp-python) could not be loaded; reinstall it with {command}.</source>
+        <translation>无法加载 llama.cpp（llama-cpp-python）；请用以下命令重新安装：{command}。</translation>
+    </message>
+    <message>
+        <source>llama.cpp (llama-cpp-python) could not be loaded ({error}); reinstall it with {command}.</source>
+        <translation>无法加载 llama.cpp（llama-cpp-python）：{error}；请用以下命令重新安装：{command}。</translation>
+    </message>
+    <message>
+        <source>GPU offload is set to {layers} layers in Settings, but llama.cpp cannot use a GPU here; running on the CPU.</source>
+        <translation>“设置”中的 GPU 卸载设为 {layers} 层，但 llama.cpp 在这台电脑上无法使用 GPU；改在 CPU 上运行。</translation>
+    </message>
+    <message>
+        <source>GPU offload is set to {layers} layers in Settings, but only about {fits} fit in {free}; if loading fails, lower GPU offload in Settings.</source>
+        <translation>“设置”中的 GPU 卸载设为 {layers} 层，但 {free} 只能放下约 {fits} 层；如果加载失败，请在“设置”中调低 GPU 卸载。</translation>
+    </message>
+    <message>
+        <source>The PyTorch backend does not run {architecture} models (it runs {supported}); llama.cpp runs this one.</source>
+        <translation>PyTorch 后端不能运行 {architecture} 模型（它只支持 {supported}）；此模型由 llama.cpp 运行。</translation>
+    </message>
+    <message>
+        <source>PyTorch weight format {value} is not one of {formats}; using &apos;auto&apos;.</source>
+        <translation>PyTorch 权重格式 {value} 不在 {formats} 之中；改用 &apos;auto&apos;。</translation>
+    </message>
+    <message>
+        <source>The GPU could not take this model ({error}); it runs on the CPU.</source>
+        <translation>GPU 无法容纳此模型（{error}）；改在 CPU 上运行。</translation>
+    </message>
+    <message>
+        <source>PyTorch could not be imported ({error}); llama.cpp runs this model on the CPU. Install it with {command}.</source>
+        <translation>无法导入 PyTorch（{error}）；此模型由 llama.cpp 在 CPU 上运行。可用以下命令安装：{command}。</translation>
+    </message>
+    <message>
+        <source>The PyTorch backend could not load this model ({error}); llama.cpp runs it on the CPU.</source>
+        <translation>PyTorch 后端无法加载此模型（{error}）；改由 llama.cpp 在 CPU 上运行。</translation>
+    </message>
+    <message>
+        <source>This model has no chat template; Hearth uses its plain fallback format.</source>
+        <translation>此模型没有聊天模板；Hearth 使用简单的后备格式。</translation>
+    </message>
+    <message>
+        <source>{detail} and uses its plain chat format instead.</source>
+        <translation>Hearth 拒绝了模型的聊天模板，改用简单聊天格式（{detail}）。</translation>
+    </message>
+    <message>
+        <source>The model&apos;s chat template was refused ({error}); Hearth uses its plain chat format instead.</source>
+        <translation>模型的聊天模板被拒绝（{error}）；Hearth 改用简单聊天格式。</translation>
+    </message>
+    <message>
+        <source>{detail} and uses its plain chat format for this model from now on. Send your message again.</source>
+        <translation>Hearth 拒绝了模型的聊天模板，此后对该模型改用简单聊天格式（{detail}）。请重新发送消息。</translation>
+    </message>
+    <message>
+        <source>Fits on GPU</source>
+        <translation>可完全放入 GPU</translation>
+    </message>
+    <message>
+        <source>Fits in memory</source>
+        <translation>可放入内存</translation>
+    </message>
+    <message>
+        <source>Too large</source>
+        <translation>太大</translation>
+    </message>
+    <message>
+        <source>Hearth&apos;s settings file could not be read ({problem}), so the default settings are used, with offline mode on: turn it off in Settings to allow downloads.{kept}</source>
+        <translation>无法读取 Hearth 的设置文件（{problem}），因此使用默认设置，并开启离线模式：如需下载，请在“设置”中关闭离线模式。{kept}</translation>
+    </message>
+    <message>
+        <source>Some settings were invalid and were reset: {problems}. Check them in Settings.{kept}</source>
+        <translation>部分设置无效，已重置：{problems}。请在“设置”中检查。{kept}</translation>
+    </message>
+    <message>
+        <source> The file as it was is kept as {path}.</source>
+        <translation>原文件保存为 {path}。</translation>
+    </message>
+    <message>
+        <source>{name} = {value} {requirement}; {instead}</source>
+        <translation>{name} = {value}：{requirement}，{instead}</translation>
+    </message>
+    <message>
+        <source>using the default, {default}</source>
+        <translation>改用默认值 {default}</translation>
+    </message>
+    <message>
+        <source>keeping offline mode on</source>
+        <translation>保持离线模式开启</translation>
+    </message>
+    <message>
+        <source>read as version 1</source>
+        <translation>按版本 1 读取</translation>
+    </message>
+    <message>
+        <source>must be a whole number</source>
+        <translation>必须是整数</translation>
+    </message>
+    <message>
+        <source>must be one of {choices}</source>
+        <translation>必须是以下之一：{choices}</translation>
+    </message>
+    <message>
+        <source>must be a string</source>
+        <translation>必须是字符串</translation>
+    </message>
+    <message>
+        <source>must be &apos;auto&apos;, &apos;off&apos; or a number of layers</source>
+        <translation>必须是 &apos;auto&apos;、&apos;off&apos; 或层数</translation>
+    </message>
+    <message>
+        <source>must be a number of layers from -1 (all) to {most}</source>
+        <translation>必须是 -1（全部）到 {most} 之间的层数</translation>
+    </message>
+    <message>
+        <source>must be 0 (automatic) or a whole number of tokens from {least:,} to {most:,}</source>
+        <translation>必须为 0（自动），或 {least:,} 到 {most:,} 之间的 token 数</translation>
+    </message>
+    <message>
+        <source>must be 0 (automatic) to {most} (the logical cores of this computer)</source>
+        <translation>必须为 0（自动）到 {most}（这台电脑的逻辑核心数）</translation>
+    </message>
+    <message>
+        <source>must be true or false</source>
+        <translation>必须是 true 或 false</translation>
+    </message>
+    <message>
+        <source>must be at most {most:,} characters, with no NUL character</source>
+        <translation>最多 {most:,} 个字符，且不能含 NUL 字符</translation>
+    </message>
+    <message>
+        <source>must be 1 to {most}</source>
+        <translation>必须为 1 到 {most}</translation>
+    </message>
+    <message>
+        <source>must be an object</source>
+        <translation>必须是对象</translation>
+    </message>
+    <message>
+        <source>Showing the first {shown} of {found:,} GGUF models in {repo}.</source>
+        <translation>只显示 {repo} 中 {found:,} 个 GGUF 模型的前 {shown} 个。</translation>
+    </message>
+    <message>
+        <source>Only the first {read:,} files of {repo} were read ({reason}); look for a file by its exact name on the hub&apos;s website.</source>
+        <translation>只读取了 {repo} 的前 {read:,} 个文件（{reason}）；请在 Hugging Face 网站上按确切文件名查找。</translation>
+    </message>
+    <message>
+        <source>Hearth reads at most {limit:,} files of a listing</source>
+        <translation>Hearth 每个列表最多读取 {limit:,} 个文件</translation>
+    </message>
+    <message>
+        <source>the rest could not be read</source>
+        <translation>其余部分无法读取</translation>
+    </message>
+    <message>
+        <source>its next page is on another host</source>
+        <translation>下一页位于另一台主机上</translation>
+    </message>
+    <message>
+        <source>The history database {path} is a folder, not a file. Move or rename that folder, and Hearth starts a new database.</source>
+        <translation>历史数据库 {path} 是一个文件夹，而不是文件。请移走或重命名该文件夹，Hearth 会新建一个数据库。</translation>
+    </message>
+    <message>
+        <source>The history database {path} was written by a newer Hearth (schema {version}; this one knows {known}). Run the newer Hearth, or update this one.</source>
+        <translation>历史数据库 {path} 由更新版本的 Hearth 写入（架构版本 {version}；本版本只支持到 {known}）。请运行较新的 Hearth，或更新当前版本。</translation>
+    </message>
+    <message>
+        <source>The history database {path} cannot be used: it is damaged or is not a database ({detail}). Move it aside, and Hearth starts a new one.</source>
+        <translation>历史数据库 {path} 无法使用：它已损坏或不是数据库（{detail}）。请把它移到别处，Hearth 会新建一个。</translation>
+    </message>
+    <message>
+        <source>The history database {path} is in use by another program ({detail}). Close that program (or the other Hearth using this folder), then restart Hearth.</source>
+        <translation>历史数据库 {path} 正被另一个程序使用（{detail}）。请关闭该程序（或使用此文件夹的另一个 Hearth），然后重启 Hearth。</translation>
+    </message>
+    <message>
+        <source>The disk that holds the history database {path} is full. Free some space, then restart Hearth.</source>
+        <translation>存放历史数据库 {path} 的磁盘已满。请释放一些空间，然后重启 Hearth。</translation>
+    </message>
+    <message>
+        <source>Hearth cannot write to its history database {path} ({detail}). Make the file and its folder writable by you (check their owner and permissions, and that the disk is not mounted read-only), then restart Hearth.</source>
+        <translation>Hearth 无法写入其历史数据库 {path}（{detail}）。请让你对该文件及其文件夹有写权限（检查所有者和权限，并确认磁盘不是以只读方式挂载），然后重启 Hearth。</translation>
+    </message>
+    <message>
+        <source>Hearth cannot read or write its history database {path} ({detail}). Check the disk, then restart Hearth.</source>
+        <translation>Hearth 无法读写其历史数据库 {path}（{detail}）。请检查磁盘，然后重启 Hearth。</translation>
+    </message>
+</context>
+<context>
     <name>Pane</name>
     <message>
         <source>Could not save to the history database: {reason}</source>
         <translation>无法保存到历史数据库：{reason}</translation>
+    </message>
+</context>
+<context>
+    <name>PlanLabel</name>
+    <message>
+        <source>Starting the engine…</source>
+        <translation>正在启动引擎…</translation>
+    </message>
+    <message>
+        <source>Backend</source>
+        <translation>后端</translation>
+    </message>
+    <message>
+        <source>Loading {name}…</source>
+        <translation>正在加载 {name}…</translation>
+    </message>
+    <message>
+        <source>Restarting the engine…</source>
+        <translation>正在重启引擎…</translation>
+    </message>
+    <message>
+        <source>No model loaded</source>
+        <translation>未加载模型</translation>
+    </message>
+    <message>
+        <source>No model</source>
+        <translation>没有模型</translation>
     </message>
 </context>
 <context>
@@ -1746,6 +2098,17 @@
     <message>
         <source>Exported to {path}</source>
         <translation>已导出到 {path}</translation>
+    </message>
+</context>
+<context>
+    <name>SpeedLabel</name>
+    <message>
+        <source>Speed of the last answer</source>
+        <translation>上一个回答的速度</translation>
+    </message>
+    <message>
+        <source>{rate:.1f} tokens/s</source>
+        <translation>{rate:.1f} token/秒</translation>
     </message>
 </context>
 <context>

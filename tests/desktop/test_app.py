@@ -57,12 +57,12 @@ def test_window_appears_before_the_model_loads_then_shows_the_plan(
 
     info = client.model
     assert info is not None and info.model_id == STARTER_ID
-    assert window.plan_label.text() == info.plan_reason
-    assert window.plan_label.text().startswith(("CPU:", "CUDA:", "Metal:"))
-    assert window.model_label.text() == "SmolLM2-135M-Instruct.Q4_1"
-    assert "(starter)" in window.model_combo.currentText()
-    assert window.model_combo.currentData() == STARTER_ID
-    assert window.context_meter.text() == f"0 / {info.n_ctx} tokens"
+    assert window.status_bar.plan.text() == info.plan_reason
+    assert window.status_bar.plan.text().startswith(("CPU:", "CUDA:", "Metal:"))
+    assert window.status_bar.model.text() == "SmolLM2-135M-Instruct.Q4_1"
+    assert "(starter)" in window.model_picker.combo.currentText()
+    assert window.model_picker.combo.currentData() == STARTER_ID
+    assert window.status_bar.context.text() == f"0 / {info.n_ctx} tokens"
     # Saved off the Qt thread, just after the model is ready.
     qtbot.waitUntil(lambda: load_settings(get_paths()).last_model == STARTER_ID)
 
@@ -112,7 +112,7 @@ def test_enter_streams_an_answer_with_its_stats(
     assert chat.generating
     assert not chat.send_button.isEnabled()
     assert chat.stop_button.isEnabled()
-    assert not window.model_combo.isEnabled()
+    assert not window.model_picker.combo.isEnabled()
     assert chat.input.toPlainText() == ""
 
     qtbot.waitUntil(lambda: not chat.generating, timeout=ANSWER_TIMEOUT_MS)
@@ -127,19 +127,19 @@ def test_enter_streams_an_answer_with_its_stats(
     assert "Name a colour." in shown
     assert result.text.strip().split()[0] in shown
     assert re.search(r"TTFT \d+\.\d\d s · \d+\.\d tokens/s · \d+ tokens · ", shown)
-    assert re.fullmatch(r"\d+\.\d tokens/s", window.speed_label.text())
-    assert window.model_combo.isEnabled()
+    assert re.fullmatch(r"\d+\.\d tokens/s", window.status_bar.speed.text())
+    assert window.model_picker.combo.isEnabled()
 
     # The context meter counts the whole conversation once the answer is in.
-    qtbot.waitUntil(lambda: window.context_meter.value() > 0, timeout=ANSWER_TIMEOUT_MS)
-    assert re.fullmatch(r"\d+ / 4096 tokens", window.context_meter.text())
+    qtbot.waitUntil(lambda: window.status_bar.context.value() > 0, timeout=ANSWER_TIMEOUT_MS)
+    assert re.fullmatch(r"\d+ / 4096 tokens", window.status_bar.context.text())
 
     # Ctrl+N starts a new chat.
     window.activateWindow()
     qtbot.keyClick(chat.input, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
     qtbot.waitUntil(lambda: chat.messages == [])
     assert chat.transcript.toPlainText() == ""
-    qtbot.waitUntil(lambda: window.context_meter.text() == "0 / 4096 tokens")
+    qtbot.waitUntil(lambda: window.status_bar.context.text() == "0 / 4096 tokens")
 
 
 def test_stop_ends_a_long_answer_as_cancelled(qtbot: QtBot, window: MainWindow) -> None:
@@ -215,17 +215,17 @@ def test_failed_load_explains_and_keeps_the_previous_model(
     win.show()
     win.start()
     wait_for_model(qtbot, win)
-    assert win.model_combo.count() == 2
-    index = win.model_combo.findData("test/broken-GGUF/broken")
+    assert win.model_picker.combo.count() == 2
+    index = win.model_picker.combo.findData("test/broken-GGUF/broken")
     assert index >= 0
 
     with qtbot.waitSignal(win.model_load_failed, timeout=LOAD_TIMEOUT_MS):
-        win.model_combo.setCurrentIndex(index)
-        win.model_combo.activated.emit(index)
+        win.model_picker.combo.setCurrentIndex(index)
+        win.model_picker.combo.activated.emit(index)
 
     assert win.message_bar.isVisible()
     assert "Could not load broken" in win.message_bar.text()
-    assert win.model_combo.currentData() == STARTER_ID
+    assert win.model_picker.combo.currentData() == STARTER_ID
     assert client.model is not None and client.model.model_id == STARTER_ID
     wait_for_model(qtbot, win)
 

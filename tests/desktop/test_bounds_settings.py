@@ -69,7 +69,7 @@ def test_the_window_shows_what_was_repaired_in_the_settings(
     )
     loaded = read_settings(paths)
     assert loaded.settings.theme == "dark" and loaded.settings.threads == 0
-    window = MainWindow(client, paths, settings=loaded.settings, settings_notice=loaded.message)
+    window = MainWindow(client, paths, settings=loaded.settings, settings_notice=loaded.notice)
     try:
         window.show()
         window.start()
@@ -95,7 +95,7 @@ def test_a_repaired_settings_file_and_an_unusable_history_are_both_said(
     paths.settings_file.write_text(json.dumps({"version": 2, "threads": 100_000}), "utf-8")
     paths.database.mkdir(parents=True)  # a folder where the database should be
     loaded = read_settings(paths)
-    window = MainWindow(client, paths, settings=loaded.settings, settings_notice=loaded.message)
+    window = MainWindow(client, paths, settings=loaded.settings, settings_notice=loaded.notice)
     try:
         window.show()
         window.start()

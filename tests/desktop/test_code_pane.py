@@ -19,6 +19,7 @@ from desktop.panes.code import CodePane
 from desktop.window.main_window import CODE, MainWindow
 from engine.data.config import get_paths
 from engine.data.history import History
+from engine.notices import Notice, NoticeCode
 from engine.runtime.client import EngineClient
 from engine.tasks.code import CodeRequest, CodeResult, result_of
 from engine.types import GenerationStats, ModelInfo, SamplingParams
@@ -90,7 +91,9 @@ def model_info(path: Path) -> ModelInfo:
         device="cpu",
         n_gpu_layers=0,
         n_threads=2,
-        plan_reason="CPU",
+        plan_notice=Notice(
+            NoticeCode.CPU_NO_GPU, {"cpu": Notice(NoticeCode.THREADS, {"n_threads": 2})}
+        ),
         chat_template="gguf",
     )
 

@@ -44,18 +44,18 @@ def test_import_load_and_forget_a_model(
     assert imported.startswith("imported/")
     copies = [
         p
-        for p in window._store().models_dir.rglob("*.gguf")
+        for p in window.model_loader.store().models_dir.rglob("*.gguf")
         if p.stat().st_ino == mine.stat().st_ino
     ]
     assert copies == []
-    qtbot.waitUntil(lambda: window.model_combo.findData(imported) >= 0)
+    qtbot.waitUntil(lambda: window.model_picker.combo.findData(imported) >= 0)
 
     # Load it from the dialog (Enter on the row).
     installed.select(imported)
     with qtbot.waitSignal(window.model_loaded, timeout=LOAD_TIMEOUT_MS) as loaded:
         qtbot.mouseClick(installed.load_button, Qt.MouseButton.LeftButton)
     assert loaded.args[0].model_id == imported
-    assert window.model_combo.currentData() == imported
+    assert window.model_picker.combo.currentData() == imported
 
     # Forget it: gone from the list, the file untouched.
     assert run_async(installed.remove(imported))
@@ -138,7 +138,7 @@ def test_search_the_hub_check_fit_download_and_use_it(
     assert "done" in dialog.downloads.table.item(0, 2).text()
     model_id = f"{REPO}/{FILE.removesuffix('.gguf')}"
     qtbot.waitUntil(lambda: model_id in dialog.installed.model_ids(), timeout=20000)
-    qtbot.waitUntil(lambda: window.model_combo.findData(model_id) >= 0, timeout=20000)
+    qtbot.waitUntil(lambda: window.model_picker.combo.findData(model_id) >= 0, timeout=20000)
     assert "Downloaded and verified" in window.statusBar().currentMessage()
 
 

@@ -28,7 +28,7 @@ def visible_texts(window: MainWindow) -> str:
             chat.stop_button.text(),
             chat.new_chat_button.text(),
             chat.input.placeholderText(),
-            window.model_title.text(),
+            window.model_picker.title.text(),
         ]
     )
 
@@ -110,7 +110,7 @@ def test_every_control_is_reachable_by_keyboard_and_named(qtbot: QtBot, window: 
         chat.options_button,
         window.sidebar.panes,
         window.sidebar.search,
-        window.model_combo,
+        window.model_picker.combo,
     ]
     for control in wanted:
         assert control in seen, control.objectName() or type(control).__name__

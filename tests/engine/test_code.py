@@ -14,6 +14,7 @@ import pytest
 
 from engine.data.history import History
 from engine.errors import ContextOverflow, EngineError
+from engine.notices import Notice, NoticeCode
 from engine.runtime.client import EngineClient
 from engine.tasks.code import (
     TASKS,
@@ -287,8 +288,9 @@ def test_trim_overlap_drops_the_repeated_text_after_the_cursor() -> None:
 
 
 def info(model_id: str, path: str = "/m/model.gguf", *, fim: bool = False) -> ModelInfo:
+    plan = Notice(NoticeCode.CPU_NO_GPU, {"cpu": Notice(NoticeCode.THREADS, {"n_threads": 2})})
     return ModelInfo(
-        model_id, path, "llama", 4096, 8192, "llamacpp", "cpu", 0, 2, "", "gguf", fim=fim
+        model_id, path, "llama", 4096, 8192, "llamacpp", "cpu", 0, 2, plan, "gguf", fim=fim
     )
 
 

@@ -22,6 +22,7 @@ torch = pytest.importorskip("torch", reason="pip install torch==2.13.0 (the CPU 
 
 from engine.errors import ModelLoadError  # noqa: E402
 from engine.models.gguf_info import read_gguf_info  # noqa: E402
+from engine.notices import Notice  # noqa: E402
 from engine.runtime.backends.base import BackendLoadParams  # noqa: E402
 from engine.runtime.backends.llamacpp import LlamaCppBackend  # noqa: E402
 from engine.runtime.backends.torch_llama import TorchLlamaBackend, load_model  # noqa: E402
@@ -363,10 +364,12 @@ def test_plan_sends_supported_models_to_torch_and_others_to_llama_cpp(
     request = plan_load(resolve_model(smollm2), hello, backend="torch", torch_weights="int8")
     assert (request["backend"], request["device"]) == ("torch", "cpu")
     assert request["torch_weights"] == "int8"
-    assert request["plan_reason"].startswith("CPU via PyTorch")
+    # The request carries the plan's notices as {"code", "params"}.
+    assert str(Notice.from_dict(request["plan_reason"])).startswith("CPU via PyTorch")
     other = plan_load(resolve_model(gemma), hello, backend="torch")
     assert other["backend"] == "llamacpp"
-    assert any("does not run gemma3 models" in w for w in other["warnings"])
+    warnings = [str(Notice.from_dict(w)) for w in other["warnings"]]
+    assert any("does not run gemma3 models" in w for w in warnings)
     auto = plan_load(resolve_model(smollm2), hello)  # no GPU here: llama.cpp on the CPU
     assert (auto["backend"], auto["device"]) == ("llamacpp", "cpu")
 

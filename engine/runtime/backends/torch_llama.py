@@ -44,6 +44,7 @@ from engine.errors import Cancelled, EngineError, ModelFileError, ModelLoadError
 from engine.models.gguf_info import GGUFInfo, TensorInfo, read_gguf_info
 from engine.models.hardware import format_bytes
 from engine.models.plan import TORCH_ARCHITECTURES, TORCH_WEIGHT_FORMATS
+from engine.notices import Notice, NoticeCode
 from engine.runtime.backends.base import BackendLoadParams, LoadedModelFacts, RawGeneration
 from engine.runtime.backends.dequant import dequantize
 from engine.runtime.textstream import TextAssembler
@@ -727,7 +728,8 @@ class TorchLlamaBackend:
         self._vocab: LlamaVocab | None = None
         self._cached: list[int] = []
         self._n_batch = 512
-        self.memory_text = ""
+        #: What the loaded weights and KV cache take, for the plan's reason.
+        self.memory_notice: Notice | None = None
 
     # -- loading -----------------------------------------------------------------
 
@@ -771,9 +773,14 @@ class TorchLlamaBackend:
         self._n_batch = max(1, min(params.n_batch, n_ctx))
         self._cached = []
         fmt = "int8" if self._weights == "int8" else str(model.dtype).removeprefix("torch.")
-        self.memory_text = (
-            f"{format_bytes(model.weight_bytes)} of {fmt} weights + "
-            f"{format_bytes(model.kv_bytes)} KV cache on {device.type}"
+        self.memory_notice = Notice(
+            NoticeCode.TORCH_MEMORY,
+            {
+                "weights": format_bytes(model.weight_bytes),
+                "format": fmt,
+                "kv": format_bytes(model.kv_bytes),
+                "device": device.type,
+            },
         )
         log.info(
             "Loaded %s with PyTorch in %.1f s: %s",
@@ -783,6 +790,11 @@ class TorchLlamaBackend:
         )
         on_gpu = device.type != "cpu"
         return vocab.facts(n_ctx, n_ctx_train, config.n_layer + 1 if on_gpu else 0)
+
+    @property
+    def memory_text(self) -> str:
+        """What the loaded weights and KV cache take, in English ("" before a load)."""
+        return str(self.memory_notice) if self.memory_notice is not None else ""
 
     @property
     def memory_bytes(self) -> int:
