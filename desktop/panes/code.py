@@ -471,34 +471,33 @@ class CodePane(QWidget):
         self._show_complete_state()
 
     def _show_complete_state(self) -> None:
+        from engine.tasks.code import FimReason
+
         fim = self._fim
         available = fim is not None and fim.available
         self.complete_button.setEnabled(available and self._model_ready and not self.generating)
-        if not self._model_ready or fim is None:
+        if not self._model_ready or fim is None or fim.reason is FimReason.NO_MODEL:
             tip = self.tr("Load a model first.")
         elif available:
             tip = self.tr("Insert a completion at the cursor, from the code around it (Ctrl+Space)")
-        else:
+        else:  # FimReason.NO_FIM_TOKENS
             tip = self.tr(
                 "The loaded model has no fill-in-the-middle tokens; a coder model such as "
                 "Qwen2.5-Coder has them."
             )
-            # The engine's reason says the same in English, unless the file could not
-            # even be read; then that is worth knowing.
-            if fim.reason and "fill-in-the-middle" not in fim.reason:
-                tip += "\n" + fim.reason
         self.complete_button.setToolTip(tip)
         self.complete_button.setAccessibleDescription(tip)
 
     async def check_model(self, model: ModelInfo) -> None:
         """Learn whether ``model`` can fill in the middle, and whether to suggest a code model.
 
-        The GGUF header and the catalog are read in worker threads.
+        The worker found the FIM tokens, or none, in the model's loaded vocabulary; the
+        catalog is read in a worker thread.
         """
         from engine.tasks.code import fim_support
 
         self._checked_model = model.path
-        self._fim = await asyncio.to_thread(fim_support, model.path)
+        self._fim = fim_support(model)
         self._show_complete_state()
         self._update_buttons()
         await self._advise(model)
