@@ -133,7 +133,12 @@ class _Gap:
         for i, line in enumerate(lines):
             end = start + len(line) + 1
             full = self.cursor_line + line if i == 0 else line
-            if full.strip() and not (i == 0 and self.block is not None):
+            if i == 0 and block is not None:
+                # The rest of the cursor's line. When the model ends that line at once
+                # (the cursor after "def f():"), the next line sets the block instead.
+                if not line.strip():
+                    block = None
+            elif full.strip():
                 if self.anchor is not None and _repeats(full, self.anchor):
                     return start
                 width = _indent(full)

@@ -161,6 +161,10 @@ def test_a_completion_is_cut_where_it_leaves_the_block() -> None:
     assert fit_completion(raw, IS_PRIME, after) == IS_PRIME_BODY.rstrip("\n")
     # At the end of the file too, where it would go on with an example forever.
     assert fit_completion(IS_PRIME_BODY + "\n# Example usage\n", IS_PRIME, "") == IS_PRIME_BODY
+    # At the end of a function's first line the body is the block, not the line's.
+    before, after = "def double(x):", "\n\nprint(double(2))\n"
+    raw = "\n    return x * 2\n\nprint(double(3))\n"
+    assert fit_completion(raw, before, after) == "\n    return x * 2"
 
 
 def test_a_completion_is_cut_where_it_repeats_the_line_after_the_cursor() -> None:
