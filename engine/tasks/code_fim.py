@@ -100,7 +100,7 @@ class _Gap:
         cursor_line: the text of the cursor's line before the cursor.
         anchor: the first line after the gap that holds something, if any.
         block: the indentation of the cursor's block when the cursor is inside a
-            line; None when the completion's first line decides it.
+            line; None when the first line the completion writes decides it.
     """
 
     cursor_line: str
