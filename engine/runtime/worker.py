@@ -383,33 +383,34 @@ class Worker:
         """Fill in the middle: the text between ``prefix`` and ``suffix`` (code completion).
 
         The prompt is the model's FIM tokens around the two texts (prefix, suffix,
-        middle order), the texts tokenized without special-token parsing so code that
-        happens to contain a token's spelling stays text. When it does not fit, the end
-        of the prefix (three quarters of the room) and the start of the suffix are kept.
+        middle order) after the BOS only where the vocabulary adds one, the texts
+        tokenized without special-token parsing so code that happens to contain a
+        token's spelling stays text. It ends at the model's end, FIM pad or file
+        separator token (``FimTokens.stops``). When it does not fit, the end of the
+        prefix (three quarters of the room) and the start of the suffix are kept.
         """
         t0 = time.perf_counter()
         backend, facts, _ = self._loaded()
-        if facts.fim is None:
+        fim = facts.fim
+        if fim is None:
             raise EngineError(
                 "The loaded model has no fill-in-the-middle tokens; load a code model "
                 "that has them (Qwen2.5-Coder, StarCoder2, CodeGemma…)."
             )
         params = SamplingParams.from_dict(req.get("params", {}))
-        pre, suf, mid = facts.fim
         prefix = backend.tokenize(str(req["prefix"]), add_special=False, parse_special=False)
         suffix = backend.tokenize(str(req["suffix"]), add_special=False, parse_special=False)
-        room = facts.n_ctx - output_reserve(facts.n_ctx, params.max_tokens) - 4
+        room = facts.n_ctx - output_reserve(facts.n_ctx, params.max_tokens) - 3 - len(fim.head)
         keep_suffix = min(len(suffix), max(room // 4, room - len(prefix)))
         keep_prefix = min(len(prefix), room - keep_suffix)
         truncated = keep_prefix < len(prefix) or keep_suffix < len(suffix)
-        head = backend.tokenize("", add_special=facts.add_bos, parse_special=False)
         tokens = [
-            *head,
-            pre,
+            *fim.head,
+            fim.prefix,
             *prefix[len(prefix) - keep_prefix :],
-            suf,
+            fim.suffix,
             *suffix[:keep_suffix],
-            mid,
+            fim.middle,
         ]
         self._generate(rid, t0, tokens, params, 0, truncated)
 

@@ -1,14 +1,13 @@
 """Code tasks for a local model: generate, explain, fix, write tests, review, complete.
 
 Owns the prompts (one per task, shaped by the language: its name, its fence tag, its
-usual test framework), turning an answer back into code (:func:`extract_code_blocks`,
-:func:`answer_code`), the diff of a fix against the code it was asked to fix, the
-fill-in-the-middle completion at a cursor, and the advice to load a code model when a
-general chat model is loaded. The desktop's Code pane and ``hearth-cli code`` both run
-tasks through :func:`run_task`.
+usual test framework), the diff of a fix against the code it was asked to fix, and the
+advice to load a code model when a general chat model is loaded. Turning an answer back
+into code lives in :mod:`engine.tasks.code_blocks`, completion at a cursor in
+:mod:`engine.tasks.code_fim`; both are re-exported here. The desktop's Code pane and
+``hearth-cli code`` both run tasks through :func:`run_task`.
 
-Thread: the coroutines run on the caller's event loop; :func:`fim_support` reads a file
-and belongs on a worker thread.
+Thread: the coroutines run on the caller's event loop.
 """
 
 from __future__ import annotations
@@ -21,9 +20,21 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from engine.errors import ContextOverflow, EngineError, ModelFileError
+from engine.errors import ContextOverflow, EngineError
 from engine.runtime.context import output_reserve
-from engine.tasks.programming_languages import LANGUAGES, language_from_content, language_from_hint
+from engine.tasks.code_blocks import FencedBlock, answer_code, extract_code_blocks
+from engine.tasks.code_fim import (
+    Completion,
+    FimReason,
+    FimSupport,
+    complete_at_cursor,
+    fill_in_the_middle,
+    fim_support,
+    fit_completion,
+    split_at,
+    trim_overlap,
+)
+from engine.tasks.programming_languages import LANGUAGES
 from engine.types import (
     ChatMessage,
     GenerationResult,
@@ -235,118 +246,6 @@ def sampling_for(task: str, *, code_tokens: int = 0) -> SamplingParams:
 # -- answers ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class FencedBlock:
-    """One fenced code block of an answer.
-
-    Attributes:
-        language: the fence's language (canonical), "" when it named none.
-        code: the block's text without the fences.
-        closed: False when the answer ended inside the block.
-        start: offset of the opening fence in the answer.
-        end: offset just past the closing fence (or the end of the answer).
-    """
-
-    language: str
-    code: str
-    closed: bool
-    start: int
-    end: int
-
-
-_OPEN = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})(?P<info>[^\n]*)$")
-
-
-def extract_code_blocks(answer: str) -> list[FencedBlock]:
-    """The fenced code blocks of a Markdown answer, in order.
-
-    A fence is three or more backticks or tildes; it closes at a line of the same
-    character at least as long, so a ```` fence can hold ``` lines. Backtick info
-    strings cannot contain backticks (CommonMark), which keeps inline ``` in prose
-    from opening a block. Fences indented in a list item count, and the item's
-    indentation is taken off the code. A block still open at the end is returned
-    with ``closed=False``.
-    """
-    blocks: list[FencedBlock] = []
-    lines = answer.splitlines(keepends=True)
-    offset = 0
-    i = 0
-    while i < len(lines):
-        line = lines[i]
-        match = _OPEN.match(line.rstrip("\r\n"))
-        if match is None or (match["fence"][0] == "`" and "`" in match["info"]):
-            offset += len(line)
-            i += 1
-            continue
-        fence, indent = match["fence"], match["indent"]
-        start = offset
-        offset += len(line)
-        i += 1
-        body: list[str] = []
-        closed = False
-        while i < len(lines):
-            inner = lines[i]
-            stripped = inner.strip()
-            offset += len(inner)
-            i += 1
-            if stripped and set(stripped) == {fence[0]} and len(stripped) >= len(fence):
-                closed = True
-                break
-            body.append(inner[len(indent) :] if inner.startswith(indent) else inner.lstrip())
-        code = "".join(body)
-        if code.endswith("\n"):
-            code = code[:-1]
-        info = match["info"].strip()
-        language = (language_from_hint(info) or info.split()[0].lower()) if info else ""
-        blocks.append(FencedBlock(language, code, closed, start, offset))
-    return blocks
-
-
-#: Fence languages that hold commands to run or output, not the code asked for.
-_NOT_THE_CODE = {"bash", "console", "text", "shell", "sh", "powershell", "output"}
-
-
-def answer_code(answer: str, language: str) -> str | None:
-    """The code an answer proposes, for "generate", "fix" and "tests".
-
-    The longest block in ``language`` or with no language named; failing that, the
-    longest block that is not shell commands or output (unless ``language`` is a
-    shell); failing that, the longest block. An answer without fences is code itself
-    when it reads as code: a small model sometimes forgets the opening fence (then
-    the code is what comes before the first lone fence line) or all of them.
-
-    Returns:
-        The code, or None when the answer holds none.
-    """
-    blocks = [b for b in extract_code_blocks(answer) if b.code.strip()]
-    if len(blocks) == 1 and not blocks[0].closed and not blocks[0].language:
-        # A lone fence line: the closing fence of code whose opening one was forgotten,
-        # when the text before it is code and the text after it is not.
-        before = answer[: blocks[0].start].strip("\n")
-        if not _reads_as_code(blocks[0].code, language):
-            return before if _reads_as_code(before, language) else None
-    if blocks:
-        same = [b for b in blocks if b.language in (language, "")]
-        if not same and language not in _NOT_THE_CODE:
-            same = [b for b in blocks if b.language not in _NOT_THE_CODE]
-        return max(same or blocks, key=lambda b: len(b.code)).code
-    lines = answer.split("\n")
-    lone = [i for i, line in enumerate(lines) if re.fullmatch(r"\s*(`{3,}|~{3,})\s*", line)]
-    if lone:
-        before = "\n".join(lines[: lone[0]]).strip("\n")
-        if before.strip() and _reads_as_code(before, language):
-            return before
-        return None
-    if _reads_as_code(answer, language):
-        return answer.strip("\n")
-    return None
-
-
-def _reads_as_code(text: str, language: str) -> bool:
-    found = language_from_content(text)
-    return found is not None and found not in ("markdown", "text")
-
-
 def match_final_newline(original: str, code: str) -> str:
     """``code`` ending with a newline exactly when ``original`` does."""
     code = code.rstrip("\n")
@@ -550,91 +449,6 @@ class LoopGuard:
         return True
 
 
-# -- fill in the middle ----------------------------------------------------------------
-
-#: GGUF keys that declare fill-in-the-middle tokens: current names, then older ones.
-FIM_KEYS = (
-    ("tokenizer.ggml.fim_pre_token_id", "tokenizer.ggml.fim_suf_token_id",
-     "tokenizer.ggml.fim_mid_token_id"),
-    ("tokenizer.ggml.prefix_token_id", "tokenizer.ggml.suffix_token_id",
-     "tokenizer.ggml.middle_token_id"),
-)  # fmt: skip
-
-
-@dataclass(frozen=True)
-class FimSupport:
-    """Whether a model can complete code at a cursor, and why not."""
-
-    available: bool
-    reason: str = ""
-
-
-def fim_support(path: str | os.PathLike[str]) -> FimSupport:
-    """Whether the GGUF file at ``path`` declares fill-in-the-middle tokens.
-
-    Reads the header only (blocking: run it on a thread).
-    """
-    from engine.models.gguf_info import read_gguf_info
-
-    try:
-        info = read_gguf_info(path)
-    except (ModelFileError, OSError) as exc:
-        return FimSupport(False, f"The model's file could not be read: {exc}")
-    for keys in FIM_KEYS:
-        values = [info.metadata.get(k) for k in keys]
-        if all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in values):
-            return FimSupport(True)
-    return FimSupport(
-        False,
-        "The loaded model has no fill-in-the-middle tokens; a code model such as "
-        "Qwen2.5-Coder or StarCoder2 has them.",
-    )
-
-
-async def complete_at_cursor(
-    client: EngineClient,
-    before: str,
-    after: str,
-    *,
-    max_tokens: int = 128,
-    on_token: Callable[[str], None] | None = None,
-) -> str:
-    """The text to insert between ``before`` and ``after``, by fill-in-the-middle.
-
-    The completion is cut where it starts to repeat the text after the cursor.
-
-    Raises:
-        EngineError: the model has no fill-in-the-middle tokens, or the engine failed.
-        NoModelLoaded: no model is loaded.
-    """
-    params = SamplingParams(
-        temperature=0.0, top_k=1, top_p=1.0, min_p=0.0, repeat_penalty=1.0, max_tokens=max_tokens
-    )
-    result: GenerationResult | None = None
-    stream = client.infill(before, after, params)
-    async with contextlib.aclosing(stream):
-        async for event in stream:
-            if isinstance(event, TokenEvent):
-                if on_token is not None:
-                    on_token(event.text)
-            else:
-                result = event
-    if result is None:  # pragma: no cover - the client always ends with a result
-        raise EngineError("The engine ended a generation without a result.")
-    return trim_overlap(result.text, after)
-
-
-def trim_overlap(completion: str, after: str) -> str:
-    """``completion`` without the start of ``after`` it ends with (models often repeat it)."""
-    for head in (after[:200], after.lstrip()[:200]):
-        for n in range(min(len(completion), len(head)), 3, -1):
-            if completion.endswith(head[:n]):
-                return completion[: len(completion) - n]
-    head = after.lstrip()[:200]
-    index = completion.find(head[: min(len(head), 40)]) if len(head) >= 12 else -1
-    return completion[:index] if index > 0 else completion
-
-
 # -- model advice ----------------------------------------------------------------------
 
 
@@ -678,7 +492,9 @@ __all__ = [
     "TEST_FRAMEWORKS",
     "CodeRequest",
     "CodeResult",
+    "Completion",
     "FencedBlock",
+    "FimReason",
     "FimSupport",
     "answer_code",
     "build_messages",
@@ -687,13 +503,16 @@ __all__ = [
     "diff_lines",
     "extract_code_blocks",
     "fence_tag",
+    "fill_in_the_middle",
     "fim_support",
+    "fit_completion",
     "is_code_model",
     "language_name",
     "match_final_newline",
     "result_of",
     "run_task",
     "sampling_for",
+    "split_at",
     "trim_overlap",
     "unified_diff",
 ]

@@ -6,6 +6,7 @@ model, stopped, stored and listed in the sidebar."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -25,7 +26,6 @@ from engine.tasks.code import CodeRequest, CodeResult, result_of
 from engine.types import GenerationStats, ModelInfo, SamplingParams
 from tests.desktop.conftest import RunAsync
 from tests.desktop.test_app import ANSWER_TIMEOUT_MS, wait_for_model
-from tests.engine.gguf_factory import F32, llama_metadata, write_gguf
 
 BUGGY = "def average(values):\n    return sum(values) / len(value)\n"
 FIXED = (
@@ -285,21 +285,8 @@ def test_code_block_links_copy_and_apply_to_the_selection_the_task_ran_on(
 # -- complete at cursor ----------------------------------------------------------------
 
 
-def fim_gguf(path: Path, *, fim: bool) -> Path:
-    """A minimal GGUF header: a llama model whose metadata declares FIM tokens, or not."""
-    metadata = dict(llama_metadata())
-    tokens = ["<unk>", "<s>", "</s>", "<fim_prefix>", "<fim_suffix>", "<fim_middle>"]
-    metadata["tokenizer.ggml.model"] = "llama"
-    metadata["tokenizer.ggml.tokens"] = tokens
-    if fim:
-        metadata["tokenizer.ggml.fim_pre_token_id"] = 3
-        metadata["tokenizer.ggml.fim_suf_token_id"] = 4
-        metadata["tokenizer.ggml.fim_mid_token_id"] = 5
-    return write_gguf(path, metadata, [("token_embd.weight", F32, (64, len(tokens)))])
-
-
 def test_complete_at_cursor_is_offered_only_for_models_with_fim_tokens(
-    qtbot: QtBot, pane: CodePane, run_async: RunAsync, smollm2: Path, tmp_path: Path
+    qtbot: QtBot, pane: CodePane, run_async: RunAsync, smollm2: Path
 ) -> None:
     pane.set_model_ready(True)  # as when a model is loaded; the check below is for it
 
@@ -309,14 +296,14 @@ def test_complete_at_cursor_is_offered_only_for_models_with_fim_tokens(
     assert "fill-in-the-middle" in pane.complete_button.toolTip()
     assert "Qwen2.5-Coder" in pane.complete_button.toolTip()
 
-    coder = fim_gguf(tmp_path / "tiny-coder.gguf", fim=True)
-    run_async(pane.check_model(model_info(coder)))
+    # The worker reports FIM tokens found in the loaded vocabulary (ModelInfo.fim).
+    coder = replace(model_info(Path("tiny-coder.gguf")), fim=True)
+    run_async(pane.check_model(coder))
     assert pane.fim is not None and pane.fim.available
     assert pane.complete_button.isEnabled()
     assert "Ctrl+Space" in pane.complete_button.toolTip()
 
-    plain = fim_gguf(tmp_path / "tiny-chat.gguf", fim=False)
-    run_async(pane.check_model(model_info(plain)))
+    run_async(pane.check_model(model_info(Path("tiny-chat.gguf"))))
     assert not pane.complete_button.isEnabled()
 
 

@@ -25,7 +25,6 @@ from engine.tasks.code import (
     complete_at_cursor,
     diff_lines,
     extract_code_blocks,
-    fim_support,
     is_code_model,
     result_of,
     run_task,
@@ -35,7 +34,6 @@ from engine.tasks.code import (
 )
 from engine.tasks.programming_languages import language_for
 from engine.types import GenerationStats, ModelInfo, SamplingParams
-from tests.engine.gguf_factory import F32, llama_metadata, write_gguf
 
 # -- fences ----------------------------------------------------------------------------
 
@@ -249,33 +247,6 @@ def test_sampling_leaves_room_for_a_whole_fix() -> None:
 
 
 # -- fill in the middle ----------------------------------------------------------------
-
-
-def fim_header(path: Path, *, keys: str | None) -> Path:
-    """A minimal GGUF file whose tokenizer declares FIM tokens ("new" or "old" key names)."""
-    metadata = dict(llama_metadata())
-    tokens = ["<unk>", "<s>", "</s>", "<fim_prefix>", "<fim_suffix>", "<fim_middle>"]
-    metadata["tokenizer.ggml.model"] = "llama"
-    metadata["tokenizer.ggml.tokens"] = tokens
-    names = {
-        "new": ("fim_pre", "fim_suf", "fim_mid"),
-        "old": ("prefix", "suffix", "middle"),
-    }
-    for key, token_id in zip(names.get(keys or "", ()), (3, 4, 5), strict=False):
-        metadata[f"tokenizer.ggml.{key}_token_id"] = token_id
-    return write_gguf(path, metadata, [("token_embd.weight", F32, (64, len(tokens)))])
-
-
-def test_fim_support_from_the_gguf_header(tmp_path: Path, smollm2: Path) -> None:
-    assert fim_support(fim_header(tmp_path / "new.gguf", keys="new")).available
-    assert fim_support(fim_header(tmp_path / "old.gguf", keys="old")).available
-    plain = fim_support(fim_header(tmp_path / "plain.gguf", keys=None))
-    assert not plain.available and "fill-in-the-middle" in plain.reason
-    starter = fim_support(smollm2)
-    assert not starter.available and "Qwen2.5-Coder" in starter.reason
-    broken = tmp_path / "broken.gguf"
-    broken.write_bytes(b"GGUF\x03\x00")
-    assert not fim_support(broken).available
 
 
 def test_trim_overlap_drops_the_repeated_text_after_the_cursor() -> None:

@@ -1,11 +1,10 @@
 """Complete at cursor: fill in the middle of the editor's code, when the model can.
 
-:class:`CodeCompletion` learns whether the loaded model's GGUF declares the
-fill-in-the-middle tokens, keeps the Complete at cursor button's state and tooltip
-saying so, and inserts a completion at the cursor as one undoable edit.
+:class:`CodeCompletion` learns whether the loaded model's vocabulary has the
+fill-in-the-middle tokens (the worker reports them), keeps the Complete at cursor
+button's state and tooltip saying so, and inserts a completion at the cursor as one undoable edit.
 
-Thread: the Qt thread; the GGUF header is read in a worker thread, the completion
-generated in the engine.
+Thread: the Qt thread; the completion is generated in the engine.
 """
 
 from __future__ import annotations
@@ -24,6 +23,7 @@ from engine.runtime.client import EngineClient
 
 if TYPE_CHECKING:
     from engine.tasks.code import FimSupport
+    from engine.types import ModelInfo
 
 
 class CodeCompletion(QObject):
@@ -71,11 +71,12 @@ class CodeCompletion(QObject):
         """Whether a completion is being generated."""
         return self._task is not None and not self._task.done()
 
-    async def check(self, model_path: str) -> None:
-        """Learn whether the model at ``model_path`` can fill in the middle (a worker thread)."""
+    def check(self, model: ModelInfo) -> None:
+        """Learn whether the loaded ``model`` can fill in the middle (the worker found its
+        FIM tokens in the loaded vocabulary, or none)."""
         from engine.tasks.code import fim_support
 
-        self._fim = await asyncio.to_thread(fim_support, model_path)
+        self._fim = fim_support(model)
 
     def forget(self) -> None:
         """No model is loaded: whether one can complete is not known."""
@@ -83,22 +84,20 @@ class CodeCompletion(QObject):
 
     def show_state(self, *, model_ready: bool, generating: bool) -> None:
         """Enable the button when the model can complete and nothing is generated; say why not."""
+        from engine.tasks.code import FimReason
+
         fim = self._fim
         available = fim is not None and fim.available
         self._button.setEnabled(available and model_ready and not generating)
-        if not model_ready or fim is None:
+        if not model_ready or fim is None or fim.reason is FimReason.NO_MODEL:
             tip = self.tr("Load a model first.")
         elif available:
             tip = self.tr("Insert a completion at the cursor, from the code around it (Ctrl+Space)")
-        else:
+        else:  # FimReason.NO_FIM_TOKENS
             tip = self.tr(
                 "The loaded model has no fill-in-the-middle tokens; a coder model such as "
                 "Qwen2.5-Coder has them."
             )
-            # The engine's reason says the same in English, unless the file could not
-            # even be read; then that is worth knowing.
-            if fim.reason and "fill-in-the-middle" not in fim.reason:
-                tip += "\n" + fim.reason
         self._button.setToolTip(tip)
         self._button.setAccessibleDescription(tip)
 

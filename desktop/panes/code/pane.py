@@ -280,10 +280,11 @@ class CodePane(Pane):
     async def check_model(self, model: ModelInfo) -> None:
         """Learn whether ``model`` can fill in the middle, and whether to suggest a code model.
 
-        The GGUF header and the catalog are read in worker threads.
+        The worker found the FIM tokens, or none, in the model's loaded vocabulary; the
+        catalog is read in a worker thread.
         """
         self._checked_model = model.path
-        await self.completion.check(model.path)
+        self.completion.check(model)
         self._update_buttons()
         await self.model_advice.advise(model)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from engine.types import SamplingParams, StopReason
 
@@ -40,6 +40,63 @@ class BackendLoadParams:
 
 
 @dataclass(frozen=True)
+class FimTokens:
+    """A model's fill-in-the-middle tokens, read from its loaded vocabulary.
+
+    llama.cpp finds them by their text when the GGUF header names none (Qwen2.5-Coder's
+    files have no ``fim_*_token_id`` keys), so the vocabulary, not the header, decides
+    whether a model can complete at a cursor.
+
+    Attributes:
+        prefix: the token before the text in front of the gap (FIM_PRE).
+        suffix: the token before the text after the gap (FIM_SUF).
+        middle: the token after which the model writes the gap (FIM_MID).
+        head: what the prompt opens with: the BOS where the vocabulary adds one, else
+            nothing (Qwen2.5-Coder's vocabulary adds none).
+        stops: the model's end, end-of-turn, FIM pad, repository and file-separator
+            tokens. Each is one llama.cpp ends a generation at (it adds the FIM pad,
+            repository and file-separator tokens to its end-of-generation set), so a
+            completion stops at the end of the gap instead of writing the next file.
+    """
+
+    prefix: int
+    suffix: int
+    middle: int
+    head: tuple[int, ...] = ()
+    stops: tuple[int, ...] = ()
+
+
+def read_fim_tokens(lib: Any, vocab: Any) -> FimTokens | None:
+    """The fill-in-the-middle tokens of a loaded llama.cpp vocabulary; None without them.
+
+    Args:
+        lib: the ``llama_cpp`` module.
+        vocab: a ``llama_vocab`` pointer (the model's or a vocab-only load's).
+    """
+    pre, suf, mid = (
+        int(f(vocab))
+        for f in (lib.llama_vocab_fim_pre, lib.llama_vocab_fim_suf, lib.llama_vocab_fim_mid)
+    )
+    if min(pre, suf, mid) < 0:
+        return None
+    bos = int(lib.llama_vocab_bos(vocab))
+    head = (bos,) if bos >= 0 and lib.llama_vocab_get_add_bos(vocab) else ()
+    ends = (
+        lib.llama_vocab_eos,
+        lib.llama_vocab_eot,
+        lib.llama_vocab_fim_pad,
+        lib.llama_vocab_fim_rep,
+        lib.llama_vocab_fim_sep,
+    )
+    stops: list[int] = []
+    for end in ends:
+        token = int(end(vocab))
+        if token >= 0 and token not in stops and lib.llama_vocab_is_eog(vocab, token):
+            stops.append(token)
+    return FimTokens(pre, suf, mid, head, tuple(stops))
+
+
+@dataclass(frozen=True)
 class LoadedModelFacts:
     """What a backend learned about the model while loading it."""
 
@@ -50,8 +107,8 @@ class LoadedModelFacts:
     eos_text: str
     add_bos: bool
     chat_template: str | None
-    #: Fill-in-the-middle token ids (prefix, suffix, middle), None when the model has none.
-    fim: tuple[int, int, int] | None = None
+    #: The fill-in-the-middle tokens of the loaded vocabulary, None when it has none.
+    fim: FimTokens | None = None
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.errors import Cancelled, EngineError, ModelLoadError
-from engine.runtime.backends.base import BackendLoadParams, LoadedModelFacts, RawGeneration
+from engine.runtime.backends.base import (
+    BackendLoadParams,
+    LoadedModelFacts,
+    RawGeneration,
+    read_fim_tokens,
+)
 from engine.runtime.textstream import TextAssembler
 from engine.types import SamplingParams, StopReason
 
@@ -171,10 +176,6 @@ class LlamaCppBackend:
         self._batch = lib.llama_batch_init(self._n_batch, 0, 1)
         self._cached = []
         template = lib.llama_model_chat_template(model, None)
-        fim = tuple(
-            int(f(self._vocab))
-            for f in (lib.llama_vocab_fim_pre, lib.llama_vocab_fim_suf, lib.llama_vocab_fim_mid)
-        )
         return LoadedModelFacts(
             n_ctx=self._n_ctx,
             n_ctx_train=n_ctx_train,
@@ -183,7 +184,7 @@ class LlamaCppBackend:
             eos_text=self._token_text(lib.llama_vocab_eos(self._vocab)),
             add_bos=bool(lib.llama_vocab_get_add_bos(self._vocab)),
             chat_template=template.decode("utf-8", errors="replace") if template else None,
-            fim=(fim[0], fim[1], fim[2]) if min(fim) >= 0 else None,
+            fim=read_fim_tokens(lib, self._vocab),
         )
 
     def _token_text(self, token: int) -> str:

@@ -45,7 +45,12 @@ from engine.models.gguf_info import GGUFInfo, TensorInfo, read_gguf_info
 from engine.models.hardware import format_bytes
 from engine.models.plan import TORCH_ARCHITECTURES, TORCH_WEIGHT_FORMATS
 from engine.notices import Notice, NoticeCode
-from engine.runtime.backends.base import BackendLoadParams, LoadedModelFacts, RawGeneration
+from engine.runtime.backends.base import (
+    BackendLoadParams,
+    LoadedModelFacts,
+    RawGeneration,
+    read_fim_tokens,
+)
 from engine.runtime.backends.dequant import dequantize
 from engine.runtime.textstream import TextAssembler
 from engine.types import SamplingParams, StopReason
@@ -586,10 +591,6 @@ class LlamaVocab:
         """What the worker needs to know about the tokenizer and template."""
         lib, vocab = self._lib, self._vocab
         template = lib.llama_model_chat_template(self._model, None)
-        fim = tuple(
-            int(f(vocab))
-            for f in (lib.llama_vocab_fim_pre, lib.llama_vocab_fim_suf, lib.llama_vocab_fim_mid)
-        )
         return LoadedModelFacts(
             n_ctx=n_ctx,
             n_ctx_train=n_ctx_train,
@@ -598,7 +599,7 @@ class LlamaVocab:
             eos_text=self._token_text(lib.llama_vocab_eos(vocab)),
             add_bos=bool(lib.llama_vocab_get_add_bos(vocab)),
             chat_template=template.decode("utf-8", errors="replace") if template else None,
-            fim=(fim[0], fim[1], fim[2]) if min(fim) >= 0 else None,
+            fim=read_fim_tokens(lib, vocab),
         )
 
     def _token_text(self, token: int) -> str:
