@@ -41,7 +41,7 @@ MB = 1024 * 1024
 MEMORY_LIMIT = 1536 * MB
 #: Largest file a command under test may write: far above any test file, far below a disk.
 FILE_LIMIT = 64 * MB
-#: The issue's bound on how long a user waits for an answer from a misbehaving hub.
+#: Hearth's bound on how long a user waits for an answer from a misbehaving hub.
 ANSWER_S = 30.0
 #: Peak resident memory allowed to a hub command. Bounded, they peak at 40-80 MB; an
 #: unbounded read passed 0.9 GB within a minute here (12-14 GB in the probe's).
