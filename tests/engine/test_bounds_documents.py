@@ -30,8 +30,8 @@ from engine.tasks import documents, pdf_text
 from engine.tasks.documents import extract
 from engine.tasks.summarize import MAX_TOKENIZE_CHARS, split_into_chunks
 from tests.measure import OWN_PEAK_RSS
+from tests.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 _MIB = 1024 * 1024
 #: The subprocess's address space: a reader that builds a tree of the document, or
 #: tokenizes 95 MB at once, needs several times this and fails at once.

@@ -34,6 +34,7 @@ from engine.models.hub_text import clean_text
 from tests.engine import gguf_factory as gf
 from tests.hubserver import FakeHub
 from tests.measure import launch_report, launched
+from tests.paths import ROOT
 
 MB = 1024 * 1024
 #: Address space of a command under test: several times what a bounded command needs (its
@@ -300,7 +301,7 @@ def test_a_disk_that_fills_up_mid_download_keeps_the_bytes_and_resumes(
 ) -> None:
     home = tmp_path / "small-disk"
     home.mkdir()
-    env = {**os.environ, "HEARTH_HOME": str(home), "PYTHONPATH": str(Path(__file__).parents[2])}
+    env = {**os.environ, "HEARTH_HOME": str(home), "PYTHONPATH": str(ROOT)}
     script = f"from tests.engine.test_bounds_hub import fill_disk_mid_download as f; f({left_free})"
     run = subprocess.run(
         [
