@@ -302,7 +302,10 @@ def test_a_disk_that_fills_up_mid_download_keeps_the_bytes_and_resumes(
     home = tmp_path / "small-disk"
     home.mkdir()
     env = {**os.environ, "HEARTH_HOME": str(home), "PYTHONPATH": str(ROOT)}
-    script = f"from tests.engine.test_bounds_hub import fill_disk_mid_download as f; f({left_free})"
+    script = (
+        "from tests.engine.models.test_bounds_hub import fill_disk_mid_download as f; "
+        f"f({left_free})"
+    )
     run = subprocess.run(
         [
             "unshare",
