@@ -219,7 +219,7 @@ def write(
 
 Event-loop stalls on the GUI thread while an answer streams into the real Chat pane
 (offscreen Qt). A 1 ms precise timer ticks throughout; a stall is the time between two
-ticks beyond that 1 ms. Aims (issue 3): longest stall under 50 ms, p99 under 16 ms.
+ticks beyond that 1 ms. Aims: longest stall under 50 ms, p99 under 16 ms.
 
 - **When:** {time.strftime("%Y-%m-%d %H:%M")}, {platform.processor() or platform.machine()},
   {os.cpu_count()} cores, load average {", ".join(f"{x:.2f}" for x in os.getloadavg())}

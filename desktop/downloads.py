@@ -1,7 +1,7 @@
 """Model downloads for the GUI: the engine's DownloadManager, its progress on the Qt thread.
 
 The manager's worker threads report progress through a callback; this hands each report
-to the Qt thread with ``loop.call_soon_threadsafe`` (CONVENTIONS §4) and re-emits it as a
+to the Qt thread with ``loop.call_soon_threadsafe`` (docs/ARCHITECTURE.md) and re-emits it as a
 signal. Downloads outlive the model manager dialog: the main window owns one controller.
 
 Thread: the Qt thread, except the callback noted below.

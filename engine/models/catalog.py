@@ -2,7 +2,7 @@
 
 The catalog names well-known instruction-tuned GGUF repositories on the Hugging Face
 hub, the quantizations they offer and what they are good for. It holds no file names,
-sizes or hashes: those come from the hub at download time (DESIGN.md §4).
+sizes or hashes: those come from the hub at download time.
 
 :func:`recommend` answers "which of these would run well here?" before anything is
 downloaded, for the Code pane's "suggest a code model that fits" and the Discover tab.

@@ -37,7 +37,7 @@ from engine.types import SamplingParams
 from tests.desktop.conftest import RunAsync
 from tests.desktop.test_app import ANSWER_TIMEOUT_MS, send, wait_for_model
 from tests.desktop.test_chat_history import seed_history
-from tests.engine.test_bounds_startup import (
+from tests.engine.data.test_bounds_startup import (
     MOVE_ASIDE,
     TOO_BIG,
     in_namespace,

@@ -136,7 +136,7 @@ def test_a_dropped_folder_is_queued_and_the_size_setting_refuses_a_large_file(
 def test_cancel_mid_map_stops_at_once_and_keeps_the_parts_already_summarized(
     qtbot: QtBot, window: MainWindow, tmp_path: Path
 ) -> None:
-    from tests.engine.test_summarize import city_guide
+    from tests.engine.tasks.test_summarize import city_guide
 
     guide = tmp_path / "guide.txt"
     guide.write_text(city_guide(60), encoding="utf-8")  # about 12,000 tokens: 4 parts

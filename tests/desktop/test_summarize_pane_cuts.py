@@ -11,7 +11,7 @@ from desktop.window.main_window import SUMMARIZE, MainWindow
 from engine.tasks import pdf_text
 from tests.desktop.test_app import ANSWER_TIMEOUT_MS, wait_for_model
 from tests.desktop.test_summarize_pane import drop
-from tests.engine.test_bounds_documents import LIGHT, heavy, pdf_of
+from tests.engine.tasks.test_bounds_documents import LIGHT, heavy, pdf_of
 
 pytestmark = pytest.mark.slow
 

@@ -3,7 +3,7 @@
 Each function takes the raw bytes of one tensor, as located by our bounded header
 reader (:mod:`engine.models.gguf_info`), and returns a flat ``float32`` array in ggml's
 element order. The block layouts follow ggml's reference ``dequantize_row_*``
-functions (ggml-quants.c); ``tests/engine/test_dequant.py`` checks each one against
+functions (ggml-quants.c); ``tests/engine/runtime/test_dequant.py`` checks each one against
 the ``gguf`` package's own implementation. numpy only: no torch import here, so the
 module is cheap to import and test.
 """

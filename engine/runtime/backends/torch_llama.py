@@ -2,7 +2,7 @@
 
 Why it exists: a pip-installed llama-cpp-python is a CPU-only build unless it was
 compiled with CUDA or Metal, while PyTorch ships GPU builds; this backend lets such a
-machine use its GPU (issue 8, DESIGN.md §3).
+machine use its GPU.
 
 What it owns:
 

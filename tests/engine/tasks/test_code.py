@@ -275,7 +275,7 @@ def test_code_models_are_told_apart_from_chat_models() -> None:
 
 def test_code_model_advice_names_a_coder_that_fits() -> None:
     from engine.models.catalog import load_catalog
-    from tests.engine.test_catalog import machine
+    from tests.engine.models.test_catalog import machine
 
     entries = load_catalog()
     hardware = machine(ram_total=16 * 1024**3, ram_available=10 * 1024**3)

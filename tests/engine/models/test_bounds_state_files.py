@@ -7,7 +7,7 @@ from pathlib import Path
 from engine.data.config import Paths, Settings, get_paths
 from engine.models.discover import discover
 from engine.models.downloads import STATE_FILE, DownloadManager
-from tests.engine.test_discover import _fake_ollama
+from tests.engine.models.test_discover import _fake_ollama
 
 
 def _manager(paths: Paths) -> DownloadManager:

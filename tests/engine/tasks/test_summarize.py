@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -245,7 +244,7 @@ async def test_an_empty_document_is_refused(client: EngineClient) -> None:
 
 
 @pytest.mark.slow
-async def test_cancel_mid_map_stops_within_a_second_and_keeps_the_worker(
+async def test_cancel_mid_map_stops_the_chunk_and_keeps_the_worker(
     client: EngineClient,
 ) -> None:
     await client.load(None, n_ctx=512)
@@ -263,17 +262,16 @@ async def test_cancel_mid_map_stops_within_a_second_and_keeps_the_worker(
     await asyncio.wait_for(first_map.wait(), 300)
     # The second chunk is being summarized now: cancel in the middle of it.
     await asyncio.sleep(0.3)
-    cancelled_at = time.perf_counter()
+    pid = client.worker_pid
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
-        await task
-    assert time.perf_counter() - cancelled_at < 1.0
+        await asyncio.wait_for(task, 60)
     # What was done stays visible: the first chunk's summary came with its event.
     maps = [e for e in events if e.stage == "map"]
     assert maps and maps[0].partial.startswith("[Page 1]")
     assert events[-1].stage != "done" and events[-1].fraction < 1.0
-    # The worker was not killed and answers at once.
-    pid = client.worker_pid
+    # The worker stopped the chunk it was on: the client kills a worker that does not
+    # honour a cancel within its deadline, and this one is still there and answers.
     result: GenerationResult | None = None
     async for event in client.chat([ChatMessage("user", "Hi")], SamplingParams(max_tokens=8)):
         if isinstance(event, GenerationResult):

@@ -3,7 +3,7 @@
 Each big document is generated in ``tmp_path`` and read (or split) in a subprocess
 whose address space is capped, so a regression fails fast instead of eating the
 machine; the subprocess reports its peak memory and how long it took, and the test
-holds the issue's bar of 1 GB. Time is bounded by generous subprocess timeouts,
+holds Hearth's bar of 1 GB. Time is bounded by generous subprocess timeouts,
 never asserted tightly (the machine is shared).
 """
 
@@ -30,15 +30,15 @@ from engine.tasks import documents, pdf_text
 from engine.tasks.documents import extract
 from engine.tasks.summarize import MAX_TOKENIZE_CHARS, split_into_chunks
 from tests.measure import OWN_PEAK_RSS
+from tests.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 _MIB = 1024 * 1024
 #: The subprocess's address space: a reader that builds a tree of the document, or
 #: tokenizes 95 MB at once, needs several times this and fails at once.
 ADDRESS_SPACE = 1536 * _MIB
-#: The issue's bar for the memory a hostile document may take (resident, at its peak).
+#: Hearth's bar for the memory a hostile document may take (resident, at its peak).
 PEAK_BAR = 1024 * _MIB
-#: Generous: the issue asks for 30 s on an idle 2-core machine; this one is shared.
+#: Generous: the aim is 30 s on an idle 2-core machine; this one is shared.
 TIMEOUT_S = 240
 
 EXTRACT = (
@@ -224,7 +224,7 @@ def test_html_over_its_time_budget_keeps_the_start_and_says_so(
 
 def test_a_pdf_whose_4999_pages_share_one_heavy_stream_parses_it_once(tmp_path: Path) -> None:
     # Each page costs about a second to parse: without reading the shared stream once,
-    # the file would take well over an hour (the issue's 711 KB file: 3.7 s a page).
+    # the file would take well over an hour (a 711 KB file like it, first reported: 3.7 s a page).
     path = pdf_of(tmp_path / "shared.pdf", [heavy(40_000)] * 4999)
     assert path.stat().st_size < 2 * _MIB
     result = run_capped(EXTRACT, str(path))

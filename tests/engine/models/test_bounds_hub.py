@@ -34,6 +34,7 @@ from engine.models.hub_text import clean_text
 from tests.engine import gguf_factory as gf
 from tests.hubserver import FakeHub
 from tests.measure import launch_report, launched
+from tests.paths import ROOT
 
 MB = 1024 * 1024
 #: Address space of a command under test: several times what a bounded command needs (its
@@ -41,7 +42,7 @@ MB = 1024 * 1024
 MEMORY_LIMIT = 1536 * MB
 #: Largest file a command under test may write: far above any test file, far below a disk.
 FILE_LIMIT = 64 * MB
-#: The issue's bound on how long a user waits for an answer from a misbehaving hub.
+#: Hearth's bound on how long a user waits for an answer from a misbehaving hub.
 ANSWER_S = 30.0
 #: Peak resident memory allowed to a hub command. Bounded, they peak at 40-80 MB; an
 #: unbounded read passed 0.9 GB within a minute here (12-14 GB in the probe's).
@@ -300,8 +301,11 @@ def test_a_disk_that_fills_up_mid_download_keeps_the_bytes_and_resumes(
 ) -> None:
     home = tmp_path / "small-disk"
     home.mkdir()
-    env = {**os.environ, "HEARTH_HOME": str(home), "PYTHONPATH": str(Path(__file__).parents[2])}
-    script = f"from tests.engine.test_bounds_hub import fill_disk_mid_download as f; f({left_free})"
+    env = {**os.environ, "HEARTH_HOME": str(home), "PYTHONPATH": str(ROOT)}
+    script = (
+        "from tests.engine.models.test_bounds_hub import fill_disk_mid_download as f; "
+        f"f({left_free})"
+    )
     run = subprocess.run(
         [
             "unshare",

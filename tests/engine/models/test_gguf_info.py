@@ -6,7 +6,6 @@ import os
 import random
 import struct
 import sys
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -34,14 +33,8 @@ def gemma3(gemma: Path) -> Path:
 
 
 # A header is read in milliseconds; a reader that loops over a crafted count takes
-# minutes or forever. This bound tells the two apart on a loaded machine too.
-HANG = 10.0
-
-
-def _timed(fn: Callable[[], GGUFInfo]) -> tuple[GGUFInfo, float]:
-    start = time.perf_counter()
-    info = fn()
-    return info, time.perf_counter() - start
+# hours or forever. This generous timeout fails the second on a loaded machine too.
+never_hangs = pytest.mark.timeout(120)
 
 
 def _check_layout(info: GGUFInfo) -> None:
@@ -56,9 +49,9 @@ def _check_layout(info: GGUFInfo) -> None:
     assert info.parameter_count == sum(t.n_elements for t in info.tensors)
 
 
+@never_hangs
 def test_smollm2_header(smollm2: Path) -> None:
-    info, elapsed = _timed(lambda: read_gguf_info(smollm2))
-    assert elapsed < HANG, f"parsing took {elapsed:.1f} s"
+    info = read_gguf_info(smollm2)
     assert info.path_or_source == str(smollm2)
     assert info.file_size == smollm2.stat().st_size
     assert info.version == 3
@@ -89,9 +82,9 @@ def test_smollm2_header(smollm2: Path) -> None:
     assert info.metadata["llama.rope.freq_base"] == 100000.0
 
 
+@never_hangs
 def test_gemma3_header(gemma3: Path) -> None:
-    info, elapsed = _timed(lambda: read_gguf_info(gemma3))
-    assert elapsed < HANG, f"parsing took {elapsed:.1f} s"
+    info = read_gguf_info(gemma3)
     assert info.architecture == "gemma3"
     assert info.chat_template is None
     assert info.quantization == "Q4_K_M"
@@ -467,6 +460,7 @@ _CRAFTED: dict[str, tuple[Callable[[], bytes], str]] = {
 }
 
 
+@never_hangs
 @pytest.mark.parametrize("case", list(_CRAFTED), ids=list(_CRAFTED))
 def test_crafted_file_is_refused_quickly(case: str, tmp_path: Path) -> None:
     make, message = _CRAFTED[case]
@@ -474,20 +468,15 @@ def test_crafted_file_is_refused_quickly(case: str, tmp_path: Path) -> None:
     path = tmp_path / "model.gguf"
     path.write_bytes(data)
 
-    start = time.perf_counter()
     with pytest.raises(ModelFileError) as excinfo:
         read_gguf_info(path)
-    elapsed = time.perf_counter() - start
-    assert elapsed < HANG, f"{case}: took {elapsed:.1f} s"
     assert message in str(excinfo.value)
     assert str(excinfo.value).startswith("model.gguf: ")
     assert not isinstance(excinfo.value, GGUFHeaderIncomplete)
 
     # The in-memory parser gives the same answer when it has the whole file.
-    start = time.perf_counter()
     with pytest.raises(ModelFileError) as excinfo2:
         parse_gguf(data, len(data), "model.gguf")
-    assert time.perf_counter() - start < HANG
     assert not isinstance(excinfo2.value, GGUFHeaderIncomplete)
     if data:
         assert str(excinfo2.value) == str(excinfo.value)
@@ -574,15 +563,14 @@ def _mutate(rng: random.Random, data: bytes, header_end: int) -> bytes:
     return bytes(buf)
 
 
+@never_hangs
 def test_random_mutations_parse_or_raise_model_file_error() -> None:
     data = gf.tiny_llama_gguf()
     header_end = parse_gguf(data, len(data), "seed").data_offset
     rng = random.Random(20240229)
     outcomes = {"parsed": 0, "refused": 0}
-    slowest = 0.0
     for i in range(300):
         mutated = _mutate(rng, data, header_end)
-        start = time.perf_counter()
         try:
             parse_gguf(mutated, len(mutated), f"fuzz-{i}")
             outcomes["parsed"] += 1
@@ -590,8 +578,6 @@ def test_random_mutations_parse_or_raise_model_file_error() -> None:
             outcomes["refused"] += 1
         except Exception as e:  # pragma: no cover - the failure being tested for
             pytest.fail(f"mutation {i} raised {type(e).__name__}: {e}")
-        slowest = max(slowest, time.perf_counter() - start)
-    assert slowest < HANG
     assert outcomes["refused"] > 50
     assert outcomes["parsed"] > 10
 

@@ -92,12 +92,11 @@ CRAFTED = {
 def test_crafted_files_exit_3_quickly(name: str, tmp_path: Path) -> None:
     path = tmp_path / f"{name}.gguf"
     path.write_bytes(CRAFTED[name])
-    start = time.perf_counter()
-    run = cli("chat", "--model", str(path), "hi")
-    elapsed = time.perf_counter() - start
+    # A reader that looped over a crafted count would run for hours: the generous timeout
+    # tells it apart from one that refuses the header (milliseconds, after the start-up).
+    run = cli("chat", "--model", str(path), "hi", timeout=60)
     assert run.returncode == 3, run.stderr
     assert "Traceback" not in run.stderr and run.stderr.startswith("hearth-cli: ")
-    assert elapsed < 10  # interpreter start included; the reader itself takes milliseconds
 
 
 def test_unknown_architecture_exits_3(tmp_path: Path) -> None:
@@ -320,11 +319,14 @@ def test_models_pull_ctrl_c_pauses_and_a_rerun_resumes(cli_hub: FakeHub, smollm2
     while on_disk() < 30_000_000:  # everything sent before the stall is in the part file
         assert time.monotonic() < deadline and proc.poll() is None
         time.sleep(0.05)
-    started = time.monotonic()
     proc.send_signal(signal.SIGINT)
-    stdout, stderr = proc.communicate(timeout=30)
+    try:
+        # Well before the CLI's 30 s stall timeout: Ctrl+C must not wait for it.
+        stdout, stderr = proc.communicate(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        pytest.fail("Ctrl+C did not stop the stalled download before the stall timeout")
     assert proc.returncode == 130, stderr
-    assert time.monotonic() - started < 5  # not at the 30 s stall timeout
     assert "run the same command again to resume" in stderr and not stdout
     cli_hub.reset_counts()
     run = cli("models", "pull", HUB_REPO)
@@ -355,18 +357,24 @@ def test_summarize_json_reads_the_file_and_reports_its_figures(tmp_path: Path) -
 
 
 def test_summarize_refuses_unreadable_documents_with_exit_3(tmp_path: Path) -> None:
+    from engine.data.config import get_paths
+    from engine.data.logs import LOG_FILE
+
     good = tmp_path / "good.txt"
     good.write_text("Some text to summarize.", encoding="utf-8")
     binary = tmp_path / "photo.txt"
     binary.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8)
-    started = time.perf_counter()
     for args in ((str(good), str(tmp_path / "missing.txt")), (str(binary),)):
         run = cli("summarize", *args)
         assert run.returncode == 3, run.stderr
         assert run.stdout == ""
         last = run.stderr.strip().splitlines()[-1]
         assert last.startswith("hearth-cli: ") and ("missing.txt" in last or "photo.txt" in last)
-    # Refused before any model is loaded.
-    assert time.perf_counter() - started < 20
     run = cli("summarize", str(good), "--style", "poem")
     assert run.returncode == 2 and "poem" in run.stderr
+    # Refused before any model is loaded: no engine worker was started. The log says so
+    # when one is, as the chat below shows.
+    log_file = get_paths().log_dir / LOG_FILE
+    assert "Engine worker" not in log_file.read_text(encoding="utf-8")
+    assert cli("chat", "--max-tokens", "1", "hi").returncode == 0
+    assert "Engine worker" in log_file.read_text(encoding="utf-8")

@@ -12,6 +12,7 @@ import pytest
 
 from engine.cli.bench_loop import CONTENDERS, run_bench
 from engine.runtime.client import EngineClient
+from tests.paths import ROOT
 
 REQUIRED_KEYS = {
     "engine_tokens_per_s",
@@ -31,7 +32,7 @@ REQUIRED_KEYS = {
     "machine",
     "timestamp",
 }
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "engine_bench.py"
+SCRIPT = ROOT / "benchmarks" / "engine_bench.py"
 
 
 def _script() -> ModuleType:
