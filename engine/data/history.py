@@ -138,6 +138,11 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX code_tasks_by_activity ON code_tasks(deleted_at, updated_at);
     """,
+    # 5: a reasoning model's thinking, kept with its answer but apart from it (never sent
+    # back to the model, searched or exported as the answer).
+    """
+    ALTER TABLE messages ADD COLUMN reasoning TEXT NOT NULL DEFAULT '';
+    """,
 )
 
 
@@ -155,7 +160,10 @@ class Conversation:
 
 @dataclass(frozen=True)
 class StoredMessage:
-    """One stored message; ``stats`` is the generation's figures for answers."""
+    """One stored message; ``stats`` is the generation's figures for answers.
+
+    ``reasoning`` is a reasoning model's thinking before this answer ("" if none).
+    """
 
     id: int
     conversation_id: int
@@ -164,6 +172,7 @@ class StoredMessage:
     created_at: float
     stats: dict[str, Any] | None
     rating: int
+    reasoning: str = ""
 
 
 @dataclass(frozen=True)
@@ -334,12 +343,21 @@ class History:
         return int(cur.lastrowid or 0)
 
     def update_message(
-        self, message_id: int, content: str, *, stats: dict[str, Any] | None = None
+        self,
+        message_id: int,
+        content: str,
+        *,
+        stats: dict[str, Any] | None = None,
+        reasoning: str | None = None,
     ) -> None:
-        """Replace a message's text (an answer as it streams) and, at the end, its stats."""
+        """Replace a message's text (an answer as it streams) and, at the end, its stats.
+
+        ``reasoning`` replaces the thinking stored with the answer; None keeps it.
+        """
         self._db.execute(
-            "UPDATE messages SET content = ?, stats = COALESCE(?, stats) WHERE id = ?",
-            (content, json.dumps(stats) if stats is not None else None, message_id),
+            "UPDATE messages SET content = ?, stats = COALESCE(?, stats),"
+            " reasoning = COALESCE(?, reasoning) WHERE id = ?",
+            (content, json.dumps(stats) if stats is not None else None, reasoning, message_id),
         )
 
     def rate_message(self, message_id: int, rating: int) -> None:
@@ -591,7 +609,7 @@ class History:
     def messages(self, conversation_id: int) -> list[StoredMessage]:
         """A conversation's messages, oldest first."""
         rows = self._db.execute(
-            "SELECT id, conversation_id, role, content, created_at, stats, rating"
+            "SELECT id, conversation_id, role, content, created_at, stats, rating, reasoning"
             " FROM messages WHERE conversation_id = ? ORDER BY id",
             (conversation_id,),
         ).fetchall()
@@ -642,7 +660,13 @@ class History:
             parts.append(f"**System:** {conv.system_prompt}\n")
         names = {"user": "You", "assistant": "Assistant", "system": "System"}
         for m in self.messages(conversation_id):
-            parts.append(f"## {names.get(m.role, m.role)}\n\n{m.content}\n")
+            parts.append(f"## {names.get(m.role, m.role)}\n")
+            if m.reasoning:
+                # Collapsed where Markdown renders HTML, as the window shows it.
+                parts.append(
+                    f"<details><summary>Thinking</summary>\n\n{m.reasoning}\n\n</details>\n"
+                )
+            parts.append(f"{m.content}\n")
         return "\n".join(parts)
 
     def export_json(self, conversation_id: int) -> str:
