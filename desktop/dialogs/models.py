@@ -45,6 +45,7 @@ from engine.models.hardware import Hardware, format_bytes
 from engine.models.hub import Hub, HubFile, HubRepo
 from engine.models.plan import DEFAULT_CONTEXT
 from engine.models.store import InstalledModel, ModelStore, download_sidecars, split_parts
+from engine.models.time_left import format_time_left
 
 log = logging.getLogger("desktop.models")
 
@@ -786,10 +787,8 @@ class DownloadsTab(QWidget):
         if progress.state == "downloading" and progress.speed_bps > 0:
             parts.append(self.tr("{speed}/s").format(speed=format_bytes(int(progress.speed_bps))))
             if progress.eta_s >= 0:
-                minutes, seconds = divmod(int(progress.eta_s), 60)
-                parts.append(
-                    self.tr("{minutes}:{seconds:02d} left").format(minutes=minutes, seconds=seconds)
-                )
+                left = format_time_left(progress.eta_s)
+                parts.append(self.tr("{time} left").format(time=left))
         if progress.error:
             parts.append(progress.error)
         return " · ".join(parts)

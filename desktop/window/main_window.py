@@ -59,10 +59,9 @@ from engine.data.history import AsyncHistory
 from engine.data.jsonfile import set_aside_if_larger
 from engine.data.presets import ChatOptions, ChatOptionsStore
 from engine.errors import EngineError
-from engine.models.hardware import Hardware, format_bytes, probe_hardware
+from engine.models.hardware import Hardware, format_bytes
 from engine.models.store import InstalledModel, ModelStore
 from engine.runtime.client import EngineClient
-from engine.runtime.loading import llama_build_from_hello
 from engine.types import GenerationResult, ModelInfo
 
 log = logging.getLogger("desktop.window")
@@ -947,8 +946,7 @@ class MainWindow(QMainWindow):
             EngineError: the engine could not be started to ask it.
         """
         if self._hardware is None:
-            llama = llama_build_from_hello(await self._client.hello())
-            self._hardware = await asyncio.to_thread(probe_hardware, llama_probe=lambda: llama)
+            self._hardware = await self._client.hardware()
         return self._hardware
 
     def _on_models_dialog_load_requested(self, model_id: str) -> None:
