@@ -462,13 +462,15 @@ class EngineClient:
         """Load a model (by store id or path), replacing the current one.
 
         ``n_parallel`` is how many prompts :meth:`complete_many` decodes at once (the
-        context's ``n_seq_max``). It costs no memory: the sequences share the one KV
-        cache of ``n_ctx`` cells, and a chat still has the whole context.
+        context's ``n_seq_max``, 1 to :data:`~engine.types.MAX_PARALLEL`). It costs no
+        memory: the sequences share the one KV cache of ``n_ctx`` cells, and a chat
+        still has the whole context.
 
         The GGUF header is checked and the backend plan made before the worker sees
         the file. If loading fails the previous model stays loaded and usable.
 
         Raises:
+            UsageError: ``n_parallel`` is out of range.
             ModelFileError: the file is missing, damaged or not a GGUF model.
             ModelLoadError: llama.cpp could not load it (memory, architecture).
             EngineCrashed: the worker died while loading (a crafted file, say).

@@ -65,7 +65,8 @@ def plan_load(
         torch_weights: how the PyTorch backend keeps weights (one of
             :data:`~engine.models.plan.TORCH_WEIGHT_FORMATS`); "" reads ``HEARTH_TORCH_WEIGHTS``,
             else "auto".
-        n_parallel: how many prompts ``complete_many`` decodes at once (at least 1).
+        n_parallel: how many prompts ``complete_many`` decodes at once, 1 to
+            :data:`~engine.types.MAX_PARALLEL`.
 
     Returns:
         The worker's ``load`` request.
@@ -120,5 +121,5 @@ def plan_load(
         # On a CPU, llama.cpp's flash attention decodes 2-3x slower once the context
         # holds a few thousand tokens (benchmarks/flash_attn.md); on a GPU it helps.
         flash_attn="auto" if n_gpu_layers != 0 else "off",
-        n_parallel=max(1, n_parallel),
+        n_parallel=n_parallel,
     )

@@ -13,7 +13,7 @@ import pytest
 
 from engine.data.config import Settings, get_paths, save_settings
 from engine.errors import UsageError
-from engine.models.hardware import LlamaBuild, probe_hardware
+from engine.models.hardware import Hardware, LlamaBuild, probe_hardware
 from engine.models.plan import DEFAULT_CONTEXT, requested_context
 from engine.runtime import protocol
 from engine.runtime.loading import plan_load, resolve_model
@@ -83,7 +83,7 @@ def test_the_context_asked_for(trained: int, requested: int, setting: int, expec
     assert requested_context(trained, requested=requested, setting=setting) == expected
 
 
-def _cpu_only() -> Any:
+def _cpu_only() -> Hardware:
     llama = LlamaBuild(
         available=True, gpu_offload=False, gpu_backend=None, system_info="", version=None
     )
@@ -130,3 +130,11 @@ def test_the_worker_refuses_a_load_request_it_does_not_know_and_keeps_serving() 
     finally:
         proc.stdin.close()
         proc.wait(timeout=60)
+
+
+@pytest.mark.parametrize("n_parallel", [0, MAX_PARALLEL + 1])
+def test_plan_load_refuses_a_number_of_sequences_out_of_range(
+    smollm2: Path, n_parallel: int
+) -> None:
+    with pytest.raises(UsageError, match=f"n_parallel = {n_parallel} must be a whole number"):
+        plan_load(resolve_model(smollm2), _cpu_only(), n_parallel=n_parallel)
