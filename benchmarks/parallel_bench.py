@@ -163,9 +163,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             print(row, file=sys.stderr)
 
         entry = await asyncio.to_thread(resolve_model, args.model)
-        hello = await client.hello()
+        hw = await client.hardware()
         plan = await asyncio.to_thread(
-            lambda: plan_load(entry, hello, n_ctx=args.n_ctx, threads=args.threads)
+            lambda: plan_load(entry, hw, n_ctx=args.n_ctx, threads=args.threads)
         )
         await client.unload()
 

@@ -172,9 +172,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         sized = [p for p in pieces if len(await client.tokenize(p)) >= budget * 0.8]
         probes = [await client.render_chat([_user(p)]) for p in (sized or pieces)[:2]]
         entry = await asyncio.to_thread(resolve_model, args.model)
-        hello = await client.hello()
+        hw = await client.hardware()
         plan = await asyncio.to_thread(
-            lambda: plan_load(entry, hello, n_ctx=args.n_ctx, threads=args.threads)
+            lambda: plan_load(entry, hw, n_ctx=args.n_ctx, threads=args.threads)
         )
         await client.unload()
 

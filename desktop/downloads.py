@@ -17,6 +17,7 @@ from PySide6.QtCore import QObject, Signal
 from engine.data.config import Paths, Settings
 from engine.models.downloads import DownloadManager, DownloadProgress
 from engine.models.hub import HubFile
+from engine.models.time_left import format_time_left
 
 log = logging.getLogger("desktop.downloads")
 
@@ -102,8 +103,7 @@ def describe(progress: DownloadProgress) -> str:
     if progress.state == "downloading" and progress.speed_bps > 0:
         parts.append(f"{progress.speed_bps / 1e6:.1f} MB/s")
         if progress.eta_s >= 0:
-            minutes, seconds = divmod(int(progress.eta_s), 60)
-            parts.append(f"{minutes}:{seconds:02d}")
+            parts.append(format_time_left(progress.eta_s))
     return " · ".join(parts)
 
 

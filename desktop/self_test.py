@@ -196,10 +196,9 @@ async def _run_checks(test: SelfTest) -> None:
 
         async def engine() -> str:
             hello = await client.hello()
-            llama = hello.get("llama", {})
-            if not llama.get("available"):
-                raise RuntimeError(f"llama.cpp did not load: {llama.get('error')}")
-            return f"worker {hello.get('pid')}, llama-cpp-python {llama.get('version')}"
+            if not hello.llama.available:
+                raise RuntimeError(f"llama.cpp did not load: {hello.llama.error}")
+            return f"worker {hello.pid}, llama-cpp-python {hello.llama.version}"
 
         have_engine = await test.check("engine", engine)
 

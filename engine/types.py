@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import reprlib
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, fields
+from dataclasses import MISSING, asdict, dataclass, fields
 from typing import Any, Literal
 
 from engine.errors import UsageError
@@ -206,21 +206,131 @@ class SamplingParams:
         return cls(**data)
 
 
+#: llama.cpp's LLAMA_MAX_SEQ: the most sequences one context decodes at once.
+MAX_PARALLEL = 256
+
+#: For each load request field: is the value valid, and what it must be when it is not.
+_LOAD_RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "path": (lambda v: isinstance(v, str) and v != "", "must be the path of a GGUF file"),
+    "model_id": (lambda v: isinstance(v, str), "must be text"),
+    "architecture": (lambda v: isinstance(v, str), "must be text"),
+    "backend": (lambda v: v in ("llamacpp", "torch"), 'must be "llamacpp" or "torch"'),
+    "device": (lambda v: isinstance(v, str) and v != "", "must name a device"),
+    "n_ctx": (
+        lambda v: _is_int(v) and 1 <= v <= MAX_CONTEXT_TOKENS,
+        f"must be a whole number from 1 to {MAX_CONTEXT_TOKENS:,}",
+    ),
+    "n_gpu_layers": (
+        # llama.cpp's -1: every layer.
+        lambda v: _is_int(v) and v >= -1,
+        "must be -1 (every layer) or a whole number of layers",
+    ),
+    "n_threads": (lambda v: _is_int(v) and v >= 1, "must be a whole number from 1"),
+    "n_threads_batch": (lambda v: _is_int(v) and v >= 1, "must be a whole number from 1"),
+    "flash_attn": (lambda v: v in ("auto", "on", "off"), 'must be "auto", "on" or "off"'),
+    "torch_weights": (lambda v: isinstance(v, str), "must be text"),
+    "plan_notice": (lambda v: isinstance(v, Notice), "must be a notice"),
+    "warning_notices": (
+        lambda v: isinstance(v, list | tuple) and all(isinstance(w, Notice) for w in v),
+        "must be a list of notices",
+    ),
+    "n_parallel": (
+        lambda v: _is_int(v) and 1 <= v <= MAX_PARALLEL,
+        f"must be a whole number from 1 to {MAX_PARALLEL}",
+    ),
+    "fallback_template": (lambda v: isinstance(v, bool), "must be true or false"),
+}
+
+
 @dataclass(frozen=True)
-class LoadOptions:
-    """What the user asked for when loading a model; the plan fills in the rest.
+class LoadRequest:
+    """What the worker is asked to load, and how: the plan's decisions for one model.
+
+    Made by ``engine.runtime.loading.plan_load``; it crosses the worker pipe as the
+    ``load`` request. Every value is checked when the object is made, so the worker
+    never hands llama.cpp a context, thread count or layer count that makes no sense.
 
     Attributes:
-        n_ctx: context size in tokens; 0 lets Hearth choose.
-        gpu_offload: "auto", "off", or a number of layers.
-        threads: decode threads; 0 lets the plan choose.
-        backend: "auto", "llamacpp" or "torch".
+        path: the GGUF file.
+        n_ctx: context size in tokens, already within the trained length and memory.
+        n_gpu_layers: layers to offload: 0 keeps the model on the CPU, -1 offloads all.
+        n_threads: decode threads.
+        n_threads_batch: prompt-processing threads.
+        model_id: the store's id; "" for the file path.
+        architecture: from the GGUF header.
+        backend: the backend the plan chose: "llamacpp" or "torch".
+        device: "cpu", "cuda", "metal", "mps", ... (the plan's device).
+        plan_notice: the one-line explanation of the backend choice.
+        warning_notices: what the plan had to change (context cut, threads lowered, ...).
+        flash_attn: llama.cpp's flash attention: "auto", "on" or "off".
+        torch_weights: how the PyTorch backend keeps weights ("auto", "bf16", "int8", ...).
+        n_parallel: sequences ``complete_many`` decodes at once.
+        fallback_template: use Hearth's plain chat format instead of the model's
+            template (set once the template was refused, so it never runs again).
     """
 
-    n_ctx: int = 0
-    gpu_offload: str = "auto"
-    threads: int = 0
-    backend: str = "auto"
+    path: str
+    n_ctx: int
+    n_gpu_layers: int
+    n_threads: int
+    n_threads_batch: int
+    plan_notice: Notice
+    model_id: str = ""
+    architecture: str = ""
+    backend: str = "llamacpp"
+    device: str = "cpu"
+    warning_notices: tuple[Notice, ...] = ()
+    flash_attn: str = "auto"
+    torch_weights: str = "auto"
+    n_parallel: int = 4
+    fallback_template: bool = False
+
+    def __post_init__(self) -> None:
+        """Check every value.
+
+        Raises:
+            UsageError: a value is out of range or of the wrong type.
+        """
+        for f in fields(self):
+            value = getattr(self, f.name)
+            valid, requirement = _LOAD_RULES[f.name]
+            if not valid(value):
+                raise UsageError(
+                    f"The load setting {f.name} = {reprlib.repr(value)} {requirement}."
+                )
+        # The dataclass is frozen; this is still construction, so setting is sound.
+        object.__setattr__(self, "warning_notices", tuple(self.warning_notices))
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form; notices as ``{"code": ..., "params": ...}``."""
+        data = asdict(self)
+        data["plan_notice"] = self.plan_notice.to_dict()
+        data["warning_notices"] = [n.to_dict() for n in self.warning_notices]
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> LoadRequest:
+        """Inverse of :meth:`to_dict`.
+
+        Raises:
+            UsageError: a key is unknown or missing, or a value is invalid.
+        """
+        unknown = sorted(set(data) - set(_LOAD_RULES))
+        if unknown:
+            raise UsageError(f"Unknown load settings: {', '.join(map(str, unknown))}.")
+        required = {f.name for f in fields(cls) if f.default is MISSING}
+        missing = sorted(required - set(data))
+        if missing:
+            raise UsageError(f"Missing load settings: {', '.join(missing)}.")
+        values = dict(data)
+        try:
+            values["plan_notice"] = Notice.from_dict(values["plan_notice"])
+            values["warning_notices"] = tuple(
+                Notice.from_dict(n) for n in values.get("warning_notices", ())
+            )
+        except (TypeError, ValueError, KeyError) as exc:
+            raise UsageError(f"A load notice is malformed: {exc}") from exc
+        return cls(**values)
 
 
 @dataclass(frozen=True)
@@ -240,6 +350,8 @@ class ModelInfo:
         plan_notice: the one-line explanation of the backend choice.
         chat_template: "gguf" when the model's own template is used, else "fallback".
         fim: the model has fill-in-the-middle tokens (EngineClient.infill works).
+        template_refused: the model's chat template was refused (it tried something a
+            template may not do, or never finished); the fallback format runs instead.
         warning_notices: things the user should know (template refused, GPU fallback,
             memory).
         load_s: seconds the load took.
@@ -259,6 +371,7 @@ class ModelInfo:
     warning_notices: tuple[Notice, ...] = ()
     load_s: float = 0.0
     fim: bool = False
+    template_refused: bool = False
 
     @property
     def plan_reason(self) -> str:

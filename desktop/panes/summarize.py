@@ -40,6 +40,7 @@ from desktop.widgets import BoundedTextEdit, read_only_table
 from engine.data.atomicfile import write_atomic
 from engine.data.history import AsyncHistory
 from engine.errors import EngineError
+from engine.models.time_left import format_time_left
 from engine.runtime.client import EngineClient
 
 if TYPE_CHECKING:
@@ -448,7 +449,7 @@ class SummarizePane(Pane):
                     loop.call_soon_threadsafe(self._on_extract_progress, fraction)
 
                 def read() -> Document:  # the size limit as the settings say now
-                    limit = load_settings(get_paths()).max_document_mb * 1024 * 1024
+                    limit = load_settings(get_paths()).max_document_bytes
                     return extract(path, max_bytes=limit, on_progress=report)
 
                 document = await asyncio.to_thread(read)
@@ -581,10 +582,8 @@ class SummarizePane(Pane):
             done=progress.done, total=progress.total
         )
         if progress.eta_s >= 0 and progress.stage != "done":
-            minutes, seconds = divmod(int(progress.eta_s), 60)
-            text += " · " + self.tr("about {minutes}:{seconds:02d} left").format(
-                minutes=minutes, seconds=seconds
-            )
+            left = format_time_left(progress.eta_s)
+            text += " · " + self.tr("about {time} left").format(time=left)
         self.progress_label.setText(text)
         item.detail = f"{progress.fraction * 100:.0f}%"
         self._refresh_item(item)

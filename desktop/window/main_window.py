@@ -55,10 +55,9 @@ from engine.data.config import Paths, Settings, load_settings, save_settings
 from engine.data.history import AsyncHistory
 from engine.data.presets import ChatOptions
 from engine.errors import EngineError, HistoryError
-from engine.models.hardware import Hardware, probe_hardware
+from engine.models.hardware import Hardware
 from engine.notices import Notice
 from engine.runtime.client import EngineClient
-from engine.runtime.loading import llama_build_from_hello
 from engine.types import GenerationResult, ModelInfo
 
 log = logging.getLogger("desktop.window")
@@ -641,8 +640,7 @@ class MainWindow(QMainWindow):
             EngineError: the engine could not be started to ask it.
         """
         if self._hardware is None:
-            llama = llama_build_from_hello(await self._client.hello())
-            self._hardware = await asyncio.to_thread(probe_hardware, llama_probe=lambda: llama)
+            self._hardware = await self._client.hardware()
         return self._hardware
 
     def _on_model_manager_load_requested(self, model_id: str) -> None:

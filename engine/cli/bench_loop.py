@@ -69,10 +69,11 @@ from datetime import datetime, timezone
 from typing import Any
 
 from engine.errors import ModelLoadError
+from engine.models.hardware import Hardware
 from engine.runtime.backends.base import BackendLoadParams
 from engine.runtime.chat_templates import ChatTemplate
 from engine.runtime.client import EngineClient
-from engine.types import ChatMessage, GenerationResult, ModelInfo, SamplingParams
+from engine.types import ChatMessage, GenerationResult, LoadRequest, ModelInfo, SamplingParams
 
 log = logging.getLogger("engine.bench")
 
@@ -177,7 +178,7 @@ class LoopSettings:
     n_gpu_layers: int
 
 
-def loop_settings(info: ModelInfo, plan: dict[str, Any]) -> LoopSettings:
+def loop_settings(info: ModelInfo, plan: LoadRequest) -> LoopSettings:
     """The settings of the engine's load of ``info`` (``plan`` is plan_load's request),
     for an in-process llama.cpp loop to run exactly as the engine does."""
     defaults = BackendLoadParams(path="", n_ctx=0, n_gpu_layers=0, n_threads=0, n_threads_batch=0)
@@ -188,8 +189,8 @@ def loop_settings(info: ModelInfo, plan: dict[str, Any]) -> LoopSettings:
         n_batch=n_batch,
         n_ubatch=min(defaults.n_ubatch, n_batch),
         n_threads=info.n_threads,
-        n_threads_batch=int(plan["n_threads_batch"]),
-        flash_attn=str(plan.get("flash_attn", defaults.flash_attn)),
+        n_threads_batch=plan.n_threads_batch,
+        flash_attn=plan.flash_attn,
         n_gpu_layers=info.n_gpu_layers,
     )
 
@@ -434,14 +435,8 @@ def _ratio(a: float, b: float) -> float:
     return a / b if b > 0 else math.nan
 
 
-def machine_info(hello: dict[str, Any]) -> dict[str, Any]:
+def machine_info(hw: Hardware) -> dict[str, Any]:
     """The CPU, memory and llama.cpp build (as the worker reported it), for the report."""
-    from engine.models.hardware import LlamaBuild, probe_hardware, probe_llama_build
-
-    llama = hello.get("llama")
-    hw = probe_hardware(
-        llama_probe=(lambda: LlamaBuild(**llama)) if isinstance(llama, dict) else probe_llama_build
-    )
     return {
         "cpu": hw.cpu.model,
         "physical_cores": hw.cpu.physical_cores,
@@ -489,12 +484,12 @@ async def run_bench(
 
     entry = await asyncio.to_thread(resolve_model, model)
     info: ModelInfo = await client.load(model, n_ctx=n_ctx, threads=threads)
-    hello = await client.hello()
+    hw = await client.hardware()
     # The same plan the client made for the worker: for the prompt-processing threads.
-    plan = await asyncio.to_thread(lambda: plan_load(entry, hello, n_ctx=n_ctx, threads=threads))
+    plan = await asyncio.to_thread(lambda: plan_load(entry, hw, n_ctx=n_ctx, threads=threads))
     settings = loop_settings(info, plan)
     log.info("Benchmarking %s with %s", info.model_id, settings)
-    machine = await asyncio.to_thread(machine_info, hello)
+    machine = machine_info(hw)
 
     params = SamplingParams(
         temperature=0.0, repeat_penalty=1.0, max_tokens=tokens, ignore_eos=True, seed=0

@@ -11,6 +11,7 @@ from typing import Any, NoReturn
 
 from engine.data.config import BACKENDS, setting_problem
 from engine.errors import UsageError
+from engine.models.time_left import format_time_left
 from engine.types import sampling_problem
 
 
@@ -19,6 +20,43 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         raise UsageError(f"{message} (see `hearth-cli {self.prog.split()[-1]} --help`)")
+
+
+class StatusLine:
+    """Progress on stderr: one line rewritten in place on a terminal, else a line per change."""
+
+    def __init__(self) -> None:
+        self._tty = sys.stderr.isatty()
+        self._last = ""
+
+    def show(self, line: str) -> None:
+        """Show ``line`` (nothing happens when it is the line already shown)."""
+        if line == self._last:
+            return
+        if self._tty:
+            print(f"\r{line.ljust(len(self._last))}", end="", file=sys.stderr, flush=True)
+        else:
+            print(line, file=sys.stderr, flush=True)
+        self._last = line
+
+    def end(self) -> None:
+        """Leave the line as it is: what is printed next starts on a line of its own."""
+        if self._tty and self._last:
+            print(file=sys.stderr, flush=True)
+        self._last = ""
+
+
+def progress_line(subject: str, detail: str, fraction: float, eta_s: float) -> str:
+    """One line of progress: ``"report.pdf: Summarizing part 2 of 5 (40%, 1:05 left)"``.
+
+    Args:
+        subject: what is in progress (a file name).
+        detail: how far it is, in words.
+        fraction: the part done, 0 to 1.
+        eta_s: seconds left; the time left is shown only when this is above 0.
+    """
+    left = f", {format_time_left(eta_s)} left" if eta_s > 0 else ""
+    return f"{subject}: {detail} ({fraction:.0%}{left})"
 
 
 def print_json(value: Any) -> None:

@@ -23,16 +23,12 @@ def add_parser(sub: Any) -> None:
 async def run(args: argparse.Namespace) -> int:
     """Run ``hearth-cli hardware``; returns the exit status."""
     from engine.data.config import get_paths, load_settings
-    from engine.models.hardware import probe_hardware
-    from engine.models.plan import DEFAULT_CONTEXT, plan_backend
+    from engine.models.plan import plan_backend, requested_context
     from engine.models.store import ModelStore
     from engine.runtime.client import EngineClient
-    from engine.runtime.loading import llama_build_from_hello
 
-    # llama.cpp's build is what the worker reports: this process never loads it.
     async with EngineClient() as client:
-        llama = llama_build_from_hello(await client.hello())
-    hw = await asyncio.to_thread(probe_hardware, llama_probe=lambda: llama)
+        hw = await client.hardware()
     paths = get_paths()
     settings = load_settings(paths)
     info = None
@@ -42,12 +38,11 @@ async def run(args: argparse.Namespace) -> int:
         if args.model:
             raise
         log.info("No model to plan for: %s", exc)
-    default_ctx = min(info.context_length, DEFAULT_CONTEXT) if info else DEFAULT_CONTEXT
-    n_ctx = settings.context_size or default_ctx
+    trained = info.context_length if info else 0
     plan = plan_backend(
         hw,
         info,
-        n_ctx=n_ctx,
+        n_ctx=requested_context(trained, setting=settings.context_size),
         settings_backend=settings.backend,
         gpu_offload=settings.gpu_offload,
         threads=settings.threads,

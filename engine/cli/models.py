@@ -10,7 +10,14 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from engine.cli.common import Parser, int_in, print_json, setting_flag
+from engine.cli.common import (
+    Parser,
+    StatusLine,
+    int_in,
+    print_json,
+    progress_line,
+    setting_flag,
+)
 from engine.errors import EngineError, UsageError
 from engine.types import MAX_SEARCH_RESULTS
 
@@ -178,21 +185,18 @@ async def _cmd_models_files(args: argparse.Namespace) -> int:
     import time
 
     from engine.data.config import get_paths, load_settings
-    from engine.models.hardware import format_bytes, probe_hardware
+    from engine.models.hardware import format_bytes
     from engine.models.hub import Hub
     from engine.models.hub_http import ANSWER_DEADLINE_S
     from engine.models.plan import fit_badge_label
     from engine.runtime.client import EngineClient
-    from engine.runtime.loading import llama_build_from_hello
 
     settings = load_settings(get_paths())
     hub = Hub(settings)
     listing = await asyncio.to_thread(hub.listing, args.repo)
     files = listing.files
-    # llama.cpp's build is what the worker reports: this process never loads it.
     async with EngineClient() as client:
-        llama = llama_build_from_hello(await client.hello())
-    hw = await asyncio.to_thread(probe_hardware, llama_probe=lambda: llama)
+        hw = await client.hardware()
     n_ctx = args.ctx or settings.context_size
     # The headers are read side by side, so they share one answer's time: a slow hub
     # costs the command that long, not that long per file.
@@ -237,12 +241,12 @@ def _progress_line(p: DownloadProgress) -> str:
 
     if p.state == "verifying":
         return f"verifying {p.name}: {format_bytes(p.done_bytes)} of {format_bytes(p.total_bytes)}"
-    percent = 100 * p.done_bytes / p.total_bytes if p.total_bytes else 0.0
-    eta = f", {int(p.eta_s) // 60}:{int(p.eta_s) % 60:02d} left" if p.eta_s >= 0 else ""
-    return (
-        f"{p.name}: {format_bytes(p.done_bytes)} of {format_bytes(p.total_bytes)} "
-        f"({percent:.0f}%), {format_bytes(int(p.speed_bps))}/s{eta}"
+    fraction = p.done_bytes / p.total_bytes if p.total_bytes else 0.0
+    detail = (
+        f"{format_bytes(p.done_bytes)} of {format_bytes(p.total_bytes)}, "
+        f"{format_bytes(int(p.speed_bps))}/s"
     )
+    return progress_line(p.name, detail, fraction, p.eta_s)
 
 
 async def _cmd_models_pull(args: argparse.Namespace) -> int:
@@ -280,7 +284,7 @@ async def _cmd_models_pull(args: argparse.Namespace) -> int:
     else:
         download_id = await asyncio.to_thread(manager.start, file)
     interval = 0.25 if sys.stderr.isatty() else 1.0
-    last_line = ""
+    status = StatusLine()
     try:
         while True:
             await asyncio.to_thread(changed.wait, interval)
@@ -290,24 +294,15 @@ async def _cmd_models_pull(args: argparse.Namespace) -> int:
                 continue
             if progress.state in ("done", "failed", "cancelled"):
                 break
-            line = _progress_line(progress)
-            if line != last_line:
-                if sys.stderr.isatty():  # one line, rewritten in place
-                    print(line.ljust(len(last_line)), end="\r", file=sys.stderr, flush=True)
-                else:
-                    print(line, file=sys.stderr, flush=True)
-                last_line = line
+            status.show(_progress_line(progress))
     except (KeyboardInterrupt, asyncio.CancelledError):
         await asyncio.to_thread(manager.pause, download_id)
         await asyncio.to_thread(manager.close)
-        print(
-            f"\nPaused {file.name}; run the same command again to resume.",
-            file=sys.stderr,
-        )
+        status.end()
+        print(f"Paused {file.name}; run the same command again to resume.", file=sys.stderr)
         return 130
     await asyncio.to_thread(manager.close)
-    if sys.stderr.isatty() and last_line:
-        print(file=sys.stderr)
+    status.end()
     if progress.state != "done":
         raise DownloadError(progress.error or f"The download of {file.name} was cancelled.")
     return _pull_result(args, file, progress.path)

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from engine.cli.common import add_load_options, print_json
+from engine.cli.common import StatusLine, add_load_options, print_json, progress_line
 
 
 def add_parser(sub: Any) -> None:
@@ -25,28 +25,6 @@ def add_parser(sub: Any) -> None:
     summ.add_argument("--json", action="store_true", help="print a JSON list at the end")
 
 
-class _StatusLine:
-    """Progress on stderr: one line rewritten in place on a terminal, else a line per event."""
-
-    def __init__(self) -> None:
-        self._tty = sys.stderr.isatty()
-        self._last = ""
-
-    def show(self, line: str) -> None:
-        if line == self._last:
-            return
-        if self._tty:
-            print(f"\r{line.ljust(len(self._last))}", end="", file=sys.stderr, flush=True)
-        else:
-            print(line, file=sys.stderr, flush=True)
-        self._last = line
-
-    def end(self) -> None:
-        if self._tty and self._last:
-            print(file=sys.stderr, flush=True)
-        self._last = ""
-
-
 async def run(args: argparse.Namespace) -> int:
     """Run ``hearth-cli summarize``; returns the exit status."""
     from engine.data.config import get_paths, load_settings
@@ -56,12 +34,12 @@ async def run(args: argparse.Namespace) -> int:
     from engine.tasks.summarize import SummaryOptions, SummaryProgress, summarize
 
     options = SummaryOptions(length=args.length, style=args.style, language=args.language)
-    status = _StatusLine()
+    status = StatusLine()
     results: list[dict[str, Any]] = []
     # Every file is read before the model loads: a typo in the last name should not
     # cost the time of summarizing the others first.
     documents = []
-    limit = load_settings(get_paths()).max_document_mb * 1024 * 1024
+    limit = load_settings(get_paths()).max_document_bytes
     for name in args.files:
         status.show(f"{Path(name).name}: reading…")
         try:
@@ -81,8 +59,7 @@ async def run(args: argparse.Namespace) -> int:
         for index, (name, document) in enumerate(zip(args.files, documents, strict=True)):
 
             def on_progress(p: SummaryProgress, doc_name: str = document.name) -> None:
-                eta = f", {int(p.eta_s) // 60}:{int(p.eta_s) % 60:02d} left" if p.eta_s > 0 else ""
-                status.show(f"{doc_name}: {p.message} ({p.fraction:.0%}{eta})")
+                status.show(progress_line(doc_name, p.message, p.fraction, p.eta_s))
 
             def on_token(piece: str) -> None:
                 sys.stdout.write(piece)

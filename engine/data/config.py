@@ -226,6 +226,11 @@ class Settings:
     max_document_mb: int = 200
     extra: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def max_document_bytes(self) -> int:
+        """The largest document read, in bytes (``max_document_mb`` is in MiB)."""
+        return self.max_document_mb * 1024 * 1024
+
 
 #: A field check: the value -> what it must be when it is not valid, or None when it is.
 _Check = Callable[[object], Notice | None]

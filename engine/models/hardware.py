@@ -14,7 +14,7 @@ import re
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from types import ModuleType
 from typing import Any
 
@@ -201,6 +201,21 @@ class LlamaBuild:
     def to_dict(self) -> dict[str, Any]:
         """JSON-serializable form."""
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> LlamaBuild:
+        """Inverse of :meth:`to_dict`: how the worker's report of its build is read.
+
+        Raises:
+            ValueError: a field is unknown or missing.
+        """
+        names = {f.name for f in fields(cls)}
+        unknown, missing = set(data) - names, names - {"error"} - set(data)
+        if unknown or missing:
+            raise ValueError(
+                f"not a llama.cpp build: unknown {sorted(unknown)}, missing {sorted(missing)}"
+            )
+        return cls(**data)
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,30 @@ TORCH_WEIGHT_FORMATS = ("auto", "bf16", "fp16", "fp32", "int8")
 #: Context size the plan uses when neither the caller nor the settings chose one.
 DEFAULT_CONTEXT = 4096
 
+
+def requested_context(trained: int, *, requested: int = 0, setting: int = 0) -> int:
+    """The context size asked for: the caller's, else the settings', else the default.
+
+    The one place that says what "0 lets Hearth choose" means: the model's trained length,
+    at most :data:`DEFAULT_CONTEXT` (the default alone when the trained length is unknown).
+    A size asked for is returned as it is: the plan lowers it to the trained length and to
+    what free memory holds, with a warning that names both numbers.
+
+    Args:
+        trained: the context the model was trained for; 0 when unknown.
+        requested: the size the caller asked for (a flag, a load request); 0 for none.
+        setting: ``Settings.context_size``; 0 for none.
+
+    Returns:
+        A context size in tokens, above 0.
+    """
+    if requested > 0:
+        return requested
+    if setting > 0:
+        return setting
+    return min(trained, DEFAULT_CONTEXT) if trained > 0 else DEFAULT_CONTEXT
+
+
 #: A context lowered to fit in memory is a multiple of this (llama.cpp pads to 256).
 CONTEXT_STEP = 256
 
@@ -312,7 +336,7 @@ def _plan_context(
     only the trained length caps it.
     """
     trained = model.context_length if model is not None else 0
-    usual = min(trained, DEFAULT_CONTEXT) if trained > 0 else DEFAULT_CONTEXT
+    usual = requested_context(trained)
     if n_ctx <= 0:
         return usual
     if trained > 0 and n_ctx > trained:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
 import functools
 import json
 import logging
@@ -24,17 +25,19 @@ import sys
 import time
 from collections import deque
 from collections.abc import AsyncGenerator, Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 import engine
 from engine.errors import ERROR_TYPES, EngineCrashed, EngineError, NoModelLoaded, UsageError
-from engine.notices import NoticeCode
+from engine.models.hardware import Hardware, probe_hardware
 from engine.runtime import protocol
 from engine.types import (
     ChatMessage,
     ContextPolicy,
     GenerationResult,
     GenerationStats,
+    LoadRequest,
     ModelInfo,
     SamplingParams,
     TokenEvent,
@@ -42,8 +45,6 @@ from engine.types import (
 
 log = logging.getLogger("engine.client")
 
-#: The warnings that say the model's own chat template was refused at load.
-_REFUSED_TEMPLATE = (NoticeCode.TEMPLATE_REFUSED, NoticeCode.TEMPLATE_FAILED)
 worker_log = logging.getLogger("engine.worker")
 
 #: How long a worker may take to honour a cancel before it is killed.
@@ -91,6 +92,23 @@ def worker_command() -> list[str]:
     return [sys.executable, "-m", "engine.runtime.worker"]
 
 
+class KillReason(enum.Enum):
+    """Why the client stopped its worker.
+
+    The crash it reports says so in words ("stopped by Hearth: …", the value filled in
+    with the client's limits); and a kill that ends a cancel is no crash at all.
+    """
+
+    CANCEL_IGNORED = "cancel was not honoured in time"
+    START_TIMEOUT = "it did not start in time"
+    START_CANCELLED = "start cancelled"
+    HELLO_REFUSED = "its hello was refused"
+    SILENT = "it stopped responding for {silent_s:g} s"
+    OVERSIZED_EVENT = "it sent a message over {limit_mb} MB"
+    RESTART = "restart requested"
+    SHUTDOWN_TIMEOUT = "it did not shut down"
+
+
 class _Crash:
     """Put into a request's queue when the worker dies."""
 
@@ -104,12 +122,14 @@ class _Worker:
     def __init__(self, proc: asyncio.subprocess.Process) -> None:
         self.proc = proc
         self.pending: dict[int, asyncio.Queue[dict[str, Any] | _Crash]] = {}
-        self.hello: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self.hello: asyncio.Future[protocol.WorkerHello] = (
+            asyncio.get_running_loop().create_future()
+        )
         self.log_tail: deque[str] = deque(maxlen=_LOG_TAIL)
         self.tasks: list[asyncio.Task[None]] = []
-        self.killed_by_us = ""
+        self.killed_by_us: KillReason | None = None
         self.dead = False
-        self.model_request: dict[str, Any] | None = None
+        self.model_request: LoadRequest | None = None
         #: When the worker last wrote anything (the loop's clock), or a request was sent.
         self.last_heard = asyncio.get_running_loop().time()
 
@@ -149,7 +169,7 @@ class EngineClient:
         self._current: int | None = None
         #: How many times cancel() found a request to stop (a batched request checks it).
         self._cancels = 0
-        self._model_request: dict[str, Any] | None = None
+        self._model_request: LoadRequest | None = None
         self._model_info: ModelInfo | None = None
         self._closed = False
         self._last_log_tail: tuple[str, ...] = ()
@@ -209,14 +229,19 @@ class EngineClient:
         try:
             await asyncio.wait_for(asyncio.shield(worker.hello), START_TIMEOUT_S)
         except asyncio.TimeoutError:
-            await self._kill(worker, "it did not start in time")
+            await self._kill(worker, KillReason.START_TIMEOUT)
             raise EngineCrashed(
                 "the engine did not start in time", tuple(worker.log_tail)
             ) from None
         except asyncio.CancelledError:
             # The caller gave up (the window closed while the engine started): leave
             # no orphan process behind.
-            await self._kill(worker, "start cancelled")
+            await self._kill(worker, KillReason.START_CANCELLED)
+            raise
+        except EngineError:
+            # Another protocol version, or a hello that could not be read: nothing it
+            # would say could be trusted. (A worker that died while starting is dead.)
+            await self._kill(worker, KillReason.HELLO_REFUSED)
             raise
         log.info("Engine worker %s started", proc.pid)
         return worker
@@ -229,10 +254,27 @@ class EngineClient:
             worker = self._worker = await self._start_worker()
         return worker
 
-    async def hello(self) -> dict[str, Any]:
-        """Start the worker if needed and return what it reported at start (its llama.cpp build)."""
+    async def hello(self) -> protocol.WorkerHello:
+        """Start the worker if needed and return what it reported at start (its llama.cpp build).
+
+        Raises:
+            EngineError: the worker speaks another protocol version (the message names
+                both), or it could not be started.
+        """
         worker = await self._ensure_worker()
         return await worker.hello
+
+    async def hardware(self) -> Hardware:
+        """This computer, probed now, with llama.cpp's build as the worker reports it.
+
+        This process never loads llama.cpp itself: the worker does. Free memory changes
+        while the app runs, so a caller that plans a load asks again.
+
+        Raises:
+            EngineError: the worker could not be started to ask it.
+        """
+        llama = (await self.hello()).llama
+        return await asyncio.to_thread(probe_hardware, llama_probe=lambda: llama)
 
     async def _read_stdout(self, worker: _Worker) -> None:
         assert worker.proc.stdout is not None
@@ -248,8 +290,7 @@ class EngineClient:
             # asyncio's reader raises ValueError for a line over its limit. A worker that
             # sends one is broken: stop it, so what it was asked fails instead of waiting.
             log.error("Engine output unreadable: %s", exc)
-            limit = protocol.MAX_EVENT_BYTES // _MIB
-            worker.killed_by_us = f"stopped by Hearth: it sent a message over {limit} MB"
+            worker.killed_by_us = KillReason.OVERSIZED_EVENT
             with contextlib.suppress(ProcessLookupError):
                 worker.proc.kill()
         await self._on_exit(worker)
@@ -265,7 +306,10 @@ class EngineClient:
         event = message.get("event")
         if event == "hello":
             if not worker.hello.done():
-                worker.hello.set_result(message)
+                try:
+                    worker.hello.set_result(protocol.WorkerHello.from_message(message))
+                except EngineError as exc:
+                    worker.hello.set_exception(exc)
             return
         if event == "alive":
             return  # a heartbeat: hearing it was the point
@@ -296,7 +340,10 @@ class EngineClient:
             await asyncio.wait_for(asyncio.shield(worker.tasks[1]), 2.0)
         worker.dead = True
         self._last_log_tail = tuple(worker.log_tail)
-        reason = worker.killed_by_us or _describe_exit(rc, worker.log_tail)
+        if worker.killed_by_us is not None:
+            reason = self._kill_text(worker.killed_by_us)
+        else:
+            reason = _describe_exit(rc, worker.log_tail)
         error = EngineCrashed(reason, tuple(worker.log_tail)[-40:])
         if not worker.hello.done():
             worker.hello.set_exception(error)
@@ -308,10 +355,18 @@ class EngineClient:
         else:
             log.info("Engine worker %s exited: %s", worker.proc.pid, reason)
 
-    async def _kill(self, worker: _Worker, why: str) -> None:
+    def _kill_text(self, why: KillReason) -> str:
+        """The crash reason of a worker this client stopped."""
+        limits = {
+            "silent_s": self._liveness_deadline_s,
+            "limit_mb": protocol.MAX_EVENT_BYTES // _MIB,
+        }
+        return f"stopped by Hearth: {why.value.format(**limits)}"
+
+    async def _kill(self, worker: _Worker, why: KillReason) -> None:
         if worker.dead:
             return
-        worker.killed_by_us = f"stopped by Hearth: {why}"
+        worker.killed_by_us = why
         with contextlib.suppress(ProcessLookupError):
             worker.proc.kill()
         with contextlib.suppress(Exception):
@@ -363,8 +418,7 @@ class EngineClient:
                 return queue.get_nowait()
             left = worker.last_heard + self._liveness_deadline_s - loop.time()
             if left <= 0:
-                silent = f"{self._liveness_deadline_s:g}"
-                await self._kill(worker, f"it stopped responding for {silent} s")
+                await self._kill(worker, KillReason.SILENT)
                 break
             try:
                 return await asyncio.wait_for(queue.get(), left)
@@ -388,8 +442,8 @@ class EngineClient:
         if self._model_request is None:
             raise NoModelLoaded("No model is loaded. Choose a model first.")
         if worker.model_request is not self._model_request:
-            log.info("Reloading %s in the new engine", self._model_request.get("model_id"))
-            value = await self._call("load", self._model_request)
+            log.info("Reloading %s in the new engine", self._model_request.model_id)
+            value = await self._call("load", self._model_request.to_dict())
             worker.model_request = self._model_request
             self._model_info = ModelInfo.from_dict(value)
         return worker
@@ -409,13 +463,15 @@ class EngineClient:
         """Load a model (by store id or path), replacing the current one.
 
         ``n_parallel`` is how many prompts :meth:`complete_many` decodes at once (the
-        context's ``n_seq_max``). It costs no memory: the sequences share the one KV
-        cache of ``n_ctx`` cells, and a chat still has the whole context.
+        context's ``n_seq_max``, 1 to :data:`~engine.types.MAX_PARALLEL`). It costs no
+        memory: the sequences share the one KV cache of ``n_ctx`` cells, and a chat
+        still has the whole context.
 
         The GGUF header is checked and the backend plan made before the worker sees
         the file. If loading fails the previous model stays loaded and usable.
 
         Raises:
+            UsageError: ``n_parallel`` is out of range.
             ModelFileError: the file is missing, damaged or not a GGUF model.
             ModelLoadError: llama.cpp could not load it (memory, architecture).
             EngineCrashed: the worker died while loading (a crafted file, say).
@@ -425,19 +481,19 @@ class EngineClient:
         # The header is checked before any worker starts: a bad file fails fast.
         entry = await asyncio.to_thread(resolve_model, model)
         async with self._lock:
-            hello = await self.hello()
+            hw = await self.hardware()  # free memory now, not at the last load
             request = await asyncio.to_thread(
                 plan_load,
                 entry,
-                hello,
+                hw,
                 n_ctx=n_ctx,
                 gpu_offload=gpu_offload,
                 threads=threads,
                 backend=backend,
+                n_parallel=n_parallel,
             )
-            request = {**request, "n_parallel": max(1, n_parallel)}
             try:
-                value = await self._call("load", request)
+                value = await self._call("load", request.to_dict())
             except EngineError:
                 if self._worker is not None and not self._worker.dead:
                     self._worker.model_request = None
@@ -448,8 +504,9 @@ class EngineClient:
                         await self._ensure_model()
                 raise
             info = ModelInfo.from_dict(value)
-            if any(w.code in _REFUSED_TEMPLATE for w in info.warning_notices):
-                request = {**request, "template": "fallback"}  # never re-run a refused template
+            if info.template_refused:
+                # Never run a refused template again, not even in a restarted worker.
+                request = replace(request, fallback_template=True)
             self._model_request = request
             assert self._worker is not None
             self._worker.model_request = request
@@ -625,26 +682,14 @@ class EngineClient:
     ) -> list[GenerationResult]:
         """One ``complete_many`` request (the caller holds the lock)."""
         t_send = time.perf_counter()
-        rid = self._send(worker, "complete_many", {"prompts": texts, "params": sampling})
-        self._current = rid
         pieces: dict[int, list[str]] = {}
         ended: dict[int, GenerationResult] = {}
-        finished = False
-        try:
-            while True:
-                try:
-                    event = await self._next_event(worker, rid)
-                except EngineCrashed:
-                    if worker.killed_by_us.startswith("stopped by Hearth: cancel"):
-                        finished = True
-                        return [
-                            ended.get(i) or self._cancelled_result(pieces.get(i, []), t_send, 0.0)
-                            for i in range(len(texts))
-                        ]
-                    raise
-                except EngineError:
-                    finished = True  # answered with an error: nothing left to cancel
-                    raise
+        fields = {"prompts": texts, "params": sampling}
+        # Closed even when this coroutine is cancelled: that cancels the request.
+        async with contextlib.aclosing(
+            self._request_events(worker, "complete_many", fields)
+        ) as events:
+            async for event in events:
                 kind = event.get("event")
                 if kind == "token":
                     index = int(event["index"])
@@ -658,13 +703,12 @@ class EngineClient:
                     if on_event is not None:
                         on_event(index, ended[index])
                 elif kind == "done":
-                    finished = True
                     return [self._result_of(r) for r in event["results"]]
-        finally:
-            self._current = None
-            if not finished and not worker.dead:
-                await self._abandon(worker, rid)
-            worker.pending.pop(rid, None)
+        # No "done": the worker was killed for not honouring a cancel.
+        return [
+            ended.get(i) or self._cancelled_result(pieces.get(i, []), t_send, 0.0)
+            for i in range(len(texts))
+        ]
 
     def _result_of(self, item: dict[str, Any]) -> GenerationResult:
         info = self._model_info
@@ -679,27 +723,11 @@ class EngineClient:
         async with self._lock:
             worker = await self._ensure_model()
             t_send = time.perf_counter()
-            rid = self._send(worker, op, fields)
-            self._current = rid
             pieces: list[str] = []
             t_first = 0.0
-            finished = False
-            try:
-                while True:
-                    try:
-                        event = await self._next_event(worker, rid)
-                    except EngineCrashed:
-                        if worker.killed_by_us.startswith("stopped by Hearth: cancel"):
-                            finished = True
-                            yield self._cancelled_result(pieces, t_send, t_first)
-                            return
-                        raise
-                    except EngineError:
-                        # The worker answered with an error: the request is over, and
-                        # there is nothing to cancel (a cancel would go unanswered and
-                        # get the worker killed).
-                        finished = True
-                        raise
+            # Closed even when our consumer stops early: that cancels the request.
+            async with contextlib.aclosing(self._request_events(worker, op, fields)) as events:
+                async for event in events:
                     kind = event.get("event")
                     if kind == "token":
                         if not t_first:
@@ -708,14 +736,49 @@ class EngineClient:
                         pieces.append(text)
                         yield TokenEvent(text)
                     elif kind == "done":
-                        finished = True
                         yield self._result(event, t_send, t_first)
                         return
-            finally:
-                self._current = None
-                if not finished and not worker.dead:
-                    await self._abandon(worker, rid)
-                worker.pending.pop(rid, None)
+            # No "done": the worker was killed for not honouring a cancel.
+            yield self._cancelled_result(pieces, t_send, t_first)
+
+    async def _request_events(
+        self, worker: _Worker, op: str, fields: dict[str, Any]
+    ) -> AsyncGenerator[dict[str, Any], None]:
+        """The events of one streaming request, ``done`` last (the caller holds the lock).
+
+        The stream also ends, without ``done``, when the worker was killed because it
+        did not honour a cancel in time: the caller reports what it received as
+        cancelled. Closed early (the consumer stopped listening), it cancels the request
+        and waits for the worker to finish it, killing it past the cancel deadline.
+
+        Raises:
+            UsageError: the request is larger than the protocol takes (nothing was sent).
+            EngineError: the worker answered with an error.
+            EngineCrashed: the worker died (not by a cancel) or stopped responding.
+        """
+        rid = self._send(worker, op, fields)
+        self._current = rid
+        finished = False  # nothing left to cancel
+        try:
+            while not finished:
+                try:
+                    event = await self._next_event(worker, rid)
+                except EngineCrashed:
+                    if worker.killed_by_us is not KillReason.CANCEL_IGNORED:
+                        raise
+                    return
+                except EngineError:
+                    # The worker answered with an error: the request is over, and a
+                    # cancel would go unanswered and get the worker killed.
+                    finished = True
+                    raise
+                finished = event.get("event") == "done"
+                yield event
+        finally:
+            self._current = None
+            if not finished and not worker.dead:
+                await self._abandon(worker, rid)
+            worker.pending.pop(rid, None)
 
     def _result(self, event: dict[str, Any], t_send: float, t_first: float) -> GenerationResult:
         stats = GenerationStats.from_dict(event["stats"])
@@ -765,7 +828,7 @@ class EngineClient:
         try:
             await asyncio.wait_for(self._drain(worker, rid), self._cancel_deadline_s)
         except (asyncio.TimeoutError, EngineError):
-            await self._kill(worker, "cancel was not honoured in time")
+            await self._kill(worker, KillReason.CANCEL_IGNORED)
 
     async def _drain(self, worker: _Worker, rid: int) -> None:
         while True:
@@ -794,7 +857,7 @@ class EngineClient:
         async def watchdog() -> None:
             await asyncio.sleep(self._cancel_deadline_s)
             if rid in worker.pending and not worker.dead:
-                await self._kill(worker, "cancel was not honoured in time")
+                await self._kill(worker, KillReason.CANCEL_IGNORED)
 
         task = asyncio.create_task(watchdog(), name="engine-cancel-watchdog")
         self._watchdogs.add(task)
@@ -808,7 +871,7 @@ class EngineClient:
         """
         async with self._lock:
             if self._worker is not None and not self._worker.dead:
-                await self._kill(self._worker, "restart requested")
+                await self._kill(self._worker, KillReason.RESTART)
             if self._model_request is None:
                 await self._ensure_worker()
                 return None
@@ -832,7 +895,7 @@ class EngineClient:
         try:
             await asyncio.wait_for(worker.proc.wait(), 5.0)
         except asyncio.TimeoutError:
-            await self._kill(worker, "it did not shut down")
+            await self._kill(worker, KillReason.SHUTDOWN_TIMEOUT)
         for task in worker.tasks:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(task, 2.0)

@@ -4,39 +4,22 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Any
 
 from engine.data.config import get_paths, load_settings
 from engine.errors import ModelFileError
-from engine.models.hardware import LlamaBuild, probe_hardware
+from engine.models.hardware import Hardware
 from engine.models.plan import (
-    DEFAULT_CONTEXT,
     TORCH_ARCHITECTURES,
     TORCH_WEIGHT_FORMATS,
     BackendPlan,
     plan_backend,
+    requested_context,
 )
 from engine.models.store import InstalledModel, ModelStore
 from engine.notices import Notice, NoticeCode
+from engine.types import LoadRequest
 
 log = logging.getLogger("engine.loading")
-
-
-def llama_build_from_hello(hello: dict[str, Any]) -> LlamaBuild:
-    """The worker's llama.cpp build, as it reported it when it started.
-
-    The GUI and CLI processes never import llama_cpp themselves: the worker does, and
-    a CUDA build of it crashed beside a CUDA build of torch in one process.
-    """
-    fields = hello.get("llama") or {}
-    return LlamaBuild(
-        available=bool(fields.get("available", False)),
-        gpu_offload=bool(fields.get("gpu_offload", False)),
-        gpu_backend=fields.get("gpu_backend"),
-        system_info=str(fields.get("system_info", "")),
-        version=fields.get("version"),
-        error=fields.get("error"),
-    )
 
 
 def resolve_model(model: str | os.PathLike[str] | None) -> InstalledModel:
@@ -57,22 +40,25 @@ def resolve_model(model: str | os.PathLike[str] | None) -> InstalledModel:
 
 def plan_load(
     entry: InstalledModel,
-    hello: dict[str, Any],
+    hw: Hardware,
     *,
     n_ctx: int = 0,
     gpu_offload: str = "auto",
     threads: int = 0,
     backend: str = "auto",
     torch_weights: str = "",
-) -> dict[str, Any]:
+    n_parallel: int = 4,
+) -> LoadRequest:
     """Plan the load of a resolved model on this computer. Runs off the event loop.
 
     Args:
         entry: the model, from :func:`resolve_model`.
-        hello: the worker's hello message (its llama.cpp build).
-        n_ctx: context size; 0 uses the settings, else min(trained context, 4096). The
-            plan lowers it to the model's trained context and to what free memory holds,
-            with a warning naming both numbers, before the worker allocates anything.
+        hw: this computer, probed now (free memory changes while the app runs), with
+            the worker's llama.cpp build (``EngineClient.hardware``).
+        n_ctx: context size; 0 uses the settings, else
+            :func:`~engine.models.plan.requested_context`'s default. The plan lowers it
+            to the model's trained context and to what free memory holds, with a
+            warning naming both numbers, before the worker allocates anything.
         gpu_offload: "auto", "off" or a number of layers.
         threads: decode threads; 0 lets the plan choose; at most the logical cores.
         backend: "llamacpp" or "torch" to force one (``hearth-cli chat --backend``);
@@ -80,18 +66,17 @@ def plan_load(
         torch_weights: how the PyTorch backend keeps weights (one of
             :data:`~engine.models.plan.TORCH_WEIGHT_FORMATS`); "" reads ``HEARTH_TORCH_WEIGHTS``,
             else "auto".
+        n_parallel: how many prompts ``complete_many`` decodes at once, 1 to
+            :data:`~engine.types.MAX_PARALLEL`.
 
     Returns:
-        The fields of the worker's ``load`` request.
+        The worker's ``load`` request.
     """
     settings = load_settings(get_paths())
     info = entry.info
     assert info is not None, "resolve_model() returns models with a readable header"
-    wanted = n_ctx or settings.context_size or min(info.context_length, DEFAULT_CONTEXT)
+    wanted = requested_context(info.context_length, requested=n_ctx, setting=settings.context_size)
     chosen = backend if backend != "auto" else settings.backend
-    # Probed at every load: free RAM and VRAM change while the app runs.
-    llama = llama_build_from_hello(hello)
-    hw = probe_hardware(llama_probe=lambda: llama)
 
     def plan_for(choice: str) -> BackendPlan:
         return plan_backend(
@@ -125,21 +110,22 @@ def plan_load(
         )
         weights = "auto"
     n_gpu_layers = plan.n_gpu_layers
-    return {
-        "path": str(entry.path),
-        "model_id": entry.id,
-        "architecture": info.architecture,
-        "backend": plan.backend,
-        "torch_weights": weights,
-        "n_ctx": plan.n_ctx,
-        "n_gpu_layers": n_gpu_layers,
-        "n_threads": plan.n_threads,
-        "n_threads_batch": plan.n_threads_batch,
-        "device": plan.device,
+    return LoadRequest(
+        path=str(entry.path),
+        model_id=entry.id,
+        architecture=info.architecture,
+        backend=plan.backend,
+        torch_weights=weights,
+        n_ctx=plan.n_ctx,
+        n_gpu_layers=n_gpu_layers,
+        n_threads=plan.n_threads,
+        n_threads_batch=plan.n_threads_batch,
+        device=plan.device,
         # Notices cross the pipe as {"code", "params"}: the front end words them.
-        "plan_reason": plan.reason_notice.to_dict(),
-        "warnings": [w.to_dict() for w in warnings],
+        plan_notice=plan.reason_notice,
+        warning_notices=tuple(warnings),
         # On a CPU, llama.cpp's flash attention decodes 2-3x slower once the context
         # holds a few thousand tokens (benchmarks/flash_attn.md); on a GPU it helps.
-        "flash_attn": "auto" if n_gpu_layers != 0 else "off",
-    }
+        flash_attn="auto" if n_gpu_layers != 0 else "off",
+        n_parallel=n_parallel,
+    )

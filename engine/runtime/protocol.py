@@ -1,9 +1,8 @@
 """The engine worker's message protocol: one JSON object per line, in both directions.
 
 Requests (client → worker) carry ``id`` and ``op``:
-  ``load``      {path, model_id, n_ctx, n_gpu_layers, n_threads, n_threads_batch, plan_reason,
-                warnings (notices: {code, params}), n_parallel (sequences decoded at once,
-                default 4), ...}
+  ``load``      the fields of :class:`engine.types.LoadRequest` (unknown ones are refused;
+                notices as {code, params})
   ``chat``      {messages: [{role, content}], params: SamplingParams, policy}
   ``complete``  {prompt, params}
   ``infill``    {prefix, suffix, params}: fill in the middle with the model's FIM tokens
@@ -16,7 +15,9 @@ Requests (client → worker) carry ``id`` and ``op``:
   ``cancel``    {target}: stop request ``target`` (handled as soon as it arrives)
 
 Events (worker → client) carry the request's ``id`` and ``event``:
-  ``hello``     (id 0) sent once at start: {pid, llama: build info}
+  ``hello``     (id 0) sent once at start: {pid, protocol, llama: build info}
+                (:class:`WorkerHello`); a client refuses a worker of another protocol
+                version before it asks anything
   ``token``     {text}; for ``complete_many`` also {index}: which prompt it continues
   ``seq_done``  {index, text, stats}: one sequence of ``complete_many`` finished
   ``result``    {value}: the answer to a non-streaming request
@@ -35,9 +36,16 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from typing import Any, BinaryIO
 
-PROTOCOL_VERSION = 1
+from engine.errors import EngineError
+from engine.models.hardware import LlamaBuild
+
+#: The version of this protocol, compared in the hello: a worker and a client of two
+#: installations (an update half done, a stray PYTHONPATH) must not misread each other.
+#: Raised whenever a request or event changes shape.
+PROTOCOL_VERSION = 2
 _MIB = 1024 * 1024
 #: The longest request line (client → worker). An input at the 4 MB text cap (the
 #: command line's, the chat input's) fits with JSON's escapes and a conversation around
@@ -79,6 +87,61 @@ class LineTooLong(ValueError):
     def request_id(self) -> int | None:
         """The id of the request the line carried, if its head shows one."""
         return request_id_of(self.head)
+
+
+@dataclass(frozen=True)
+class WorkerHello:
+    """What the worker says once, as soon as it has started.
+
+    Attributes:
+        pid: the worker's process id.
+        protocol: the protocol version it speaks.
+        llama: its llama.cpp build. The GUI and CLI processes never import llama_cpp
+            themselves (a CUDA build of it crashed beside a CUDA build of torch in one
+            process): they learn it from here.
+    """
+
+    pid: int
+    protocol: int
+    llama: LlamaBuild
+
+    def to_message(self) -> dict[str, Any]:
+        """The ``hello`` event."""
+        return {
+            "id": 0,
+            "event": "hello",
+            "pid": self.pid,
+            "protocol": self.protocol,
+            "llama": self.llama.to_dict(),
+        }
+
+    @classmethod
+    def from_message(cls, message: dict[str, Any]) -> WorkerHello:
+        """Read a ``hello`` event, its protocol version first.
+
+        Raises:
+            EngineError: the worker speaks another protocol version, or its hello cannot
+                be read.
+        """
+        version = message.get("protocol")
+        # A bool is an int to Python, and True == 1: neither is a version.
+        if type(version) is not int or version != PROTOCOL_VERSION:
+            spoken = f"version {version}" if type(version) is int else "no version"
+            raise EngineError(
+                f"The engine worker speaks protocol {spoken}, but this Hearth speaks "
+                f"version {PROTOCOL_VERSION}: they come from two different installations. "
+                "Reinstall Hearth so that both are the same version."
+            )
+        try:
+            return cls(
+                pid=int(message["pid"]),
+                protocol=version,
+                llama=LlamaBuild.from_dict(message["llama"]),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise EngineError(
+                f"The engine worker's greeting could not be read ({exc}). Reinstall Hearth."
+            ) from None
 
 
 def request_id_of(line: bytes) -> int | None:

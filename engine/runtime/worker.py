@@ -24,9 +24,10 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
+from types import TracebackType
 from typing import Any, BinaryIO
 
 from engine.errors import Cancelled, EngineError, NoModelLoaded, TemplateError, UsageError
@@ -43,7 +44,7 @@ from engine.runtime.chat_templates import (
 )
 from engine.runtime.context import fit_conversation, output_reserve
 from engine.runtime.template_budget import TemplateRefused
-from engine.types import ChatMessage, GenerationStats, SamplingParams
+from engine.types import ChatMessage, GenerationStats, LoadRequest, SamplingParams
 
 log = logging.getLogger("engine.worker")
 
@@ -56,6 +57,55 @@ TOKEN_FLUSH_S = 0.05
 #: with no client must not hold its memory for the minute such a call can take.
 EOF_GRACE_S = 1.0
 _PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+#: The keys every request carries besides its own fields.
+_ENVELOPE = ("id", "op")
+
+
+class _TokenBatcher:
+    """Sends a request's generated text in batches, as ``token`` events (model thread).
+
+    The first piece goes out at once (time to first token); later ones at most every
+    :data:`TOKEN_FLUSH_S`, so the client is not woken for every token. Used as a context
+    manager, it sends what is left when the generation ends, however it ends.
+    """
+
+    def __init__(self, send: Callable[[dict[str, Any]], None], rid: int) -> None:
+        self._send = send
+        self._rid = rid
+        #: Text not sent yet, by sequence (None: the request's only sequence).
+        self._pending: dict[int | None, list[str]] = {}
+        self._last_sent = 0.0
+
+    def add(self, text: str) -> None:
+        """Queue ``text`` of the request's only sequence; send everything if it is time."""
+        self.add_to(None, text)
+
+    def add_to(self, index: int | None, text: str) -> None:
+        """Queue ``text`` of sequence ``index``; send everything if it is time."""
+        self._pending.setdefault(index, []).append(text)
+        if not self._last_sent or time.perf_counter() - self._last_sent >= TOKEN_FLUSH_S:
+            self.flush()
+
+    def flush(self) -> None:
+        """Send every piece queued so far."""
+        if not self._pending:
+            return
+        for index, pieces in self._pending.items():
+            where = {} if index is None else {"index": index}
+            self._send({"id": self._rid, "event": "token", **where, "text": "".join(pieces)})
+        self._pending.clear()
+        self._last_sent = time.perf_counter()
+
+    def __enter__(self) -> _TokenBatcher:
+        return self
+
+    def __exit__(
+        self,
+        _type: type[BaseException] | None,
+        _value: BaseException | None,
+        _tb: TracebackType | None,
+    ) -> None:
+        self.flush()
 
 
 class Worker:
@@ -156,24 +206,25 @@ class Worker:
         self.send({"id": rid, "event": "result", "value": "pong"})
 
     def _op_load(self, rid: int, req: dict[str, Any]) -> None:
+        request = LoadRequest.from_dict({k: v for k, v in req.items() if k not in _ENVELOPE})
         self._unload()
         params = BackendLoadParams(
-            path=req["path"],
-            n_ctx=int(req["n_ctx"]),
-            n_gpu_layers=int(req["n_gpu_layers"]),
-            n_threads=int(req["n_threads"]),
-            n_threads_batch=int(req["n_threads_batch"]),
-            flash_attn=str(req.get("flash_attn", "auto")),
-            n_seq_max=int(req.get("n_parallel", 4)),
+            path=request.path,
+            n_ctx=request.n_ctx,
+            n_gpu_layers=request.n_gpu_layers,
+            n_threads=request.n_threads,
+            n_threads_batch=request.n_threads_batch,
+            flash_attn=request.flash_attn,
+            n_seq_max=request.n_parallel,
         )
-        warnings = [Notice.from_dict(w) for w in req.get("warnings", [])]
-        reason = Notice.from_dict(req["plan_reason"])
-        device = str(req.get("device", "cpu"))
+        warnings = list(request.warning_notices)
+        reason = request.plan_notice
+        device = request.device
         t0 = time.perf_counter()
         loaded: tuple[Backend, LoadedModelFacts] | None = None
         name = "llamacpp"
-        if req.get("backend") == "torch":
-            torch = self._load_torch(params, device, str(req.get("torch_weights", "auto")))
+        if request.backend == "torch":
+            torch = self._load_torch(params, device, request.torch_weights)
             if isinstance(torch, Notice):
                 warnings.append(torch)
                 reason = Notice(NoticeCode.TORCH_FAILED_SO_LLAMA)
@@ -187,9 +238,9 @@ class Worker:
         backend, facts = loaded
         self._backend = backend
         self._facts = facts
-        self._model_id = str(req.get("model_id") or params.path)
-        self._template, template_warning = self._choose_template(
-            facts, force_fallback=req.get("template") == "fallback"
+        self._model_id = request.model_id or params.path
+        self._template, template_warning, refused = self._choose_template(
+            facts, force_fallback=request.fallback_template
         )
         if template_warning is not None:
             warnings.append(template_warning)
@@ -198,7 +249,7 @@ class Worker:
         info = {
             "model_id": self._model_id,
             "path": params.path,
-            "architecture": str(req.get("architecture", "")),
+            "architecture": request.architecture,
             "n_ctx": facts.n_ctx,
             "n_ctx_train": facts.n_ctx_train,
             "backend": name,
@@ -208,6 +259,7 @@ class Worker:
             "plan_notice": reason.to_dict(),
             "chat_template": "fallback" if self._template.is_fallback else "gguf",
             "fim": facts.fim is not None,
+            "template_refused": refused,
             "warning_notices": [w.to_dict() for w in warnings],
             "load_s": time.perf_counter() - t0,
         }
@@ -261,10 +313,12 @@ class Worker:
 
     def _choose_template(
         self, facts: LoadedModelFacts, *, force_fallback: bool
-    ) -> tuple[ChatTemplate, Notice | None]:
+    ) -> tuple[ChatTemplate, Notice | None, bool]:
+        """The chat template to use, a notice for the user (or None), and whether the
+        model's own template was refused."""
         if force_fallback or not facts.chat_template:
             note = None if force_fallback else Notice(NoticeCode.NO_CHAT_TEMPLATE)
-            return ChatTemplate.fallback(), note
+            return ChatTemplate.fallback(), note, False
         try:
             template = ChatTemplate(
                 facts.chat_template, bos_token=facts.bos_text, eos_token=facts.eos_text
@@ -272,10 +326,10 @@ class Worker:
             probe_template(template)
         except TemplateRenderHung as exc:
             self.exit_after_reply = True
-            return ChatTemplate.fallback(), _refusal_note(exc)
+            return ChatTemplate.fallback(), _refusal_note(exc), True
         except TemplateError as exc:
-            return ChatTemplate.fallback(), _refusal_note(exc)
-        return template, None
+            return ChatTemplate.fallback(), _refusal_note(exc), True
+        return template, None, False
 
     def _unload(self) -> None:
         if self._backend is not None:
@@ -435,22 +489,6 @@ class Worker:
         if template.is_fallback and any(isinstance(p, list) for p in req["prompts"]):
             params = replace(params, stop=params.stop + FALLBACK_STOP)
 
-        pending: dict[int, list[str]] = {}
-        last_sent = 0.0
-
-        def flush() -> None:
-            nonlocal last_sent
-            for index, pieces in pending.items():
-                self.send({"id": rid, "event": "token", "index": index, "text": "".join(pieces)})
-            if pending:
-                pending.clear()
-                last_sent = time.perf_counter()
-
-        def on_text(index: int, text: str) -> None:
-            pending.setdefault(index, []).append(text)
-            if not last_sent or time.perf_counter() - last_sent >= TOKEN_FLUSH_S:
-                flush()
-
         def stats_of(index: int, raw: RawGeneration) -> dict[str, Any]:
             return GenerationStats(
                 prompt_tokens=raw.prompt_tokens,
@@ -465,17 +503,16 @@ class Worker:
             ).to_dict()
 
         finished: dict[int, dict[str, Any]] = {}
+        batcher = _TokenBatcher(self.send, rid)
 
         def on_done(index: int, raw: RawGeneration) -> None:
-            flush()  # this sequence's last text goes out before its result
+            batcher.flush()  # this sequence's last text goes out before its result
             finished[index] = {"text": raw.text, "stats": stats_of(index, raw)}
             self.send({"id": rid, "event": "seq_done", "index": index, **finished[index]})
 
         t_gen = time.perf_counter()
-        try:
-            raws = backend.generate_many(prompts, params, self._cancel, on_text, on_done)
-        finally:
-            flush()
+        with batcher:
+            raws = backend.generate_many(prompts, params, self._cancel, batcher.add_to, on_done)
         results = [
             finished.get(i) or {"text": raw.text, "stats": stats_of(i, raw)}
             for i, raw in enumerate(raws)
@@ -500,30 +537,10 @@ class Worker:
         truncated: bool,
     ) -> None:
         backend, _, _ = self._loaded()
-
-        pending: list[str] = []
-        last_sent = 0.0
-
-        def flush() -> None:
-            nonlocal last_sent
-            if pending:
-                self.send({"id": rid, "event": "token", "text": "".join(pending)})
-                pending.clear()
-                last_sent = time.perf_counter()
-
-        def on_text(text: str) -> None:
-            # The first piece goes out at once (time to first token); later ones at most
-            # every TOKEN_FLUSH_S, so the client is not woken for every token.
-            pending.append(text)
-            if not last_sent or time.perf_counter() - last_sent >= TOKEN_FLUSH_S:
-                flush()
-
         t_gen = time.perf_counter()
         try:
-            try:
-                raw = backend.generate(tokens, params, self._cancel, on_text)
-            finally:
-                flush()
+            with _TokenBatcher(self.send, rid) as batcher:
+                raw = backend.generate(tokens, params, self._cancel, batcher.add)
         except Cancelled:
             stats = GenerationStats(
                 prompt_tokens=len(tokens),
@@ -703,15 +720,8 @@ def main() -> int:
         from engine.runtime.backends.llamacpp import route_native_log
 
         route_native_log()
-    worker.send(
-        {
-            "id": 0,
-            "event": "hello",
-            "pid": os.getpid(),
-            "protocol": protocol.PROTOCOL_VERSION,
-            "llama": llama.to_dict(),
-        }
-    )
+    hello = protocol.WorkerHello(os.getpid(), protocol.PROTOCOL_VERSION, llama)
+    worker.send(hello.to_message())
 
     while True:
         request = requests.get()

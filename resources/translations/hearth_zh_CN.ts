@@ -980,8 +980,8 @@
         <translation>{speed}/秒</translation>
     </message>
     <message>
-        <source>{minutes}:{seconds:02d} left</source>
-        <translation>剩余 {minutes}:{seconds:02d}</translation>
+        <source>{time} left</source>
+        <translation>剩余 {time}</translation>
     </message>
     <message>
         <source>Progress of {name}</source>
@@ -2318,8 +2318,8 @@
         <translation>完成</translation>
     </message>
     <message>
-        <source>about {minutes}:{seconds:02d} left</source>
-        <translation>约剩 {minutes}:{seconds:02d}</translation>
+        <source>about {time} left</source>
+        <translation>约剩 {time}</translation>
     </message>
     <message>
         <source>*Summaries of the parts read so far:*</source>

@@ -21,6 +21,7 @@ from desktop.widgets import BackgroundTasks, MessageBar, read_only_table
 from engine.errors import EngineError
 from engine.models.downloads import DownloadProgress
 from engine.models.hardware import format_bytes
+from engine.models.time_left import format_time_left
 
 
 class DownloadsTab(QWidget):
@@ -108,10 +109,8 @@ class DownloadsTab(QWidget):
         if progress.state == "downloading" and progress.speed_bps > 0:
             parts.append(self.tr("{speed}/s").format(speed=format_bytes(int(progress.speed_bps))))
             if progress.eta_s >= 0:
-                minutes, seconds = divmod(int(progress.eta_s), 60)
-                parts.append(
-                    self.tr("{minutes}:{seconds:02d} left").format(minutes=minutes, seconds=seconds)
-                )
+                left = format_time_left(progress.eta_s)
+                parts.append(self.tr("{time} left").format(time=left))
         if progress.error:
             parts.append(progress.error)
         return " · ".join(parts)

@@ -16,7 +16,8 @@ class BackendLoadParams:
 
     Attributes:
         path: the GGUF file.
-        n_ctx: context size in tokens.
+        n_ctx: context size in tokens; 0 for the default
+            (:func:`engine.models.plan.requested_context`).
         n_gpu_layers: layers to offload (0 = CPU only).
         n_threads: decode threads.
         n_threads_batch: prompt-processing threads.

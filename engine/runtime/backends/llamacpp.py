@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.errors import Cancelled, EngineError, ModelLoadError
+from engine.models.plan import requested_context
 from engine.runtime.backends.base import (
     BackendLoadParams,
     LoadedModelFacts,
@@ -29,7 +30,7 @@ from engine.runtime.backends.base import (
     read_fim_tokens,
 )
 from engine.runtime.textstream import TextAssembler
-from engine.types import SamplingParams, StopReason
+from engine.types import MAX_PARALLEL, SamplingParams, StopReason
 
 log = logging.getLogger("engine.llamacpp")
 llama_log = logging.getLogger("engine.llama")
@@ -76,8 +77,6 @@ def route_native_log() -> None:
 
 
 _FLASH = {"auto": -1, "off": 0, "on": 1}
-#: llama.cpp's LLAMA_MAX_SEQ: the most sequences one context can hold.
-_MAX_SEQ = 256
 
 
 @dataclass(eq=False)
@@ -146,7 +145,7 @@ class LlamaCppBackend:
         self._model = model
         self._vocab = lib.llama_model_get_vocab(model)
         n_ctx_train = int(lib.llama_model_n_ctx_train(model))
-        n_ctx = params.n_ctx if params.n_ctx > 0 else min(n_ctx_train, 4096)
+        n_ctx = requested_context(n_ctx_train, requested=params.n_ctx)
         cparams = lib.llama_context_default_params()
         cparams.n_ctx = n_ctx
         cparams.n_batch = min(params.n_batch, n_ctx)
@@ -154,7 +153,7 @@ class LlamaCppBackend:
         # One unified KV buffer: a single sequence (chat) may use the whole n_ctx, and
         # the sequences of generate_many share its n_ctx cells. Without kv_unified every
         # sequence would be capped at n_ctx / n_seq_max, chat included.
-        cparams.n_seq_max = max(1, min(params.n_seq_max, _MAX_SEQ))
+        cparams.n_seq_max = max(1, min(params.n_seq_max, MAX_PARALLEL))
         cparams.kv_unified = True
         cparams.n_threads = params.n_threads
         cparams.n_threads_batch = params.n_threads_batch

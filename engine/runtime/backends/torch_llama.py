@@ -43,7 +43,7 @@ import torch.nn.functional as F
 from engine.errors import Cancelled, EngineError, ModelFileError, ModelLoadError
 from engine.models.gguf_info import GGUFInfo, TensorInfo, read_gguf_info
 from engine.models.hardware import format_bytes
-from engine.models.plan import TORCH_ARCHITECTURES, TORCH_WEIGHT_FORMATS
+from engine.models.plan import TORCH_ARCHITECTURES, TORCH_WEIGHT_FORMATS, requested_context
 from engine.notices import Notice, NoticeCode
 from engine.runtime.backends.base import (
     BackendLoadParams,
@@ -747,7 +747,7 @@ class TorchLlamaBackend:
         info = read_gguf_info(params.path)
         config = model_config(info)
         n_ctx_train = config.n_ctx_train
-        n_ctx = params.n_ctx if params.n_ctx > 0 else min(n_ctx_train or 4096, 4096)
+        n_ctx = requested_context(n_ctx_train, requested=params.n_ctx)
         if device.type == "cpu" and params.n_threads > 0:
             torch.set_num_threads(params.n_threads)
         t0 = time.perf_counter()

@@ -336,9 +336,12 @@ def test_an_over_long_answer_from_a_broken_worker_ends_it_in_bounded_memory(
         textwrap.dedent(
             """
             import json, os, sys
+            from engine.models.hardware import LlamaBuild
+            from engine.runtime import protocol
             out = sys.stdout.buffer
-            hello = {"id": 0, "event": "hello", "pid": os.getpid(), "llama": {}}
-            out.write(json.dumps(hello).encode() + b"\\n")
+            llama = LlamaBuild(False, False, None, "", None, "not loaded")
+            hello = protocol.WorkerHello(os.getpid(), protocol.PROTOCOL_VERSION, llama)
+            out.write(json.dumps(hello.to_message()).encode() + b"\\n")
             out.flush()
             rid = json.loads(sys.stdin.buffer.readline())["id"]
             out.write(b'{"id":%d,"event":"result","value":"' % rid)

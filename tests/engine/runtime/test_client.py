@@ -156,6 +156,34 @@ async def test_a_worker_that_ignores_cancel_is_killed(client: EngineClient) -> N
     assert after.stats.generated_tokens > 0
 
 
+async def test_a_batch_whose_worker_ignores_cancel_ends_cancelled_with_what_arrived(
+    client: EngineClient,
+) -> None:
+    await client.load(None, n_parallel=2)
+    params = SamplingParams(temperature=0, max_tokens=4000, ignore_eos=True)
+    streamed = ["", ""]
+    frozen_pid = 0
+    cancels: list[asyncio.Task[None]] = []
+
+    def on_event(index: int, event: TokenEvent | GenerationResult) -> None:
+        nonlocal frozen_pid
+        if isinstance(event, TokenEvent):
+            streamed[index] += event.text
+            if not frozen_pid and client.worker_pid:
+                frozen_pid = client.worker_pid
+                os.kill(frozen_pid, signal.SIGSTOP)  # a frozen worker cannot honour the cancel
+                cancels.append(asyncio.get_running_loop().create_task(client.cancel()))
+
+    prompts = ["Count to a thousand:", "Name every animal you know:"]
+    results = await client.complete_many(prompts, params, on_event=on_event)
+    await asyncio.gather(*cancels)
+    assert frozen_pid and [r.stats.stop_reason for r in results] == ["cancelled"] * 2
+    assert [r.text for r in results] == streamed
+    [after] = await client.complete_many(["Hi"], GREEDY)
+    assert after.stats.generated_tokens > 0
+    assert client.worker_pid not in (None, frozen_pid)
+
+
 async def test_worker_killed_mid_generation_raises_then_recovers(client: EngineClient) -> None:
     await client.load(None)
     params = SamplingParams(temperature=0, max_tokens=4000, ignore_eos=True)
@@ -206,11 +234,15 @@ async def test_hostile_template_in_a_real_model_is_refused(
         smollm2, tmp_path / "hostile.gguf", "tokenizer.chat_template", payload
     )
     info = await client.load(str(hostile))
-    assert info.chat_template == "fallback"
+    assert info.chat_template == "fallback" and info.template_refused
     assert any("refused" in w for w in info.warnings)
     _, result = await collect(client.chat([ChatMessage("user", "Hi")], GREEDY))
     assert result.stats.generated_tokens > 0
     assert not marker.exists()
+    # A fresh worker never runs the refused template again: it is not even probed.
+    again = await client.restart()
+    assert again is not None and again.chat_template == "fallback"
+    assert not again.template_refused
 
 
 async def test_tokenize_and_count_chat_tokens(client: EngineClient) -> None:

@@ -22,7 +22,7 @@ torch = pytest.importorskip("torch", reason="pip install torch==2.13.0 (the CPU 
 
 from engine.errors import ModelLoadError  # noqa: E402
 from engine.models.gguf_info import read_gguf_info  # noqa: E402
-from engine.notices import Notice  # noqa: E402
+from engine.models.hardware import LlamaBuild, probe_hardware  # noqa: E402
 from engine.runtime.backends.base import BackendLoadParams  # noqa: E402
 from engine.runtime.backends.llamacpp import LlamaCppBackend  # noqa: E402
 from engine.runtime.backends.torch_llama import TorchLlamaBackend, load_model  # noqa: E402
@@ -360,18 +360,20 @@ def test_tiny_models_match_llama_cpp_and_the_reference(tmp_path: Path, arch: str
 def test_plan_sends_supported_models_to_torch_and_others_to_llama_cpp(
     smollm2: Path, gemma: Path
 ) -> None:
-    hello = {"llama": {"available": True, "gpu_offload": False}}
-    request = plan_load(resolve_model(smollm2), hello, backend="torch", torch_weights="int8")
-    assert (request["backend"], request["device"]) == ("torch", "cpu")
-    assert request["torch_weights"] == "int8"
-    # The request carries the plan's notices as {"code", "params"}.
-    assert str(Notice.from_dict(request["plan_reason"])).startswith("CPU via PyTorch")
-    other = plan_load(resolve_model(gemma), hello, backend="torch")
-    assert other["backend"] == "llamacpp"
-    warnings = [str(Notice.from_dict(w)) for w in other["warnings"]]
+    llama = LlamaBuild(
+        available=True, gpu_offload=False, gpu_backend=None, system_info="", version=None
+    )
+    hw = probe_hardware(llama_probe=lambda: llama)
+    request = plan_load(resolve_model(smollm2), hw, backend="torch", torch_weights="int8")
+    assert (request.backend, request.device) == ("torch", "cpu")
+    assert request.torch_weights == "int8"
+    assert str(request.plan_notice).startswith("CPU via PyTorch")
+    other = plan_load(resolve_model(gemma), hw, backend="torch")
+    assert other.backend == "llamacpp"
+    warnings = [str(w) for w in other.warning_notices]
     assert any("does not run gemma3 models" in w for w in warnings)
-    auto = plan_load(resolve_model(smollm2), hello)  # no GPU here: llama.cpp on the CPU
-    assert (auto["backend"], auto["device"]) == ("llamacpp", "cpu")
+    auto = plan_load(resolve_model(smollm2), hw)  # no GPU here: llama.cpp on the CPU
+    assert (auto.backend, auto.device) == ("llamacpp", "cpu")
 
 
 # --------------------------------------------------------------------------- through EngineClient
