@@ -16,7 +16,7 @@ from engine.models.hub import HubListing
 from engine.models.plan import plan_backend
 from engine.notices import ENGLISH, Notice, NoticeCode, render_notice
 from engine.runtime.client import EngineClient
-from tests.engine.test_hardware import MODEL_135M, make_hw
+from tests.engine.models.test_hardware import MODEL_135M, make_hw
 
 
 def template_fields(template: str) -> set[str]:
