@@ -323,13 +323,22 @@ class LoadRequest:
         if missing:
             raise UsageError(f"Missing load settings: {', '.join(missing)}.")
         values = dict(data)
-        try:
-            values["plan_notice"] = Notice.from_dict(values["plan_notice"])
-            values["warning_notices"] = tuple(
-                Notice.from_dict(n) for n in values.get("warning_notices", ())
-            )
-        except (TypeError, ValueError, KeyError) as exc:
-            raise UsageError(f"A load notice is malformed: {exc}") from exc
+        for name, many in (("plan_notice", False), ("warning_notices", True)):
+            if name not in values:
+                continue
+            raw = values[name]
+            try:
+                if many:
+                    if not isinstance(raw, list | tuple):
+                        raise TypeError("not a list")
+                    values[name] = tuple(Notice.from_dict(n) for n in raw)
+                else:
+                    values[name] = Notice.from_dict(raw)
+            except (AttributeError, TypeError, ValueError, KeyError) as exc:
+                requirement = _LOAD_RULES[name][1]
+                raise UsageError(
+                    f"The load setting {name} = {reprlib.repr(raw)} {requirement}."
+                ) from exc
         return cls(**values)
 
 
@@ -407,9 +416,13 @@ class ModelInfo:
 
 @dataclass(frozen=True)
 class TokenEvent:
-    """A piece of generated text, in order."""
+    """A piece of generated text, in order.
+
+    ``reasoning`` marks a reasoning model's thinking: shown apart, never the answer.
+    """
 
     text: str
+    reasoning: bool = False
 
 
 @dataclass(frozen=True)
@@ -427,6 +440,7 @@ class GenerationStats:
         stop_reason: why generation stopped.
         dropped_messages: oldest messages left out to fit the context.
         truncated: whether a message had to be shortened to fit.
+        reasoning_tokens: of the generated tokens, those a reasoning model spent thinking.
     """
 
     prompt_tokens: int
@@ -439,6 +453,7 @@ class GenerationStats:
     stop_reason: StopReason
     dropped_messages: int = 0
     truncated: bool = False
+    reasoning_tokens: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -452,9 +467,11 @@ class GenerationStats:
 
 @dataclass(frozen=True)
 class GenerationResult:
-    """The last event of a generation: the whole text and its figures."""
+    """The last event of a generation: the whole answer, its figures, and the thinking a
+    reasoning model did before it ("" if none; never part of ``text``)."""
 
     text: str
     stats: GenerationStats
     model_id: str = ""
     backend: str = ""
+    reasoning: str = ""

@@ -50,6 +50,26 @@ def add_parser(sub: Any) -> None:
     )
     add_backend_option(chat)
     chat.add_argument("--json", action="store_true", help="print one JSON object at the end")
+    thinking = chat.add_mutually_exclusive_group()
+    thinking.add_argument(
+        "--think",
+        dest="thinking",
+        action="store_const",
+        const=True,
+        help="a reasoning model thinks first (where its chat template has the switch)",
+    )
+    thinking.add_argument(
+        "--no-think",
+        dest="thinking",
+        action="store_const",
+        const=False,
+        help="a reasoning model answers without thinking (where its template has the switch)",
+    )
+    chat.add_argument(
+        "--show-thinking",
+        action="store_true",
+        help="print a reasoning model's thinking to standard error as it streams",
+    )
 
 
 def _stop_string(text: str) -> str:
@@ -90,11 +110,13 @@ async def run(args: argparse.Namespace) -> int:
         for warning in info.warnings:
             print(f"warning: {warning}", file=sys.stderr)
         result: GenerationResult | None = None
-        async for event in client.chat(messages, params):
+        async for event in client.chat(messages, params, thinking=args.thinking):
             if isinstance(event, TokenEvent):
-                if not args.json:
-                    sys.stdout.write(event.text)
-                    sys.stdout.flush()
+                # Thinking is never the answer: standard error, and only when asked for.
+                out = sys.stderr if event.reasoning else sys.stdout
+                if not args.json and (args.show_thinking or not event.reasoning):
+                    out.write(event.text)
+                    out.flush()
             else:
                 result = event
         assert result is not None
@@ -103,11 +125,13 @@ async def run(args: argparse.Namespace) -> int:
         print_json(
             {
                 "text": result.text,
+                "reasoning": result.reasoning,
                 "model": info.model_id,
                 "backend": info.backend,
                 "device": info.device,
                 "prompt_tokens": s.prompt_tokens,
                 "generated_tokens": s.generated_tokens,
+                "reasoning_tokens": s.reasoning_tokens,
                 "ttft_s": s.ttft_s,
                 "tokens_per_s": s.tokens_per_s,
                 "stop_reason": s.stop_reason,

@@ -118,6 +118,8 @@ class ChatTemplate:
         self.bos_token = bos_token
         self.eos_token = eos_token
         self.is_fallback = is_fallback
+        #: The template's ``enable_thinking`` for the renders to come (None: its default).
+        self.enable_thinking: bool | None = None
         self._env = BoundedSandbox(
             trim_blocks=True,
             lstrip_blocks=True,
@@ -265,6 +267,8 @@ class ChatTemplate:
             "bos_token": self.bos_token,
             "eos_token": self.eos_token,
         }
+        if self.enable_thinking is not None:
+            context["enable_thinking"] = self.enable_thinking
         pieces: list[str] = []
         size = 0
         for piece in self._template.generate(**context):

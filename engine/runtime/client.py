@@ -547,17 +547,23 @@ class EngineClient:
         params: SamplingParams | None = None,
         *,
         policy: ContextPolicy = "truncate",
+        thinking: bool | None = None,
     ) -> AsyncGenerator[Event, None]:
         """Stream an answer: TokenEvents, then one GenerationResult.
 
         The conversation is fitted to the context first (see engine.runtime.context). Stop early
-        with :meth:`cancel`; the result then has stop_reason "cancelled".
+        with :meth:`cancel`; the result then has stop_reason "cancelled". A reasoning
+        model's thinking streams as TokenEvents marked ``reasoning`` and ends in the
+        result's ``reasoning``, never in its text; ``thinking`` turns it on or off where
+        the chat template has the switch (``enable_thinking``; None: the template's default).
         """
-        fields = {
+        fields: dict[str, Any] = {
             "messages": [m.to_dict() for m in messages],
             "params": (params or SamplingParams()).to_dict(),
             "policy": policy,
         }
+        if thinking is not None:
+            fields["thinking"] = thinking
         return self._stream("chat", fields)
 
     def complete(
@@ -696,7 +702,7 @@ class EngineClient:
                     text = str(event.get("text", ""))
                     pieces.setdefault(index, []).append(text)
                     if on_event is not None:
-                        on_event(index, TokenEvent(text))
+                        on_event(index, TokenEvent(text, reasoning=bool(event.get("reasoning"))))
                 elif kind == "seq_done":
                     index = int(event["index"])
                     ended[index] = self._result_of(event)
@@ -717,6 +723,7 @@ class EngineClient:
             stats=GenerationStats.from_dict(item["stats"]),
             model_id=info.model_id if info else "",
             backend=info.backend if info else "",
+            reasoning=str(item.get("reasoning", "")),
         )
 
     async def _stream(self, op: str, fields: dict[str, Any]) -> AsyncGenerator[Event, None]:
@@ -724,6 +731,7 @@ class EngineClient:
             worker = await self._ensure_model()
             t_send = time.perf_counter()
             pieces: list[str] = []
+            thinking: list[str] = []
             t_first = 0.0
             # Closed even when our consumer stops early: that cancels the request.
             async with contextlib.aclosing(self._request_events(worker, op, fields)) as events:
@@ -733,13 +741,19 @@ class EngineClient:
                         if not t_first:
                             t_first = time.perf_counter()
                         text = str(event.get("text", ""))
+                        if event.get("reasoning"):
+                            thinking.append(text)
+                            yield TokenEvent(text, reasoning=True)
+                            continue
                         pieces.append(text)
                         yield TokenEvent(text)
                     elif kind == "done":
                         yield self._result(event, t_send, t_first)
                         return
             # No "done": the worker was killed for not honouring a cancel.
-            yield self._cancelled_result(pieces, t_send, t_first)
+            yield replace(
+                self._cancelled_result(pieces, t_send, t_first), reasoning="".join(thinking)
+            )
 
     async def _request_events(
         self, worker: _Worker, op: str, fields: dict[str, Any]
@@ -801,6 +815,7 @@ class EngineClient:
             stats=stats,
             model_id=info.model_id if info else "",
             backend=info.backend if info else "",
+            reasoning=str(event.get("reasoning", "")),
         )
 
     def _cancelled_result(

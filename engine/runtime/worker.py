@@ -43,6 +43,13 @@ from engine.runtime.chat_templates import (
     probe_template,
 )
 from engine.runtime.context import fit_conversation, output_reserve
+from engine.runtime.reasoning import (
+    Channel,
+    ReasoningSplitter,
+    prompt_opens_thinking,
+    split_reasoning,
+    template_can_think,
+)
 from engine.runtime.template_budget import TemplateRefused
 from engine.types import ChatMessage, GenerationStats, LoadRequest, SamplingParams
 
@@ -72,17 +79,19 @@ class _TokenBatcher:
     def __init__(self, send: Callable[[dict[str, Any]], None], rid: int) -> None:
         self._send = send
         self._rid = rid
-        #: Text not sent yet, by sequence (None: the request's only sequence).
-        self._pending: dict[int | None, list[str]] = {}
+        #: Text not sent yet, by sequence (None: the request's only sequence) and whether
+        #: it is thinking; thinking is queued before the answer that follows it.
+        self._pending: dict[tuple[int | None, bool], list[str]] = {}
         self._last_sent = 0.0
 
-    def add(self, text: str) -> None:
+    def add(self, text: str, *, reasoning: bool = False) -> None:
         """Queue ``text`` of the request's only sequence; send everything if it is time."""
-        self.add_to(None, text)
+        self.add_to(None, text, reasoning=reasoning)
 
-    def add_to(self, index: int | None, text: str) -> None:
-        """Queue ``text`` of sequence ``index``; send everything if it is time."""
-        self._pending.setdefault(index, []).append(text)
+    def add_to(self, index: int | None, text: str, *, reasoning: bool = False) -> None:
+        """Queue ``text`` of sequence ``index`` (thinking if ``reasoning``); send everything
+        if it is time."""
+        self._pending.setdefault((index, reasoning), []).append(text)
         if not self._last_sent or time.perf_counter() - self._last_sent >= TOKEN_FLUSH_S:
             self.flush()
 
@@ -90,9 +99,12 @@ class _TokenBatcher:
         """Send every piece queued so far."""
         if not self._pending:
             return
-        for index, pieces in self._pending.items():
+        for (index, reasoning), pieces in self._pending.items():
             where = {} if index is None else {"index": index}
-            self._send({"id": self._rid, "event": "token", **where, "text": "".join(pieces)})
+            kind = {"reasoning": True} if reasoning else {}
+            self._send(
+                {"id": self._rid, "event": "token", **where, **kind, "text": "".join(pieces)}
+            )
         self._pending.clear()
         self._last_sent = time.perf_counter()
 
@@ -410,17 +422,27 @@ class Worker:
         if template.is_fallback:
             params = replace(params, stop=params.stop + FALLBACK_STOP)
         messages = [ChatMessage(m["role"], m["content"]) for m in req["messages"]]
-        with self._chat_prompts() as prompts:
-            fitted = fit_conversation(
-                messages,
-                render=prompts.render,
-                tokenize=prompts.tokenize,
-                detokenize=backend.detokenize,
-                n_ctx=facts.n_ctx,
-                max_tokens=params.max_tokens,
-                policy=req.get("policy", "truncate"),
-            )
-        self._generate(rid, t0, fitted.tokens, params, fitted.dropped_messages, fitted.truncated)
+        thinking = req.get("thinking")
+        template.enable_thinking = thinking if isinstance(thinking, bool) else None
+        try:
+            with self._chat_prompts() as prompts:
+                fitted = fit_conversation(
+                    messages,
+                    render=prompts.render,
+                    tokenize=prompts.tokenize,
+                    detokenize=backend.detokenize,
+                    n_ctx=facts.n_ctx,
+                    max_tokens=params.max_tokens,
+                    policy=req.get("policy", "truncate"),
+                )
+        finally:
+            template.enable_thinking = None
+        splitter = None
+        if not template.is_fallback and template_can_think(template.source):
+            splitter = ReasoningSplitter(opened=prompt_opens_thinking(fitted.text))
+        self._generate(
+            rid, t0, fitted.tokens, params, fitted.dropped_messages, fitted.truncated, splitter
+        )
 
     def _op_complete(self, rid: int, req: dict[str, Any]) -> None:
         t0 = time.perf_counter()
@@ -475,17 +497,23 @@ class Worker:
         budget = facts.n_ctx - output_reserve(facts.n_ctx, params.max_tokens)
         prompts: list[list[int]] = []
         truncated: list[bool] = []
+        _, _, template = self._loaded()
+        thinks = not template.is_fallback and template_can_think(template.source)
+        #: Per conversation prompt of a reasoning model: whether the prompt opened the
+        #: thinking block (None: a raw prompt, or a model that does not think).
+        opened: list[bool | None] = []
         with self._chat_prompts() as chats:
             for prompt in req["prompts"]:
                 # A prompt is raw text, or a conversation (a list of messages) whose
                 # texts must not become control tokens.
                 if isinstance(prompt, list):
-                    _, tokens = chats.encode(prompt)
+                    text, tokens = chats.encode(prompt)
+                    opened.append(prompt_opens_thinking(text) if thinks else None)
                 else:
                     tokens = self._prompt_tokens(str(prompt))
+                    opened.append(None)
                 truncated.append(len(tokens) > budget)
                 prompts.append(tokens[-budget:] if len(tokens) > budget else tokens)
-        _, _, template = self._loaded()
         if template.is_fallback and any(isinstance(p, list) for p in req["prompts"]):
             params = replace(params, stop=params.stop + FALLBACK_STOP)
 
@@ -505,18 +533,22 @@ class Worker:
         finished: dict[int, dict[str, Any]] = {}
         batcher = _TokenBatcher(self.send, rid)
 
+        def result_of(index: int, raw: RawGeneration) -> dict[str, Any]:
+            if opened[index] is None:
+                return {"text": raw.text, "stats": stats_of(index, raw)}
+            # A reasoning model's thinking is never part of the answer (a summary's).
+            reasoning, answer = split_reasoning(raw.text, opened=bool(opened[index]))
+            return {"text": answer, "reasoning": reasoning, "stats": stats_of(index, raw)}
+
         def on_done(index: int, raw: RawGeneration) -> None:
             batcher.flush()  # this sequence's last text goes out before its result
-            finished[index] = {"text": raw.text, "stats": stats_of(index, raw)}
+            finished[index] = result_of(index, raw)
             self.send({"id": rid, "event": "seq_done", "index": index, **finished[index]})
 
         t_gen = time.perf_counter()
         with batcher:
             raws = backend.generate_many(prompts, params, self._cancel, batcher.add_to, on_done)
-        results = [
-            finished.get(i) or {"text": raw.text, "stats": stats_of(i, raw)}
-            for i, raw in enumerate(raws)
-        ]
+        results = [finished.get(i) or result_of(i, raw) for i, raw in enumerate(raws)]
         self.send(
             {
                 "id": rid,
@@ -535,12 +567,32 @@ class Worker:
         params: SamplingParams,
         dropped: int,
         truncated: bool,
+        splitter: ReasoningSplitter | None = None,
     ) -> None:
+        """Generate and stream; with a ``splitter``, a reasoning model's thinking is sent
+        and counted apart from the answer."""
         backend, _, _ = self._loaded()
         t_gen = time.perf_counter()
+        reasoning_tokens = 0
+
+        def on_text(text: str) -> None:
+            nonlocal reasoning_tokens
+            if splitter is None:
+                batcher.add(text)
+                return
+            # The backend calls once per token: a token read while thinking is thinking's
+            # (the closing marker's included).
+            if splitter.thinking or not (splitter.answer or splitter.reasoning):
+                reasoning_tokens += 1
+            for piece in splitter.feed(text):
+                batcher.add(piece.text, reasoning=piece.channel is Channel.REASONING)
+
         try:
             with _TokenBatcher(self.send, rid) as batcher:
-                raw = backend.generate(tokens, params, self._cancel, batcher.add)
+                raw = backend.generate(tokens, params, self._cancel, on_text)
+                if splitter is not None:
+                    for piece in splitter.finish():
+                        batcher.add(piece.text, reasoning=piece.channel is Channel.REASONING)
         except Cancelled:
             stats = GenerationStats(
                 prompt_tokens=len(tokens),
@@ -568,8 +620,13 @@ class Worker:
             stop_reason=raw.stop_reason,
             dropped_messages=dropped,
             truncated=truncated,
+            reasoning_tokens=reasoning_tokens if splitter and splitter.reasoning else 0,
         )
-        self.send({"id": rid, "event": "done", "text": raw.text, "stats": stats.to_dict()})
+        done: dict[str, Any] = {"id": rid, "event": "done", "text": raw.text}
+        if splitter is not None:
+            done["text"] = splitter.answer.strip()
+            done["reasoning"] = splitter.reasoning.rstrip()
+        self.send({**done, "stats": stats.to_dict()})
 
     def close(self) -> None:
         """Free the model (model thread)."""
