@@ -106,8 +106,10 @@ async def test_a_model_that_does_not_think_is_unchanged(client: EngineClient) ->
 def test_chat_json_puts_thinking_under_its_own_key(thinker: Path) -> None:
     def cli(*flags: str) -> dict[str, object]:
         run = subprocess.run(
-            [sys.executable, "-m", "engine", "chat", "--json", "--model", str(thinker)]
-            + ["--temperature", "0", "--max-tokens", "12", *flags, "Count to twenty."],
+            [
+                *(sys.executable, "-m", "engine", "chat", "--json", "--model", str(thinker)),
+                *("--temperature", "0", "--max-tokens", "12", *flags, "Count to twenty."),
+            ],
             capture_output=True,
             text=True,
             timeout=300,
