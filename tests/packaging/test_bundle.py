@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.models.store import STARTER_FILE, STARTER_ID
+from engine.models.starter import STARTER_FILE, STARTER_ID
 
 pytestmark = pytest.mark.package
 
