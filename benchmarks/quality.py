@@ -163,11 +163,11 @@ def invented(summary: str, document: str) -> list[str]:
     doc = document.lower()
     doc_numbers = doc.replace(",", "")
     found: list[str] = []
-    for number in re.findall(r"\d+(?:[.,]\d+)*", summary):
-        if number.replace(",", "") not in doc_numbers:
-            found.append(number)
     for line in summary.splitlines():
         text = re.sub(r"^\s*(?:[-*•]|\d+[.)]|#+)\s*", "", line).replace("**", "")
+        for number in re.findall(r"\d+(?:[.,]\d+)*", text):
+            if number.replace(",", "") not in doc_numbers:
+                found.append(number)
         for match in re.finditer(r"[A-Za-z][A-Za-z0-9_/-]*", text):
             before = text[: match.start()].rstrip()
             opening = not before or before[-1] in ".!?:;"
