@@ -184,7 +184,7 @@ def invented(summary: str, document: str) -> list[str]:
 # -- running code --------------------------------------------------------------------------
 
 
-def _offline_prefix() -> list[str]:
+def offline_prefix() -> list[str]:
     """``unshare -rn`` (a network namespace with no interfaces up) where it works here."""
     unshare = shutil.which("unshare")
     if unshare is None:
@@ -610,7 +610,7 @@ def main(argv: list[str] | None = None) -> int:
     sections = set(args.sections.split(","))
     if not sections <= set(SECTIONS):
         parser.error(f"--sections takes {', '.join(SECTIONS)}")
-    offline = _offline_prefix()
+    offline = offline_prefix()
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="hearth-quality-") as scratch:
         os.environ["HEARTH_HOME"] = str(Path(scratch) / "home")
