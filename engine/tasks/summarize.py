@@ -216,44 +216,83 @@ def detect_language(text: str) -> str:
 
 # -- prompts --------------------------------------------------------------------------
 #
-# Written for the 135M starter model: the text first and one short instruction after
-# it works best; a system prompt, or the instruction before a long text, make it
-# comment on the text ("This article provides...") instead of summarizing it.
+# Written for the 0.5B starter model (Qwen2.5-Coder-0.5B-Instruct) and measured with
+# benchmarks/quality.py. Asked only "summarize the text above", it copied the text's
+# sentences or listed its headings. What helped: a system prompt that says what a
+# summary is, the document fenced between tags with the request before and after it,
+# an exact number of points, a length for each, and "in your own words" said outright.
 
-_COUNT = {"short": "3", "medium": "3 to 5", "long": "5 to 8"}
-_COUNT_ZH = {"short": "3", "medium": "3到5", "long": "5到8"}
+_SYSTEM = {
+    "en": "You summarize documents: a few short points, in your own words, never copied sentences.",
+    "zh": "你负责总结文档：只写几个简短的要点，用自己的话表达，绝不照抄原文的句子。",
+}
+_LEAD = {
+    "en": "Read the document below, then summarize it in your own words.",
+    "zh": "阅读下面的文档，然后用自己的话总结。",
+}
+_COUNT = {"short": "3", "medium": "5", "long": "8"}
 _PARAGRAPHS = {"short": "one short paragraph", "medium": "one paragraph", "long": "two paragraphs"}
 _PARAGRAPHS_ZH = {"short": "一小段话", "medium": "一段话", "long": "两段话"}
+_RULES = (
+    "Rules:\n"
+    "- each point is one sentence of at most 20 words;\n"
+    "- say what is done, when, by whom, with the names and numbers that matter, not only "
+    "a heading;\n"
+    "- use your own words: do not copy sentences from the document."
+)
+_RULES_ZH = (
+    "要求：\n"
+    "- 每个要点一句话，不超过25个字；\n"
+    "- 写出具体的做法、时间、数字或名字，不要只写小标题；\n"
+    "- 用自己的话改写，不要照抄原文的句子。"
+)
 
 
 def map_instruction(language: str) -> str:
     """The instruction after a chunk (map) or a group of chunk summaries (reduce)."""
     if language == "zh":
-        return "用中文列出上面文字的要点，保留名字和数字。"
-    return "List the main points of the text above as bullet points. Keep names and numbers."
+        return (
+            "用中文列出上面文档中最重要的3到5个事实。每个要点一句话，用自己的话写，保留名字和数字。"
+        )
+    return (
+        "List the 3 to 5 most important facts of the document above as bullet points. Each "
+        "point is one short sentence in your own words; keep names and numbers."
+    )
 
 
 def final_instruction(options: SummaryOptions, language: str) -> str:
     """The instruction after the text (or the combined chunk summaries) in the final pass."""
     length, style = options.length, options.style
+    count = _COUNT[length]
     if language == "zh":
         if style == "paragraphs":
-            return f"用中文把上面的文字总结成{_PARAGRAPHS_ZH[length]}。"
+            return (
+                f"用中文把上面的文档总结成{_PARAGRAPHS_ZH[length]}。用自己的话写，保留重要的名字和"
+                "数字，不要照抄原文的句子。"
+            )
         if style == "tldr":
-            return f"先用一句中文概括上面的文字，再用中文列出{_COUNT_ZH[length]}个要点。"
-        return f"用中文总结上面的文字，列出{_COUNT_ZH[length]}个要点。"
+            return f"先用一句中文概括上面的文档，再用中文写{count}个要点。{_RULES_ZH}"
+        return f"用中文写{count}个要点，总结上面的文档。{_RULES_ZH}"
     if style == "paragraphs":
-        return f"Summarize the text above in {_PARAGRAPHS[length]}."
+        return (
+            f"Summarize the document above in {_PARAGRAPHS[length]}, in your own words. Keep "
+            "the names and numbers that matter; do not copy sentences from the document."
+        )
     if style == "tldr":
         return (
-            "Write a one-sentence TL;DR of the text above, then list its "
-            f"{_COUNT[length]} key points."
+            "Write a one-sentence TL;DR of the document above, then exactly "
+            f"{count} bullet points of its key facts. {_RULES}"
         )
-    return f"Summarize the text above in {_COUNT[length]} bullet points."
+    return f"Write exactly {count} bullet points that summarize the document above. {_RULES}"
 
 
-def _prompt(text: str, instruction: str) -> list[ChatMessage]:
-    return [ChatMessage("user", f"{text}\n\n{instruction}")]
+def _prompt(text: str, instruction: str, language: str) -> list[ChatMessage]:
+    return [
+        ChatMessage("system", _SYSTEM[language]),
+        ChatMessage(
+            "user", f"{_LEAD[language]}\n\n<document>\n{text}\n</document>\n\n{instruction}"
+        ),
+    ]
 
 
 def _params(max_tokens: int) -> SamplingParams:
@@ -566,7 +605,7 @@ class _Run:
 
     async def budget(self, instruction: str, max_tokens: int) -> int:
         """Tokens of text that fit in one prompt with ``instruction`` and the answer."""
-        overhead, _ = await self.client.count_chat_tokens(_prompt("", instruction))
+        overhead, _ = await self.client.count_chat_tokens(_prompt("", instruction, self.language))
         return self.n_ctx - output_reserve(self.n_ctx, max_tokens) - overhead - _MARGIN
 
     async def map_budget(self) -> int:
@@ -640,7 +679,8 @@ class _Run:
             await self._parallel(pieces, instruction, params, finish)
         else:
             for j, piece in enumerate(pieces):
-                finish(j, await _generate(self.client, _prompt(piece, instruction), params))
+                prompt = _prompt(piece, instruction, self.language)
+                finish(j, await _generate(self.client, prompt, params))
         return [summaries[j] for j in range(count)]
 
     async def map_step(self, splitter: _Splitter, name: str) -> list[str]:
@@ -709,7 +749,7 @@ class _Run:
 
             params = replace(params, stop=params.stop + FALLBACK_STOP)
         # Conversations, not rendered text: a document's text must not become control tokens.
-        prompts = [_prompt(p, instruction) for p in pieces]
+        prompts = [_prompt(p, instruction, self.language) for p in pieces]
 
         def on_event(index: int, event: TokenEvent | GenerationResult) -> None:
             if isinstance(event, GenerationResult):
@@ -843,7 +883,7 @@ async def summarize(
 
     result = await _generate(
         client,
-        _prompt(final_input, final_instruction(options, language)),
+        _prompt(final_input, final_instruction(options, language), language),
         _params(run.final_max),
         token,
     )

@@ -19,7 +19,7 @@ from pytestqt.qtbot import QtBot
 from desktop.window.main_window import MainWindow
 from engine.data.config import get_paths, load_settings
 from engine.data.logs import LOG_FILE, setup_logging
-from engine.models.store import STARTER_ID
+from engine.models.starter import starter_id
 from engine.runtime.client import EngineClient
 from engine.types import SamplingParams
 
@@ -56,15 +56,15 @@ def test_window_appears_before_the_model_loads_then_shows_the_plan(
     wait_for_model(qtbot, window)
 
     info = client.model
-    assert info is not None and info.model_id == STARTER_ID
+    assert info is not None and info.model_id == starter_id()
     assert window.status_bar.plan.text() == info.plan_reason
     assert window.status_bar.plan.text().startswith(("CPU:", "CUDA:", "Metal:"))
     assert window.status_bar.model.text() == "SmolLM2-135M-Instruct.Q4_1"
     assert "(starter)" in window.model_picker.combo.currentText()
-    assert window.model_picker.combo.currentData() == STARTER_ID
+    assert window.model_picker.combo.currentData() == starter_id()
     assert window.status_bar.context.text() == f"0 / {info.n_ctx} tokens"
     # Saved off the Qt thread, just after the model is ready.
-    qtbot.waitUntil(lambda: load_settings(get_paths()).last_model == STARTER_ID)
+    qtbot.waitUntil(lambda: load_settings(get_paths()).last_model == starter_id())
 
 
 def test_sidebar_and_shortcuts_switch_panes_and_the_last_pane_is_restored(
@@ -194,7 +194,7 @@ def test_killed_engine_shows_restart_and_the_next_message_works(
     qtbot.waitUntil(lambda: not chat.error_bar.isVisible(), timeout=LOAD_TIMEOUT_MS)
     wait_for_model(qtbot, window)
     assert client.worker_pid not in (None, pid)
-    assert client.model is not None and client.model.model_id == STARTER_ID
+    assert client.model is not None and client.model.model_id == starter_id()
 
     chat.params = SamplingParams(max_tokens=24, temperature=0.0)
     send(qtbot, window, "Say hello.")
@@ -225,8 +225,8 @@ def test_failed_load_explains_and_keeps_the_previous_model(
 
     assert win.message_bar.isVisible()
     assert "Could not load broken" in win.message_bar.text()
-    assert win.model_picker.combo.currentData() == STARTER_ID
-    assert client.model is not None and client.model.model_id == STARTER_ID
+    assert win.model_picker.combo.currentData() == starter_id()
+    assert client.model is not None and client.model.model_id == starter_id()
     wait_for_model(qtbot, win)
 
     chat = win.chat_pane

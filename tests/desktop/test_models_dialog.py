@@ -15,7 +15,7 @@ from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
 from desktop.window.main_window import MainWindow
-from engine.models.store import STARTER_ID
+from engine.models.starter import starter_id
 from tests.desktop.conftest import RunAsync
 from tests.desktop.test_app import LOAD_TIMEOUT_MS, wait_for_model
 from tests.hubserver import FakeHub
@@ -29,10 +29,10 @@ def test_import_load_and_forget_a_model(
     wait_for_model(qtbot, window)
     dialog = window.open_models()
     installed = dialog.installed
-    qtbot.waitUntil(lambda: installed.model_ids() == [STARTER_ID])
+    qtbot.waitUntil(lambda: installed.model_ids() == [starter_id()])
     row = [installed.table.item(0, c).text() for c in range(installed.table.columnCount())]
     assert row[:6] == ["SmolLM2-135M-Instruct.Q4_1", "llama", "135M", "Q4_1", row[4], "8,192"]
-    installed.select(STARTER_ID)
+    installed.select(starter_id())
     assert not installed.remove_button.isEnabled()  # the starter model stays
 
     # Import by link: the user's file stays where it is, nothing is copied.
@@ -40,7 +40,7 @@ def test_import_load_and_forget_a_model(
     mine.parent.mkdir()
     shutil.copyfile(gemma, mine)
     assert run_async(installed.import_file(mine))
-    imported = next(i for i in installed.model_ids() if i != STARTER_ID)
+    imported = next(i for i in installed.model_ids() if i != starter_id())
     assert imported.startswith("imported/")
     copies = [
         p
@@ -59,7 +59,7 @@ def test_import_load_and_forget_a_model(
 
     # Forget it: gone from the list, the file untouched.
     assert run_async(installed.remove(imported))
-    assert installed.model_ids() == [STARTER_ID]
+    assert installed.model_ids() == [starter_id()]
     assert mine.exists() and mine.stat().st_size == gemma.stat().st_size
 
 

@@ -12,7 +12,17 @@ from pathlib import Path
 
 import pytest
 
+from engine.models.starter import STARTER_ENV
 from tests.packaging.helpers import DIST, absent
+
+
+@pytest.fixture(autouse=True)
+def _bundled_starter(
+    request: pytest.FixtureRequest, hearth_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Built artefacts are tested with the starter model they carry, not the suite's own."""
+    if request.node.get_closest_marker("package"):
+        monkeypatch.delenv(STARTER_ENV)
 
 
 @pytest.fixture(scope="session")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from engine.models.starter import STARTER_FILE
 from tests.packaging.helpers import APP_ID, ICON_SIZES, require_tool
 
 pytestmark = pytest.mark.package
@@ -63,4 +64,4 @@ def test_the_package_installs_commands_menu_entry_icons_and_metainfo(deb: Path) 
         assert f"/usr/share/icons/hicolor/{size}x{size}/apps/hearth.png" in entries
     assert "/usr/share/icons/hicolor/scalable/apps/hearth.svg" in entries
     assert "/usr/share/doc/hearth/copyright" in entries
-    assert "/opt/hearth/_internal/resources/models/SmolLM2-135M-Instruct.Q4_1.gguf" in entries
+    assert f"/opt/hearth/_internal/resources/models/{STARTER_FILE}" in entries

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.models.store import STARTER_ID
+from engine.models.starter import STARTER_ID
 from tests.packaging.helpers import APP_ID, ICON_SIZES
 
 pytestmark = pytest.mark.package

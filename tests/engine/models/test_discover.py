@@ -13,7 +13,8 @@ import pytest
 
 from engine.data.config import get_paths
 from engine.models.discover import discover
-from engine.models.store import STARTER_ID, ModelStore
+from engine.models.starter import starter_id
+from engine.models.store import ModelStore
 from tests.engine import gguf_factory as gf
 
 TINY = gf.tiny_llama_gguf()
@@ -167,7 +168,7 @@ def test_cli_discover_import_and_rm(fake_home: Path, tmp_path: Path) -> None:
     assert run.returncode == 0, run.stderr
     assert user_file.read_bytes() == TINY, "unlinking leaves the user's file"
 
-    refused = cli(fake_home, "models", "rm", STARTER_ID)
+    refused = cli(fake_home, "models", "rm", starter_id())
     assert refused.returncode == 2 and "cannot be removed" in refused.stderr
     missing = cli(fake_home, "models", "import", str(tmp_path / "nowhere.gguf"))
     assert missing.returncode == 3 and missing.stderr.count("\n") == 1

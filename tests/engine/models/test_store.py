@@ -9,7 +9,8 @@ import pytest
 
 from engine.data.config import get_paths
 from engine.errors import ModelFileError, ModelNotFound, UsageError
-from engine.models.store import STARTER_ID, ModelStore
+from engine.models.starter import starter_id
+from engine.models.store import ModelStore
 from tests.engine import gguf_factory as gf
 
 
@@ -17,7 +18,7 @@ def test_empty_home_registers_the_starter_model_as_a_link(hearth_home: Path) -> 
     store = ModelStore(get_paths())
     assert not store.root.exists()
     models = store.list()
-    assert [m.id for m in models] == [STARTER_ID]
+    assert [m.id for m in models] == [starter_id()]
     starter = models[0]
     assert starter.source == "starter"
     assert starter.path.is_relative_to(hearth_home)
@@ -37,9 +38,9 @@ def test_starter_link_is_repaired_when_the_wheel_moves(tmp_path: Path) -> None:
 
 def test_resolve_by_id_name_fragment_and_path(smollm2: Path) -> None:
     store = ModelStore(get_paths())
-    assert store.resolve(None).id == STARTER_ID
-    assert store.resolve("SmolLM2-135M-Instruct.Q4_1").id == STARTER_ID
-    assert store.resolve("smollm2-135m").id == STARTER_ID
+    assert store.resolve(None).id == starter_id()
+    assert store.resolve("SmolLM2-135M-Instruct.Q4_1").id == starter_id()
+    assert store.resolve("smollm2-135m").id == starter_id()
     outside = store.resolve(str(smollm2))
     assert outside.source == "imported" and outside.info is not None
     with pytest.raises(ModelNotFound, match="hearth-cli models list"):
@@ -173,7 +174,7 @@ def test_unlinking_an_import_leaves_the_users_file(tmp_path: Path) -> None:
 def test_remove_refuses_the_starter_and_hand_placed_files_unless_asked() -> None:
     store = ModelStore(get_paths())
     with pytest.raises(UsageError, match="starter model"):
-        store.remove(STARTER_ID)
+        store.remove(starter_id())
     assert store.resolve(None).info is not None
     hand = _plant(store.root / "me" / "mine.gguf")
     with pytest.raises(UsageError, match="--delete-files"):
