@@ -5,6 +5,7 @@ its GGUF header names none)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from pytestqt.qtbot import QtBot
@@ -12,7 +13,6 @@ from pytestqt.qtbot import QtBot
 from desktop.panes.code import CodePane
 from engine.runtime.client import EngineClient
 from tests.desktop.conftest import RunAsync
-from tests.engine.coder_model import coder_model_path
 
 BEFORE = (
     "def celsius_to_fahrenheit(celsius: float) -> float:\n"
@@ -36,10 +36,10 @@ def pane(qtbot: QtBot, client: EngineClient, qloop: object) -> Iterator[CodePane
 
 @pytest.mark.slow
 def test_complete_at_cursor_writes_a_compiling_body_with_a_coder_model(
-    qtbot: QtBot, pane: CodePane, client: EngineClient, run_async: RunAsync
+    qtbot: QtBot, pane: CodePane, client: EngineClient, run_async: RunAsync, starter_file: Path
 ) -> None:
     assert not pane.complete_button.isEnabled()  # no model yet
-    run_async(client.load(coder_model_path(), n_ctx=2048), timeout_ms=COMPLETION_TIMEOUT_MS)
+    run_async(client.load(starter_file, n_ctx=2048), timeout_ms=COMPLETION_TIMEOUT_MS)
     pane.set_model_ready(True)
     qtbot.waitUntil(lambda: pane.fim is not None, timeout=15000)
     assert pane.complete_button.isEnabled()

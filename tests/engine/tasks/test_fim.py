@@ -31,13 +31,12 @@ from engine.tasks.code_fim import (
 )
 from engine.types import ModelInfo
 from tests.engine import gguf_factory as gf
-from tests.engine.coder_model import coder_model_path
 
 
 @pytest.fixture(scope="module")
-def coder() -> Path:
-    """Qwen2.5-Coder-0.5B-Instruct (skips when absent: see tests/engine/coder_model.py)."""
-    return coder_model_path()
+def coder(starter_file: Path) -> Path:
+    """The starter model, Qwen2.5-Coder-0.5B-Instruct: a code model with FIM tokens."""
+    return starter_file
 
 
 # -- FIM tokens from the vocabulary ----------------------------------------------------
