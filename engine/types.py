@@ -239,6 +239,7 @@ _LOAD_RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
         f"must be a whole number from 1 to {MAX_PARALLEL}",
     ),
     "fallback_template": (lambda v: isinstance(v, bool), "must be true or false"),
+    "parameters": (lambda v: _is_int(v) and v >= 0, "must be a whole number, 0 or more"),
 }
 
 
@@ -265,6 +266,7 @@ class LoadRequest:
         flash_attn: llama.cpp's flash attention: "auto", "on" or "off".
         torch_weights: how the PyTorch backend keeps weights ("auto", "bf16", "int8", ...).
         n_parallel: sequences ``complete_many`` decodes at once.
+        parameters: the model's size, from its GGUF header (0: unknown).
         fallback_template: use Hearth's plain chat format instead of the model's
             template (set once the template was refused, so it never runs again).
     """
@@ -284,6 +286,7 @@ class LoadRequest:
     torch_weights: str = "auto"
     n_parallel: int = 4
     fallback_template: bool = False
+    parameters: int = 0
 
     def __post_init__(self) -> None:
         """Check every value.
@@ -361,9 +364,14 @@ class ModelInfo:
         fim: the model has fill-in-the-middle tokens (EngineClient.infill works).
         template_refused: the model's chat template was refused (it tried something a
             template may not do, or never finished); the fallback format runs instead.
+        thinks: the chat template is a reasoning model's: answers may begin with thinking,
+            which arrives apart from the answer (TokenEvent.reasoning).
+        thinking_switch: the template turns the thinking on and off (``enable_thinking``;
+            EngineClient.chat's ``thinking``).
         warning_notices: things the user should know (template refused, GPU fallback,
             memory).
         load_s: seconds the load took.
+        parameters: the model's size, from its GGUF header (0: unknown).
     """
 
     model_id: str
@@ -381,6 +389,9 @@ class ModelInfo:
     load_s: float = 0.0
     fim: bool = False
     template_refused: bool = False
+    thinks: bool = False
+    thinking_switch: bool = False
+    parameters: int = 0
 
     @property
     def plan_reason(self) -> str:

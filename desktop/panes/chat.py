@@ -24,6 +24,7 @@ from typing import Any, cast
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
+    QCheckBox,
     QHBoxLayout,
     QPushButton,
     QSplitter,
@@ -65,6 +66,8 @@ class Turn:
     message_id: int = 0
     stats: GenerationStats | None = None
     rating: int = 0
+    #: A reasoning model's thinking before this answer: shown and stored, never sent back.
+    reasoning: str = ""
 
 
 def title_for(text: str) -> str:
@@ -163,6 +166,10 @@ class ChatPane(Pane):
         self.stop_button.clicked.connect(self._on_stop_clicked)
         self.regenerate_button = QPushButton(self)
         self.regenerate_button.clicked.connect(self._on_regenerate_clicked)
+        #: Shown for a reasoning model whose template can turn its thinking off.
+        self.think_check = QCheckBox(self)
+        self.think_check.setChecked(True)
+        self.think_check.setVisible(False)
 
         header = QHBoxLayout()
         header.addWidget(self.title_label, 1)
@@ -172,6 +179,7 @@ class ChatPane(Pane):
         buttons.addWidget(self.send_button)
         buttons.addWidget(self.stop_button)
         buttons.addWidget(self.regenerate_button)
+        buttons.addWidget(self.think_check)
         buttons.addStretch(1)
         composer = QHBoxLayout()
         composer.addWidget(self.input, 1)
@@ -185,7 +193,8 @@ class ChatPane(Pane):
         self.setTabOrder(self.input, self.send_button)
         self.setTabOrder(self.send_button, self.stop_button)
         self.setTabOrder(self.stop_button, self.regenerate_button)
-        self.setTabOrder(self.regenerate_button, self.transcript)
+        self.setTabOrder(self.regenerate_button, self.think_check)
+        self.setTabOrder(self.think_check, self.transcript)
         self.setTabOrder(self.transcript, self.options_button)
         self.setTabOrder(self.options_button, self.new_chat_button)
 
@@ -227,6 +236,13 @@ class ChatPane(Pane):
         self.regenerate_button.setText(self.tr("Regenerate"))
         self.regenerate_button.setToolTip(self.tr("Answer the last message again (Ctrl+R)"))
         self.regenerate_button.setAccessibleName(self.tr("Regenerate"))
+        self.think_check.setText(self.tr("Think first"))
+        self.think_check.setToolTip(
+            self.tr(
+                "Let the model think before it answers: slower, often better on hard "
+                "questions. The thinking is shown folded above the answer."
+            )
+        )
         self.splitter.setAccessibleName(self.tr("Conversation and options"))
         if self._editing >= 0:
             self._show_edit_banner()
@@ -301,6 +317,17 @@ class ChatPane(Pane):
         else:
             self.show_engine_error(error)
 
+    def _model_ready_changed(self, ready: bool) -> None:
+        model = self._client.model
+        self.think_check.setVisible(ready and model is not None and model.thinking_switch)
+
+    def thinking(self) -> bool | None:
+        """Whether the next answer thinks first (None: the model's template decides)."""
+        model = self._client.model
+        if model is None or not model.thinking_switch:
+            return None
+        return self.think_check.isChecked()
+
     def sampling(self) -> SamplingParams:
         """The sampling settings the next answer uses."""
         return self.params if self.params is not None else self.options_panel.params()
@@ -338,6 +365,7 @@ class ChatPane(Pane):
                 m.id,
                 _stats_from(m.stats),
                 m.rating,
+                m.reasoning,
             )
             for m in stored
             if m.role in ("user", "assistant")
@@ -349,7 +377,9 @@ class ChatPane(Pane):
             if turn.role == "user":
                 self.transcript.add_user_message(turn.content)
             else:
-                self.transcript.add_answer(turn.content, turn.stats, rating=turn.rating)
+                self.transcript.add_answer(
+                    turn.content, turn.stats, rating=turn.rating, reasoning=turn.reasoning
+                )
         if self._options_before_open is None:
             self._options_before_open = self.options_panel.options()
         self.options_panel.set_system_prompt(conversation.system_prompt)
@@ -625,11 +655,14 @@ class ChatPane(Pane):
             # aclosing: however this loop ends, the stream's own cleanup (which cancels
             # the request in the engine) runs now, not whenever the generator is collected.
             async with contextlib.aclosing(
-                self._client.chat(conversation, self.sampling())
+                self._client.chat(conversation, self.sampling(), thinking=self.thinking())
             ) as events:
                 async for event in events:
                     if isinstance(event, TokenEvent):
-                        self.transcript.append_answer(event.text)
+                        if event.reasoning:
+                            self.transcript.append_reasoning(event.text)
+                        else:
+                            self.transcript.append_answer(event.text)
                         now = time.monotonic()
                         if (
                             answer_id
@@ -638,9 +671,10 @@ class ChatPane(Pane):
                         ):
                             last_flush = now
                             partial = self.transcript.streamed_text
+                            thought = self.transcript.streamed_reasoning
 
-                            def flush(h: History, text: str = partial) -> None:
-                                h.update_message(answer_id, text)
+                            def flush(h: History, text: str = partial, r: str = thought) -> None:
+                                h.update_message(answer_id, text, reasoning=r)
 
                             flushing = self.start_task(self.history_call(flush), name="chat-flush")
                     else:
@@ -656,27 +690,35 @@ class ChatPane(Pane):
                 # and keep what streamed so far.
                 if answer_id:
                     partial = self.transcript.streamed_text
+                    thought = self.transcript.streamed_reasoning
                     self.history_call_later(
-                        lambda h: h.update_message(answer_id, partial), name="chat-flush"
+                        lambda h: h.update_message(answer_id, partial, reasoning=thought),
+                        name="chat-flush",
                     )
                 self._set_generating(False)
         text = result.text if result is not None else self.transcript.streamed_text
+        reasoning = result.reasoning if result is not None else self.transcript.streamed_reasoning
         # Kept even when empty, so user and assistant turns still alternate (many chat
         # templates insist on it) and what the model sees is what the transcript shows.
+        # The thinking is not: it is stored and shown, never sent back to the model.
         turn.content = text
+        turn.reasoning = reasoning
         if result is not None:
             turn.stats = result.stats
             self.last_result = result
-            self.transcript.finish_answer(text, result.stats)
+            self.transcript.finish_answer(text, result.stats, reasoning=reasoning)
         else:
             self.transcript.finish_answer(
                 text,
                 None,
                 interrupted=self.tr("Interrupted: the engine stopped before the answer ended."),
+                reasoning=reasoning,
             )
         if answer_id:
             stats = asdict(result.stats) if result is not None else None
-            await self.history_call(lambda h: h.update_message(answer_id, text, stats=stats))
+            await self.history_call(
+                lambda h: h.update_message(answer_id, text, stats=stats, reasoning=reasoning)
+            )
         self._set_generating(False)
         if failure is not None:
             self.show_engine_error(failure)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.highlight.blocks import style_code_blocks
+from desktop.panes.advice import SummaryModelAdvice
 from desktop.panes.base import Pane
 from desktop.widgets import BoundedTextEdit, read_only_table
 from engine.data.atomicfile import write_atomic
@@ -44,6 +45,7 @@ from engine.models.time_left import format_time_left
 from engine.runtime.client import EngineClient
 
 if TYPE_CHECKING:
+    from engine.models.hardware import Hardware
     from engine.tasks.documents import Document
     from engine.tasks.summarize import SummaryOptions, SummaryProgress
 
@@ -108,26 +110,33 @@ class SummarizePane(Pane):
     Args:
         client: the app's one engine client.
         history: the history database, or None to keep nothing.
+        hardware: how to learn this computer's hardware (the main window's
+            ``hardware``), to suggest a larger model; None suggests none.
         parent: the parent widget.
 
     Signals:
         open_in_chat_requested(str, str): continue in Chat with (title, summary) in context.
         summaries_changed: a summary was stored or changed (the sidebar list is stale).
+        models_requested: the user wants the model manager (to get a larger model).
         status_reported(str): a short, passing message for the status bar.
         busy_changed(bool): background work started (True), or the last of it ended (False).
     """
 
     open_in_chat_requested = Signal(str, str)
     summaries_changed = Signal()
+    models_requested = Signal()
 
     def __init__(
         self,
         client: EngineClient,
         *,
         history: AsyncHistory | None = None,
+        hardware: Callable[[], Awaitable[Hardware]] | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(client, history=history, parent=parent)
+        self.model_advice = SummaryModelAdvice(hardware, self)
+        self.model_advice.models_requested.connect(self.models_requested)
         self._queue: list[QueueItem] = []
         self._worker: asyncio.Task[None] | None = None
         self._current: QueueItem | None = None
@@ -224,6 +233,7 @@ class SummarizePane(Pane):
         layout = QVBoxLayout(self)
         layout.addWidget(self.title_label)
         layout.addWidget(self.message_bar)
+        layout.addWidget(self.model_advice.bar)
         layout.addLayout(options)
         layout.addLayout(paste)
         layout.addLayout(progress)
@@ -235,6 +245,7 @@ class SummarizePane(Pane):
     def retranslate_ui(self) -> None:
         """Set every translatable text (at start and when the language changes)."""
         self.title_label.setText(self.tr("Summarize"))
+        self.model_advice.retranslate_ui()
         for combo, items in (
             (
                 self.length_combo,
@@ -307,9 +318,13 @@ class SummarizePane(Pane):
         return list(self._queue)
 
     def _model_ready_changed(self, ready: bool) -> None:
-        """Summaries start only while a model is loaded."""
-        if ready:
-            self._kick()
+        """Summaries start only while a model is loaded; a small one gets advice."""
+        model = self._client.model if ready else None
+        if model is None:
+            self.model_advice.forget()
+            return
+        self.start_task(self.model_advice.advise(model), name="summarize-model-advice")
+        self._kick()
 
     def shutdown(self) -> None:
         """Stop and cancel the pane's background work (its window is closing)."""

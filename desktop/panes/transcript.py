@@ -4,6 +4,11 @@ An answer is painted at most once per frame, never once per token, and only its
 unfinished last paragraph is re-rendered; earlier text settles and is never touched
 again. Under each answer goes a small line with its stats (or why it was interrupted).
 
+A reasoning model's thinking streams in dimmed text where the answer will be, under a
+"Thinking…" header; when the answer begins it folds away into a "Thought for N s" link
+on the header, which opens and closes it. Thinking is never part of the answer's text,
+its copy link or its code blocks.
+
 Thread: everything here runs on the Qt thread.
 """
 
@@ -12,7 +17,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from PySide6.QtCore import QEvent, QTimer, QUrl, Signal
 from PySide6.QtGui import (
@@ -37,6 +42,8 @@ from engine.types import GenerationStats
 FRAME_MS = 16
 #: The longest a frame may be stretched to when rendering is slow.
 MAX_FRAME_MS = 200
+#: How much of the thinking is shown while it streams: its latest characters.
+THINKING_TAIL_CHARS = 1200
 
 
 class Transcript(QTextBrowser):
@@ -50,8 +57,9 @@ class Transcript(QTextBrowser):
     user scrolled up.
 
     Each message carries small links, reachable with Tab and activated with Enter:
-    "Edit" on a user message; "Copy", "good" and "bad" under an answer; "Copy code"
-    under each code block. Copying is handled here; the rest is reported.
+    "Edit" on a user message; "Thought for N s" on an answer with thinking (it opens and
+    closes the thinking); "Copy", "good" and "bad" under an answer; "Copy code" under
+    each code block. Copying and the thinking are handled here; the rest is reported.
 
     Signals:
         edit_requested(int): the user wants to edit message ``index`` and resend it.
@@ -78,6 +86,8 @@ class Transcript(QTextBrowser):
         self._stream_header = QTextBlock()  # its header block, once found
         self._follow = True
         self._pieces: list[str] = []
+        self._thinking_pieces: list[str] = []
+        self._thinking_started = 0.0
         self._dirty = False
         self._frame_timer = QTimer(self)
         self._frame_timer.setInterval(FRAME_MS)
@@ -134,6 +144,18 @@ class Transcript(QTextBrowser):
         fmt = self._small_format()
         if error:
             fmt.setForeground(mix(self.palette(), "#d9534f", 0.85))
+        return fmt
+
+    def _thinking_block(self) -> QTextBlockFormat:
+        fmt = QTextBlockFormat()
+        fmt.setLeftMargin(self.fontMetrics().averageCharWidth() * 2)
+        fmt.setBottomMargin(self.fontMetrics().lineSpacing() * 0.4)
+        return fmt
+
+    def _thinking_format(self) -> QTextCharFormat:
+        fmt = QTextCharFormat()
+        fmt.setForeground(self.palette().color(QPalette.ColorRole.PlaceholderText))
+        fmt.setFontItalic(True)
         return fmt
 
     def _link_format(self, href: str, tooltip: str, *, active: str = "") -> QTextCharFormat:
@@ -211,6 +233,27 @@ class Transcript(QTextBrowser):
             )
         else:
             cursor.insertText(self.tr("Assistant"), self._role_format())
+            if entry.thinking_live:
+                cursor.insertText("   ", QTextCharFormat())
+                cursor.insertText(self.tr("Thinking…"), self._note_format(error=False))
+            elif entry.reasoning:
+                cursor.insertText("   ", QTextCharFormat())
+                label = (
+                    self.tr("Thought for {seconds} s").format(
+                        seconds=max(1, round(entry.thought_s))
+                    )
+                    if entry.thought_s > 0
+                    else self.tr("Thoughts")
+                )
+                cursor.insertText(
+                    ("▾ " if entry.show_thinking else "▸ ") + label,
+                    self._link_format(
+                        f"{_SCHEME}:think/{index}",
+                        self.tr("Hide the model's thinking")
+                        if entry.show_thinking
+                        else self.tr("Show the model's thinking before this answer"),
+                    ),
+                )
         cursor.setCharFormat(QTextCharFormat())
 
     def _render_header(self, index: int) -> None:
@@ -243,6 +286,7 @@ class Transcript(QTextBrowser):
         self._stream_code = []
         self._stream_header = QTextBlock()
         self._pieces = []
+        self._thinking_pieces = []
         self._dirty = False
         self._follow = True
         self._frame_timer.start(FRAME_MS)
@@ -252,10 +296,22 @@ class Transcript(QTextBrowser):
         self._pieces.append(text)
         self._dirty = True
 
+    def append_reasoning(self, text: str) -> None:
+        """Add ``text`` to the thinking before the answer being streamed (shown apart)."""
+        if not self._thinking_pieces:
+            self._thinking_started = time.monotonic()
+        self._thinking_pieces.append(text)
+        self._dirty = True
+
     @property
     def streamed_text(self) -> str:
         """The text streamed into the current (or last) answer so far."""
         return "".join(self._pieces)
+
+    @property
+    def streamed_reasoning(self) -> str:
+        """The thinking streamed before the current (or last) answer so far."""
+        return "".join(self._thinking_pieces)
 
     def stop_streaming(self) -> None:
         """Stop painting the streamed answer (the stream ended, or the window is closing)."""
@@ -292,9 +348,24 @@ class Transcript(QTextBrowser):
             header = self._stream_header = self._header(self._streaming)
             if not header.isValid():
                 return
+        entry = self._entries[self._streaming]
+        if self._thinking_pieces:
+            live = not markdown.strip()
+            if live != entry.thinking_live:
+                # The header says "Thinking…" while the thinking streams, and offers it
+                # folded ("Thought for N s") once the answer begins.
+                entry.thinking_live = live
+                if not live:
+                    entry.reasoning = self.streamed_reasoning
+                    entry.thought_s = time.monotonic() - self._thinking_started
+                self._rewrite_stream_header(header)
         tail_start = header.position() + self._tail_offset
         cursor = QTextCursor(self.document())
         cursor.beginEditBlock()
+        if entry.thinking_live:
+            self._render_thinking_tail(cursor, tail_start)
+            cursor.endEditBlock()
+            return
         settled = _settled_length(markdown, self._settled)
         if settled > self._settled:
             self._render_tail(cursor, tail_start, markdown[self._settled : settled])
@@ -311,6 +382,23 @@ class Transcript(QTextBrowser):
             self._boundaries.append(settled)
         self._render_tail(cursor, tail_start, markdown[self._settled :])
         cursor.endEditBlock()
+
+    def _rewrite_stream_header(self, header: QTextBlock) -> None:
+        """Redraw the streaming answer's header, keeping the tail's offset from it right."""
+        before = header.length()
+        self._render_header(self._streaming)
+        self._tail_offset += header.length() - before
+
+    def _render_thinking_tail(self, cursor: QTextCursor, tail_start: int) -> None:
+        """Show the latest thinking, dimmed, where the answer will begin."""
+        cursor.setPosition(tail_start)
+        cursor.movePosition(QTextCursor.MoveOperation.End, QTextCursor.MoveMode.KeepAnchor)
+        cursor.removeSelectedText()
+        self._reset_block(cursor, self._thinking_block())
+        shown = self.streamed_reasoning.strip()
+        if len(shown) > THINKING_TAIL_CHARS:
+            shown = "…" + shown[-THINKING_TAIL_CHARS:]
+        cursor.insertText(shown, self._thinking_format())
 
     def _render_tail(self, cursor: QTextCursor, tail_start: int, markdown: str) -> None:
         cursor.setPosition(tail_start)
@@ -332,6 +420,7 @@ class Transcript(QTextBrowser):
         *,
         interrupted: str = "",
         rating: int = 0,
+        reasoning: str | None = None,
     ) -> None:
         """Render the streamed answer's complete text exactly, then its note line.
 
@@ -340,6 +429,7 @@ class Transcript(QTextBrowser):
             stats: its figures, shown under it; None when it did not finish.
             interrupted: why it did not finish (shown as an error instead of stats).
             rating: the user's rating so far (1, -1 or 0).
+            reasoning: the thinking before it (None: what was streamed), shown folded.
         """
         self.stop_streaming()
         index = self._streaming
@@ -356,6 +446,17 @@ class Transcript(QTextBrowser):
             interrupted,
             rating,
         )
+        thinking = self.streamed_reasoning if reasoning is None else reasoning
+        if thinking != entry.reasoning or entry.thinking_live:
+            if entry.thinking_live or not entry.thought_s:
+                entry.thought_s = (
+                    time.monotonic() - self._thinking_started if self._thinking_pieces else 0.0
+                )
+            entry.thinking_live = False
+            entry.reasoning = thinking
+            before = header.length()
+            self._render_header(index)
+            self._tail_offset += header.length() - before
         cursor = QTextCursor(header)
         cursor.beginEditBlock()
         if (
@@ -386,10 +487,21 @@ class Transcript(QTextBrowser):
         *,
         interrupted: str = "",
         rating: int = 0,
+        reasoning: str = "",
     ) -> None:
-        """Append a finished answer (from the history), with its note line."""
+        """Append a finished answer (from the history), with its note line.
+
+        ``reasoning`` is the thinking before it, shown folded; how long it took is
+        estimated from the answer's stats.
+        """
+        entry = _Entry("assistant", markdown, stats, interrupted, rating, reasoning=reasoning)
+        if reasoning and stats is not None and stats.tokens_per_s > 0:
+            entry.thought_s = stats.reasoning_tokens / stats.tokens_per_s
+        self._add_entry(entry)
+
+    def _add_entry(self, entry: _Entry) -> None:
         index = len(self._entries)
-        self._entries.append(_Entry("assistant", markdown, stats, interrupted, rating))
+        self._entries.append(entry)
         cursor = self._start_message(index)
         cursor.insertBlock(self._spacer_block(), QTextCharFormat())
         self._write_body(cursor, index)
@@ -398,6 +510,10 @@ class Transcript(QTextBrowser):
     def _write_body(self, cursor: QTextCursor, index: int) -> None:
         """Render answer ``index``'s Markdown at ``cursor`` (a fresh block after the header)."""
         entry = self._entries[index]
+        if entry.show_thinking and entry.reasoning.strip():
+            self._reset_block(cursor, self._thinking_block())
+            cursor.insertText(entry.reasoning.strip(), self._thinking_format())
+            cursor.insertBlock(self._spacer_block(), QTextCharFormat())
         start = cursor.position()
         self._reset_block(cursor, self._spacer_block())
         if entry.text.strip():
@@ -579,12 +695,31 @@ class Transcript(QTextBrowser):
             if message.role == "user":
                 self.add_user_message(message.text)
             else:
-                self.add_answer(
-                    message.text,
-                    message.stats,
-                    interrupted=message.interrupted,
-                    rating=message.rating,
-                )
+                self._add_entry(replace(message, code=[], thinking_live=False))
+
+    def toggle_thinking(self, index: int) -> None:
+        """Open or close the thinking before answer ``index`` (not while one streams)."""
+        if (
+            self._streaming >= 0
+            or not 0 <= index < len(self._entries)
+            or not self._entries[index].reasoning
+        ):
+            return
+        self._entries[index].show_thinking = not self._entries[index].show_thinking
+        bar = self.verticalScrollBar()
+        value = bar.value()
+        self.show_messages(list(self._entries))
+        self._follow = False
+        bar.setValue(value)
+        self._follow = bar.value() >= bar.maximum() - self.fontMetrics().lineSpacing() // 2
+
+    def is_thinking_open(self, index: int) -> bool:
+        """Whether the thinking before answer ``index`` is shown."""
+        return self._entries[index].show_thinking
+
+    def reasoning_text(self, index: int) -> str:
+        """The thinking before answer ``index`` ("" if none)."""
+        return self._entries[index].reasoning
 
     def stats_line(self, stats: GenerationStats) -> str:
         """The line shown under a finished answer: speed, length and why it stopped.
@@ -606,6 +741,10 @@ class Transcript(QTextBrowser):
             self.tr("TTFT {seconds:.2f} s").format(seconds=stats.ttft_s),
             self.tr("{rate:.1f} tokens/s").format(rate=stats.tokens_per_s),
             self.tr("{count} tokens").format(count=stats.generated_tokens),
+        ]
+        if stats.reasoning_tokens:
+            parts.append(self.tr("{count} of them thinking").format(count=stats.reasoning_tokens))
+        parts += [
             reasons.get(stats.stop_reason, stats.stop_reason),
         ]
         if stats.dropped_messages:
@@ -640,6 +779,8 @@ class Transcript(QTextBrowser):
             self.edit_requested.emit(index)
         elif action == "rate" and len(args) == 2 and args[1] in (-1, 0, 1):
             self.rating_requested.emit(index, args[1])
+        elif action == "think":
+            self.toggle_thinking(index)
         elif action == "copy":
             QGuiApplication.clipboard().setText(self._entries[index].text)
             self.text_copied.emit("answer")
@@ -668,6 +809,10 @@ class _Entry:
     interrupted: str = ""
     rating: int = 0
     code: list[str] = field(default_factory=list)
+    reasoning: str = ""
+    thought_s: float = 0.0
+    show_thinking: bool = False
+    thinking_live: bool = False
 
 
 #: Links in the transcript use this URL scheme (``hearth:edit/3``).

@@ -148,7 +148,10 @@ class MainWindow(QMainWindow):
         self.sidebar.summary_activated.connect(self._on_sidebar_summary_activated)
         self.sidebar.code_task_activated.connect(self._on_sidebar_code_task_activated)
         self.chat_pane = ChatPane(client, history=self._history, parent=self)
-        self.summarize_pane = SummarizePane(client, history=self._history, parent=self)
+        self.summarize_pane = SummarizePane(
+            client, history=self._history, hardware=self.hardware, parent=self
+        )
+        self.summarize_pane.models_requested.connect(self._on_summarize_models_requested)
         self.summarize_pane.open_in_chat_requested.connect(
             self._on_summarize_open_in_chat_requested
         )
@@ -524,6 +527,9 @@ class MainWindow(QMainWindow):
             self.sidebar.refresh()
 
     def _on_code_models_requested(self) -> None:
+        self.open_models()
+
+    def _on_summarize_models_requested(self) -> None:
         self.open_models()
 
     def _on_summarize_summaries_changed(self) -> None:

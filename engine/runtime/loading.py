@@ -128,4 +128,5 @@ def plan_load(
         # holds a few thousand tokens (benchmarks/flash_attn.md); on a GPU it helps.
         flash_attn="auto" if n_gpu_layers != 0 else "off",
         n_parallel=n_parallel,
+        parameters=info.parameter_count,
     )

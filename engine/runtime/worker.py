@@ -49,6 +49,7 @@ from engine.runtime.reasoning import (
     prompt_opens_thinking,
     split_reasoning,
     template_can_think,
+    template_has_thinking_switch,
 )
 from engine.runtime.template_budget import TemplateRefused
 from engine.types import ChatMessage, GenerationStats, LoadRequest, SamplingParams
@@ -258,6 +259,7 @@ class Worker:
             warnings.append(template_warning)
         if facts.n_gpu_layers <= 0:
             device = "cpu"
+        thinks = not self._template.is_fallback and template_can_think(self._template.source)
         info = {
             "model_id": self._model_id,
             "path": params.path,
@@ -272,6 +274,9 @@ class Worker:
             "chat_template": "fallback" if self._template.is_fallback else "gguf",
             "fim": facts.fim is not None,
             "template_refused": refused,
+            "thinks": thinks,
+            "parameters": request.parameters,
+            "thinking_switch": thinks and template_has_thinking_switch(self._template.source),
             "warning_notices": [w.to_dict() for w in warnings],
             "load_s": time.perf_counter() - t0,
         }

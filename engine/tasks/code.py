@@ -381,6 +381,8 @@ async def run_task(
     async with contextlib.aclosing(stream):
         async for event in stream:
             if isinstance(event, TokenEvent):
+                if event.reasoning:  # thinking: never the answer, nor checked for loops
+                    continue
                 if on_token is not None and not guard.looping:
                     on_token(event.text)
                 if guard.feed(event.text):

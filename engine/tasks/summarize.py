@@ -562,13 +562,16 @@ async def _generate(
     on_token: Callable[[str], None] | None = None,
 ) -> GenerationResult:
     result: GenerationResult | None = None
-    stream = client.chat(messages, params)
+    # Thinking off where the template has the switch: a reasoning model would otherwise
+    # think through every chunk of a long document before writing a line of it.
+    stream = client.chat(messages, params, thinking=False)
     # aclosing: a cancelled summary closes the stream at once, and the client's
     # cleanup cancels the generation in the worker (EngineClient._abandon).
     async with contextlib.aclosing(stream):
         async for event in stream:
             if isinstance(event, TokenEvent):
-                if on_token is not None:
+                # A reasoning model's thinking is never shown as the summary.
+                if on_token is not None and not event.reasoning:
                     on_token(event.text)
             else:
                 result = event

@@ -525,6 +525,14 @@
         <translation>重新回答最后一条消息（Ctrl+R）</translation>
     </message>
     <message>
+        <source>Think first</source>
+        <translation>先思考</translation>
+    </message>
+    <message>
+        <source>Let the model think before it answers: slower, often better on hard questions. The thinking is shown folded above the answer.</source>
+        <translation>让模型先思考再回答：速度较慢，但难题往往答得更好。思考过程折叠显示在回答上方。</translation>
+    </message>
+    <message>
         <source>Conversation and options</source>
         <translation>对话和选项</translation>
     </message>
@@ -612,10 +620,6 @@
     <message>
         <source>The loaded model is a general chat model. For code, {name} fits this computer and does better.</source>
         <translation>当前加载的是通用聊天模型。处理代码时，{name} 更合适，且能在这台电脑上运行。</translation>
-    </message>
-    <message>
-        <source>Open the model ma&amp;nager…</source>
-        <translation>打开模型管理器(&amp;N)…</translation>
     </message>
 </context>
 <context>
@@ -1350,6 +1354,13 @@
     <message>
         <source>Message</source>
         <translation>消息</translation>
+    </message>
+</context>
+<context>
+    <name>ModelAdvice</name>
+    <message>
+        <source>Open the model ma&amp;nager…</source>
+        <translation>打开模型管理器(&amp;N)…</translation>
     </message>
 </context>
 <context>
@@ -2363,6 +2374,13 @@
     </message>
 </context>
 <context>
+    <name>SummaryModelAdvice</name>
+    <message>
+        <source>The loaded model ({size}) is small for summaries: they keep about a third of a document&apos;s facts. {name} fits this computer and summarizes better.</source>
+        <translation>当前加载的模型（{size}）用于摘要偏小：摘要只保留文档中约三分之一的事实。{name} 适合这台电脑，摘要效果更好。</translation>
+    </message>
+</context>
+<context>
     <name>TaskForm</name>
     <message>
         <source>&amp;Generate</source>
@@ -2515,6 +2533,26 @@
         <translation>助手</translation>
     </message>
     <message>
+        <source>Thinking…</source>
+        <translation>思考中…</translation>
+    </message>
+    <message>
+        <source>Thought for {seconds} s</source>
+        <translation>思考了 {seconds} 秒</translation>
+    </message>
+    <message>
+        <source>Thoughts</source>
+        <translation>思考过程</translation>
+    </message>
+    <message>
+        <source>Hide the model&apos;s thinking</source>
+        <translation>隐藏模型的思考过程</translation>
+    </message>
+    <message>
+        <source>Show the model&apos;s thinking before this answer</source>
+        <translation>显示模型在此回答之前的思考过程</translation>
+    </message>
+    <message>
         <source>Copy code</source>
         <translation>复制代码</translation>
     </message>
@@ -2577,6 +2615,10 @@
     <message>
         <source>{count} tokens</source>
         <translation>{count} 个 token</translation>
+    </message>
+    <message>
+        <source>{count} of them thinking</source>
+        <translation>其中 {count} 个用于思考</translation>
     </message>
     <message>
         <source>{count} oldest messages left out to fit the context</source>

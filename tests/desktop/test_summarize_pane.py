@@ -10,9 +10,12 @@ from PySide6.QtCore import QMimeData, QPoint, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 from pytestqt.qtbot import QtBot
 
+from desktop.dialogs.models import ModelsDialog
 from desktop.window.main_window import SUMMARIZE, MainWindow
 from engine.data.config import get_paths
 from engine.data.history import History
+from engine.runtime.client import EngineClient
+from engine.tasks.advice import SUMMARY_MIN_PARAMETERS
 from tests.desktop.test_app import ANSWER_TIMEOUT_MS, wait_for_model
 
 pytestmark = pytest.mark.slow
@@ -51,7 +54,7 @@ def drop(window: MainWindow, target: object, paths: list[Path]) -> None:
 
 
 def test_two_files_dropped_on_the_window_give_two_stored_summaries(
-    qtbot: QtBot, window: MainWindow, tmp_path: Path
+    qtbot: QtBot, window: MainWindow, client: EngineClient, tmp_path: Path
 ) -> None:
     first, second = tmp_path / "lighthouse.txt", tmp_path / "bees.md"
     first.write_text(LIGHTHOUSE, encoding="utf-8")
@@ -59,6 +62,14 @@ def test_two_files_dropped_on_the_window_give_two_stored_summaries(
     wait_for_model(qtbot, window)
     pane = window.summarize_pane
     pane.length_combo.setCurrentIndex(pane.length_combo.findData("short"))
+    # The 135M starter is too small to summarize well: a larger model that fits is named.
+    model = client.model
+    assert model is not None and 0 < model.parameters < SUMMARY_MIN_PARAMETERS
+    qtbot.waitUntil(lambda: pane.model_advice.entry is not None, timeout=10000)
+    advice = pane.model_advice.entry
+    assert advice is not None and advice.parameters >= SUMMARY_MIN_PARAMETERS
+    assert advice.name in pane.model_advice.bar.text()
+    assert "small for summaries" in pane.model_advice.bar.text()
 
     # Dropped anywhere on the window: the Summarize pane takes them.
     drop(window, window, [first, second])
@@ -89,6 +100,13 @@ def test_two_files_dropped_on_the_window_give_two_stored_summaries(
     assert window.stack.currentWidget() is window.chat_pane
     assert pane.queue[0].summary in window.chat_pane.options_panel.system_prompt()
     assert window.chat_pane.title_label.text() == "About lighthouse.txt"
+
+    # The advice's button opens the model manager.
+    window.show_pane(SUMMARIZE)
+    assert pane.model_advice.bar.isVisible()
+    with qtbot.waitSignal(pane.models_requested):
+        pane.model_advice.bar.action_button.click()
+    qtbot.waitUntil(lambda: any(w.isVisible() for w in window.findChildren(ModelsDialog)))
 
 
 def test_a_binary_file_is_refused_with_its_reason(

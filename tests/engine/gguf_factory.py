@@ -302,3 +302,22 @@ def with_string_metadata(source: Path, target: Path, key: str, value: str) -> Pa
     padded = header + b"\0" * (align(len(header), info.alignment) - len(header))
     target.write_bytes(padded + data[info.data_offset :])
     return target
+
+
+#: A reasoning model's chat template, like Qwen3's: it opens the thinking block itself
+#: unless ``enable_thinking`` is false, and then writes an empty block.
+THINKING_TEMPLATE = (
+    "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n"
+    "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n"
+    "{% if enable_thinking is defined and enable_thinking is false %}<think>\n\n</think>\n\n"
+    "{% else %}<think>\n{% endif %}{% endif %}"
+)
+
+
+def thinking_model(source: Path, target: Path) -> Path:
+    """A copy of a real chat model with :data:`THINKING_TEMPLATE` as its chat template.
+
+    The 135M test model never closes the block the template opens, so with thinking on
+    everything it writes is thinking.
+    """
+    return with_string_metadata(source, target, "tokenizer.chat_template", THINKING_TEMPLATE)

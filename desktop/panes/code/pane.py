@@ -35,8 +35,8 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QHBoxLayout, QPushButton, QSplitter, QVBoxLayout, QWidget
 
+from desktop.panes.advice import CodeModelAdvice
 from desktop.panes.base import Pane, name_buttons
-from desktop.panes.code.advice import CodeModelAdvice
 from desktop.panes.code.answer import AnswerView
 from desktop.panes.code.completion import CodeCompletion
 from desktop.panes.code.editor import CodeEditor

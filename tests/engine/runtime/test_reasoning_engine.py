@@ -23,12 +23,6 @@ from tests.engine import gguf_factory as gf
 
 pytestmark = pytest.mark.slow
 
-THINKING_TEMPLATE = (
-    "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n"
-    "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n"
-    "{% if enable_thinking is defined and enable_thinking is false %}<think>\n\n</think>\n\n"
-    "{% else %}<think>\n{% endif %}{% endif %}"
-)
 QUESTION = [ChatMessage("user", "Count from one to twenty, in words.")]
 SHORT = SamplingParams(temperature=0, max_tokens=12)
 
@@ -36,9 +30,7 @@ SHORT = SamplingParams(temperature=0, max_tokens=12)
 @pytest.fixture(scope="module")
 def thinker(smollm2: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("thinker")
-    return gf.with_string_metadata(
-        smollm2, folder / "thinker.gguf", "tokenizer.chat_template", THINKING_TEMPLATE
-    )
+    return gf.thinking_model(smollm2, folder / "thinker.gguf")
 
 
 @pytest.fixture
