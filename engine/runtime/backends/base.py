@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from engine.runtime.textstream import TextAssembler
 from engine.types import SamplingParams, StopReason
 
 
@@ -124,6 +126,76 @@ class RawGeneration:
     ttft_s: float
     decode_s: float
     stop_reason: StopReason
+
+
+@dataclass(frozen=True)
+class DecodeOutcome:
+    """What :func:`decode_loop` produced: the text, the tokens, when the first came, why
+    it stopped."""
+
+    text: str
+    generated_tokens: int
+    t_first: float
+    stop_reason: StopReason
+
+
+def decode_loop(
+    params: SamplingParams,
+    cancel: threading.Event,
+    on_text: Callable[[str], None],
+    *,
+    sample: Callable[[], int],
+    is_eog: Callable[[int], bool],
+    token_bytes: Callable[[int], bytes],
+    advance: Callable[[int], StopReason | None],
+) -> DecodeOutcome:
+    """One sequence's generation after its prompt, the same for every backend.
+
+    Samples a token, stops at an end-of-generation token (unless ``ignore_eos``), a stop
+    string, the token limit or a cancel, streams the text (whole UTF-8 characters, stop
+    strings held back) and feeds each kept token back with ``advance``.
+
+    Args:
+        params: the sampling settings (``max_tokens``, ``stop``, ``ignore_eos``).
+        cancel: set to stop between tokens.
+        on_text: receives the text as it is settled.
+        sample: the next token, from the logits of the last one fed.
+        is_eog: whether a token ends the generation.
+        token_bytes: a token's bytes.
+        advance: decode one token; returns why to stop (``"context"`` when it is full,
+            ``"cancelled"``) or None to go on.
+    """
+    assembler = TextAssembler(params.stop)
+    n_gen = 0
+    t_first = 0.0
+    stop: StopReason = "length"
+    while n_gen < params.max_tokens:
+        if cancel.is_set():
+            stop = "cancelled"
+            break
+        tok = sample()
+        n_gen += 1
+        if n_gen == 1:
+            t_first = time.perf_counter()
+        if not params.ignore_eos and is_eog(tok):
+            stop = "eos"
+            break
+        piece = assembler.feed(token_bytes(tok))
+        if piece:
+            on_text(piece)
+        if assembler.stopped:
+            stop = "stop_string"
+            break
+        if n_gen >= params.max_tokens:
+            break
+        halt = advance(tok)
+        if halt is not None:
+            stop = halt
+            break
+    tail = assembler.finish()
+    if tail:
+        on_text(tail)
+    return DecodeOutcome(assembler.text, n_gen, t_first, stop)
 
 
 class Backend(Protocol):

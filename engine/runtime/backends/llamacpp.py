@@ -27,6 +27,7 @@ from engine.runtime.backends.base import (
     BackendLoadParams,
     LoadedModelFacts,
     RawGeneration,
+    decode_loop,
     read_fim_tokens,
 )
 from engine.runtime.textstream import TextAssembler
@@ -329,66 +330,50 @@ class LlamaCppBackend:
         # One-token steps take milliseconds and cancel is checked between them.
         lib.llama_set_abort_callback(self._ctx, self._no_abort_cb, None)
         sampler = self._make_sampler(params, tokens)
-        assembler = TextAssembler(params.stop)
-        n_gen = 0
-        t_first = 0.0
-        stop: StopReason = "length"
         batch = self._batch
-        try:
-            while n_gen < params.max_tokens:
+
+        def advance(tok: int) -> StopReason | None:
+            pos = len(self._cached)
+            if pos >= self._n_ctx:
+                return "context"
+            batch.n_tokens = 1
+            batch.token[0] = tok
+            batch.pos[0] = pos
+            batch.n_seq_id[0] = 1
+            batch.seq_id[0][0] = 0
+            batch.logits[0] = 1
+            rc = lib.llama_decode(self._ctx, batch)
+            if rc != 0:
                 if cancel.is_set():
-                    stop = "cancelled"
-                    break
-                tok = lib.llama_sampler_sample(sampler, self._ctx, -1)
-                n_gen += 1
-                if n_gen == 1:
-                    t_first = time.perf_counter()
-                if not params.ignore_eos and lib.llama_vocab_is_eog(self._vocab, tok):
-                    stop = "eos"
-                    break
-                piece = assembler.feed(self.token_bytes(tok))
-                if piece:
-                    on_text(piece)
-                if assembler.stopped:
-                    stop = "stop_string"
-                    break
-                if n_gen >= params.max_tokens:
-                    break
-                pos = len(self._cached)
-                if pos >= self._n_ctx:
-                    stop = "context"
-                    break
-                batch.n_tokens = 1
-                batch.token[0] = tok
-                batch.pos[0] = pos
-                batch.n_seq_id[0] = 1
-                batch.seq_id[0][0] = 0
-                batch.logits[0] = 1
-                rc = lib.llama_decode(self._ctx, batch)
-                if rc != 0:
-                    if cancel.is_set():
-                        stop = "cancelled"
-                        break
-                    raise EngineError(f"llama.cpp failed while generating (code {rc}).")
-                self._cached.append(tok)
+                    return "cancelled"
+                raise EngineError(f"llama.cpp failed while generating (code {rc}).")
+            self._cached.append(tok)
+            return None
+
+        try:
+            outcome = decode_loop(
+                params,
+                cancel,
+                on_text,
+                sample=lambda: lib.llama_sampler_sample(sampler, self._ctx, -1),
+                is_eog=lambda tok: lib.llama_vocab_is_eog(self._vocab, tok),
+                token_bytes=self.token_bytes,
+                advance=advance,
+            )
         finally:
             lib.llama_sampler_free(sampler)
             lib.llama_set_abort_callback(self._ctx, self._abort_cb, None)
-        tail = assembler.finish()
-        if tail:
-            on_text(tail)
         t_end = time.perf_counter()
-        if not t_first:
-            t_first = t_end
+        t_first = outcome.t_first or t_end
         return RawGeneration(
-            text=assembler.text,
+            text=outcome.text,
             prompt_tokens=len(tokens),
             cached_tokens=reused,
-            generated_tokens=n_gen,
+            generated_tokens=outcome.generated_tokens,
             prompt_eval_s=t_prompt - t0,
             ttft_s=t_first - t0,
             decode_s=t_end - t_first,
-            stop_reason=stop,
+            stop_reason=outcome.stop_reason,
         )
 
     @property

@@ -49,10 +49,10 @@ from engine.runtime.backends.base import (
     BackendLoadParams,
     LoadedModelFacts,
     RawGeneration,
+    decode_loop,
     read_fim_tokens,
 )
 from engine.runtime.backends.dequant import dequantize
-from engine.runtime.textstream import TextAssembler
 from engine.types import SamplingParams, StopReason
 
 log = logging.getLogger("engine.torch")
@@ -898,53 +898,40 @@ class TorchLlamaBackend:
             raise
         t_prompt = time.perf_counter()
         sampler = vocab.make_sampler(params, tokens)
-        assembler = TextAssembler(params.stop)
-        n_gen = 0
-        t_first = 0.0
-        stop: StopReason = "length"
+        current = logits
+
+        def advance(tok: int) -> StopReason | None:
+            nonlocal current
+            pos = len(self._cached)
+            if pos >= model.n_ctx:
+                return "context"
+            current = model.forward([tok], pos)
+            self._cached.append(tok)
+            return None
+
         try:
-            while n_gen < params.max_tokens:
-                if cancel.is_set():
-                    stop = "cancelled"
-                    break
-                tok = vocab.sample(sampler, logits)
-                n_gen += 1
-                if n_gen == 1:
-                    t_first = time.perf_counter()
-                if not params.ignore_eos and vocab.is_eog(tok):
-                    stop = "eos"
-                    break
-                piece = assembler.feed(vocab.token_bytes(tok))
-                if piece:
-                    on_text(piece)
-                if assembler.stopped:
-                    stop = "stop_string"
-                    break
-                if n_gen >= params.max_tokens:
-                    break
-                pos = len(self._cached)
-                if pos >= model.n_ctx:
-                    stop = "context"
-                    break
-                logits = model.forward([tok], pos)
-                self._cached.append(tok)
+            outcome = decode_loop(
+                params,
+                cancel,
+                on_text,
+                sample=lambda: vocab.sample(sampler, current),
+                is_eog=vocab.is_eog,
+                token_bytes=vocab.token_bytes,
+                advance=advance,
+            )
         finally:
             vocab.free_sampler(sampler)
-        tail = assembler.finish()
-        if tail:
-            on_text(tail)
         t_end = time.perf_counter()
-        if not t_first:
-            t_first = t_end
+        t_first = outcome.t_first or t_end
         return RawGeneration(
-            text=assembler.text,
+            text=outcome.text,
             prompt_tokens=len(tokens),
             cached_tokens=reused,
-            generated_tokens=n_gen,
+            generated_tokens=outcome.generated_tokens,
             prompt_eval_s=t_prompt - t0,
             ttft_s=t_first - t_call,
             decode_s=t_end - t_first,
-            stop_reason=stop,
+            stop_reason=outcome.stop_reason,
         )
 
     @property
