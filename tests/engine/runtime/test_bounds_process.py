@@ -24,6 +24,7 @@ import pytest
 from engine import cli
 from engine.cli.common import MAX_INPUT_BYTES, read_stdin_text
 from engine.errors import DocumentError, EngineCrashed, UsageError
+from engine.notices import Notice, NoticeCode
 from engine.runtime import protocol
 from engine.runtime.client import EngineClient
 from engine.types import ChatMessage, GenerationResult, SamplingParams, TokenEvent
@@ -153,9 +154,11 @@ class _RawWorker:
             "n_gpu_layers": 0,
             "n_threads": 2,
             "n_threads_batch": 2,
+            "plan_notice": Notice(NoticeCode.CPU_NO_GPU).to_dict(),
         }
         self.write(protocol.encode(request))
-        assert self.answer(1)["event"] == "result"
+        answer = self.answer(1)
+        assert answer["event"] == "result", answer
 
     def close(self) -> None:
         _kill_quietly(self.proc.pid)
