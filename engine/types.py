@@ -158,7 +158,9 @@ class SamplingParams:
         ignore_eos: keep generating past end-of-generation tokens (benchmarks only).
     """
 
-    temperature: float = 0.7
+    #: Low, so small models answer facts right (benchmarks/sampling.md: the starter
+    #: model's factual answers, 75 of 100 at 0.2 and 57 at 0.7).
+    temperature: float = 0.2
     top_p: float = 0.95
     top_k: int = 40
     min_p: float = 0.05

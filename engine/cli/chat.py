@@ -32,11 +32,16 @@ def add_parser(sub: Any) -> None:
     chat.add_argument("--model", help="model id, file name or path (default: starter model)")
     chat.add_argument("--system", help="system prompt")
     chat.add_argument("--max-tokens", type=sampling_flag("max_tokens", int), default=512)
-    chat.add_argument("--temperature", type=sampling_flag("temperature", float), default=0.7)
-    chat.add_argument("--top-p", type=sampling_flag("top_p", float), default=0.95)
-    chat.add_argument("--top-k", type=sampling_flag("top_k", int), default=40)
-    chat.add_argument("--min-p", type=sampling_flag("min_p", float), default=0.05)
-    chat.add_argument("--repeat-penalty", type=sampling_flag("repeat_penalty", float), default=1.1)
+    # The defaults are the engine's, which the Chat pane starts from too.
+    default = SamplingParams()
+    for flag, name, kind in (
+        ("--temperature", "temperature", float),
+        ("--top-p", "top_p", float),
+        ("--top-k", "top_k", int),
+        ("--min-p", "min_p", float),
+        ("--repeat-penalty", "repeat_penalty", float),
+    ):
+        chat.add_argument(flag, type=sampling_flag(name, kind), default=getattr(default, name))
     chat.add_argument("--seed", type=sampling_flag("seed", int), default=-1)
     chat.add_argument(
         "--stop", type=_stop_string, action="append", default=[], help="stop string (repeatable)"

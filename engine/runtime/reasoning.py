@@ -8,6 +8,10 @@ as, or searched for, the answer's text (summaries, extracted code, ``--json``'s 
 
 A block is thinking only where the answer *begins* with it (or the prompt opened it): a
 ``<think>`` later in an answer, say in an explanation of markup, is answer text.
+
+Models that answer in channels (gpt-oss's format) write their thinking as a message on
+the ``analysis`` channel and the answer on ``final``; :class:`HarmonySplitter` separates
+those, from the special tokens the backend then renders.
 """
 
 from __future__ import annotations
@@ -149,6 +153,108 @@ class ReasoningSplitter:
             out.append(Piece(channel, text))
 
 
+class HarmonySplitter:
+    """Splits the output of a model that writes in channels (gpt-oss's "harmony" format).
+
+    Such a model answers with messages, each a header and a body::
+
+        <|channel|>analysis<|message|>…thinking…<|end|>
+        <|start|>assistant<|channel|>final<|message|>…answer…<|return|>
+
+    The ``analysis`` channel is thinking; every other channel (``final``, ``commentary``)
+    is answer. The markers are special tokens, so the backend must render them
+    (``Backend.generate(special=True)``); none of them reaches either text. Output that
+    never opens a message is answer. Same surface as :class:`ReasoningSplitter`.
+    """
+
+    def __init__(self) -> None:
+        self._held = ""
+        self._in_header = False
+        self._started = False
+        self._channel = Channel.ANSWER
+        self.reasoning = ""
+        self.answer = ""
+
+    @property
+    def thinking(self) -> bool:
+        """Whether the text now arriving is thinking."""
+        return self._channel is Channel.REASONING and not self._in_header
+
+    def feed(self, text: str) -> list[Piece]:
+        """Add streamed text; return the pieces now certain, in order."""
+        self._held += text
+        out: list[Piece] = []
+        while self._step(out):
+            pass
+        return out
+
+    def finish(self) -> list[Piece]:
+        """Release what is held at the end of generation (a header cut off is dropped)."""
+        held, self._held = self._held, ""
+        out: list[Piece] = []
+        if not self._in_header:
+            self._emit(out, held)
+        return out
+
+    def _step(self, out: list[Piece]) -> bool:
+        if not self._started:
+            stripped = self._held.lstrip()
+            if not stripped:
+                return False
+            opener = next((m for m in _HARMONY_HEADER_OPENERS if stripped.startswith(m)), None)
+            if opener is None and any(m.startswith(stripped) for m in _HARMONY_HEADER_OPENERS):
+                return False  # could still open a message
+            self._started = True
+            self._in_header = opener is not None
+            if self._in_header:
+                self._held = stripped
+            return True
+        if self._in_header:
+            at = self._held.find(_HARMONY_MESSAGE)
+            if at < 0:
+                return False
+            header = self._held[:at]
+            name = header.rsplit(HARMONY_OPEN, 1)[-1].split()[0] if HARMONY_OPEN in header else ""
+            self._channel = Channel.REASONING if name == "analysis" else Channel.ANSWER
+            self._held = self._held[at + len(_HARMONY_MESSAGE) :]
+            self._in_header = False
+            return True
+        ends = [(self._held.find(m), m) for m in _HARMONY_BODY_ENDS]
+        found = [(at, m) for at, m in ends if at >= 0]
+        if found:
+            at, marker = min(found)
+            self._emit(out, self._held[:at])
+            self._held = self._held[at + len(marker) :]
+            self._in_header = True
+            return True
+        keep = max(_partial_suffix(self._held, m) for m in _HARMONY_BODY_ENDS)
+        self._emit(out, self._held[: len(self._held) - keep])
+        self._held = self._held[len(self._held) - keep :]
+        return False
+
+    def _emit(self, out: list[Piece], text: str) -> None:
+        channel = self._channel
+        if not text:
+            return
+        if channel is Channel.REASONING:
+            self.reasoning += text
+        else:
+            self.answer += text
+        if out and out[-1].channel is channel:
+            out[-1] = Piece(channel, out[-1].text + text)
+        else:
+            out.append(Piece(channel, text))
+
+
+#: The markers of the channel format: a header opens with ``<|channel|>`` (or
+#: ``<|start|>`` and a role), its body begins after ``<|message|>`` and ends at one of
+#: the body ends.
+HARMONY_OPEN = "<|channel|>"
+_HARMONY_MESSAGE = "<|message|>"
+_HARMONY_HEADER_OPENERS = (HARMONY_OPEN, "<|start|>")
+_HARMONY_BODY_ENDS = ("<|end|>", "<|start|>", "<|return|>", "<|call|>")
+
+
 def _partial_suffix(text: str, marker: str) -> int:
     """Length of the longest end of ``text`` that is a proper start of ``marker``."""
     for n in range(min(len(marker) - 1, len(text)), 0, -1):
@@ -173,7 +279,17 @@ def prompt_opens_thinking(prompt: str) -> bool:
 
 def template_can_think(template: str) -> bool:
     """Whether a chat template is a reasoning model's (it names the thinking markers)."""
-    return THINK_START in template or THINK_END in template or "enable_thinking" in template
+    return (
+        THINK_START in template
+        or THINK_END in template
+        or "enable_thinking" in template
+        or template_writes_channels(template)
+    )
+
+
+def template_writes_channels(template: str) -> bool:
+    """Whether a chat template is for a model that answers in channels (gpt-oss)."""
+    return HARMONY_OPEN in template and _HARMONY_MESSAGE in template
 
 
 def template_has_thinking_switch(template: str) -> bool:

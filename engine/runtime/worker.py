@@ -45,11 +45,13 @@ from engine.runtime.chat_templates import (
 from engine.runtime.context import fit_conversation, output_reserve
 from engine.runtime.reasoning import (
     Channel,
+    HarmonySplitter,
     ReasoningSplitter,
     prompt_opens_thinking,
     split_reasoning,
     template_can_think,
     template_has_thinking_switch,
+    template_writes_channels,
 )
 from engine.runtime.template_budget import TemplateRefused
 from engine.types import ChatMessage, GenerationStats, LoadRequest, SamplingParams
@@ -442,8 +444,10 @@ class Worker:
                 )
         finally:
             template.enable_thinking = None
-        splitter = None
-        if not template.is_fallback and template_can_think(template.source):
+        splitter: ReasoningSplitter | HarmonySplitter | None = None
+        if not template.is_fallback and template_writes_channels(template.source):
+            splitter = HarmonySplitter()
+        elif not template.is_fallback and template_can_think(template.source):
             splitter = ReasoningSplitter(opened=prompt_opens_thinking(fitted.text))
         self._generate(
             rid, t0, fitted.tokens, params, fitted.dropped_messages, fitted.truncated, splitter
@@ -572,7 +576,7 @@ class Worker:
         params: SamplingParams,
         dropped: int,
         truncated: bool,
-        splitter: ReasoningSplitter | None = None,
+        splitter: ReasoningSplitter | HarmonySplitter | None = None,
     ) -> None:
         """Generate and stream; with a ``splitter``, a reasoning model's thinking is sent
         and counted apart from the answer."""
@@ -594,7 +598,13 @@ class Worker:
 
         try:
             with _TokenBatcher(self.send, rid) as batcher:
-                raw = backend.generate(tokens, params, self._cancel, on_text)
+                raw = backend.generate(
+                    tokens,
+                    params,
+                    self._cancel,
+                    on_text,
+                    special=isinstance(splitter, HarmonySplitter),
+                )
                 if splitter is not None:
                     for piece in splitter.finish():
                         batcher.add(piece.text, reasoning=piece.channel is Channel.REASONING)

@@ -138,6 +138,24 @@ class DecodeOutcome:
     t_first: float
     stop_reason: StopReason
 
+    def raw(
+        self, *, prompt_tokens: int, cached_tokens: int, prompt_eval_s: float, since: float
+    ) -> RawGeneration:
+        """The generation's account, ended now; ``since``: when the time to the first
+        token is counted from."""
+        t_end = time.perf_counter()
+        t_first = self.t_first or t_end
+        return RawGeneration(
+            text=self.text,
+            prompt_tokens=prompt_tokens,
+            cached_tokens=cached_tokens,
+            generated_tokens=self.generated_tokens,
+            prompt_eval_s=prompt_eval_s,
+            ttft_s=t_first - since,
+            decode_s=t_end - t_first,
+            stop_reason=self.stop_reason,
+        )
+
 
 def decode_loop(
     params: SamplingParams,
@@ -219,8 +237,14 @@ class Backend(Protocol):
         params: SamplingParams,
         cancel: threading.Event,
         on_text: Callable[[str], None],
+        *,
+        special: bool = False,
     ) -> RawGeneration:
-        """Evaluate the prompt (reusing the cached prefix) and sample until a stop."""
+        """Evaluate the prompt (reusing the cached prefix) and sample until a stop.
+
+        ``special`` renders special tokens in the text (a channel model's markers, which
+        the worker then takes out); otherwise they render as nothing.
+        """
         ...
 
     @property

@@ -12,6 +12,7 @@ Everything here runs on the worker's model thread.
 from __future__ import annotations
 
 import ctypes
+import functools
 import logging
 import os
 import threading
@@ -218,12 +219,13 @@ class LlamaCppBackend:
             )
         return list(buf[:n])
 
-    def token_bytes(self, token: int) -> bytes:
-        """The bytes one token stands for (special tokens render as nothing)."""
-        n = self._lib.llama_token_to_piece(self._vocab, token, self._piece_buf, 256, 0, False)
+    def token_bytes(self, token: int, special: bool = False) -> bytes:
+        """The bytes one token stands for (special tokens render as nothing unless
+        ``special``)."""
+        n = self._lib.llama_token_to_piece(self._vocab, token, self._piece_buf, 256, 0, special)
         if n < 0:
             buf = ctypes.create_string_buffer(-n)
-            n = self._lib.llama_token_to_piece(self._vocab, token, buf, -n, 0, False)
+            n = self._lib.llama_token_to_piece(self._vocab, token, buf, -n, 0, special)
             return buf.raw[:n]
         return self._piece_buf.raw[:n]
 
@@ -297,6 +299,8 @@ class LlamaCppBackend:
         params: SamplingParams,
         cancel: threading.Event,
         on_text: Callable[[str], None],
+        *,
+        special: bool = False,
     ) -> RawGeneration:
         """Evaluate the prompt, reusing the cached prefix, then sample until a stop.
 
@@ -357,23 +361,17 @@ class LlamaCppBackend:
                 on_text,
                 sample=lambda: lib.llama_sampler_sample(sampler, self._ctx, -1),
                 is_eog=lambda tok: lib.llama_vocab_is_eog(self._vocab, tok),
-                token_bytes=self.token_bytes,
+                token_bytes=functools.partial(self.token_bytes, special=special),
                 advance=advance,
             )
         finally:
             lib.llama_sampler_free(sampler)
             lib.llama_set_abort_callback(self._ctx, self._abort_cb, None)
-        t_end = time.perf_counter()
-        t_first = outcome.t_first or t_end
-        return RawGeneration(
-            text=outcome.text,
+        return outcome.raw(
             prompt_tokens=len(tokens),
             cached_tokens=reused,
-            generated_tokens=outcome.generated_tokens,
             prompt_eval_s=t_prompt - t0,
-            ttft_s=t_first - t0,
-            decode_s=t_end - t_first,
-            stop_reason=outcome.stop_reason,
+            since=t0,
         )
 
     @property

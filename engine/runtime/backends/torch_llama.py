@@ -625,13 +625,14 @@ class LlamaVocab:
             )
         return list(buf[:n])
 
-    def token_bytes(self, token: int) -> bytes:
-        """The bytes one token stands for (special tokens render as nothing)."""
+    def token_bytes(self, token: int, special: bool = False) -> bytes:
+        """The bytes one token stands for (special tokens render as nothing unless
+        ``special``)."""
         lib = self._lib
-        n = lib.llama_token_to_piece(self._vocab, token, self._piece_buf, 256, 0, False)
+        n = lib.llama_token_to_piece(self._vocab, token, self._piece_buf, 256, 0, special)
         if n < 0:
             buf = ctypes.create_string_buffer(-n)
-            n = lib.llama_token_to_piece(self._vocab, token, buf, -n, 0, False)
+            n = lib.llama_token_to_piece(self._vocab, token, buf, -n, 0, special)
             return buf.raw[:n]
         return self._piece_buf.raw[:n]
 
@@ -867,6 +868,8 @@ class TorchLlamaBackend:
         params: SamplingParams,
         cancel: threading.Event,
         on_text: Callable[[str], None],
+        *,
+        special: bool = False,
     ) -> RawGeneration:
         """Evaluate the prompt, reusing the cached prefix, then sample until a stop.
 
@@ -875,7 +878,7 @@ class TorchLlamaBackend:
             EngineError: the prompt is empty or does not fit the context.
         """
         self._check_prompt(tokens)
-        return self._run(tokens, params, cancel, on_text, time.perf_counter())
+        return self._run(tokens, params, cancel, on_text, time.perf_counter(), special=special)
 
     def _run(
         self,
@@ -884,6 +887,8 @@ class TorchLlamaBackend:
         cancel: threading.Event,
         on_text: Callable[[str], None],
         t_call: float,
+        *,
+        special: bool = False,
     ) -> RawGeneration:
         model, vocab = self._require()
         t0 = time.perf_counter()
@@ -916,22 +921,16 @@ class TorchLlamaBackend:
                 on_text,
                 sample=lambda: vocab.sample(sampler, current),
                 is_eog=vocab.is_eog,
-                token_bytes=vocab.token_bytes,
+                token_bytes=functools.partial(vocab.token_bytes, special=special),
                 advance=advance,
             )
         finally:
             vocab.free_sampler(sampler)
-        t_end = time.perf_counter()
-        t_first = outcome.t_first or t_end
-        return RawGeneration(
-            text=outcome.text,
+        return outcome.raw(
             prompt_tokens=len(tokens),
             cached_tokens=reused,
-            generated_tokens=outcome.generated_tokens,
             prompt_eval_s=t_prompt - t0,
-            ttft_s=t_first - t_call,
-            decode_s=t_end - t_first,
-            stop_reason=outcome.stop_reason,
+            since=t_call,
         )
 
     @property

@@ -8,11 +8,13 @@ import pytest
 
 from engine.runtime.reasoning import (
     Channel,
+    HarmonySplitter,
     ReasoningSplitter,
     prompt_opens_thinking,
     split_reasoning,
     template_can_think,
     template_has_thinking_switch,
+    template_writes_channels,
 )
 
 QWEN3_OUTPUT = (
@@ -108,3 +110,50 @@ def test_prompt_and_template_detection() -> None:
     r1 = "{{'<｜Assistant｜><think>\\n'}}"
     assert template_can_think(r1) and not template_has_thinking_switch(r1)
     assert not template_can_think("{{ message['content'] }}")
+
+
+# -- models that answer in channels (gpt-oss) --------------------------------------------
+
+GPT_OSS_OUTPUT = (
+    "<|channel|>analysis<|message|>User asks the capital of France. Paris.<|end|>"
+    "<|start|>assistant<|channel|>final<|message|>The capital of France is **Paris**."
+)
+
+
+def channels(text: str, cuts: list[int]) -> tuple[str, str]:
+    """Feed ``text`` to a channel splitter cut at ``cuts``; return (reasoning, answer)."""
+    splitter = HarmonySplitter()
+    pieces = []
+    for a, b in itertools.pairwise([0, *cuts, len(text)]):
+        pieces += splitter.feed(text[a:b])
+    pieces += splitter.finish()
+    assert "".join(p.text for p in pieces if p.channel is Channel.REASONING) == splitter.reasoning
+    assert "".join(p.text for p in pieces if p.channel is Channel.ANSWER) == splitter.answer
+    return splitter.reasoning, splitter.answer
+
+
+@pytest.mark.parametrize("cut", range(1, len(GPT_OSS_OUTPUT)))
+def test_the_analysis_channel_is_thinking_however_the_stream_is_cut(cut: int) -> None:
+    assert channels(GPT_OSS_OUTPUT, [cut]) == (
+        "User asks the capital of France. Paris.",
+        "The capital of France is **Paris**.",
+    )
+
+
+def test_channels_one_character_at_a_time_and_thinking_cut_off() -> None:
+    assert channels(GPT_OSS_OUTPUT, list(range(1, len(GPT_OSS_OUTPUT))))[1].endswith("**Paris**.")
+    cut_off = GPT_OSS_OUTPUT[: GPT_OSS_OUTPUT.index("<|end|>") - 6]
+    assert channels(cut_off, []) == ("User asks the capital of France. ", "")
+    # A tool call's commentary is not thinking; an answer with no message at all is answer.
+    call = "<|channel|>commentary to=functions.get <|constrain|>json<|message|>{}<|call|>"
+    assert channels(call, []) == ("", "{}")
+    assert channels("Just an answer, <|not a marker.", []) == (
+        "",
+        "Just an answer, <|not a marker.",
+    )
+
+
+def test_channel_templates_are_detected() -> None:
+    gpt_oss = "{{- '<|start|>assistant<|channel|>final<|message|>' + message.content + '<|end|>' }}"
+    assert template_writes_channels(gpt_oss) and template_can_think(gpt_oss)
+    assert not template_writes_channels(QWEN3_OUTPUT)

@@ -95,6 +95,29 @@ async def test_a_model_that_does_not_think_is_unchanged(client: EngineClient) ->
     assert "".join(e.text for e in events) == result.text and result.text
 
 
+#: A channel model's template (gpt-oss writes its turns this way); the 135M model does
+#: not know the format and answers plainly, which must come through as the answer.
+CHANNEL_TEMPLATE = (
+    "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n"
+    "{% if m['role'] == 'assistant' %}<|channel|>final<|message|>{% endif %}{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+
+async def test_a_channel_model_streams_special_tokens_to_the_splitter_not_to_the_answer(
+    client: EngineClient, smollm2: Path, tmp_path: Path
+) -> None:
+    model = gf.with_string_metadata(
+        smollm2, tmp_path / "channels.gguf", "tokenizer.chat_template", CHANNEL_TEMPLATE
+    )
+    info = await client.load(str(model))
+    assert info.thinks and not info.thinking_switch
+    events, result = await run(client)
+    assert result.text.strip() and result.reasoning == ""
+    assert "".join(e.text for e in events).strip() == result.text
+    assert "<|" not in result.text  # special tokens rendered for the splitter, kept out
+
+
 def test_chat_json_puts_thinking_under_its_own_key(thinker: Path) -> None:
     def cli(*flags: str) -> dict[str, object]:
         run = subprocess.run(
