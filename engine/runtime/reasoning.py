@@ -45,7 +45,40 @@ class _State(Enum):
     ANSWER = "answer"
 
 
-class ReasoningSplitter:
+class _Splitter:
+    """What both splitters share: the texts so far, and pieces merged by channel."""
+
+    def __init__(self) -> None:
+        self._held = ""
+        self.reasoning = ""
+        self.answer = ""
+
+    def feed(self, text: str) -> list[Piece]:
+        """Add streamed text; return the pieces now certain, in order."""
+        self._held += text
+        out: list[Piece] = []
+        while self._step(out):
+            pass
+        return out
+
+    def _step(self, out: list[Piece]) -> bool:
+        """Advance the state machine once; True while there is more to decide now."""
+        raise NotImplementedError
+
+    def _add(self, out: list[Piece], channel: Channel, text: str) -> None:
+        if not text:
+            return
+        if channel is Channel.REASONING:
+            self.reasoning += text
+        else:
+            self.answer += text
+        if out and out[-1].channel is channel:
+            out[-1] = Piece(channel, out[-1].text + text)
+        else:
+            out.append(Piece(channel, text))
+
+
+class ReasoningSplitter(_Splitter):
     """Splits streamed text into thinking and answer.
 
     Markers can arrive split across pieces: the part that could still become one is held
@@ -59,26 +92,16 @@ class ReasoningSplitter:
     """
 
     def __init__(self, *, opened: bool = False, start: str = THINK_START, end: str = THINK_END):
+        super().__init__()
         self._start = start
         self._end = end
         self._state = _State.THINKING if opened else _State.UNDECIDED
-        self._held = ""
         self._reasoning_begun = False
-        self.reasoning = ""
-        self.answer = ""
 
     @property
     def thinking(self) -> bool:
         """Whether the text now arriving is thinking."""
         return self._state is _State.THINKING
-
-    def feed(self, text: str) -> list[Piece]:
-        """Add streamed text; return the pieces now certain, in order."""
-        self._held += text
-        out: list[Piece] = []
-        while self._step(out):
-            pass
-        return out
 
     def finish(self) -> list[Piece]:
         """Release what is held at the end of generation.
@@ -95,7 +118,6 @@ class ReasoningSplitter:
         return out
 
     def _step(self, out: list[Piece]) -> bool:
-        """Advance the state machine once; True while there is more to decide now."""
         if self._state is _State.UNDECIDED:
             return self._decide()
         if self._state is _State.THINKING:
@@ -141,19 +163,10 @@ class ReasoningSplitter:
         if channel is Channel.REASONING and not self._reasoning_begun:
             text = text.lstrip()  # the newline after the opening marker
             self._reasoning_begun = bool(text)
-        if not text:
-            return
-        if channel is Channel.REASONING:
-            self.reasoning += text
-        else:
-            self.answer += text
-        if out and out[-1].channel is channel:
-            out[-1] = Piece(channel, out[-1].text + text)
-        else:
-            out.append(Piece(channel, text))
+        self._add(out, channel, text)
 
 
-class HarmonySplitter:
+class HarmonySplitter(_Splitter):
     """Splits the output of a model that writes in channels (gpt-oss's "harmony" format).
 
     Such a model answers with messages, each a header and a body::
@@ -168,25 +181,15 @@ class HarmonySplitter:
     """
 
     def __init__(self) -> None:
-        self._held = ""
+        super().__init__()
         self._in_header = False
         self._started = False
         self._channel = Channel.ANSWER
-        self.reasoning = ""
-        self.answer = ""
 
     @property
     def thinking(self) -> bool:
         """Whether the text now arriving is thinking."""
         return self._channel is Channel.REASONING and not self._in_header
-
-    def feed(self, text: str) -> list[Piece]:
-        """Add streamed text; return the pieces now certain, in order."""
-        self._held += text
-        out: list[Piece] = []
-        while self._step(out):
-            pass
-        return out
 
     def finish(self) -> list[Piece]:
         """Release what is held at the end of generation (a header cut off is dropped)."""
@@ -233,17 +236,7 @@ class HarmonySplitter:
         return False
 
     def _emit(self, out: list[Piece], text: str) -> None:
-        channel = self._channel
-        if not text:
-            return
-        if channel is Channel.REASONING:
-            self.reasoning += text
-        else:
-            self.answer += text
-        if out and out[-1].channel is channel:
-            out[-1] = Piece(channel, out[-1].text + text)
-        else:
-            out.append(Piece(channel, text))
+        self._add(out, self._channel, text)
 
 
 #: The markers of the channel format: a header opens with ``<|channel|>`` (or
