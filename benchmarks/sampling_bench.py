@@ -7,7 +7,7 @@ questions (ten English, ten Chinese) and the two questions a new user types firs
 with several seeds at each temperature, and counts the answers that contain the right
 one. Writes ``benchmarks/sampling.md``.
 
-    python benchmarks/sampling_bench.py [--model PATH] [--seeds 5] [--temperatures 0,0.3,0.7]
+    python benchmarks/sampling_bench.py [--model PATH] [--seeds 5] [--temperatures 0,0.2,0.7]
 """
 
 from __future__ import annotations
