@@ -23,8 +23,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.quality import _asked, contained  # noqa: E402
-from benchmarks.quality_cases import FACTS, Fact  # noqa: E402
+from benchmarks.quality import _asked, contained
+from benchmarks.quality_cases import FACTS, Fact
 
 REPO = Path(__file__).resolve().parent.parent
 #: What a new user types first, as typed (no "answer briefly" instruction).
@@ -35,7 +35,9 @@ FIRST_QUESTIONS = (
 MAX_TOKENS = 64
 
 
-async def measure(model: Path, temperatures: list[float], seeds: int) -> dict[float, dict[str, int]]:
+async def measure(
+    model: Path, temperatures: list[float], seeds: int
+) -> dict[float, dict[str, int]]:
     """Right answers per temperature: {"en": n, "zh": n, "first": n} out of the asked."""
     from engine.runtime.client import EngineClient
     from engine.types import SamplingParams, TokenEvent
