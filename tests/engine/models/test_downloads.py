@@ -202,6 +202,9 @@ def test_pause_during_a_stall_ends_paused_then_resume_finishes_verified(
     manager = _manager(fake_hub, rec, stall_timeout_s=NEVER_S)
     download_id = manager.start(_files(fake_hub)[SMOL])
     wait_until(lambda: fake_hub.bytes_served(SMOL) >= 2_000_000)
+    # Served is not yet written: on a loaded machine the bytes may still sit in the
+    # socket. Pause once some reached the disk, so the pause has bytes to keep.
+    wait_until(lambda: any(d.done_bytes > 0 for d in manager.downloads()))
     manager.pause(download_id)
     paused = rec.wait_state(download_id, "paused", "done", "failed", timeout=PROMPT_S)
     assert paused.state == "paused" and 0 < paused.done_bytes <= 2_000_000
