@@ -54,7 +54,7 @@ lint: $(VENV)/.test-installed
 # tests/engine run once, in the headless virtualenv (test-headless); everything else here.
 test: $(VENV)/.test-installed
 	$(MAKE) lint
-	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest --ignore=tests/engine
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest --durations=15 --ignore=tests/engine
 	$(MAKE) test-headless
 
 $(HBIN)/python:
@@ -75,7 +75,7 @@ test-headless: $(HVENV)/.installed
 	$(HBIN)/python -c "import importlib.util as u, sys; \
 	  found = [m for m in ('PySide6', 'qasync') if u.find_spec(m)]; \
 	  sys.exit(f'$(HVENV) has {found}: tests/engine must run without Qt' if found else 0)"
-	$(HBIN)/python -m pytest tests/engine
+	$(HBIN)/python -m pytest --durations=15 tests/engine
 
 bench: $(VENV)/.test-installed
 	$(BIN)/python benchmarks/engine_bench.py
