@@ -77,8 +77,9 @@ def test_changing_a_spin_box_changes_params_and_emits(make_panel: Any, qtbot: Qt
     panel.temperature_spin.setFocus()
     with qtbot.waitSignal(panel.options_changed, timeout=1000) as blocker:
         qtbot.keyClick(panel.temperature_spin, Qt.Key.Key_Up)
-    assert blocker.args[0].sampling.temperature == pytest.approx(0.75)
-    assert panel.params().temperature == pytest.approx(0.75)
+    raised = SamplingParams().temperature + 0.05  # one step up from the default
+    assert blocker.args[0].sampling.temperature == pytest.approx(raised)
+    assert panel.params().temperature == pytest.approx(raised)
 
     for spin, value, field in [
         (panel.top_p_spin, 0.5, "top_p"),
