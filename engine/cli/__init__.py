@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from engine import __version__
-from engine.cli import bench, chat, code, hardware, models, summarize
+from engine.cli import bench, chat, code, hardware, models, serve, summarize
 from engine.cli.common import Parser
 from engine.errors import EngineError, UsageError
 
@@ -26,6 +26,7 @@ COMMANDS = {
     "chat": chat,
     "summarize": summarize,
     "code": code,
+    "serve": serve,
     "bench": bench,
 }
 

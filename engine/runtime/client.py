@@ -189,6 +189,11 @@ class EngineClient:
         return self._model_info
 
     @property
+    def busy(self) -> bool:
+        """Whether a request is running in the engine now (others wait their turn)."""
+        return self._lock.locked()
+
+    @property
     def worker_pid(self) -> int | None:
         """The running worker's process id, if one runs."""
         w = self._worker

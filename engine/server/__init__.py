@@ -1,0 +1,1 @@
+"""Hearth's OpenAI-compatible HTTP API (``hearth-cli serve``), safe by default."""

@@ -1,0 +1,218 @@
+"""`hearth-cli serve` as other tools use it: the official `openai` client against a real
+server process, the real engine and the 135M test model; and the refusals that keep it
+safe (wrong token, foreign Host header, oversized or malformed bodies, an open bind
+without a token)."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import socket
+import stat
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import openai
+import pytest
+
+from engine.data.config import get_paths
+from engine.server.token import api_token, token_file
+
+pytestmark = pytest.mark.slow
+
+TOKEN = "test-token-0123456789abcdef"
+SHORT = {"max_tokens": 12, "temperature": 0}
+
+
+@dataclass
+class Served:
+    """A running `hearth-cli serve`."""
+
+    process: subprocess.Popen[str]
+    port: int
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def client(self, token: str = TOKEN) -> openai.OpenAI:
+        return openai.OpenAI(base_url=self.base_url, api_key=token, max_retries=0, timeout=120)
+
+    def raw(
+        self, method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None
+    ) -> tuple[int, dict[str, object]]:
+        """A request as sent by hand (a foreign Host header, a broken body)."""
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+        sent = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
+        sent.update(headers or {})
+        connection.request(method, path, body=body, headers=sent)
+        response = connection.getresponse()
+        data = json.loads(response.read() or b"{}")
+        connection.close()
+        return response.status, data
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory, smollm2: Path) -> Iterator[Served]:
+    home = tmp_path_factory.mktemp("serve-home")
+    env = {**os.environ, "HEARTH_HOME": str(home), "HEARTH_STARTER_MODEL": str(smollm2)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "engine", "serve", "--port", "0", "--token", TOKEN],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    assert process.stdout is not None
+    first = process.stdout.readline()
+    assert first.startswith("Hearth API: http://127.0.0.1:"), (first, process.stderr.read())
+    port = int(first.split("http://127.0.0.1:")[1].split("/")[0])
+    try:
+        yield Served(process, port)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def test_models_chat_and_usage_through_the_openai_client(served: Served) -> None:
+    client = served.client()
+    ids = [m.id for m in client.models.list().data]
+    assert ids, "the installed models are listed"
+    reply = client.chat.completions.create(
+        model=ids[0], messages=[{"role": "user", "content": "Say hello."}], **SHORT
+    )
+    choice = reply.choices[0]
+    assert choice.message.role == "assistant" and choice.message.content
+    assert choice.finish_reason in ("stop", "length")
+    assert reply.usage is not None and reply.usage.prompt_tokens > 5
+    assert 0 < reply.usage.completion_tokens <= 12
+    assert reply.usage.total_tokens == reply.usage.prompt_tokens + reply.usage.completion_tokens
+
+
+def test_streaming_with_usage_and_a_stop_string(served: Served) -> None:
+    client = served.client()
+    stream = client.chat.completions.create(
+        model="",
+        messages=[{"role": "user", "content": "Count from one to ten, in words."}],
+        stream=True,
+        stream_options={"include_usage": True},
+        **SHORT,
+    )
+    pieces, finish, usage = [], None, None
+    for chunk in stream:
+        if chunk.usage is not None:
+            usage = chunk.usage
+        for choice in chunk.choices:
+            pieces.append(choice.delta.content or "")
+            finish = choice.finish_reason or finish
+    text = "".join(pieces)
+    assert text.strip() and finish in ("stop", "length")
+    assert usage is not None and usage.completion_tokens > 0
+
+    # The same answer, cut by a stop string taken from its middle.
+    stop = text.strip().split()[1] if len(text.split()) > 1 else text.strip()[:2]
+    cut = client.chat.completions.create(
+        model="",
+        messages=[{"role": "user", "content": "Count from one to ten, in words."}],
+        stop=[stop],
+        **SHORT,
+    )
+    assert stop not in (cut.choices[0].message.content or "")
+    assert cut.choices[0].finish_reason == "stop"
+
+
+def test_completions_and_embeddings(served: Served) -> None:
+    client = served.client()
+    done = client.completions.create(model="", prompt="The capital of France is", **SHORT)
+    assert done.choices[0].text.strip() and done.usage is not None
+    with pytest.raises(openai.BadRequestError, match="embeddings"):
+        client.embeddings.create(model="", input="hello")
+
+
+def test_two_clients_at_once_both_get_answers(served: Served) -> None:
+    answers: list[str] = []
+
+    def ask(question: str) -> None:
+        reply = served.client().chat.completions.create(
+            model="", messages=[{"role": "user", "content": question}], **SHORT
+        )
+        answers.append(reply.choices[0].message.content or "")
+
+    threads = [threading.Thread(target=ask, args=(q,)) for q in ("Name a colour.", "Name a fish.")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=300)
+    assert len(answers) == 2 and all(a.strip() for a in answers)
+
+
+def test_a_client_that_goes_away_mid_stream_frees_the_engine(served: Served) -> None:
+    connection = http.client.HTTPConnection("127.0.0.1", served.port, timeout=60)
+    # Past the end of the answer (llama-server's ignore_eos): uncancelled, 2000 tokens
+    # would keep the engine busy for half a minute or more.
+    body = json.dumps(
+        {"prompt": "1, 2, 3, 4, 5,", "max_tokens": 2000, "ignore_eos": True, "stream": True}
+    )
+    connection.request(
+        "POST",
+        "/v1/completions",
+        body=body,
+        headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"},
+    )
+    response = connection.getresponse()
+    assert response.status == 200 and response.fp is not None
+    for _ in range(6):
+        response.fp.readline()  # a few events: generation is under way
+    assert served.raw("GET", "/health")[1]["busy"] is True
+    if connection.sock is not None:
+        connection.sock.shutdown(socket.SHUT_RDWR)
+    connection.close()
+    deadline = time.monotonic() + 15
+    while served.raw("GET", "/health")[1]["busy"]:
+        assert time.monotonic() < deadline, "the engine still generates for a client gone"
+        time.sleep(0.1)
+    reply = served.client().chat.completions.create(
+        model="", messages=[{"role": "user", "content": "Say yes."}], max_tokens=4
+    )
+    assert reply.choices[0].message.content is not None
+
+
+def test_wrong_token_foreign_host_big_and_broken_bodies_are_refused(served: Served) -> None:
+    with pytest.raises(openai.AuthenticationError):
+        served.client(token="not-the-token-at-all").models.list()
+    status, data = served.raw("GET", "/v1/models", headers={"Host": "evil.example"})
+    assert status == 403 and data["error"]["code"] == "host_not_allowed"  # type: ignore[index]
+    status, data = served.raw("POST", "/v1/chat/completions", body=b"x" * (5 * 1024 * 1024))
+    assert status == 413 and data["error"]["code"] == "request_too_large"  # type: ignore[index]
+    status, data = served.raw("POST", "/v1/chat/completions", body=b"{not json")
+    assert status == 400 and "not valid JSON" in data["error"]["message"]  # type: ignore[index]
+    status, data = served.raw("POST", "/v1/chat/completions", body=b'{"messages": []}')
+    assert status == 400
+    # Still serving, and /health needs no token.
+    status, data = served.raw("GET", "/health", headers={"Authorization": ""})
+    assert status == 200 and data["status"] == "ok"
+    assert served.process.poll() is None
+
+
+def test_an_open_bind_without_a_token_is_refused() -> None:
+    run = subprocess.run(
+        [sys.executable, "-m", "engine", "serve", "--host", "0.0.0.0", "--no-token"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 2 and "--no-token is refused" in run.stderr
+
+
+def test_a_generated_token_is_kept_private_and_reused() -> None:
+    paths = get_paths()
+    token, made = api_token(paths)
+    assert made and token.startswith("hearth-") and len(token) > 32
+    assert stat.S_IMODE(token_file(paths).stat().st_mode) == 0o600
+    assert api_token(paths) == (token, False)
