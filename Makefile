@@ -81,6 +81,7 @@ bench: $(VENV)/.test-installed
 	$(BIN)/python benchmarks/engine_bench.py
 	$(BIN)/python benchmarks/desktop_bench.py
 	$(BIN)/python benchmarks/quality.py
+	$(BIN)/python benchmarks/server_bench.py
 
 # Refresh resources/translations/*.ts from desktop/ and compile the .qm files;
 # `$(BIN)/python tools/translations.py --check` fails on anything left to translate.
