@@ -77,7 +77,26 @@ test-headless: $(HVENV)/.installed
 	  sys.exit(f'$(HVENV) has {found}: tests/engine must run without Qt' if found else 0)"
 	$(HBIN)/python -m pytest --durations=15 tests/engine
 
-bench: $(VENV)/.test-installed
+# llama.cpp's own benchmark, built from the llama.cpp source inside the source package of
+# the llama-cpp-python that pyproject.toml pins, with that package's default build options.
+LLAMA_CPP_PYTHON := $(shell sed -n 's/.*"llama-cpp-python==\([0-9.]*\)".*/\1/p' pyproject.toml)
+LLAMA_SRC := build/llama-src/llama_cpp_python-$(LLAMA_CPP_PYTHON)/vendor/llama.cpp
+LLAMA_BENCH := build/llama-bench/bin/llama-bench
+
+$(LLAMA_BENCH): pyproject.toml | $(BIN)/python
+	mkdir -p build/llama-src
+	$(PIP) download -q --no-deps --no-binary :all: llama-cpp-python==$(LLAMA_CPP_PYTHON) \
+	  -d build/llama-src
+	tar xzf build/llama-src/llama_cpp_python-$(LLAMA_CPP_PYTHON).tar.gz -C build/llama-src
+	cmake -S $(LLAMA_SRC) -B build/llama-bench -DCMAKE_BUILD_TYPE=Release -DLLAMA_CURL=OFF \
+	  -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=OFF
+	cmake --build build/llama-bench --target llama-bench -j
+
+.PHONY: llama-bench
+llama-bench: $(LLAMA_BENCH)
+
+bench: $(VENV)/.test-installed $(LLAMA_BENCH)
+	$(BIN)/python benchmarks/llama_bench.py --llama-bench $(LLAMA_BENCH)
 	$(BIN)/python benchmarks/engine_bench.py
 	$(BIN)/python benchmarks/desktop_bench.py
 	$(BIN)/python benchmarks/quality.py
