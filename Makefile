@@ -90,7 +90,7 @@ $(LLAMA_BENCH): pyproject.toml | $(BIN)/python
 	tar xzf build/llama-src/llama_cpp_python-$(LLAMA_CPP_PYTHON).tar.gz -C build/llama-src
 	cmake -S $(LLAMA_SRC) -B build/llama-bench -DCMAKE_BUILD_TYPE=Release -DLLAMA_CURL=OFF \
 	  -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=OFF
-	cmake --build build/llama-bench --target llama-bench -j
+	cmake --build build/llama-bench --target llama-bench -j $$(nproc)
 
 .PHONY: llama-bench
 llama-bench: $(LLAMA_BENCH)
