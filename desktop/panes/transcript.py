@@ -358,7 +358,7 @@ class Transcript(QTextBrowser):
                 if not live:
                     entry.reasoning = self.streamed_reasoning
                     entry.thought_s = time.monotonic() - self._thinking_started
-                self._rewrite_stream_header(header)
+                self._rewrite_stream_header(header, self._streaming)
         tail_start = header.position() + self._tail_offset
         cursor = QTextCursor(self.document())
         cursor.beginEditBlock()
@@ -383,10 +383,10 @@ class Transcript(QTextBrowser):
         self._render_tail(cursor, tail_start, markdown[self._settled :])
         cursor.endEditBlock()
 
-    def _rewrite_stream_header(self, header: QTextBlock) -> None:
-        """Redraw the streaming answer's header, keeping the tail's offset from it right."""
+    def _rewrite_stream_header(self, header: QTextBlock, index: int) -> None:
+        """Redraw the streamed answer's header, keeping the tail's offset from it right."""
         before = header.length()
-        self._render_header(self._streaming)
+        self._render_header(index)
         self._tail_offset += header.length() - before
 
     def _render_thinking_tail(self, cursor: QTextCursor, tail_start: int) -> None:
@@ -454,9 +454,7 @@ class Transcript(QTextBrowser):
                 )
             entry.thinking_live = False
             entry.reasoning = thinking
-            before = header.length()
-            self._render_header(index)
-            self._tail_offset += header.length() - before
+            self._rewrite_stream_header(header, index)
         cursor = QTextCursor(header)
         cursor.beginEditBlock()
         if (
