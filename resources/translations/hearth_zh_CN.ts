@@ -84,8 +84,8 @@
         <translation>提交错误报告时，请附上这里的 hearth.log</translation>
     </message>
     <message>
-        <source>Built on llama.cpp (MIT license) and Qt for Python (LGPLv3). The starter model, Qwen2.5-Coder-0.5B-Instruct, is licensed under Apache-2.0.</source>
-        <translation>基于 llama.cpp（MIT 许可证）和 Qt for Python（LGPLv3）构建。入门模型 Qwen2.5-Coder-0.5B-Instruct 采用 Apache-2.0 许可证。</translation>
+        <source>Built on llama.cpp (MIT license) and Qt for Python (LGPLv3). The starter model, Qwen2.5-Coder-1.5B-Instruct, is licensed under Apache-2.0.</source>
+        <translation>基于 llama.cpp（MIT 许可证）和 Qt for Python（LGPLv3）构建。入门模型 Qwen2.5-Coder-1.5B-Instruct 采用 Apache-2.0 许可证。</translation>
     </message>
     <message>
         <source>&amp;Copy details</source>

@@ -36,10 +36,10 @@ def pane(qtbot: QtBot, client: EngineClient, qloop: object) -> Iterator[CodePane
 
 @pytest.mark.slow
 def test_complete_at_cursor_writes_a_compiling_body_with_a_coder_model(
-    qtbot: QtBot, pane: CodePane, client: EngineClient, run_async: RunAsync, starter_file: Path
+    qtbot: QtBot, pane: CodePane, client: EngineClient, run_async: RunAsync, small_coder: Path
 ) -> None:
     assert not pane.complete_button.isEnabled()  # no model yet
-    run_async(client.load(starter_file, n_ctx=2048), timeout_ms=COMPLETION_TIMEOUT_MS)
+    run_async(client.load(small_coder, n_ctx=2048), timeout_ms=COMPLETION_TIMEOUT_MS)
     pane.set_model_ready(True)
     qtbot.waitUntil(lambda: pane.fim is not None, timeout=15000)
     assert pane.complete_button.isEnabled()

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.models.starter import STARTER_FILE, STARTER_ID, STARTER_SIZE
+from engine.models.starter import STARTER, STARTER_FILE, STARTER_ID
 
 pytestmark = pytest.mark.package
 
@@ -21,7 +21,7 @@ def _internal(bundle: Path) -> Path:
 def test_the_starter_model_is_in_the_bundle_where_the_app_looks(bundle: Path) -> None:
     model = _internal(bundle) / "resources" / "models" / STARTER_FILE
     assert model.is_file()
-    assert model.stat().st_size == STARTER_SIZE  # joined whole; checked by sha256 at build
+    assert model.stat().st_size == STARTER.size  # joined whole; checked by sha256 at build
     with model.open("rb") as file:
         assert file.read(4) == b"GGUF"
 

