@@ -37,6 +37,7 @@ from desktop.panes.code import CodePane
 from desktop.panes.summarize import SummarizePane
 from desktop.theme import apply_theme
 from desktop.widgets import BackgroundTasks, MessageBar
+from desktop.window.api_server import ApiServerHost
 from desktop.window.menus import MainMenus
 from desktop.window.model_loader import ModelLoader
 from desktop.window.model_manager import ModelManagerHost
@@ -48,6 +49,7 @@ from desktop.window.statusbar import StatusBar
 from desktop.window.statusbar.model import short_name
 
 if TYPE_CHECKING:
+    from desktop.dialogs.api_server import ApiServerDialog
     from desktop.dialogs.models import ModelsDialog
     from desktop.downloads import Downloads
     from engine.models.downloads import DownloadProgress
@@ -207,6 +209,11 @@ class MainWindow(QMainWindow):
         self.model_manager.load_requested.connect(self._on_model_manager_load_requested)
         self.model_manager.models_changed.connect(self._on_model_manager_models_changed)
         self.model_manager.download_finished.connect(self._on_model_manager_download_finished)
+        self.api_server = ApiServerHost(client, paths, self)
+        self.api_server.state_changed.connect(self._on_api_server_state_changed)
+        self.api_server.activity_changed.connect(self._on_api_server_activity_changed)
+        self.api_server.switched.connect(self._on_api_server_switched)
+        self.status_bar.api.clicked.connect(self.open_api_server)
 
         self.chat_pane.generation_started.connect(self._on_chat_generation_started)
         self.chat_pane.generation_ended.connect(self._on_chat_generation_ended)
@@ -235,6 +242,7 @@ class MainWindow(QMainWindow):
         self.menus.options_triggered.connect(self._on_menus_options_triggered)
         self.menus.models_triggered.connect(self.open_models)
         self.menus.models_folder_triggered.connect(self._on_menus_models_folder_triggered)
+        self.menus.api_server_triggered.connect(self.open_api_server)
         self.menus.guide_triggered.connect(self.show_help)
         self.menus.about_triggered.connect(self._on_menus_about_triggered)
 
@@ -269,6 +277,7 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:
         """Remember the window's state; stop background work; close the history."""
         self._save_state()
+        self.api_server.begin_shutdown()
         self.status_bar.shutdown()
         self.model_loader.shutdown()
         self.options_saver.shutdown()
@@ -280,7 +289,9 @@ class MainWindow(QMainWindow):
         super().closeEvent(event)
 
     async def aclose(self) -> None:
-        """Pause downloads (they resume next time); finish the history's writes and close it."""
+        """Stop the API server; pause downloads (they resume next time); finish the
+        history's writes and close it."""
+        await self.api_server.aclose()
         await self.model_manager.aclose()
         await self._history.aclose()
 
@@ -296,6 +307,7 @@ class MainWindow(QMainWindow):
             len(self._tasks) > 0
             or self.status_bar.busy
             or self.model_loader.busy
+            or self.api_server.busy
             or self.options_saver.busy
             or self.chat_pane.busy
             or self.summarize_pane.busy
@@ -333,6 +345,9 @@ class MainWindow(QMainWindow):
             self._settings_known = True
         self.chat_pane.options_panel.set_options(options)
         self._show_standing_notices()
+        self.api_server.set_port(self._settings.api_port)
+        if self._settings.api_server:  # it was on when Hearth last ran
+            self._tasks.start(self._start_api_server(), name="window-start-api-server")
         # engine.models.downloads.STATE_FILE, spelled out: importing it loads the hub client,
         # which the window does not need to show.
         if (self._paths.data_dir / "downloads.json").exists():
@@ -485,6 +500,30 @@ class MainWindow(QMainWindow):
                 )
             else:
                 await self.model_loader.load_and_report(model.model_id)
+
+    # -- the API server ----------------------------------------------------------------
+
+    def open_api_server(self) -> ApiServerDialog:
+        """Open the API server panel (non-modal; one at a time)."""
+        return self.api_server.open()
+
+    async def _start_api_server(self) -> None:
+        if not await self.api_server.start(self._settings.api_port):
+            self.message_bar.show_message(self.api_server.error)
+
+    def _show_api_state(self) -> None:
+        host = self.api_server
+        self.status_bar.api.show_state(host.address, host.active, host.error)
+
+    def _on_api_server_state_changed(self) -> None:
+        self._show_api_state()
+
+    def _on_api_server_activity_changed(self, _active: int) -> None:
+        self._show_api_state()
+
+    def _on_api_server_switched(self, on: bool, port: int) -> None:
+        self._settings = replace(self._settings, api_server=on, api_port=port)
+        self._tasks.start(self._save_settings(), name="window-save-settings")
 
     # -- help --------------------------------------------------------------------------
 

@@ -120,6 +120,31 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+@dataclass(frozen=True)
+class RequestRecord:
+    """One request the server answered, for a request log.
+
+    Attributes:
+        method: the HTTP method.
+        path: the path asked for.
+        status: the response's status (0: none was sent).
+        seconds: how long the answer took.
+        prompt_tokens: the prompt's tokens, for a generation (else 0).
+        completion_tokens: the tokens generated, for a generation (else 0).
+    """
+
+    method: str
+    path: str
+    status: int
+    seconds: float
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
+#: Where a generation's token counts wait in the request's scope for the request log.
+_USAGE_KEY = "hearth_usage"
+
+
 class ApiError(Exception):
     """A request the API refuses: an HTTP status and an OpenAI-style error body."""
 
@@ -161,14 +186,14 @@ class Guard:
     Args:
         app: the application it guards.
         config: what it checks against.
-        on_request: told (method, path, status, seconds) of every request, for a log.
+        on_request: told of every request when it has been answered, for a log.
     """
 
     def __init__(
         self,
         app: Any,
         config: ServerConfig,
-        on_request: Callable[[str, str, int, float], None] | None = None,
+        on_request: Callable[[RequestRecord], None] | None = None,
     ) -> None:
         self._app = app
         self._config = config
@@ -182,6 +207,8 @@ class Guard:
             return
         started = time.monotonic()
         status = 0
+        # Starlette's request.state is this dict: a route leaves the token counts here.
+        state = scope.setdefault("state", {})
 
         async def send_counted(message: MutableMapping[str, Any]) -> None:
             nonlocal status
@@ -197,7 +224,17 @@ class Guard:
             await self._app(scope, self._capped(receive), send_counted)
         finally:
             if self._on_request is not None:
-                self._on_request(scope["method"], scope["path"], status, time.monotonic() - started)
+                prompt, completion = state.get(_USAGE_KEY, (0, 0))
+                self._on_request(
+                    RequestRecord(
+                        scope["method"],
+                        scope["path"],
+                        status,
+                        time.monotonic() - started,
+                        prompt,
+                        completion,
+                    )
+                )
 
     def _refusal(self, scope: dict[str, Any]) -> Response | None:
         headers = {k.decode("latin-1").lower(): v for k, v in scope["headers"]}
@@ -365,7 +402,7 @@ def create_app(
     config: ServerConfig,
     *,
     list_models: Callable[[], Awaitable[list[str]]],
-    on_request: Callable[[str, str, int, float], None] | None = None,
+    on_request: Callable[[RequestRecord], None] | None = None,
 ) -> Any:
     """The ASGI application, guarded.
 
@@ -373,7 +410,8 @@ def create_app(
         client: the engine client every request runs through.
         config: the address, token and limits.
         list_models: the ids of the installed models (for ``/v1/models``).
-        on_request: told of every request (method, path, status, seconds).
+        on_request: told of every request when it has been answered (a
+            :class:`RequestRecord`, with the token counts of a generation).
     """
     api = _Api(client, config, list_models)
     routes = [
@@ -512,6 +550,7 @@ class _Api:
         chat: bool,
     ) -> Response:
         shape = _Shape(model, chat=chat)
+        events = _counted(events, request)
         if data.get("stream"):
             options = data.get("stream_options") or {}
             usage = isinstance(options, dict) and bool(options.get("include_usage"))
@@ -559,6 +598,20 @@ class _Api:
                 error = _engine_error(exc)
                 yield _sse({"error": {"message": str(error), "type": error.kind}})
         yield "data: [DONE]\n\n"
+
+
+async def _counted(
+    events: AsyncIterator[TokenEvent | GenerationResult], request: Request
+) -> AsyncIterator[TokenEvent | GenerationResult]:
+    """``events``, leaving the result's token counts in ``request.state`` for the log."""
+    # aclosing: closing this stream (a client gone) closes the engine's, which cancels.
+    async with contextlib.aclosing(events) as stream:  # type: ignore[type-var]
+        async for event in stream:
+            if isinstance(event, GenerationResult):
+                stats = event.stats
+                counts = (stats.prompt_tokens, stats.generated_tokens)
+                request.scope.setdefault("state", {})[_USAGE_KEY] = counts
+            yield event
 
 
 async def _collect(events: AsyncIterator[TokenEvent | GenerationResult]) -> GenerationResult:
@@ -657,6 +710,7 @@ __all__ = [
     "MAX_TOKENS",
     "ApiError",
     "Guard",
+    "RequestRecord",
     "ServerConfig",
     "create_app",
     "error_response",

@@ -184,6 +184,179 @@
     </message>
 </context>
 <context>
+    <name>ApiServerDialog</name>
+    <message>
+        <source>API server</source>
+        <translation>API 服务器</translation>
+    </message>
+    <message>
+        <source>Serve the OpenAI-compatible API</source>
+        <translation>提供 OpenAI 兼容 API</translation>
+    </message>
+    <message>
+        <source>Serve the API</source>
+        <translation>提供 API</translation>
+    </message>
+    <message>
+        <source>&amp;Port:</source>
+        <translation>端口(&amp;P)：</translation>
+    </message>
+    <message>
+        <source>Turn the server off to change its port.</source>
+        <translation>要更改端口，请先关闭服务器。</translation>
+    </message>
+    <message>
+        <source>&amp;Address:</source>
+        <translation>地址(&amp;A)：</translation>
+    </message>
+    <message>
+        <source>Off</source>
+        <translation>已关闭</translation>
+    </message>
+    <message>
+        <source>Copy</source>
+        <translation>复制</translation>
+    </message>
+    <message>
+        <source>Copy the address</source>
+        <translation>复制地址</translation>
+    </message>
+    <message>
+        <source>&amp;Token:</source>
+        <translation>令牌(&amp;T)：</translation>
+    </message>
+    <message>
+        <source>Made when the server first starts</source>
+        <translation>服务器首次启动时生成</translation>
+    </message>
+    <message>
+        <source>Clients send it as their API key. It is kept in Hearth&apos;s config folder.</source>
+        <translation>客户端把它当作 API 密钥发送。它保存在 Hearth 的配置文件夹中。</translation>
+    </message>
+    <message>
+        <source>Copy the token</source>
+        <translation>复制令牌</translation>
+    </message>
+    <message>
+        <source>Show the token</source>
+        <translation>显示令牌</translation>
+    </message>
+    <message>
+        <source>Hide</source>
+        <translation>隐藏</translation>
+    </message>
+    <message>
+        <source>Show</source>
+        <translation>显示</translation>
+    </message>
+    <message>
+        <source>&amp;Requests:</source>
+        <translation>请求(&amp;R)：</translation>
+    </message>
+    <message>
+        <source>Time</source>
+        <translation>时间</translation>
+    </message>
+    <message>
+        <source>Method</source>
+        <translation>方法</translation>
+    </message>
+    <message>
+        <source>Path</source>
+        <translation>路径</translation>
+    </message>
+    <message>
+        <source>Status</source>
+        <translation>状态</translation>
+    </message>
+    <message>
+        <source>Tokens</source>
+        <translation>词元</translation>
+    </message>
+    <message>
+        <source>Duration</source>
+        <translation>耗时</translation>
+    </message>
+    <message>
+        <source>Request log</source>
+        <translation>请求日志</translation>
+    </message>
+    <message>
+        <source>Prompt tokens + generated tokens</source>
+        <translation>提示词元 + 生成词元</translation>
+    </message>
+    <message>
+        <source>C&amp;lear log</source>
+        <translation>清空日志(&amp;L)</translation>
+    </message>
+    <message>
+        <source>Starting…</source>
+        <translation>正在启动…</translation>
+    </message>
+    <message>
+        <source>Stopping…</source>
+        <translation>正在停止…</translation>
+    </message>
+    <message>
+        <source>Other programs on this computer can use Hearth&apos;s model through an OpenAI-compatible API. Turn it on to serve it on 127.0.0.1 only.</source>
+        <translation>这台电脑上的其他程序可以通过 OpenAI 兼容 API 使用 Hearth 的模型。打开后，它只在 127.0.0.1 上提供服务。</translation>
+    </message>
+    <message>
+        <source>Answering requests: {count}. The chat and the other panes wait their turn.</source>
+        <translation>正在应答的请求：{count}。聊天和其他窗格会排队等候。</translation>
+    </message>
+    <message>
+        <source>Serving the model loaded in the window, to this computer only. Give clients the address as their OpenAI base URL and the token as their API key.</source>
+        <translation>正在向这台电脑提供窗口中已加载的模型。请把地址作为客户端的 OpenAI 基础 URL，把令牌作为 API 密钥。</translation>
+    </message>
+    <message>
+        <source>{prompt} + {completion}</source>
+        <translation>{prompt} + {completion}</translation>
+    </message>
+    <message>
+        <source>{ms} ms</source>
+        <translation>{ms} 毫秒</translation>
+    </message>
+    <message>
+        <source>{s:.1f} s</source>
+        <translation>{s:.1f} 秒</translation>
+    </message>
+</context>
+<context>
+    <name>ApiServerHost</name>
+    <message>
+        <source>Port {port} is already in use by another program. Choose another port, or stop the program that uses it.</source>
+        <translation>端口 {port} 已被其他程序占用。请选择其他端口，或停止占用它的程序。</translation>
+    </message>
+    <message>
+        <source>The API server could not start: {reason}</source>
+        <translation>API 服务器无法启动：{reason}</translation>
+    </message>
+</context>
+<context>
+    <name>ApiStatusButton</name>
+    <message>
+        <source>API server</source>
+        <translation>API 服务器</translation>
+    </message>
+    <message>
+        <source>API: off</source>
+        <translation>API：已关闭</translation>
+    </message>
+    <message>
+        <source>API: {address} · answering {count}</source>
+        <translation>API：{address} · 正在应答 {count} 个</translation>
+    </message>
+    <message>
+        <source>API: {address}</source>
+        <translation>API：{address}</translation>
+    </message>
+    <message>
+        <source>The OpenAI-compatible API server: click to turn it on or off</source>
+        <translation>OpenAI 兼容 API 服务器：点击以打开或关闭</translation>
+    </message>
+</context>
+<context>
     <name>ChatOptionsPanel</name>
     <message>
         <source>Assistant</source>
@@ -1265,6 +1438,10 @@
     <message>
         <source>Open models &amp;folder</source>
         <translation>打开模型文件夹(&amp;F)</translation>
+    </message>
+    <message>
+        <source>&amp;API server…</source>
+        <translation>API 服务器(&amp;A)…</translation>
     </message>
     <message>
         <source>Choosing a &amp;model</source>
