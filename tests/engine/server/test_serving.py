@@ -88,3 +88,39 @@ async def test_a_port_in_use_raises_port_in_use() -> None:
                 await server.start()
             assert not server.running
             await server.stop()  # harmless when it never ran
+
+
+async def test_stopping_mid_answer_frees_the_engine_and_the_port() -> None:
+    async with EngineClient() as client:
+        await client.load(None)
+        server = ApiServer(
+            client,
+            ServerConfig(host="127.0.0.1", port=0, token=TOKEN),
+            list_models=no_models,
+        )
+        await server.start()
+        port = server.config.port
+        api = openai.AsyncOpenAI(base_url=server.url, api_key=TOKEN, max_retries=0, timeout=120)
+        stream = await api.chat.completions.create(
+            model="",
+            messages=[{"role": "user", "content": "Count to a thousand."}],
+            max_tokens=4000,
+            extra_body={"ignore_eos": True},
+            stream=True,
+        )
+        async for _chunk in stream:
+            assert client.busy
+            break  # the answer is under way
+        await server.stop()  # cuts it off after the grace period
+        assert not server.running
+        # The engine is free for the window's own requests.
+        result = await client.tokenize("still here")
+        assert result
+        await stream.close()
+        await api.close()
+    with socket.socket() as sock:
+        # The connection the server cut lingers in TIME_WAIT; a server (Hearth's too)
+        # binds over it with SO_REUSEADDR.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", port))
+        sock.listen(1)
