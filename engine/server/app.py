@@ -145,6 +145,20 @@ class RequestRecord:
 _USAGE_KEY = "hearth_usage"
 
 
+async def _counted(
+    events: AsyncIterator[TokenEvent | GenerationResult], request: Request
+) -> AsyncIterator[TokenEvent | GenerationResult]:
+    """``events``, leaving the result's token counts in ``request.state`` for the log."""
+    # aclosing: closing this stream (a client gone) closes the engine's, which cancels.
+    async with contextlib.aclosing(events) as stream:  # type: ignore[type-var]
+        async for event in stream:
+            if isinstance(event, GenerationResult):
+                stats = event.stats
+                counts = (stats.prompt_tokens, stats.generated_tokens)
+                request.scope.setdefault("state", {})[_USAGE_KEY] = counts
+            yield event
+
+
 class ApiError(Exception):
     """A request the API refuses: an HTTP status and an OpenAI-style error body."""
 
@@ -598,20 +612,6 @@ class _Api:
                 error = _engine_error(exc)
                 yield _sse({"error": {"message": str(error), "type": error.kind}})
         yield "data: [DONE]\n\n"
-
-
-async def _counted(
-    events: AsyncIterator[TokenEvent | GenerationResult], request: Request
-) -> AsyncIterator[TokenEvent | GenerationResult]:
-    """``events``, leaving the result's token counts in ``request.state`` for the log."""
-    # aclosing: closing this stream (a client gone) closes the engine's, which cancels.
-    async with contextlib.aclosing(events) as stream:  # type: ignore[type-var]
-        async for event in stream:
-            if isinstance(event, GenerationResult):
-                stats = event.stats
-                counts = (stats.prompt_tokens, stats.generated_tokens)
-                request.scope.setdefault("state", {})[_USAGE_KEY] = counts
-            yield event
 
 
 async def _collect(events: AsyncIterator[TokenEvent | GenerationResult]) -> GenerationResult:
