@@ -98,6 +98,11 @@ class OfflineError(DownloadError):
     """Offline mode is on, so a network operation (hub search, download) was refused."""
 
 
+class RemoteError(EngineError):
+    """A remote endpoint could not be used: unreachable, refused the key, forbidden by
+    offline mode, no longer serving the model, or the connection dropped mid-answer."""
+
+
 class DocumentError(EngineError):
     """A document could not be read (unsupported, too large, no text, unsafe)."""
 
@@ -136,6 +141,7 @@ ERROR_TYPES: dict[str, type[EngineError]] = {
         Cancelled,
         DownloadError,
         OfflineError,
+        RemoteError,
         DocumentError,
         HistoryError,
     )

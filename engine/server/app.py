@@ -434,6 +434,7 @@ def create_app(
         Route("/v1/chat/completions", api.chat, methods=["POST"]),
         Route("/v1/completions", api.completions, methods=["POST"]),
         Route("/v1/embeddings", api.embeddings, methods=["POST"]),
+        Route("/tokenize", api.tokenize, methods=["POST"]),
     ]
     middleware = []
     if config.cors_origins:
@@ -496,11 +497,35 @@ class _Api:
         loaded = self._client.model.model_id if self._client.model else None
         if loaded is not None and loaded not in ids:
             ids = [loaded, *ids]
-        data = [
+        data: list[dict[str, Any]] = [
             {"id": i, "object": "model", "created": self._created, "owned_by": "hearth"}
             for i in ids
         ]
+        model = self._client.model
+        for item in data:
+            if model is not None and item["id"] == model.model_id:
+                # llama-server's field: a remote client (Hearth's own) sizes its budgets by it.
+                item["meta"] = {"n_ctx": model.n_ctx, "n_ctx_train": model.n_ctx_train}
         return JSONResponse({"object": "list", "data": data})
+
+    async def tokenize(self, request: Request) -> Response:
+        """llama-server's ``/tokenize`` (``content`` in, ``tokens`` out) with the loaded
+        model's tokenizer, so a remote client counts tokens as the server will."""
+        data = await _body(request)
+        content = data.get("content")
+        if not isinstance(content, str):
+            raise ApiError(400, "'content' must be text.", kind="invalid_request_error")
+        add_special = data.get("add_special", False)
+        if not isinstance(add_special, bool):
+            raise ApiError(
+                400, "'add_special' must be true or false.", kind="invalid_request_error"
+            )
+        await self._model({})
+        try:
+            tokens = await self._client.tokenize(content, add_special=add_special)
+        except EngineError as exc:
+            raise _engine_error(exc) from exc
+        return JSONResponse({"tokens": tokens})
 
     async def embeddings(self, _request: Request) -> Response:
         raise ApiError(

@@ -1656,6 +1656,10 @@
         <translation>CPU（通过 PyTorch）：PyTorch 在这台电脑上无法使用 GPU；{cpu}</translation>
     </message>
     <message>
+        <source>Remote: {model} on {host}</source>
+        <translation>远程：{host} 上的 {model}</translation>
+    </message>
+    <message>
         <source>{reason} (PyTorch is not installed, so llama.cpp is used)</source>
         <translation>{reason}（未安装 PyTorch，因此使用 llama.cpp）</translation>
     </message>
