@@ -56,6 +56,7 @@ if TYPE_CHECKING:
 from engine.data.config import Paths, Settings, load_settings, save_settings
 from engine.data.history import AsyncHistory
 from engine.data.presets import ChatOptions
+from engine.data.remote_key import save_remote_key
 from engine.errors import EngineError, HistoryError
 from engine.models.hardware import Hardware
 from engine.notices import Notice
@@ -203,6 +204,7 @@ class MainWindow(QMainWindow):
         self.model_loader.model_loaded.connect(self._on_model_loader_model_loaded)
         self.model_loader.load_failed.connect(self._on_model_loader_load_failed)
         self.model_loader.nothing_installed.connect(self._on_model_loader_nothing_installed)
+        self.model_loader.remote_failed.connect(self._on_model_loader_remote_failed)
         self.model_manager = ModelManagerHost(
             paths, lambda: self._settings, self.hardware, self.status_bar.downloads, self
         )
@@ -425,6 +427,11 @@ class MainWindow(QMainWindow):
             ).format(folder=folder)
         )
 
+    def _on_model_loader_remote_failed(self, reason: str) -> None:
+        self.message_bar.show_message(
+            self.tr("The remote endpoint's models are not listed: {reason}").format(reason=reason)
+        )
+
     # -- settings ----------------------------------------------------------------------
 
     async def _save_settings(self) -> None:
@@ -450,6 +457,7 @@ class MainWindow(QMainWindow):
             self._settings,
             cpu_count=os.cpu_count() or 1,
             default_models_dir=self._paths.models_dir,
+            remote_key=self.model_loader.remote_key,
             parent=self,
         )
         dialog.settings_applied.connect(self._on_settings_dialog_settings_applied)
@@ -459,17 +467,23 @@ class MainWindow(QMainWindow):
         return dialog
 
     def _on_settings_dialog_settings_applied(self, settings: Settings) -> None:
-        self._tasks.start(self.apply_settings(settings), name="window-apply-settings")
+        dialog = self._settings_dialog
+        key = dialog.remote_key() if dialog is not None else None
+        self._tasks.start(
+            self.apply_settings(settings, remote_key=key), name="window-apply-settings"
+        )
 
     def _on_settings_dialog_finished(self, _result: int) -> None:
         if self._settings_dialog is not None:
             self._settings_dialog.deleteLater()
             self._settings_dialog = None
 
-    async def apply_settings(self, settings: Settings) -> None:
+    async def apply_settings(self, settings: Settings, *, remote_key: str | None = None) -> None:
         """Save ``settings`` and apply them now: theme and language at once, the models
-        folder by listing it again, threads, GPU offload and context size by reloading
-        the model (unless an answer is streaming; then with the next model load)."""
+        folder and the remote endpoint by listing the models again, threads, GPU offload
+        and context size by reloading the model (unless an answer is streaming; then with
+        the next model load). ``remote_key`` (None: unchanged) is kept apart, in a file
+        only the user can read."""
         if not self._settings_known:
             self._settings = await asyncio.to_thread(load_settings, self._paths)
             self._settings_known = True
@@ -487,11 +501,32 @@ class MainWindow(QMainWindow):
             self._translations.apply(settings.language)
             if self._help_dialog is not None:
                 self._help_dialog.set_language(settings.language)
+        key_changed = remote_key is not None and remote_key != self.model_loader.remote_key
+        if key_changed:
+            assert remote_key is not None
+            try:
+                await asyncio.to_thread(save_remote_key, self._paths, remote_key)
+            except OSError as exc:
+                self.message_bar.show_message(
+                    self.tr("Could not keep the remote endpoint's key: {reason}").format(
+                        reason=exc.strerror or str(exc)
+                    )
+                )
         self.settings_changed.emit(settings)
         reload_fields = ("threads", "gpu_offload", "context_size", "backend")
         needs_reload = any(getattr(settings, f) != getattr(old, f) for f in reload_fields)
+        remote_fields = ("remote_url", "remote_allow_lan", "offline")
+        remote_changed = key_changed or any(
+            getattr(settings, f) != getattr(old, f) for f in remote_fields
+        )
         if settings.models_dir != old.models_dir:
             await self.model_loader.list_and_load()
+        elif remote_changed:
+            await self.model_loader.list_models()
+        if remote_changed:
+            # Offline mode turned on (or LAN addresses disallowed) while a remote model
+            # answers: it stops answering now, not at the next load.
+            await self.model_loader.drop_forbidden_remote()
         model = self._client.model
         if needs_reload and model is not None and not self.model_loader.loading:
             if self.chat_pane.generating or self.code_page.generating:

@@ -216,6 +216,11 @@ class Settings:
         api_server: serve the OpenAI-compatible API from the window (it comes back on at
             the next launch when it was on).
         api_port: the port the window's API listens on (on 127.0.0.1).
+        remote_url: an OpenAI-compatible endpoint whose models the picker offers beside
+            the installed ones ("" for none). Its key is kept apart, in a file only the
+            user can read (engine/data/remote_key.py), never in this file.
+        remote_allow_lan: with offline mode on, the endpoint may be on the local network
+            (private addresses), not only on this computer.
         extra: keys this version does not know, kept so a newer version's file survives.
     """
 
@@ -234,6 +239,8 @@ class Settings:
     # Added in version 2 without a migration: a file without them reads the defaults.
     api_server: bool = False
     api_port: int = DEFAULT_API_PORT
+    remote_url: str = ""
+    remote_allow_lan: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -334,6 +341,8 @@ _FIELD_CHECKS: dict[str, _Check] = {
         lambda v: _is_int(v) and 1 <= v <= MAX_PORT,
         Notice(NoticeCode.MUST_BE_ONE_TO, {"most": MAX_PORT}),
     ),
+    "remote_url": _text_problem,
+    "remote_allow_lan": _check(lambda v: isinstance(v, bool), Notice(NoticeCode.MUST_BE_BOOLEAN)),
     "extra": _check(lambda v: isinstance(v, dict), Notice(NoticeCode.MUST_BE_OBJECT)),
 }
 

@@ -27,7 +27,7 @@ import logging
 import math
 import socket
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -484,7 +484,12 @@ class RemoteSession:
         self, path: str, body: dict[str, Any], *, chat: bool
     ) -> AsyncGenerator[TokenEvent | GenerationResult, None]:
         """One streamed request. Closing the generator (or :meth:`cancel`) closes the HTTP
-        stream, which is how an OpenAI-compatible server learns to stop generating."""
+        stream, which is how an OpenAI-compatible server learns to stop generating.
+
+        The response is read by a task of its own (:meth:`_read`): httpx's streams (their
+        anyio cancel scopes) belong to the task that opened them, and cancelling that task
+        is what closes the connection at once, even while the server is silent.
+        """
         self._cancelled.clear()
         body = {
             "model": self.model.name,
@@ -499,42 +504,55 @@ class RemoteSession:
         usage: dict[str, Any] = {}
         finish: object = None
         count = 0
+        queue: asyncio.Queue[_Item] = asyncio.Queue()
+        reader = asyncio.create_task(self._read(path, body, queue), name="remote-stream")
+        waiter = asyncio.ensure_future(self._cancelled.wait())
         try:
-            async with self._http.stream("POST", path, json=body) as response:
-                if response.status_code != 200:
-                    raw = await response.aread()
-                    raise _status_error(
-                        self.endpoint, response.status_code, raw, model=self.model.name
+            while True:
+                if queue.empty():
+                    getter = asyncio.ensure_future(queue.get())
+                    await asyncio.wait({getter, waiter}, return_when=asyncio.FIRST_COMPLETED)
+                    if not getter.done():
+                        getter.cancel()
+                        break  # cancelled: the reader is cancelled below
+                    item = getter.result()
+                else:
+                    item = queue.get_nowait()
+                if item is None:
+                    break
+                if isinstance(item, httpx2.HTTPError):
+                    raise _transport_error(self.endpoint, item, streaming=bool(pieces))
+                if isinstance(item, BaseException):
+                    raise item
+                if isinstance(item.get("error"), dict | str):
+                    raise RemoteError(
+                        f"{self.endpoint.host} stopped the answer: "
+                        f"{_error_text(json.dumps(item).encode())}"
                     )
-                async for data in _events(response.aiter_lines(), self._cancelled):
-                    if data is None:  # cancelled: leaving the block closes the stream
-                        break
-                    if isinstance(data.get("error"), dict | str):
-                        raise RemoteError(
-                            f"{self.endpoint.host} stopped the answer: "
-                            f"{_error_text(json.dumps(data).encode())}"
-                        )
-                    if isinstance(data.get("usage"), dict):
-                        usage = data["usage"]
-                    for choice in data.get("choices") or ():
-                        if not isinstance(choice, dict):
+                if isinstance(item.get("usage"), dict):
+                    usage = item["usage"]
+                for choice in item.get("choices") or ():
+                    if not isinstance(choice, dict):
+                        continue
+                    finish = choice.get("finish_reason") or finish
+                    delta = choice.get("delta") if chat else choice
+                    if not isinstance(delta, dict):
+                        continue
+                    reasoning = delta.get("reasoning_content")
+                    text = delta.get("content") if chat else delta.get("text")
+                    for piece, is_reasoning in ((reasoning, True), (text, False)):
+                        if not isinstance(piece, str) or not piece:
                             continue
-                        finish = choice.get("finish_reason") or finish
-                        delta = choice.get("delta") if chat else choice
-                        if not isinstance(delta, dict):
-                            continue
-                        reasoning = delta.get("reasoning_content")
-                        text = delta.get("content") if chat else delta.get("text")
-                        for piece, is_reasoning in ((reasoning, True), (text, False)):
-                            if not isinstance(piece, str) or not piece:
-                                continue
-                            if not t_first:
-                                t_first = time.perf_counter()
-                            count += 1
-                            (thinking if is_reasoning else pieces).append(piece)
-                            yield TokenEvent(piece, reasoning=is_reasoning)
-        except httpx2.HTTPError as exc:
-            raise _transport_error(self.endpoint, exc, streaming=bool(pieces)) from exc
+                        if not t_first:
+                            t_first = time.perf_counter()
+                        count += 1
+                        (thinking if is_reasoning else pieces).append(piece)
+                        yield TokenEvent(piece, reasoning=is_reasoning)
+        finally:
+            waiter.cancel()
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await reader
         cancelled = self._cancelled.is_set() and finish is None
         t_end = time.perf_counter()
         generated = int(usage.get("completion_tokens") or count)
@@ -556,6 +574,43 @@ class RemoteSession:
             backend=REMOTE_BACKEND,
             reasoning="".join(thinking),
         )
+
+    async def _read(self, path: str, body: dict[str, Any], queue: asyncio.Queue[_Item]) -> None:
+        """Send the request and put each server-sent event's JSON into ``queue``; then None
+        (or the error that ended it). Cancelled, it closes the connection."""
+        try:
+            async with self._http.stream("POST", path, json=body) as response:
+                if response.status_code != 200:
+                    raw = await response.aread()
+                    queue.put_nowait(
+                        _status_error(
+                            self.endpoint, response.status_code, raw, model=self.model.name
+                        )
+                    )
+                    return
+                # Read to the end, never break: httpx's byte-stream generators left
+                # suspended would be finalized later on another task, where their anyio
+                # lock and cancel scope refuse to close. A server closes the stream right
+                # after [DONE]; a cancel ends the read by cancelling this task instead.
+                done = False
+                async for line in response.aiter_lines():
+                    if done or not line.startswith("data:"):
+                        continue  # after the end; comments, event names, blank separators
+                    payload = line[5:].strip()
+                    if payload == "[DONE]":
+                        done = True
+                        continue
+                    try:
+                        data = json.loads(payload)
+                    except ValueError:
+                        log.warning("Remote sent an unreadable event: %.200s", payload)
+                        continue
+                    if isinstance(data, dict):
+                        queue.put_nowait(data)
+        except httpx2.HTTPError as exc:
+            queue.put_nowait(exc)
+            return
+        queue.put_nowait(None)
 
     async def complete_many(
         self,
@@ -587,41 +642,10 @@ class RemoteSession:
         return results
 
 
+#: What the reader hands the stream: an event's JSON, an error, or None at the end.
+_Item = dict[str, Any] | Exception | None
+
+
 def _cancelled(model_id: str) -> GenerationResult:
     stats = GenerationStats(0, 0, 0, 0.0, 0.0, 0.0, 0.0, "cancelled")
     return GenerationResult("", stats, model_id, REMOTE_BACKEND)
-
-
-async def _events(
-    lines: AsyncIterator[str], cancelled: asyncio.Event
-) -> AsyncGenerator[dict[str, Any] | None, None]:
-    """The JSON objects of a server-sent event stream, until ``[DONE]``; None once
-    ``cancelled`` is set, even while the server is silent (a prompt being evaluated)."""
-    waiter = asyncio.ensure_future(cancelled.wait())
-    try:
-        while True:
-            line_task = asyncio.ensure_future(anext(lines, None))
-            done, _ = await asyncio.wait({line_task, waiter}, return_when=asyncio.FIRST_COMPLETED)
-            if waiter in done:
-                line_task.cancel()
-                with contextlib.suppress(BaseException):
-                    await line_task
-                yield None
-                return
-            line = line_task.result()
-            if line is None:
-                return
-            if not line.startswith("data:"):
-                continue  # comments, event names, blank separators
-            payload = line[5:].strip()
-            if payload == "[DONE]":
-                return
-            try:
-                data = json.loads(payload)
-            except ValueError:
-                log.warning("Remote sent an unreadable event: %.200s", payload)
-                continue
-            if isinstance(data, dict):
-                yield data
-    finally:
-        waiter.cancel()

@@ -1479,8 +1479,16 @@
         <translation>无法加载 {name}：{reason}</translation>
     </message>
     <message>
+        <source>The remote endpoint&apos;s models are not listed: {reason}</source>
+        <translation>未列出远程端点的模型：{reason}</translation>
+    </message>
+    <message>
         <source>Could not save the settings: {reason}</source>
         <translation>无法保存设置：{reason}</translation>
+    </message>
+    <message>
+        <source>Could not keep the remote endpoint&apos;s key: {reason}</source>
+        <translation>无法保存远程端点的密钥：{reason}</translation>
     </message>
     <message>
         <source>The new settings apply when the model is next loaded.</source>
@@ -1568,6 +1576,14 @@
     <message>
         <source>{name} (damaged)</source>
         <translation>{name}（已损坏）</translation>
+    </message>
+    <message>
+        <source>{name} (remote)</source>
+        <translation>{name}（远程）</translation>
+    </message>
+    <message>
+        <source>Served by {host}</source>
+        <translation>由 {host} 提供</translation>
     </message>
 </context>
 <context>
@@ -2143,6 +2159,42 @@
     <message>
         <source>Hearth never uses the network: no downloads and no model search.</source>
         <translation>Hearth 不使用网络：不下载，也不搜索模型。</translation>
+    </message>
+    <message>
+        <source>&amp;Remote endpoint:</source>
+        <translation>远程端点(&amp;R)：</translation>
+    </message>
+    <message>
+        <source>Remote endpoint address</source>
+        <translation>远程端点地址</translation>
+    </message>
+    <message>
+        <source>An OpenAI-compatible server (llama-server, another Hearth, vLLM): its models appear in the model picker. Leave empty for none.</source>
+        <translation>兼容 OpenAI 的服务器（llama-server、另一个 Hearth、vLLM）：其模型会出现在模型选择器中。留空表示不使用。</translation>
+    </message>
+    <message>
+        <source>API &amp;key:</source>
+        <translation>API 密钥(&amp;K)：</translation>
+    </message>
+    <message>
+        <source>Remote endpoint API key</source>
+        <translation>远程端点 API 密钥</translation>
+    </message>
+    <message>
+        <source>None</source>
+        <translation>无</translation>
+    </message>
+    <message>
+        <source>Sent to the endpoint only; kept in a file only you can read.</source>
+        <translation>只发送给该端点；保存在只有您能读取的文件中。</translation>
+    </message>
+    <message>
+        <source>In offline mode, allow endpoints on the local &amp;network</source>
+        <translation>离线模式下允许本地网络(&amp;N)上的端点</translation>
+    </message>
+    <message>
+        <source>Allow local network endpoints in offline mode</source>
+        <translation>离线模式下允许本地网络端点</translation>
     </message>
 </context>
 <context>

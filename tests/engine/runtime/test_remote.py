@@ -7,14 +7,8 @@ that leave the client usable."""
 from __future__ import annotations
 
 import asyncio
-import json
-import os
 import socket
-import subprocess
-import sys
-import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -30,55 +24,20 @@ from engine.runtime.remote import (
     normalize_url,
 )
 from engine.types import ChatMessage, GenerationResult, SamplingParams, TokenEvent
+from tests.served import TOKEN, Served, serve_hearth
 
-TOKEN = "remote-test-token-0123456789"
 SHORT = SamplingParams(max_tokens=12, temperature=0)
 HELLO = [ChatMessage("user", "Say hello.")]
 
 
-@dataclass
-class Served:
-    """A running `hearth-cli serve`."""
-
-    process: subprocess.Popen[str]
-    port: int
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def endpoint(self, key: str = TOKEN) -> RemoteEndpoint:
-        return RemoteEndpoint.parse(self.url + "/v1", key)
-
-    def health(self) -> dict[str, object]:
-        request = urllib.request.Request(
-            self.url + "/health", headers={"Authorization": f"Bearer {TOKEN}"}
-        )
-        with urllib.request.urlopen(request, timeout=30) as response:
-            data: dict[str, object] = json.load(response)
-        return data
+def endpoint_of(served: Served, key: str = TOKEN) -> RemoteEndpoint:
+    return RemoteEndpoint.parse(served.url + "/v1", key)
 
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory, smollm2: Path) -> Iterator[Served]:
-    home = tmp_path_factory.mktemp("remote-home")
-    env = {**os.environ, "HEARTH_HOME": str(home), "HEARTH_STARTER_MODEL": str(smollm2)}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "engine", "serve", "--port", "0", "--token", TOKEN],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
-    assert process.stdout is not None
-    first = process.stdout.readline()
-    assert first.startswith("Hearth API: http://127.0.0.1:"), (first, process.stderr.read())
-    port = int(first.split("http://127.0.0.1:")[1].split("/")[0])
-    try:
-        yield Served(process, port)
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
+    with serve_hearth(tmp_path_factory.mktemp("remote-home"), smollm2) as running:
+        yield running
 
 
 def free_port() -> int:
@@ -144,13 +103,13 @@ async def test_offline_mode_allows_loopback_and_lan_only_when_asked() -> None:
 
 @pytest.mark.slow
 async def test_models_listed_and_an_answer_streamed(served: Served) -> None:
-    models = await list_models(served.endpoint(), NetworkPolicy(offline=True))
+    models = await list_models(endpoint_of(served), NetworkPolicy(offline=True))
     assert models, "the served model is listed"
     loaded = [m for m in models if m.n_ctx]
     async with EngineClient() as client:
-        info = await client.load_remote(served.endpoint(), models[0].name)
+        info = await client.load_remote(endpoint_of(served), models[0].name)
         assert is_remote_id(info.model_id) and info.backend == "remote"
-        assert client.model == info and client.remote == served.endpoint()
+        assert client.model == info and client.remote == endpoint_of(served)
         if loaded:
             assert info.n_ctx == loaded[0].n_ctx or models[0].n_ctx == 0
         pieces = []
@@ -179,8 +138,8 @@ async def test_models_listed_and_an_answer_streamed(served: Served) -> None:
 @pytest.mark.slow
 async def test_cancel_closes_the_stream_and_the_server_is_free_again(served: Served) -> None:
     async with EngineClient() as client:
-        models = await list_models(served.endpoint(), NetworkPolicy())
-        await client.load_remote(served.endpoint(), models[0].name)
+        models = await list_models(endpoint_of(served), NetworkPolicy())
+        await client.load_remote(endpoint_of(served), models[0].name)
         story = [ChatMessage("user", "Write a long story about a dragon and a knight.")]
         result = None
         async for event in client.chat(story, SamplingParams(max_tokens=400, temperature=0)):
@@ -203,8 +162,8 @@ async def test_cancel_closes_the_stream_and_the_server_is_free_again(served: Ser
 @pytest.mark.slow
 async def test_a_consumer_that_stops_listening_closes_the_stream(served: Served) -> None:
     async with EngineClient() as client:
-        models = await list_models(served.endpoint(), NetworkPolicy())
-        await client.load_remote(served.endpoint(), models[0].name)
+        models = await list_models(endpoint_of(served), NetworkPolicy())
+        await client.load_remote(endpoint_of(served), models[0].name)
         story = [ChatMessage("user", "Write a long story about a dragon.")]
         stream = client.chat(story, SamplingParams(max_tokens=400, temperature=0))
         async for _event in stream:
@@ -217,12 +176,12 @@ async def test_a_consumer_that_stops_listening_closes_the_stream(served: Served)
 @pytest.mark.slow
 async def test_a_wrong_key_is_refused_clearly_and_the_model_stays(served: Served) -> None:
     async with EngineClient() as client:
-        models = await list_models(served.endpoint(), NetworkPolicy())
-        await client.load_remote(served.endpoint(), models[0].name)
+        models = await list_models(endpoint_of(served), NetworkPolicy())
+        await client.load_remote(endpoint_of(served), models[0].name)
         with pytest.raises(RemoteError, match="refused the API key") as refused:
-            await client.load_remote(served.endpoint("wrong-key"), models[0].name)
+            await client.load_remote(endpoint_of(served, "wrong-key"), models[0].name)
         assert "wrong-key" not in str(refused.value)
-        assert client.remote == served.endpoint()
+        assert client.remote == endpoint_of(served)
         assert (await collect(client, HELLO)).text
 
 
@@ -230,7 +189,7 @@ async def test_a_wrong_key_is_refused_clearly_and_the_model_stays(served: Served
 async def test_a_model_the_server_does_not_serve_is_named(served: Served) -> None:
     async with EngineClient() as client:
         with pytest.raises(RemoteError, match="does not serve 'no-such-model'"):
-            await client.load_remote(served.endpoint(), "no-such-model")
+            await client.load_remote(endpoint_of(served), "no-such-model")
         assert client.model is None
 
 
