@@ -101,6 +101,24 @@ $(LLAMA_BENCH): pyproject.toml | $(BIN)/python
 .PHONY: llama-bench
 llama-bench: $(LLAMA_BENCH)
 
+# llama.cpp's own OpenAI-compatible server, from the same source and with the same options
+# as llama-bench, so tests/engine/runtime/test_remote_llama_server.py can drive Hearth's
+# remote backend against it. Two jobs: the server's sources are the largest in llama.cpp and
+# a build takes several minutes on a small machine; CI does not build it (the test skips).
+LLAMA_SERVER := build/llama-server/bin/llama-server
+
+$(LLAMA_SERVER): pyproject.toml | $(BIN)/python
+	test -d $(LLAMA_SRC) || { mkdir -p build/llama-src && \
+	  $(PIP) download -q --no-deps --no-binary :all: llama-cpp-python==$(LLAMA_CPP_PYTHON) \
+	    -d build/llama-src && \
+	  tar xzf build/llama-src/llama_cpp_python-$(LLAMA_CPP_PYTHON).tar.gz -C build/llama-src; }
+	cmake -S $(LLAMA_SRC) -B build/llama-server -DCMAKE_BUILD_TYPE=Release -DLLAMA_CURL=OFF \
+	  -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=ON
+	cmake --build build/llama-server --target llama-server -j 2
+
+.PHONY: llama-server
+llama-server: $(LLAMA_SERVER)
+
 bench: $(VENV)/.test-installed $(LLAMA_BENCH)
 	$(BIN)/python benchmarks/llama_bench.py --llama-bench $(LLAMA_BENCH)
 	$(BIN)/python benchmarks/engine_bench.py

@@ -92,6 +92,10 @@ def templates() -> dict[NoticeCode, str]:
             "Notices",
             "CPU via PyTorch: PyTorch cannot use a GPU here; {cpu}",
         ),
+        NoticeCode.PLAN_REMOTE: QCoreApplication.translate(
+            "Notices",
+            "Remote: {model} on {host}",
+        ),
         NoticeCode.TORCH_NOT_INSTALLED_SO_LLAMA: QCoreApplication.translate(
             "Notices",
             "{reason} (PyTorch is not installed, so llama.cpp is used)",

@@ -22,6 +22,23 @@ class UsageError(EngineError):
     exit_code = 2
 
 
+class PortInUse(UsageError):
+    """A server cannot listen: another program already uses its port.
+
+    Attributes:
+        host: the address it was to listen on.
+        port: the port in use.
+    """
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host = host
+        self.port = port
+        super().__init__(
+            f"Port {port} on {host} is already in use by another program. "
+            "Choose another port, or stop the program that uses it."
+        )
+
+
 class ModelFileError(EngineError):
     """A model file is missing, unreadable, truncated, corrupt or not a GGUF file."""
 
@@ -81,6 +98,11 @@ class OfflineError(DownloadError):
     """Offline mode is on, so a network operation (hub search, download) was refused."""
 
 
+class RemoteError(EngineError):
+    """A remote endpoint could not be used: unreachable, refused the key, forbidden by
+    offline mode, no longer serving the model, or the connection dropped mid-answer."""
+
+
 class DocumentError(EngineError):
     """A document could not be read (unsupported, too large, no text, unsafe)."""
 
@@ -119,6 +141,7 @@ ERROR_TYPES: dict[str, type[EngineError]] = {
         Cancelled,
         DownloadError,
         OfflineError,
+        RemoteError,
         DocumentError,
         HistoryError,
     )

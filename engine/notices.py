@@ -53,6 +53,7 @@ class NoticeCode(StrEnum):
     TORCH_MPS_SET = "plan.torch.mps_set"
     TORCH_MPS_INSTEAD = "plan.torch.mps_instead"
     TORCH_CPU_NO_GPU = "plan.torch.cpu_no_gpu"
+    PLAN_REMOTE = "plan.remote"
     TORCH_NOT_INSTALLED_SO_LLAMA = "plan.torch.not_installed_so_llama"
     TORCH_FAILED_SO_LLAMA = "plan.torch.failed_so_llama"
     WITH_TORCH_MEMORY = "plan.torch.with_memory"
@@ -155,6 +156,7 @@ ENGLISH: Mapping[NoticeCode, str] = {
         "MPS via PyTorch: {why}, so the PyTorch backend uses your {gpu} GPU"
     ),
     NoticeCode.TORCH_CPU_NO_GPU: "CPU via PyTorch: PyTorch cannot use a GPU here; {cpu}",
+    NoticeCode.PLAN_REMOTE: "Remote: {model} on {host}",
     NoticeCode.TORCH_NOT_INSTALLED_SO_LLAMA: (
         "{reason} (PyTorch is not installed, so llama.cpp is used)"
     ),

@@ -49,6 +49,8 @@ EDITED_FIELDS = (
     "language",
     "max_document_mb",
     "offline",
+    "remote_url",
+    "remote_allow_lan",
 )
 
 #: Context sizes offered in the list (the field also takes any other number).
@@ -75,6 +77,8 @@ class SettingsDialog(QDialog):
             (shown as the field's placeholder).
         layer_count: the loaded model's layer count, the most GPU layers offered;
             None when not known (any number up to :data:`MAX_LAYERS`).
+        remote_key: the remote endpoint's kept key (it is not part of :class:`Settings`:
+            read it back with :meth:`remote_key` when the settings are applied).
         parent: the parent widget (the main window).
 
     Signals:
@@ -91,6 +95,7 @@ class SettingsDialog(QDialog):
         cpu_count: int,
         default_models_dir: Path,
         layer_count: int | None = None,
+        remote_key: str = "",
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
@@ -162,6 +167,18 @@ class SettingsDialog(QDialog):
         self.offline_note.setTextFormat(Qt.TextFormat.PlainText)
         self.offline_note.setBuddy(self.offline_check)
 
+        self.remote_url_edit = QLineEdit(self)
+        self.remote_url_edit.setPlaceholderText("http://192.168.1.20:8080/v1")
+        self.remote_url_edit.setClearButtonEnabled(True)
+        self.remote_key_edit = QLineEdit(self)
+        # Shown as dots, like any password field; it is kept in a file of its own.
+        self.remote_key_edit.setEchoMode(QLineEdit.EchoMode.Password)
+        self.remote_key_edit.setText(remote_key)
+        self._remote_key = remote_key
+        self.remote_lan_check = QCheckBox(self)
+        self.remote_url_label = QLabel(self)
+        self.remote_key_label = QLabel(self)
+
         self.models_dir_label = QLabel(self)
         self.threads_label = QLabel(self)
         self.gpu_label = QLabel(self)
@@ -179,6 +196,8 @@ class SettingsDialog(QDialog):
             (self.theme_label, self.theme_combo),
             (self.language_label, self.language_combo),
             (self.document_label, self.document_spin),
+            (self.remote_url_label, self.remote_url_edit),
+            (self.remote_key_label, self.remote_key_edit),
         ):
             label.setBuddy(buddy)
 
@@ -193,6 +212,9 @@ class SettingsDialog(QDialog):
         form.addRow(self.document_label, self.document_spin)
         form.addRow(self.offline_check)
         form.addRow(self.offline_note)
+        form.addRow(self.remote_url_label, self.remote_url_edit)
+        form.addRow(self.remote_key_label, self.remote_key_edit)
+        form.addRow(self.remote_lan_check)
 
         self.buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok
@@ -222,6 +244,9 @@ class SettingsDialog(QDialog):
             self.language_combo,
             self.document_spin,
             self.offline_check,
+            self.remote_url_edit,
+            self.remote_key_edit,
+            self.remote_lan_check,
         ]
         for first, second in itertools.pairwise(order):
             QWidget.setTabOrder(first, second)
@@ -239,6 +264,9 @@ class SettingsDialog(QDialog):
         self.language_combo.currentIndexChanged.connect(self._on_field_changed)
         self.document_spin.valueChanged.connect(self._on_field_changed)
         self.offline_check.toggled.connect(self._on_field_changed)
+        self.remote_url_edit.textChanged.connect(self._on_field_changed)
+        self.remote_key_edit.textChanged.connect(self._on_field_changed)
+        self.remote_lan_check.toggled.connect(self._on_field_changed)
         self._update_buttons()
         self.models_dir_edit.setFocus()
 
@@ -324,6 +352,27 @@ class SettingsDialog(QDialog):
         )
         self.offline_check.setAccessibleDescription(self.offline_note.text())
 
+        self.remote_url_label.setText(self.tr("&Remote endpoint:"))
+        self.remote_url_edit.setAccessibleName(self.tr("Remote endpoint address"))
+        self.remote_url_edit.setToolTip(
+            self.tr(
+                "An OpenAI-compatible server (llama-server, another Hearth, vLLM): its "
+                "models appear in the model picker. Leave empty for none."
+            )
+        )
+        self.remote_key_label.setText(self.tr("API &key:"))
+        self.remote_key_edit.setAccessibleName(self.tr("Remote endpoint API key"))
+        self.remote_key_edit.setPlaceholderText(self.tr("None"))
+        self.remote_key_edit.setToolTip(
+            self.tr("Sent to the endpoint only; kept in a file only you can read.")
+        )
+        self.remote_lan_check.setText(
+            self.tr("In offline mode, allow endpoints on the local &network")
+        )
+        self.remote_lan_check.setAccessibleName(
+            self.tr("Allow local network endpoints in offline mode")
+        )
+
     def changeEvent(self, event: QEvent) -> None:
         """Retranslate when the application's language changes."""
         super().changeEvent(event)
@@ -351,7 +400,13 @@ class SettingsDialog(QDialog):
             language=str(self.language_combo.currentData()),
             max_document_mb=self.document_spin.value(),
             offline=self.offline_check.isChecked(),
+            remote_url=self.remote_url_edit.text().strip(),
+            remote_allow_lan=self.remote_lan_check.isChecked(),
         )
+
+    def remote_key(self) -> str:
+        """The remote endpoint's key as edited."""
+        return self.remote_key_edit.text().strip()
 
     @property
     def folder_dialog(self) -> QFileDialog | None:
@@ -378,6 +433,8 @@ class SettingsDialog(QDialog):
         self._select(self.language_combo, settings.language)
         self.document_spin.setValue(settings.max_document_mb)
         self.offline_check.setChecked(settings.offline)
+        self.remote_url_edit.setText(settings.remote_url)
+        self.remote_lan_check.setChecked(settings.remote_allow_lan)
         self._update_layers_enabled()
 
     @staticmethod
@@ -415,7 +472,7 @@ class SettingsDialog(QDialog):
 
     def _update_buttons(self) -> None:
         apply = self.buttons.button(QDialogButtonBox.StandardButton.Apply)
-        apply.setEnabled(self.settings() != self._applied)
+        apply.setEnabled(self.settings() != self._applied or self.remote_key() != self._remote_key)
 
     # -- slots ---------------------------------------------------------------------------
 
@@ -462,6 +519,7 @@ class SettingsDialog(QDialog):
     def _apply(self) -> None:
         settings = self.settings()
         self._applied = settings
+        self._remote_key = self.remote_key()
         self._update_buttons()
         self.settings_applied.emit(settings)
 

@@ -37,6 +37,7 @@ from desktop.panes.code import CodePane
 from desktop.panes.summarize import SummarizePane
 from desktop.theme import apply_theme
 from desktop.widgets import BackgroundTasks, MessageBar
+from desktop.window.api_server import ApiServerHost
 from desktop.window.menus import MainMenus
 from desktop.window.model_loader import ModelLoader
 from desktop.window.model_manager import ModelManagerHost
@@ -48,12 +49,14 @@ from desktop.window.statusbar import StatusBar
 from desktop.window.statusbar.model import short_name
 
 if TYPE_CHECKING:
+    from desktop.dialogs.api_server import ApiServerDialog
     from desktop.dialogs.models import ModelsDialog
     from desktop.downloads import Downloads
     from engine.models.downloads import DownloadProgress
 from engine.data.config import Paths, Settings, load_settings, save_settings
 from engine.data.history import AsyncHistory
 from engine.data.presets import ChatOptions
+from engine.data.remote_key import save_remote_key
 from engine.errors import EngineError, HistoryError
 from engine.models.hardware import Hardware
 from engine.notices import Notice
@@ -201,12 +204,18 @@ class MainWindow(QMainWindow):
         self.model_loader.model_loaded.connect(self._on_model_loader_model_loaded)
         self.model_loader.load_failed.connect(self._on_model_loader_load_failed)
         self.model_loader.nothing_installed.connect(self._on_model_loader_nothing_installed)
+        self.model_loader.remote_failed.connect(self._on_model_loader_remote_failed)
         self.model_manager = ModelManagerHost(
             paths, lambda: self._settings, self.hardware, self.status_bar.downloads, self
         )
         self.model_manager.load_requested.connect(self._on_model_manager_load_requested)
         self.model_manager.models_changed.connect(self._on_model_manager_models_changed)
         self.model_manager.download_finished.connect(self._on_model_manager_download_finished)
+        self.api_server = ApiServerHost(client, paths, self)
+        self.api_server.state_changed.connect(self._on_api_server_state_changed)
+        self.api_server.activity_changed.connect(self._on_api_server_activity_changed)
+        self.api_server.switched.connect(self._on_api_server_switched)
+        self.status_bar.api.clicked.connect(self.open_api_server)
 
         self.chat_pane.generation_started.connect(self._on_chat_generation_started)
         self.chat_pane.generation_ended.connect(self._on_chat_generation_ended)
@@ -235,6 +244,7 @@ class MainWindow(QMainWindow):
         self.menus.options_triggered.connect(self._on_menus_options_triggered)
         self.menus.models_triggered.connect(self.open_models)
         self.menus.models_folder_triggered.connect(self._on_menus_models_folder_triggered)
+        self.menus.api_server_triggered.connect(self.open_api_server)
         self.menus.guide_triggered.connect(self.show_help)
         self.menus.about_triggered.connect(self._on_menus_about_triggered)
 
@@ -269,6 +279,7 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:
         """Remember the window's state; stop background work; close the history."""
         self._save_state()
+        self.api_server.begin_shutdown()
         self.status_bar.shutdown()
         self.model_loader.shutdown()
         self.options_saver.shutdown()
@@ -280,7 +291,9 @@ class MainWindow(QMainWindow):
         super().closeEvent(event)
 
     async def aclose(self) -> None:
-        """Pause downloads (they resume next time); finish the history's writes and close it."""
+        """Stop the API server; pause downloads (they resume next time); finish the
+        history's writes and close it."""
+        await self.api_server.aclose()
         await self.model_manager.aclose()
         await self._history.aclose()
 
@@ -296,6 +309,7 @@ class MainWindow(QMainWindow):
             len(self._tasks) > 0
             or self.status_bar.busy
             or self.model_loader.busy
+            or self.api_server.busy
             or self.options_saver.busy
             or self.chat_pane.busy
             or self.summarize_pane.busy
@@ -333,6 +347,9 @@ class MainWindow(QMainWindow):
             self._settings_known = True
         self.chat_pane.options_panel.set_options(options)
         self._show_standing_notices()
+        self.api_server.set_port(self._settings.api_port)
+        if self._settings.api_server:  # it was on when Hearth last ran
+            self._tasks.start(self._start_api_server(), name="window-start-api-server")
         # engine.models.downloads.STATE_FILE, spelled out: importing it loads the hub client,
         # which the window does not need to show.
         if (self._paths.data_dir / "downloads.json").exists():
@@ -410,6 +427,11 @@ class MainWindow(QMainWindow):
             ).format(folder=folder)
         )
 
+    def _on_model_loader_remote_failed(self, reason: str) -> None:
+        self.message_bar.show_message(
+            self.tr("The remote endpoint's models are not listed: {reason}").format(reason=reason)
+        )
+
     # -- settings ----------------------------------------------------------------------
 
     async def _save_settings(self) -> None:
@@ -435,6 +457,7 @@ class MainWindow(QMainWindow):
             self._settings,
             cpu_count=os.cpu_count() or 1,
             default_models_dir=self._paths.models_dir,
+            remote_key=self.model_loader.remote_key,
             parent=self,
         )
         dialog.settings_applied.connect(self._on_settings_dialog_settings_applied)
@@ -444,17 +467,23 @@ class MainWindow(QMainWindow):
         return dialog
 
     def _on_settings_dialog_settings_applied(self, settings: Settings) -> None:
-        self._tasks.start(self.apply_settings(settings), name="window-apply-settings")
+        dialog = self._settings_dialog
+        key = dialog.remote_key() if dialog is not None else None
+        self._tasks.start(
+            self.apply_settings(settings, remote_key=key), name="window-apply-settings"
+        )
 
     def _on_settings_dialog_finished(self, _result: int) -> None:
         if self._settings_dialog is not None:
             self._settings_dialog.deleteLater()
             self._settings_dialog = None
 
-    async def apply_settings(self, settings: Settings) -> None:
+    async def apply_settings(self, settings: Settings, *, remote_key: str | None = None) -> None:
         """Save ``settings`` and apply them now: theme and language at once, the models
-        folder by listing it again, threads, GPU offload and context size by reloading
-        the model (unless an answer is streaming; then with the next model load)."""
+        folder and the remote endpoint by listing the models again, threads, GPU offload
+        and context size by reloading the model (unless an answer is streaming; then with
+        the next model load). ``remote_key`` (None: unchanged) is kept apart, in a file
+        only the user can read."""
         if not self._settings_known:
             self._settings = await asyncio.to_thread(load_settings, self._paths)
             self._settings_known = True
@@ -472,11 +501,32 @@ class MainWindow(QMainWindow):
             self._translations.apply(settings.language)
             if self._help_dialog is not None:
                 self._help_dialog.set_language(settings.language)
+        key_changed = remote_key is not None and remote_key != self.model_loader.remote_key
+        if key_changed:
+            assert remote_key is not None
+            try:
+                await asyncio.to_thread(save_remote_key, self._paths, remote_key)
+            except OSError as exc:
+                self.message_bar.show_message(
+                    self.tr("Could not keep the remote endpoint's key: {reason}").format(
+                        reason=exc.strerror or str(exc)
+                    )
+                )
         self.settings_changed.emit(settings)
         reload_fields = ("threads", "gpu_offload", "context_size", "backend")
         needs_reload = any(getattr(settings, f) != getattr(old, f) for f in reload_fields)
+        remote_fields = ("remote_url", "remote_allow_lan", "offline")
+        remote_changed = key_changed or any(
+            getattr(settings, f) != getattr(old, f) for f in remote_fields
+        )
         if settings.models_dir != old.models_dir:
             await self.model_loader.list_and_load()
+        elif remote_changed:
+            await self.model_loader.list_models()
+        if remote_changed:
+            # Offline mode turned on (or LAN addresses disallowed) while a remote model
+            # answers: it stops answering now, not at the next load.
+            await self.model_loader.drop_forbidden_remote()
         model = self._client.model
         if needs_reload and model is not None and not self.model_loader.loading:
             if self.chat_pane.generating or self.code_page.generating:
@@ -485,6 +535,30 @@ class MainWindow(QMainWindow):
                 )
             else:
                 await self.model_loader.load_and_report(model.model_id)
+
+    # -- the API server ----------------------------------------------------------------
+
+    def open_api_server(self) -> ApiServerDialog:
+        """Open the API server panel (non-modal; one at a time)."""
+        return self.api_server.open()
+
+    async def _start_api_server(self) -> None:
+        if not await self.api_server.start(self._settings.api_port):
+            self.message_bar.show_message(self.api_server.error)
+
+    def _show_api_state(self) -> None:
+        host = self.api_server
+        self.status_bar.api.show_state(host.address, host.active, host.error)
+
+    def _on_api_server_state_changed(self) -> None:
+        self._show_api_state()
+
+    def _on_api_server_activity_changed(self, _active: int) -> None:
+        self._show_api_state()
+
+    def _on_api_server_switched(self, on: bool, port: int) -> None:
+        self._settings = replace(self._settings, api_server=on, api_port=port)
+        self._tasks.start(self._save_settings(), name="window-save-settings")
 
     # -- help --------------------------------------------------------------------------
 

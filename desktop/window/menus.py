@@ -29,6 +29,7 @@ class MainMenus(QObject):
         options_triggered: View › Chat options (Ctrl+Shift+O).
         models_triggered: Models › Models… (Ctrl+M).
         models_folder_triggered: Models › Open models folder.
+        api_server_triggered: Models › API server….
         guide_triggered(str): Help › a guide: "models", "gpu" or "troubleshooting".
         about_triggered: Help › About Hearth.
     """
@@ -41,6 +42,7 @@ class MainMenus(QObject):
     options_triggered = Signal()
     models_triggered = Signal()
     models_folder_triggered = Signal()
+    api_server_triggered = Signal()
     guide_triggered = Signal(str)
     about_triggered = Signal()
 
@@ -80,6 +82,9 @@ class MainMenus(QObject):
         self.models_action.triggered.connect(self.models_triggered)
         self.open_models_folder_action = self._action(self.models_menu, None)
         self.open_models_folder_action.triggered.connect(self.models_folder_triggered)
+        self.models_menu.addSeparator()
+        self.api_server_action = self._action(self.models_menu, None)
+        self.api_server_action.triggered.connect(self.api_server_triggered)
 
         self.guide_actions = {guide: self._action(self.help_menu, None) for guide in GUIDES}
         for guide, act in self.guide_actions.items():
@@ -122,6 +127,7 @@ class MainMenus(QObject):
         self.options_action.setText(self.tr("Chat &options"))
         self.models_action.setText(self.tr("&Models…"))
         self.open_models_folder_action.setText(self.tr("Open models &folder"))
+        self.api_server_action.setText(self.tr("&API server…"))
         self.guide_actions["models"].setText(self.tr("Choosing a &model"))
         self.guide_actions["gpu"].setText(self.tr("Using the &GPU"))
         self.guide_actions["troubleshooting"].setText(self.tr("&Troubleshooting"))

@@ -6,6 +6,7 @@ loads in the engine process.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -17,9 +18,19 @@ from desktop.window.model_picker import ModelPicker
 from desktop.window.statusbar import StatusBar
 from desktop.window.statusbar.model import short_name
 from engine.data.config import Paths, Settings
-from engine.errors import EngineError
-from engine.models.store import InstalledModel, ModelStore
+from engine.data.remote_key import read_remote_key
+from engine.errors import EngineError, RemoteError
+from engine.models.store import ModelStore
 from engine.runtime.client import EngineClient
+from engine.runtime.remote import (
+    NetworkPolicy,
+    RemoteEndpoint,
+    RemoteModel,
+    check_allowed,
+    is_remote_id,
+    list_models,
+    remote_name,
+)
 from engine.types import ModelInfo
 
 log = logging.getLogger("desktop.window")
@@ -43,7 +54,10 @@ class ModelLoader(QObject):
         model_loaded(object): a model finished loading (its :class:`ModelInfo`).
         load_failed(str, str): loading the model (first) failed for the reason (second);
             the previous model stays loaded.
-        nothing_installed(str): the models folder (the argument) holds no model.
+        nothing_installed(str): the models folder (the argument) holds no model (and
+            no remote endpoint offers one).
+        remote_failed(str): the remote endpoint in Settings could not be listed (why);
+            the installed models are offered all the same.
     """
 
     readiness_changed = Signal(bool)
@@ -51,6 +65,7 @@ class ModelLoader(QObject):
     model_loaded = Signal(object)
     load_failed = Signal(str, str)
     nothing_installed = Signal(str)
+    remote_failed = Signal(str)
 
     def __init__(
         self,
@@ -71,6 +86,8 @@ class ModelLoader(QObject):
         self._generating = generating
         self._tasks = BackgroundTasks()
         self._loading = False
+        #: The remote endpoint's key as kept (read off the Qt thread when models are listed).
+        self.remote_key = ""
         picker.model_chosen.connect(self._on_picker_model_chosen)
 
     @property
@@ -92,26 +109,60 @@ class ModelLoader(QObject):
         folder = self._settings().models_dir.strip()
         return ModelStore(self._paths, Path(folder).expanduser() if folder else None)
 
-    async def list_models(self) -> list[InstalledModel]:
-        """Fill the model picker from the models folder; returns what it found."""
+    def policy(self) -> NetworkPolicy:
+        """What offline mode allows a remote endpoint, from the settings in effect."""
+        settings = self._settings()
+        return NetworkPolicy(offline=settings.offline, allow_lan=settings.remote_allow_lan)
+
+    async def endpoint(self) -> RemoteEndpoint | None:
+        """The remote endpoint in Settings, with its kept key (None: none is set).
+
+        Raises:
+            UsageError: the address in Settings is not one.
+        """
+        url = self._settings().remote_url.strip()
+        self.remote_key = await asyncio.to_thread(read_remote_key, self._paths)
+        return RemoteEndpoint.parse(url, self.remote_key) if url else None
+
+    async def _remote_models(self) -> list[RemoteModel]:
+        """The remote endpoint's models; [] when there is none or it cannot be listed
+        (:attr:`remote_failed` says why)."""
+        try:
+            endpoint = await self.endpoint()
+            if endpoint is None:
+                self._picker.set_remote([], "")
+                return []
+            models = await list_models(endpoint, self.policy())
+        except EngineError as exc:
+            log.warning("Listing the remote endpoint's models failed: %s", exc)
+            self._picker.set_remote([], "")
+            self.remote_failed.emit(str(exc))
+            return []
+        self._picker.set_remote(models, endpoint.host)
+        return models
+
+    async def list_models(self) -> list[str]:
+        """Fill the model picker from the models folder and the remote endpoint; returns
+        the ids of the models found that can be loaded (installed ones first)."""
         store = self.store()
         models = await self._picker.reload(store)
-        if not models:
+        remote = await self._remote_models()
+        if not models and not remote:
             self._status_bar.plan.show_no_model_installed()
             self.nothing_installed.emit(str(store.models_dir))
-            return models
+            return []
         current = self._client.model
         self._picker.select(current.model_id if current is not None else None)
-        return models
+        usable = [m.id for m in models if m.error is None] or [m.id for m in models]
+        return usable + [m.model_id for m in remote]
 
     async def list_and_load(self) -> None:
         """List the models; load the last one used (else the first usable one) unless a
         listed model is loaded already."""
-        models = await self.list_models()
-        if not models:
+        usable = await self.list_models()
+        if not usable:
             return
-        ids = [m.id for m in models]
-        usable = [m.id for m in models if m.error is None] or ids
+        ids = usable
         current = self._client.model
         if current is not None and current.model_id in ids:
             self._picker.select(current.model_id)
@@ -156,19 +207,48 @@ class ModelLoader(QObject):
         self._status_bar.plan.show_loading(short_name(model_id))
         settings = self._settings()
         try:
-            info = await self._client.load(
-                model_id,
-                n_ctx=settings.context_size,
-                gpu_offload=settings.gpu_offload,
-                threads=settings.threads,
-                backend=settings.backend,
-            )
+            if is_remote_id(model_id):
+                info = await self._load_remote(model_id)
+            else:
+                info = await self._client.load(
+                    model_id,
+                    n_ctx=settings.context_size,
+                    gpu_offload=settings.gpu_offload,
+                    threads=settings.threads,
+                    backend=settings.backend,
+                )
         finally:
             self._loading = False
             self._show_current()
         log.info("Loaded %s in %.2f s: %s", info.model_id, info.load_s, info.plan_reason)
         self.model_loaded.emit(info)
         return info
+
+    async def _load_remote(self, model_id: str) -> ModelInfo:
+        """Use the remote model ``model_id`` of the endpoint in Settings.
+
+        Raises:
+            EngineError: no endpoint is set, or it cannot be used (RemoteError says why).
+        """
+        endpoint = await self.endpoint()
+        if endpoint is None:
+            raise RemoteError("No remote endpoint is set: add one in Settings › Remote endpoint.")
+        return await self._client.load_remote(endpoint, remote_name(model_id), policy=self.policy())
+
+    async def drop_forbidden_remote(self) -> None:
+        """Stop using the remote model when the settings no longer allow its endpoint
+        (offline mode turned on, say); the picker and the status bar say none is loaded."""
+        endpoint = self._client.remote
+        if endpoint is None:
+            return
+        try:
+            await check_allowed(endpoint, self.policy())
+        except EngineError as exc:
+            log.info("Leaving the remote model: %s", exc)
+            model = self._client.model
+            await self._client.unload()
+            self._show_current()
+            self.load_failed.emit(model.model_id if model else "", str(exc))
 
     def _show_current(self) -> None:
         """Show the model the engine has now (a failed load leaves the previous one)."""

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import socket
 import sys
 from typing import Any
 
@@ -20,8 +19,6 @@ from engine.errors import UsageError
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
-#: Connections served at once; more get "503 Service Unavailable" from the server.
-MAX_CONNECTIONS = 32
 
 
 def add_parser(sub: Any) -> None:
@@ -56,28 +53,13 @@ def add_parser(sub: Any) -> None:
     add_backend_option(serve)
 
 
-def _listen(host: str, port: int) -> socket.socket:
-    """A listening socket on ``host:port`` (``port`` 0: any free one)."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host.strip("[]"), port))
-    except OSError as exc:
-        sock.close()
-        raise UsageError(f"Cannot listen on {host}:{port}: {exc.strerror}.") from exc
-    sock.listen(128)
-    return sock
-
-
 async def run(args: argparse.Namespace) -> int:
     """Run ``hearth-cli serve``; returns the exit status when it is stopped."""
-    import uvicorn
-
     from engine.data.config import get_paths
     from engine.models.store import ModelStore
     from engine.runtime.client import EngineClient
-    from engine.server.app import ServerConfig, create_app, is_loopback
+    from engine.server.app import RequestRecord, ServerConfig, create_app, is_loopback
+    from engine.server.serving import listen, uvicorn_server
     from engine.server.token import api_token, token_file
 
     if not 0 <= args.port <= 65535:
@@ -92,7 +74,7 @@ async def run(args: argparse.Namespace) -> int:
         token, made = "", False
     else:
         token, made = api_token(paths, args.token)
-    sock = _listen(args.host, args.port)
+    sock = listen(args.host, args.port)
     port = sock.getsockname()[1]
     store = ModelStore.configured(paths)
 
@@ -100,8 +82,13 @@ async def run(args: argparse.Namespace) -> int:
         models = await asyncio.to_thread(store.list)
         return [m.id for m in models]
 
-    def on_request(method: str, path: str, status: int, seconds: float) -> None:
-        print(f"{method} {path} {status} {seconds * 1000:.0f} ms", file=sys.stderr, flush=True)
+    def on_request(r: RequestRecord) -> None:
+        tokens = f" {r.prompt_tokens}+{r.completion_tokens} tokens" if r.completion_tokens else ""
+        print(
+            f"{r.method} {r.path} {r.status}{tokens} {r.seconds * 1000:.0f} ms",
+            file=sys.stderr,
+            flush=True,
+        )
 
     config = ServerConfig(
         host=args.host,
@@ -126,16 +113,7 @@ async def run(args: argparse.Namespace) -> int:
             print(f"API token (shown once; kept in {token_file(paths)}): {token}", flush=True)
         elif token:
             print("API token: the one given, or kept in " + str(token_file(paths)), flush=True)
-        server = uvicorn.Server(
-            uvicorn.Config(
-                app,
-                log_level="warning",
-                access_log=False,
-                limit_concurrency=MAX_CONNECTIONS,
-                timeout_graceful_shutdown=2,
-                server_header=False,
-            )
-        )
+        server = uvicorn_server(app, embedded=False)
         await server.serve(sockets=[sock])
     return 0
 

@@ -177,6 +177,10 @@ MAX_CONTEXT_SIZE = MAX_CONTEXT_TOKENS
 #: The most GPU layers the settings take: no model has near a thousand layers (the
 #: largest have under 200); the plan caps a count to the model's own.
 MAX_GPU_LAYERS = 999
+#: The port the window's API server listens on unless the user picks another (the CLI's too).
+DEFAULT_API_PORT = 8080
+#: The highest TCP port.
+MAX_PORT = 65535
 #: The longest text a path or model id setting holds (Linux's PATH_MAX).
 MAX_PATH_CHARS = 4096
 #: The largest settings file read: it holds a few hundred bytes; even a newer version's
@@ -209,6 +213,14 @@ class Settings:
         theme: "system" (follow the OS), "light" or "dark".
         language: "system" (follow the OS locale), "en" or "zh_CN".
         max_document_mb: documents larger than this (MiB) are refused before they are read.
+        api_server: serve the OpenAI-compatible API from the window (it comes back on at
+            the next launch when it was on).
+        api_port: the port the window's API listens on (on 127.0.0.1).
+        remote_url: an OpenAI-compatible endpoint whose models the picker offers beside
+            the installed ones ("" for none). Its key is kept apart, in a file only the
+            user can read (engine/data/remote_key.py), never in this file.
+        remote_allow_lan: with offline mode on, the endpoint may be on the local network
+            (private addresses), not only on this computer.
         extra: keys this version does not know, kept so a newer version's file survives.
     """
 
@@ -224,6 +236,11 @@ class Settings:
     theme: str = "system"
     language: str = "system"
     max_document_mb: int = 200
+    # Added in version 2 without a migration: a file without them reads the defaults.
+    api_server: bool = False
+    api_port: int = DEFAULT_API_PORT
+    remote_url: str = ""
+    remote_allow_lan: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -319,6 +336,13 @@ _FIELD_CHECKS: dict[str, _Check] = {
         lambda v: _is_int(v) and 1 <= v <= MAX_DOCUMENT_MB,
         Notice(NoticeCode.MUST_BE_ONE_TO, {"most": MAX_DOCUMENT_MB}),
     ),
+    "api_server": _check(lambda v: isinstance(v, bool), Notice(NoticeCode.MUST_BE_BOOLEAN)),
+    "api_port": _check(
+        lambda v: _is_int(v) and 1 <= v <= MAX_PORT,
+        Notice(NoticeCode.MUST_BE_ONE_TO, {"most": MAX_PORT}),
+    ),
+    "remote_url": _text_problem,
+    "remote_allow_lan": _check(lambda v: isinstance(v, bool), Notice(NoticeCode.MUST_BE_BOOLEAN)),
     "extra": _check(lambda v: isinstance(v, dict), Notice(NoticeCode.MUST_BE_OBJECT)),
 }
 

@@ -29,9 +29,17 @@ from dataclasses import replace
 from typing import Any
 
 import engine
-from engine.errors import ERROR_TYPES, EngineCrashed, EngineError, NoModelLoaded, UsageError
+from engine.errors import (
+    ERROR_TYPES,
+    EngineCrashed,
+    EngineError,
+    NoModelLoaded,
+    RemoteError,
+    UsageError,
+)
 from engine.models.hardware import Hardware, probe_hardware
 from engine.runtime import protocol
+from engine.runtime.remote import NetworkPolicy, RemoteEndpoint, RemoteSession
 from engine.types import (
     ChatMessage,
     ContextPolicy,
@@ -174,6 +182,9 @@ class EngineClient:
         self._closed = False
         self._last_log_tail: tuple[str, ...] = ()
         self._watchdogs: set[asyncio.Task[None]] = set()
+        #: The remote model in use, when one is chosen instead of a local one: every
+        #: generation then goes to it, and the worker holds no model.
+        self._remote: RemoteSession | None = None
 
     async def __aenter__(self) -> EngineClient:
         return self
@@ -187,6 +198,11 @@ class EngineClient:
     def model(self) -> ModelInfo | None:
         """The model currently loaded (reloaded automatically after a crash)."""
         return self._model_info
+
+    @property
+    def remote(self) -> RemoteEndpoint | None:
+        """The endpoint serving the current model, when it is a remote one."""
+        return self._remote.endpoint if self._remote is not None else None
 
     @property
     def busy(self) -> bool:
@@ -516,13 +532,56 @@ class EngineClient:
             assert self._worker is not None
             self._worker.model_request = request
             self._model_info = info
+            await self._drop_remote()
             return info
+
+    async def load_remote(
+        self, endpoint: RemoteEndpoint, model: str, *, policy: NetworkPolicy | None = None
+    ) -> ModelInfo:
+        """Use the model ``model`` that ``endpoint`` serves, in place of the current one.
+
+        Chat, complete, complete_many and the token counts then go to the endpoint over
+        HTTP (engine/runtime/remote.py); a local model is unloaded from the worker to free
+        its memory. If the endpoint cannot be used the current model stays.
+
+        Args:
+            endpoint: the OpenAI-compatible server.
+            model: the name it gives the model (as its ``/v1/models`` lists it).
+            policy: what offline mode allows (default: online).
+
+        Raises:
+            RemoteError: offline mode forbids the endpoint, it cannot be reached, it
+                refused the key, or it does not serve ``model``.
+        """
+        session = await RemoteSession.open(endpoint, model, policy or NetworkPolicy())
+        async with self._lock:
+            previous = self._remote
+            self._remote = session
+            self._model_info = session.info
+            if self._model_request is not None:
+                self._model_request = None
+                worker = self._worker
+                if worker is not None and not worker.dead:
+                    with contextlib.suppress(EngineError):
+                        await self._call("unload", {})
+                    worker.model_request = None
+        if previous is not None:
+            await previous.aclose()
+        log.info("Using %s on %s", model, endpoint.host)
+        return session.info
+
+    async def _drop_remote(self) -> None:
+        """Stop using the remote model, if one was in use."""
+        session, self._remote = self._remote, None
+        if session is not None:
+            await session.aclose()
 
     async def unload(self) -> None:
         """Free the current model."""
         async with self._lock:
             self._model_request = None
             self._model_info = None
+            await self._drop_remote()
             if self._worker is not None and not self._worker.dead:
                 await self._call("unload", {})
                 self._worker.model_request = None
@@ -530,8 +589,18 @@ class EngineClient:
     async def tokenize(
         self, text: str, *, add_special: bool = False, parse_special: bool = True
     ) -> list[int]:
-        """Tokens of ``text`` with the loaded model's tokenizer."""
+        """Tokens of ``text`` with the loaded model's tokenizer.
+
+        Raises:
+            RemoteError: the remote model's server has no tokenizer endpoint (use
+                :meth:`count_tokens`), or could not be reached.
+        """
         async with self._lock:
+            if self._remote is not None:
+                tokens = await self._remote.tokenize(text)
+                if tokens is None:
+                    raise RemoteError(f"{self._remote.endpoint.host} cannot count tokens.")
+                return tokens
             await self._ensure_model()
             value = await self._call(
                 "tokenize",
@@ -539,9 +608,24 @@ class EngineClient:
             )
         return [int(t) for t in value]
 
+    async def count_tokens(self, text: str) -> int:
+        """How many tokens ``text`` takes: counted by the model's tokenizer, or estimated
+        where a remote server cannot count them (engine.runtime.remote.estimate_tokens)."""
+        if self._remote is not None:
+            async with self._lock:
+                if self._remote is not None:
+                    return await self._remote.count_tokens(text)
+        return len(await self.tokenize(text)) if text else 0
+
     async def count_chat_tokens(self, messages: Sequence[ChatMessage]) -> tuple[int, int]:
-        """(tokens the conversation renders to, context size) — for a context meter."""
+        """(tokens the conversation renders to, context size) — for a context meter.
+
+        With a remote model the template's share is estimated (its server does not
+        render templates for others)."""
         async with self._lock:
+            if self._remote is not None:
+                used = await self._remote.count_chat_tokens(messages)
+                return used, self._remote.info.n_ctx
             await self._ensure_model()
             value = await self._call("chat_tokens", {"messages": [m.to_dict() for m in messages]})
         return int(value["tokens"]), int(value["n_ctx"])
@@ -569,14 +653,18 @@ class EngineClient:
         }
         if thinking is not None:
             fields["thinking"] = thinking
-        return self._stream("chat", fields)
+        sampling = params or SamplingParams()
+        return self._stream("chat", fields, lambda remote: remote.chat(messages, sampling))
 
     def complete(
         self, prompt: str, params: SamplingParams | None = None
     ) -> AsyncGenerator[Event, None]:
         """Stream a raw continuation of ``prompt`` (no chat template)."""
+        sampling = params or SamplingParams()
         return self._stream(
-            "complete", {"prompt": prompt, "params": (params or SamplingParams()).to_dict()}
+            "complete",
+            {"prompt": prompt, "params": sampling.to_dict()},
+            lambda remote: remote.complete(prompt, sampling),
         )
 
     def infill(
@@ -601,6 +689,7 @@ class EngineClient:
         the stop strings so the answer ends at the next turn, as :meth:`chat` does.
         """
         async with self._lock:
+            self._local_only("render_chat")
             await self._ensure_model()
             value = await self._call("render_chat", {"messages": [m.to_dict() for m in messages]})
         return str(value["text"])
@@ -647,6 +736,11 @@ class EngineClient:
         sampling = (params or SamplingParams()).to_dict()
         results: list[GenerationResult] = []
         async with self._lock:
+            if self._remote is not None:
+                # One at a time: a remote server decodes in parallel on its own terms.
+                return await self._remote.complete_many(
+                    prompts, params or SamplingParams(), on_event
+                )
             worker = await self._ensure_model()
             cancels = self._cancels
             for start, batch in self._request_batches(texts, sampling):
@@ -731,8 +825,28 @@ class EngineClient:
             reasoning=str(item.get("reasoning", "")),
         )
 
-    async def _stream(self, op: str, fields: dict[str, Any]) -> AsyncGenerator[Event, None]:
+    def _local_only(self, op: str) -> None:
+        """Refuse ``op`` while a remote model is in use (the caller holds the lock)."""
+        if self._remote is not None:
+            raise RemoteError(f"A remote model cannot do this ({op}); choose a local model.")
+
+    async def _stream(
+        self,
+        op: str,
+        fields: dict[str, Any],
+        remote: Callable[[RemoteSession], AsyncGenerator[Event, None]] | None = None,
+    ) -> AsyncGenerator[Event, None]:
         async with self._lock:
+            if self._remote is not None:
+                if remote is None:
+                    self._local_only(op)
+                assert remote is not None
+                # Closed even when our consumer stops early: that closes the HTTP stream,
+                # and the server stops generating.
+                async with contextlib.aclosing(remote(self._remote)) as remote_events:
+                    async for remote_event in remote_events:
+                        yield remote_event
+                return
             worker = await self._ensure_model()
             t_send = time.perf_counter()
             pieces: list[str] = []
@@ -868,6 +982,9 @@ class EngineClient:
         it has not finished within the deadline it is killed, and the generation
         ends with stop_reason "cancelled" all the same.
         """
+        if self._remote is not None:
+            self._remote.cancel()
+            return
         worker, rid = self._worker, self._current
         if worker is None or worker.dead or rid is None:
             return
@@ -890,6 +1007,8 @@ class EngineClient:
             The reloaded model, or None when no model was loaded.
         """
         async with self._lock:
+            if self._remote is not None:
+                return self._model_info  # the worker holds no model: nothing to restart
             if self._worker is not None and not self._worker.dead:
                 await self._kill(self._worker, KillReason.RESTART)
             if self._model_request is None:
@@ -905,6 +1024,7 @@ class EngineClient:
         self._closed = True
         for task in list(self._watchdogs):
             task.cancel()
+        await self._drop_remote()
         worker = self._worker
         if worker is None or worker.dead:
             return

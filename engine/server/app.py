@@ -120,6 +120,45 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+@dataclass(frozen=True)
+class RequestRecord:
+    """One request the server answered, for a request log.
+
+    Attributes:
+        method: the HTTP method.
+        path: the path asked for.
+        status: the response's status (0: none was sent).
+        seconds: how long the answer took.
+        prompt_tokens: the prompt's tokens, for a generation (else 0).
+        completion_tokens: the tokens generated, for a generation (else 0).
+    """
+
+    method: str
+    path: str
+    status: int
+    seconds: float
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
+#: Where a generation's token counts wait in the request's scope for the request log.
+_USAGE_KEY = "hearth_usage"
+
+
+async def _counted(
+    events: AsyncIterator[TokenEvent | GenerationResult], request: Request
+) -> AsyncIterator[TokenEvent | GenerationResult]:
+    """``events``, leaving the result's token counts in ``request.state`` for the log."""
+    # aclosing: closing this stream (a client gone) closes the engine's, which cancels.
+    async with contextlib.aclosing(events) as stream:  # type: ignore[type-var]
+        async for event in stream:
+            if isinstance(event, GenerationResult):
+                stats = event.stats
+                counts = (stats.prompt_tokens, stats.generated_tokens)
+                request.scope.setdefault("state", {})[_USAGE_KEY] = counts
+            yield event
+
+
 class ApiError(Exception):
     """A request the API refuses: an HTTP status and an OpenAI-style error body."""
 
@@ -161,14 +200,14 @@ class Guard:
     Args:
         app: the application it guards.
         config: what it checks against.
-        on_request: told (method, path, status, seconds) of every request, for a log.
+        on_request: told of every request when it has been answered, for a log.
     """
 
     def __init__(
         self,
         app: Any,
         config: ServerConfig,
-        on_request: Callable[[str, str, int, float], None] | None = None,
+        on_request: Callable[[RequestRecord], None] | None = None,
     ) -> None:
         self._app = app
         self._config = config
@@ -182,6 +221,8 @@ class Guard:
             return
         started = time.monotonic()
         status = 0
+        # Starlette's request.state is this dict: a route leaves the token counts here.
+        state = scope.setdefault("state", {})
 
         async def send_counted(message: MutableMapping[str, Any]) -> None:
             nonlocal status
@@ -197,7 +238,17 @@ class Guard:
             await self._app(scope, self._capped(receive), send_counted)
         finally:
             if self._on_request is not None:
-                self._on_request(scope["method"], scope["path"], status, time.monotonic() - started)
+                prompt, completion = state.get(_USAGE_KEY, (0, 0))
+                self._on_request(
+                    RequestRecord(
+                        scope["method"],
+                        scope["path"],
+                        status,
+                        time.monotonic() - started,
+                        prompt,
+                        completion,
+                    )
+                )
 
     def _refusal(self, scope: dict[str, Any]) -> Response | None:
         headers = {k.decode("latin-1").lower(): v for k, v in scope["headers"]}
@@ -365,7 +416,7 @@ def create_app(
     config: ServerConfig,
     *,
     list_models: Callable[[], Awaitable[list[str]]],
-    on_request: Callable[[str, str, int, float], None] | None = None,
+    on_request: Callable[[RequestRecord], None] | None = None,
 ) -> Any:
     """The ASGI application, guarded.
 
@@ -373,7 +424,8 @@ def create_app(
         client: the engine client every request runs through.
         config: the address, token and limits.
         list_models: the ids of the installed models (for ``/v1/models``).
-        on_request: told of every request (method, path, status, seconds).
+        on_request: told of every request when it has been answered (a
+            :class:`RequestRecord`, with the token counts of a generation).
     """
     api = _Api(client, config, list_models)
     routes = [
@@ -382,6 +434,7 @@ def create_app(
         Route("/v1/chat/completions", api.chat, methods=["POST"]),
         Route("/v1/completions", api.completions, methods=["POST"]),
         Route("/v1/embeddings", api.embeddings, methods=["POST"]),
+        Route("/tokenize", api.tokenize, methods=["POST"]),
     ]
     middleware = []
     if config.cors_origins:
@@ -444,11 +497,35 @@ class _Api:
         loaded = self._client.model.model_id if self._client.model else None
         if loaded is not None and loaded not in ids:
             ids = [loaded, *ids]
-        data = [
+        data: list[dict[str, Any]] = [
             {"id": i, "object": "model", "created": self._created, "owned_by": "hearth"}
             for i in ids
         ]
+        model = self._client.model
+        for item in data:
+            if model is not None and item["id"] == model.model_id:
+                # llama-server's field: a remote client (Hearth's own) sizes its budgets by it.
+                item["meta"] = {"n_ctx": model.n_ctx, "n_ctx_train": model.n_ctx_train}
         return JSONResponse({"object": "list", "data": data})
+
+    async def tokenize(self, request: Request) -> Response:
+        """llama-server's ``/tokenize`` (``content`` in, ``tokens`` out) with the loaded
+        model's tokenizer, so a remote client counts tokens as the server will."""
+        data = await _body(request)
+        content = data.get("content")
+        if not isinstance(content, str):
+            raise ApiError(400, "'content' must be text.", kind="invalid_request_error")
+        add_special = data.get("add_special", False)
+        if not isinstance(add_special, bool):
+            raise ApiError(
+                400, "'add_special' must be true or false.", kind="invalid_request_error"
+            )
+        await self._model({})
+        try:
+            tokens = await self._client.tokenize(content, add_special=add_special)
+        except EngineError as exc:
+            raise _engine_error(exc) from exc
+        return JSONResponse({"tokens": tokens})
 
     async def embeddings(self, _request: Request) -> Response:
         raise ApiError(
@@ -512,6 +589,7 @@ class _Api:
         chat: bool,
     ) -> Response:
         shape = _Shape(model, chat=chat)
+        events = _counted(events, request)
         if data.get("stream"):
             options = data.get("stream_options") or {}
             usage = isinstance(options, dict) and bool(options.get("include_usage"))
@@ -657,6 +735,7 @@ __all__ = [
     "MAX_TOKENS",
     "ApiError",
     "Guard",
+    "RequestRecord",
     "ServerConfig",
     "create_app",
     "error_response",

@@ -364,7 +364,7 @@ async def run_task(
     messages = build_messages(request)
     prompt_tokens, n_ctx = await client.count_chat_tokens(messages)
     if params is None:
-        code_tokens = len(await client.tokenize(request.code)) if request.task == "fix" else 0
+        code_tokens = await client.count_tokens(request.code) if request.task == "fix" else 0
         params = sampling_for(request.task, code_tokens=code_tokens)
     answer_room = output_reserve(n_ctx, params.max_tokens)
     if prompt_tokens + min(answer_room, 256) > n_ctx:

@@ -334,7 +334,7 @@ class _Tokens:
         return total + await self._tokenize_count(text[start:])
 
     async def _tokenize_count(self, text: str) -> int:
-        return len(await self._client.tokenize(text)) if text else 0
+        return await self._client.count_tokens(text) if text else 0
 
 
 def _cut(text: str, start: int, stop: int) -> int:

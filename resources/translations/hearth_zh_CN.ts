@@ -184,6 +184,179 @@
     </message>
 </context>
 <context>
+    <name>ApiServerDialog</name>
+    <message>
+        <source>API server</source>
+        <translation>API 服务器</translation>
+    </message>
+    <message>
+        <source>Serve the OpenAI-compatible API</source>
+        <translation>提供 OpenAI 兼容 API</translation>
+    </message>
+    <message>
+        <source>Serve the API</source>
+        <translation>提供 API</translation>
+    </message>
+    <message>
+        <source>&amp;Port:</source>
+        <translation>端口(&amp;P)：</translation>
+    </message>
+    <message>
+        <source>Turn the server off to change its port.</source>
+        <translation>要更改端口，请先关闭服务器。</translation>
+    </message>
+    <message>
+        <source>&amp;Address:</source>
+        <translation>地址(&amp;A)：</translation>
+    </message>
+    <message>
+        <source>Off</source>
+        <translation>已关闭</translation>
+    </message>
+    <message>
+        <source>Copy</source>
+        <translation>复制</translation>
+    </message>
+    <message>
+        <source>Copy the address</source>
+        <translation>复制地址</translation>
+    </message>
+    <message>
+        <source>&amp;Token:</source>
+        <translation>令牌(&amp;T)：</translation>
+    </message>
+    <message>
+        <source>Made when the server first starts</source>
+        <translation>服务器首次启动时生成</translation>
+    </message>
+    <message>
+        <source>Clients send it as their API key. It is kept in Hearth&apos;s config folder.</source>
+        <translation>客户端把它当作 API 密钥发送。它保存在 Hearth 的配置文件夹中。</translation>
+    </message>
+    <message>
+        <source>Copy the token</source>
+        <translation>复制令牌</translation>
+    </message>
+    <message>
+        <source>Show the token</source>
+        <translation>显示令牌</translation>
+    </message>
+    <message>
+        <source>Hide</source>
+        <translation>隐藏</translation>
+    </message>
+    <message>
+        <source>Show</source>
+        <translation>显示</translation>
+    </message>
+    <message>
+        <source>&amp;Requests:</source>
+        <translation>请求(&amp;R)：</translation>
+    </message>
+    <message>
+        <source>Time</source>
+        <translation>时间</translation>
+    </message>
+    <message>
+        <source>Method</source>
+        <translation>方法</translation>
+    </message>
+    <message>
+        <source>Path</source>
+        <translation>路径</translation>
+    </message>
+    <message>
+        <source>Status</source>
+        <translation>状态</translation>
+    </message>
+    <message>
+        <source>Tokens</source>
+        <translation>词元</translation>
+    </message>
+    <message>
+        <source>Duration</source>
+        <translation>耗时</translation>
+    </message>
+    <message>
+        <source>Request log</source>
+        <translation>请求日志</translation>
+    </message>
+    <message>
+        <source>Prompt tokens + generated tokens</source>
+        <translation>提示词元 + 生成词元</translation>
+    </message>
+    <message>
+        <source>C&amp;lear log</source>
+        <translation>清空日志(&amp;L)</translation>
+    </message>
+    <message>
+        <source>Starting…</source>
+        <translation>正在启动…</translation>
+    </message>
+    <message>
+        <source>Stopping…</source>
+        <translation>正在停止…</translation>
+    </message>
+    <message>
+        <source>Other programs on this computer can use Hearth&apos;s model through an OpenAI-compatible API. Turn it on to serve it on 127.0.0.1 only.</source>
+        <translation>这台电脑上的其他程序可以通过 OpenAI 兼容 API 使用 Hearth 的模型。打开后，它只在 127.0.0.1 上提供服务。</translation>
+    </message>
+    <message>
+        <source>Answering requests: {count}. The chat and the other panes wait their turn.</source>
+        <translation>正在应答的请求：{count}。聊天和其他窗格会排队等候。</translation>
+    </message>
+    <message>
+        <source>Serving the model loaded in the window, to this computer only. Give clients the address as their OpenAI base URL and the token as their API key.</source>
+        <translation>正在向这台电脑提供窗口中已加载的模型。请把地址作为客户端的 OpenAI 基础 URL，把令牌作为 API 密钥。</translation>
+    </message>
+    <message>
+        <source>{prompt} + {completion}</source>
+        <translation>{prompt} + {completion}</translation>
+    </message>
+    <message>
+        <source>{ms} ms</source>
+        <translation>{ms} 毫秒</translation>
+    </message>
+    <message>
+        <source>{s:.1f} s</source>
+        <translation>{s:.1f} 秒</translation>
+    </message>
+</context>
+<context>
+    <name>ApiServerHost</name>
+    <message>
+        <source>Port {port} is already in use by another program. Choose another port, or stop the program that uses it.</source>
+        <translation>端口 {port} 已被其他程序占用。请选择其他端口，或停止占用它的程序。</translation>
+    </message>
+    <message>
+        <source>The API server could not start: {reason}</source>
+        <translation>API 服务器无法启动：{reason}</translation>
+    </message>
+</context>
+<context>
+    <name>ApiStatusButton</name>
+    <message>
+        <source>API server</source>
+        <translation>API 服务器</translation>
+    </message>
+    <message>
+        <source>API: off</source>
+        <translation>API：已关闭</translation>
+    </message>
+    <message>
+        <source>API: {address} · answering {count}</source>
+        <translation>API：{address} · 正在应答 {count} 个</translation>
+    </message>
+    <message>
+        <source>API: {address}</source>
+        <translation>API：{address}</translation>
+    </message>
+    <message>
+        <source>The OpenAI-compatible API server: click to turn it on or off</source>
+        <translation>OpenAI 兼容 API 服务器：点击以打开或关闭</translation>
+    </message>
+</context>
+<context>
     <name>ChatOptionsPanel</name>
     <message>
         <source>Assistant</source>
@@ -1267,6 +1440,10 @@
         <translation>打开模型文件夹(&amp;F)</translation>
     </message>
     <message>
+        <source>&amp;API server…</source>
+        <translation>API 服务器(&amp;A)…</translation>
+    </message>
+    <message>
         <source>Choosing a &amp;model</source>
         <translation>选择模型(&amp;M)</translation>
     </message>
@@ -1302,8 +1479,16 @@
         <translation>无法加载 {name}：{reason}</translation>
     </message>
     <message>
+        <source>The remote endpoint&apos;s models are not listed: {reason}</source>
+        <translation>未列出远程端点的模型：{reason}</translation>
+    </message>
+    <message>
         <source>Could not save the settings: {reason}</source>
         <translation>无法保存设置：{reason}</translation>
+    </message>
+    <message>
+        <source>Could not keep the remote endpoint&apos;s key: {reason}</source>
+        <translation>无法保存远程端点的密钥：{reason}</translation>
     </message>
     <message>
         <source>The new settings apply when the model is next loaded.</source>
@@ -1392,6 +1577,14 @@
         <source>{name} (damaged)</source>
         <translation>{name}（已损坏）</translation>
     </message>
+    <message>
+        <source>{name} (remote)</source>
+        <translation>{name}（远程）</translation>
+    </message>
+    <message>
+        <source>Served by {host}</source>
+        <translation>由 {host} 提供</translation>
+    </message>
 </context>
 <context>
     <name>ModelsDialog</name>
@@ -1477,6 +1670,10 @@
     <message>
         <source>CPU via PyTorch: PyTorch cannot use a GPU here; {cpu}</source>
         <translation>CPU（通过 PyTorch）：PyTorch 在这台电脑上无法使用 GPU；{cpu}</translation>
+    </message>
+    <message>
+        <source>Remote: {model} on {host}</source>
+        <translation>远程：{host} 上的 {model}</translation>
     </message>
     <message>
         <source>{reason} (PyTorch is not installed, so llama.cpp is used)</source>
@@ -1962,6 +2159,42 @@
     <message>
         <source>Hearth never uses the network: no downloads and no model search.</source>
         <translation>Hearth 不使用网络：不下载，也不搜索模型。</translation>
+    </message>
+    <message>
+        <source>&amp;Remote endpoint:</source>
+        <translation>远程端点(&amp;R)：</translation>
+    </message>
+    <message>
+        <source>Remote endpoint address</source>
+        <translation>远程端点地址</translation>
+    </message>
+    <message>
+        <source>An OpenAI-compatible server (llama-server, another Hearth, vLLM): its models appear in the model picker. Leave empty for none.</source>
+        <translation>兼容 OpenAI 的服务器（llama-server、另一个 Hearth、vLLM）：其模型会出现在模型选择器中。留空表示不使用。</translation>
+    </message>
+    <message>
+        <source>API &amp;key:</source>
+        <translation>API 密钥(&amp;K)：</translation>
+    </message>
+    <message>
+        <source>Remote endpoint API key</source>
+        <translation>远程端点 API 密钥</translation>
+    </message>
+    <message>
+        <source>None</source>
+        <translation>无</translation>
+    </message>
+    <message>
+        <source>Sent to the endpoint only; kept in a file only you can read.</source>
+        <translation>只发送给该端点；保存在只有您能读取的文件中。</translation>
+    </message>
+    <message>
+        <source>In offline mode, allow endpoints on the local &amp;network</source>
+        <translation>离线模式下允许本地网络(&amp;N)上的端点</translation>
+    </message>
+    <message>
+        <source>Allow local network endpoints in offline mode</source>
+        <translation>离线模式下允许本地网络端点</translation>
     </message>
 </context>
 <context>

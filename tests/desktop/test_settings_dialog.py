@@ -150,13 +150,15 @@ def test_every_field_has_a_mnemonic_label_an_accessible_name_and_a_tab_stop(
         dialog.document_spin,
     ]
     labels = {label.buddy(): label for label in dialog.findChildren(QLabel) if label.buddy()}
-    mnemonics = [dialog.offline_check.text().split("&")[1][0].lower()]
-    for field in fields:
+    remote: list[QWidget] = [dialog.remote_url_edit, dialog.remote_key_edit]
+    checks = (dialog.offline_check, dialog.remote_lan_check)
+    mnemonics = [check.text().split("&")[1][0].lower() for check in checks]
+    for field in fields + remote:
         assert field.accessibleName(), field
         label = labels[field]
         assert "&" in label.text(), label.text()
         mnemonics.append(label.text().split("&")[1][0].lower())
-    assert dialog.offline_check.accessibleName()
+    assert all(check.accessibleName() for check in checks)
     assert len(set(mnemonics)) == len(mnemonics), mnemonics
 
     # Alt + a label's mnemonic moves the focus to its field.
@@ -168,13 +170,15 @@ def test_every_field_has_a_mnemonic_label_an_accessible_name_and_a_tab_stop(
     # Tab visits the fields in reading order, then the buttons.
     focus(qtbot, dialog.models_dir_edit)
     visited: list[QWidget] = []
-    for _ in range(len(fields) + 2):
+    for _ in range(len(fields) + 5):
         qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_Tab)
         visited.append(QApplication.focusWidget())
-    assert visited[: len(fields) + 1] == [
+    assert visited[: len(fields) + 4] == [
         dialog.browse_button,
         *fields[1:],
         dialog.offline_check,
+        *remote,
+        dialog.remote_lan_check,
     ]
     assert visited[-1].parent() is dialog.buttons
 

@@ -1,4 +1,5 @@
-"""The main window's status bar: the backend plan, the model, speed, context, memory, downloads."""
+"""The main window's status bar: the backend plan, the model, speed, context, memory,
+downloads, and the API server."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from collections.abc import Callable
 
 from PySide6.QtWidgets import QStatusBar, QWidget
 
+from desktop.window.statusbar.api import ApiStatusButton
 from desktop.window.statusbar.context import ContextMeter
 from desktop.window.statusbar.downloads import DownloadMeter
 from desktop.window.statusbar.memory import MemoryLabel
@@ -31,8 +33,9 @@ class StatusBar(QStatusBar):
         self.context = ContextMeter(self)
         self.memory = MemoryLabel(worker_pid, self)
         self.downloads = DownloadMeter(self)
+        self.api = ApiStatusButton(self)
         self.addWidget(self.plan, 1)
-        for item in (self.model, self.speed, self.context, self.memory, self.downloads):
+        for item in (self.model, self.speed, self.context, self.memory, self.downloads, self.api):
             self.addPermanentWidget(item)
 
     @property
