@@ -13,6 +13,9 @@ Requests (client → worker) carry ``id`` and ``op``:
   ``chat_tokens`` {messages}: how many tokens the conversation renders to
   ``json_grammar`` {schema: a JSON schema, or null for any JSON object}: the GBNF grammar
                 that ``params.grammar`` takes for JSON mode (no model needed)
+  ``embed``     {inputs: [str | [int]], model: a ``load`` request's fields or null}: unit
+                vectors {vectors, tokens: per input}; ``model`` is an embedding model kept
+                loaded beside the loaded model, null the loaded model itself
   ``unload``, ``ping``, ``shutdown``
   ``cancel``    {target}: stop request ``target`` (handled as soon as it arrives)
 

@@ -358,18 +358,22 @@ class Worker:
         return template, None, False
 
     def _unload(self) -> None:
+        """Free the model (an embedding model kept beside it stays: see :meth:`close`)."""
         if self._backend is not None:
             self._backend.close()
-        if self._embedder is not None:
-            self._embedder[1].close()
-            self._embedder = None
         self._backend = None
         self._facts = None
         self._template = None
         self._model_id = ""
 
+    def _unload_embedder(self) -> None:
+        if self._embedder is not None:
+            self._embedder[1].close()
+            self._embedder = None
+
     def _op_unload(self, rid: int, _req: dict[str, Any]) -> None:
         self._unload()
+        self._unload_embedder()
         self.send({"id": rid, "event": "result", "value": None})
 
     def _loaded(self) -> tuple[Backend, LoadedModelFacts, ChatTemplate]:
@@ -466,9 +470,7 @@ class Worker:
             return main
         if self._embedder is not None and self._embedder[0] == request.path:
             return self._embedder[1]
-        if self._embedder is not None:
-            self._embedder[1].close()
-            self._embedder = None
+        self._unload_embedder()
         backend = LlamaCppBackend()
         facts = backend.load(
             BackendLoadParams(
@@ -735,8 +737,9 @@ class Worker:
         self.send({**done, "stats": stats.to_dict()})
 
     def close(self) -> None:
-        """Free the model (model thread)."""
+        """Free the model and the embedding model (model thread)."""
         self._unload()
+        self._unload_embedder()
 
 
 def _sentence(text: str) -> str:

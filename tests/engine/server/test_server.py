@@ -5,6 +5,7 @@ without a token)."""
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
@@ -58,12 +59,12 @@ class Served:
         return response.status, data
 
 
-@pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory, smollm2: Path) -> Iterator[Served]:
-    home = tmp_path_factory.mktemp("serve-home")
-    env = {**os.environ, "HEARTH_HOME": str(home), "HEARTH_STARTER_MODEL": str(smollm2)}
+@contextlib.contextmanager
+def serve(home: Path, model: Path, *options: str) -> Iterator[Served]:
+    """`hearth-cli serve` on a free port, serving ``model``, until the block ends."""
+    env = {**os.environ, "HEARTH_HOME": str(home), "HEARTH_STARTER_MODEL": str(model)}
     process = subprocess.Popen(
-        [sys.executable, "-m", "engine", "serve", "--port", "0", "--token", TOKEN],
+        [sys.executable, "-m", "engine", "serve", "--port", "0", "--token", TOKEN, *options],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -78,6 +79,12 @@ def served(tmp_path_factory: pytest.TempPathFactory, smollm2: Path) -> Iterator[
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory, smollm2: Path) -> Iterator[Served]:
+    with serve(tmp_path_factory.mktemp("serve-home"), smollm2) as server:
+        yield server
 
 
 def test_models_chat_and_usage_through_the_openai_client(served: Served) -> None:
@@ -271,6 +278,24 @@ def test_json_mode_refuses_what_it_cannot_follow(served: Served) -> None:
                     stream=stream,
                 )
     assert served.process.poll() is None
+
+
+def test_json_mode_on_the_pytorch_backend_is_refused(tmp_path: Path, smollm2: Path) -> None:
+    pytest.importorskip("torch", reason="pip install torch==2.13.0 (the CPU build)")
+    with serve(tmp_path, smollm2, "--backend", "torch", "--ctx", "512") as server:
+        client = server.client()
+        for stream in (False, True):
+            with pytest.raises(openai.BadRequestError, match="needs the llama\\.cpp backend"):
+                client.chat.completions.create(
+                    model="",
+                    messages=ASK_PERSON,  # type: ignore[arg-type]
+                    response_format={"type": "json_object"},
+                    max_tokens=8,
+                    stream=stream,
+                )
+        # Free text still works there.
+        reply = client.chat.completions.create(model="", messages=ASK_PERSON, max_tokens=4)  # type: ignore[arg-type]
+        assert reply.choices[0].message.content is not None
 
 
 def test_two_clients_at_once_both_get_answers(served: Served) -> None:
