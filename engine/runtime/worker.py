@@ -523,6 +523,12 @@ class Worker:
             params = replace(params, stop=params.stop + FALLBACK_STOP)
         messages = [ChatMessage(m["role"], m["content"]) for m in req["messages"]]
         thinking = req.get("thinking")
+        if params.grammar:
+            # JSON mode: the grammar holds the answer from its first token, so there is no
+            # room to think first; a template with the switch is told so, and what comes
+            # out is the answer (a lazy grammar that starts after the thinking, as
+            # llama-server has, would keep the thinking).
+            thinking = False
         template.enable_thinking = thinking if isinstance(thinking, bool) else None
         try:
             with self._chat_prompts() as prompts:
@@ -538,9 +544,11 @@ class Worker:
         finally:
             template.enable_thinking = None
         splitter: ReasoningSplitter | HarmonySplitter | None = None
-        if not template.is_fallback and template_writes_channels(template.source):
+        # In JSON mode the answer is what the grammar allowed, all of it.
+        own_template = not template.is_fallback and not params.grammar
+        if own_template and template_writes_channels(template.source):
             splitter = HarmonySplitter()
-        elif not template.is_fallback and template_can_think(template.source):
+        elif own_template and template_can_think(template.source):
             splitter = ReasoningSplitter(opened=prompt_opens_thinking(fitted.text))
         self._generate(
             rid, t0, fitted.tokens, params, fitted.dropped_messages, fitted.truncated, splitter
@@ -600,22 +608,29 @@ class Worker:
         prompts: list[list[int]] = []
         truncated: list[bool] = []
         _, _, template = self._loaded()
-        thinks = not template.is_fallback and template_can_think(template.source)
+        # JSON mode: no thinking first (see _op_chat); the answer is all the grammar allowed.
+        thinks = (
+            not params.grammar and not template.is_fallback and template_can_think(template.source)
+        )
         #: Per conversation prompt of a reasoning model: whether the prompt opened the
         #: thinking block (None: a raw prompt, or a model that does not think).
         opened: list[bool | None] = []
-        with self._chat_prompts() as chats:
-            for prompt in req["prompts"]:
-                # A prompt is raw text, or a conversation (a list of messages) whose
-                # texts must not become control tokens.
-                if isinstance(prompt, list):
-                    text, tokens = chats.encode(prompt)
-                    opened.append(prompt_opens_thinking(text) if thinks else None)
-                else:
-                    tokens = self._prompt_tokens(str(prompt))
-                    opened.append(None)
-                truncated.append(len(tokens) > budget)
-                prompts.append(tokens[-budget:] if len(tokens) > budget else tokens)
+        template.enable_thinking = False if params.grammar else None
+        try:
+            with self._chat_prompts() as chats:
+                for prompt in req["prompts"]:
+                    # A prompt is raw text, or a conversation (a list of messages) whose
+                    # texts must not become control tokens.
+                    if isinstance(prompt, list):
+                        text, tokens = chats.encode(prompt)
+                        opened.append(prompt_opens_thinking(text) if thinks else None)
+                    else:
+                        tokens = self._prompt_tokens(str(prompt))
+                        opened.append(None)
+                    truncated.append(len(tokens) > budget)
+                    prompts.append(tokens[-budget:] if len(tokens) > budget else tokens)
+        finally:
+            template.enable_thinking = None
         if template.is_fallback and any(isinstance(p, list) for p in req["prompts"]):
             params = replace(params, stop=params.stop + FALLBACK_STOP)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,6 +15,7 @@ from engine.errors import UsageError
 from engine.runtime.client import EngineClient
 from engine.runtime.grammar import MAX_REPETITIONS
 from engine.types import ChatMessage, GenerationResult, SamplingParams
+from tests.engine import gguf_factory as gf
 
 pytestmark = pytest.mark.slow
 
@@ -111,6 +113,24 @@ async def test_a_grammar_llama_cpp_cannot_parse_is_refused_and_the_engine_goes_o
     with pytest.raises(UsageError, match="not valid GBNF"):
         await client.complete_many(["Hello"], broken)
     assert (await _answer(client, SamplingParams(max_tokens=4))).text is not None
+
+
+async def test_a_reasoning_model_answers_in_json_without_thinking(
+    client: EngineClient, smollm2: Path, tmp_path: Path
+) -> None:
+    # The 135M model with a reasoning model's template (Qwen3's switch): its thinking would
+    # swallow the answer; in JSON mode the answer is the JSON, in the text, never thinking.
+    thinker = gf.thinking_model(smollm2, tmp_path / "thinker.gguf")
+    info = await client.load(str(thinker))
+    assert info.thinks
+    grammar = await client.json_grammar(PERSON)
+    params = SamplingParams(temperature=0, max_tokens=120, grammar=grammar)
+    result = await _answer(client, params)
+    _person(result.text)
+    assert result.reasoning == "" and result.stats.reasoning_tokens == 0
+    for batched in await client.complete_many([ASK, ASK], params):
+        _person(batched.text)
+        assert batched.reasoning == ""
 
 
 async def test_the_pytorch_backend_refuses_a_grammar(client: EngineClient) -> None:
