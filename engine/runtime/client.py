@@ -576,16 +576,9 @@ class EngineClient:
         if not items:
             raise UsageError("Give at least one text to embed.")
         loaded = self._model_info
-        if (
-            model is not None
-            and loaded is not None
-            and os.fspath(model)
-            in (
-                loaded.model_id,
-                loaded.path,
-            )
-        ):
-            model = None
+        named = os.fspath(model) if model is not None else None
+        if loaded is not None and named in (loaded.model_id, loaded.path):
+            model = None  # the loaded model itself
         request = await self._embedding_request(model) if model is not None else None
         async with self._lock:
             if request is None:

@@ -5,8 +5,12 @@ module drives ``llama_decode`` and a native ``llama_sampler`` chain directly, ke
 the KV cache between requests (so turn 10 of a chat does not re-read turns 1–9),
 and cancels through llama.cpp's abort callback so a long prompt stops mid-batch.
 ``generate_many`` decodes several prompts as parallel sequences of the same context
-(continuous batching: a finished sequence's slot takes the next prompt at once).
-Everything here runs on the worker's model thread.
+(continuous batching: a finished sequence's slot takes the next prompt at once). The
+sampler chains, JSON mode's grammar among them, are built in ``llama_sampling``.
+
+An embedding model (its GGUF header declares a pooling: BERT-style sentence embedders)
+is loaded in llama.cpp's embedding mode: ``embed`` returns one unit vector per text, and
+``generate`` refuses. Everything here runs on the worker's model thread.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from engine.runtime.backends.base import (
     decode_loop,
     read_fim_tokens,
 )
+from engine.runtime.backends.llama_sampling import Sampler, make_sampler
 from engine.runtime.textstream import TextAssembler
 from engine.types import MAX_PARALLEL, SamplingParams, StopReason
 
@@ -96,7 +101,7 @@ class _Sequence:
     index: int
     seq_id: int
     tokens: list[int]
-    sampler: _Sampler
+    sampler: Sampler
     assembler: TextAssembler
     reserve: int
     t_start: float
@@ -297,51 +302,13 @@ class LlamaCppBackend:
                 )
             self._cached.extend(chunk)
 
-    def _make_sampler(self, params: SamplingParams, history: list[int]) -> _Sampler:
+    def _make_sampler(self, params: SamplingParams, history: list[int]) -> Sampler:
         """The native sampler chain for ``params``, primed with the prompt's tokens.
 
         Raises:
             UsageError: ``params.grammar`` is not a grammar llama.cpp can parse.
         """
-        lib = self._lib
-        chain = lib.llama_sampler_chain_init(lib.llama_sampler_chain_default_params())
-        if params.repeat_penalty != 1.0 and params.repeat_last_n != 0:
-            penalties = lib.llama_sampler_init_penalties(
-                lib.llama_vocab_n_tokens(self._vocab),
-                params.repeat_last_n,
-                params.repeat_penalty,
-                0.0,
-                0.0,
-            )
-            # Like llama.cpp's own CLI: the prompt counts for the repetition penalty. Fed
-            # to this sampler alone: the grammar must see only the answer's tokens.
-            for tok in history[-max(params.repeat_last_n, 0) :]:
-                lib.llama_sampler_accept(penalties, tok)
-            lib.llama_sampler_chain_add(chain, penalties)
-        grammar = None
-        if params.grammar:
-            grammar = lib.llama_sampler_init_grammar(
-                self._vocab, params.grammar.encode("utf-8"), b"root"
-            )
-            if not grammar:
-                lib.llama_sampler_free(chain)
-                why = _last_error_line() or "llama.cpp could not parse it"
-                raise UsageError(f"The grammar the answer must follow is not valid GBNF: {why}.")
-        if params.temperature <= 0:
-            lib.llama_sampler_chain_add(chain, lib.llama_sampler_init_greedy())
-        else:
-            if params.top_k > 0:
-                lib.llama_sampler_chain_add(chain, lib.llama_sampler_init_top_k(params.top_k))
-            if 0 < params.top_p < 1:
-                lib.llama_sampler_chain_add(chain, lib.llama_sampler_init_top_p(params.top_p, 1))
-            if params.min_p > 0:
-                lib.llama_sampler_chain_add(chain, lib.llama_sampler_init_min_p(params.min_p, 1))
-            lib.llama_sampler_chain_add(chain, lib.llama_sampler_init_temp(params.temperature))
-            seed = params.seed if params.seed >= 0 else int.from_bytes(os.urandom(4), "little")
-            lib.llama_sampler_chain_add(chain, lib.llama_sampler_init_dist(seed & 0xFFFFFFFF))
-        if grammar is None:
-            return _Sampler(lib, chain)
-        return _GrammarSampler(lib, chain, grammar, int(lib.llama_vocab_n_tokens(self._vocab)))
+        return make_sampler(self._lib, self._vocab, params, history, _last_error_line)
 
     @property
     def embedding(self) -> bool:
@@ -724,86 +691,6 @@ class LlamaCppBackend:
             self._model = None
         self._vocab = None
         self._cached = []
-
-
-class _Sampler:
-    """A native sampler chain: picks a token from a row of logits and remembers it."""
-
-    def __init__(self, lib: Any, chain: Any) -> None:
-        self._lib = lib
-        self._chain = chain
-
-    def sample(self, ctx: Any, row: int) -> int:
-        """The next token, from the logits of batch row ``row`` (-1: the last)."""
-        return int(self._lib.llama_sampler_sample(self._chain, ctx, row))
-
-    def free(self) -> None:
-        """Free the native samplers; safe to call twice."""
-        if self._chain is not None:
-            self._lib.llama_sampler_free(self._chain)
-            self._chain = None
-
-
-class _GrammarSampler(_Sampler):
-    """A sampler chain whose tokens a GBNF grammar must allow (JSON mode).
-
-    As llama.cpp's own ``common_sampler`` does it: the chain picks a token as usual, the
-    grammar checks that one token, and only when it refuses is the grammar applied to the
-    whole vocabulary and the chain run again over what it allows. Applying the grammar to
-    every token of a 150,000-token vocabulary at every step made a schema's answer 10x
-    slower than free text; most tokens of a JSON answer pass the single check.
-    """
-
-    def __init__(self, lib: Any, chain: Any, grammar: Any, n_vocab: int) -> None:
-        import numpy as np
-
-        super().__init__(lib, chain)
-        self._grammar = grammar
-        self._n_vocab = n_vocab
-        self._data = (lib.llama_token_data * n_vocab)()
-        self._view = np.ctypeslib.as_array(self._data)
-        self._ids = np.arange(n_vocab, dtype=np.int32)
-        self._one = (lib.llama_token_data * 1)()
-        self._np = np
-
-    def _candidates(self, ctx: Any, row: int) -> Any:
-        """Every token with its logit from row ``row``, as llama.cpp's samplers take them."""
-        lib, np = self._lib, self._np
-        logits = np.ctypeslib.as_array(lib.llama_get_logits_ith(ctx, row), shape=(self._n_vocab,))
-        # The samplers sort and cut the array in place: it is laid out afresh each time.
-        self._view["id"] = self._ids
-        self._view["logit"] = logits
-        self._view["p"] = 0.0
-        return lib.llama_token_data_array(self._data, self._n_vocab, -1, False)
-
-    def _pick(self, candidates: Any) -> int:
-        self._lib.llama_sampler_apply(self._chain, ctypes.byref(candidates))
-        return int(candidates.data[candidates.selected].id)
-
-    def _allowed(self, token: int) -> bool:
-        self._one[0].id, self._one[0].logit, self._one[0].p = token, 0.0, 0.0
-        one = self._lib.llama_token_data_array(self._one, 1, -1, False)
-        self._lib.llama_sampler_apply(self._grammar, ctypes.byref(one))
-        return math.isfinite(self._one[0].logit)
-
-    def sample(self, ctx: Any, row: int) -> int:
-        """The next token the grammar allows, from the logits of batch row ``row``."""
-        lib = self._lib
-        token = self._pick(self._candidates(ctx, row))
-        if not self._allowed(token):
-            candidates = self._candidates(ctx, row)
-            lib.llama_sampler_apply(self._grammar, ctypes.byref(candidates))
-            token = self._pick(candidates)
-        lib.llama_sampler_accept(self._grammar, token)
-        lib.llama_sampler_accept(self._chain, token)
-        return token
-
-    def free(self) -> None:
-        """Free the chain and the grammar; safe to call twice."""
-        super().free()
-        if self._grammar is not None:
-            self._lib.llama_sampler_free(self._grammar)
-            self._grammar = None
 
 
 _NOT_EMBEDDING = (
