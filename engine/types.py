@@ -43,6 +43,9 @@ MAX_STOP_STRINGS = 32
 MAX_SEARCH_RESULTS = 100
 #: A stop string is a marker ("\nUser:", "```"); text held back to match one is this long.
 MAX_STOP_CHARS = 256
+#: The longest grammar (GBNF text) a generation is constrained by. A JSON schema of a
+#: few hundred properties converts to tens of kilobytes; more only costs the worker time.
+MAX_GRAMMAR_CHARS = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -114,6 +117,10 @@ _SAMPLING_RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
         f"must be at most {MAX_STOP_STRINGS} strings of 1 to {MAX_STOP_CHARS} characters",
     ),
     "ignore_eos": (lambda v: isinstance(v, bool), "must be true or false"),
+    "grammar": (
+        lambda v: isinstance(v, str) and len(v) <= MAX_GRAMMAR_CHARS,
+        f"must be GBNF text of at most {MAX_GRAMMAR_CHARS:,} characters",
+    ),
 }
 
 #: Fields held as floats: a whole number given for one (temperature 0) is converted.
@@ -156,6 +163,9 @@ class SamplingParams:
         max_tokens: the most tokens to generate.
         stop: strings that end the answer (not included in it).
         ignore_eos: keep generating past end-of-generation tokens (benchmarks only).
+        grammar: a GBNF grammar (llama.cpp's format) every answer must match, "" for
+            none: JSON mode (EngineClient.json_grammar makes one from a JSON schema).
+            Only the llama.cpp backend can follow one; the others refuse it.
     """
 
     #: Low, so small models answer facts right (benchmarks/sampling.md: the starter
@@ -170,6 +180,7 @@ class SamplingParams:
     max_tokens: int = 1024
     stop: tuple[str, ...] = ()
     ignore_eos: bool = False
+    grammar: str = ""
 
     def __post_init__(self) -> None:
         """Check every value; whole numbers given for float fields become floats.
@@ -374,6 +385,8 @@ class ModelInfo:
             memory).
         load_s: seconds the load took.
         parameters: the model's size, from its GGUF header (0: unknown).
+        embedding: an embedding model: EngineClient.embed works, chat and completion
+            do not.
     """
 
     model_id: str
@@ -394,6 +407,7 @@ class ModelInfo:
     thinks: bool = False
     thinking_switch: bool = False
     parameters: int = 0
+    embedding: bool = False
 
     @property
     def plan_reason(self) -> str:
@@ -425,6 +439,23 @@ class ModelInfo:
             Notice.from_dict(n) for n in values.get("warning_notices", ())
         )
         return cls(**values)
+
+
+@dataclass(frozen=True)
+class Embeddings:
+    """Vectors for texts, in the order the texts were given (EngineClient.embed).
+
+    Attributes:
+        vectors: one unit-length vector per text: their dot product is their cosine
+            similarity.
+        prompt_tokens: the tokens the model read, every text together (its own markers
+            included).
+        model_id: the embedding model that made them.
+    """
+
+    vectors: tuple[tuple[float, ...], ...]
+    prompt_tokens: int
+    model_id: str
 
 
 @dataclass(frozen=True)

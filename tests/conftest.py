@@ -86,6 +86,22 @@ def starter_model(starter_file: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return starter_file
 
 
+#: The test embedding model, converted by `make` (the Makefile's embed-model target).
+EMBED_MODEL = Path(__file__).resolve().parent.parent / "build/models/all-MiniLM-L6-v2-F16.gguf"
+
+
+@pytest.fixture(scope="session")
+def embedding_model() -> Path:
+    """all-MiniLM-L6-v2 as an F16 GGUF (BERT, mean pooling, 384 dimensions).
+
+    Fails when it has not been built: `make test` builds it (`make embed-model`), so CI
+    always runs the tests that use it.
+    """
+    if not EMBED_MODEL.is_file():
+        pytest.fail(f"the test embedding model is missing: {EMBED_MODEL} (make embed-model)")
+    return EMBED_MODEL
+
+
 @pytest.fixture(scope="session")
 def gemma(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Gemma 3 270M Q4_K_M: a base model with no chat template, a second architecture."""

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+from dataclasses import replace
 from typing import Any
 
 from engine.cli.common import (
@@ -70,6 +72,18 @@ def add_parser(sub: Any) -> None:
         const=False,
         help="a reasoning model answers without thinking (where its template has the switch)",
     )
+    answer = chat.add_mutually_exclusive_group()
+    answer.add_argument(
+        "--format",
+        choices=("text", "json"),
+        default="text",
+        help="json: the answer is a JSON object, held to it by a grammar (llama.cpp backend)",
+    )
+    answer.add_argument(
+        "--json-schema",
+        metavar="FILE",
+        help="the answer is JSON matching the JSON schema in FILE (llama.cpp backend)",
+    )
     chat.add_argument(
         "--show-thinking",
         action="store_true",
@@ -82,6 +96,32 @@ def _stop_string(text: str) -> str:
     if sampling_problem("stop", [text]) is not None:
         raise argparse.ArgumentTypeError(f"must be 1 to {MAX_STOP_CHARS} characters long")
     return text
+
+
+#: The largest JSON schema file read (a schema is a few kilobytes).
+MAX_SCHEMA_BYTES = 1024 * 1024
+
+
+def _read_schema(path: str) -> dict[str, Any]:
+    """The JSON schema in ``path``.
+
+    Raises:
+        UsageError: the file cannot be read, is too large, or holds no JSON object.
+    """
+    try:
+        with open(path, "rb") as f:
+            data = f.read(MAX_SCHEMA_BYTES + 1)
+    except OSError as exc:
+        raise UsageError(f"Cannot read the JSON schema {path}: {exc.strerror}.") from exc
+    if len(data) > MAX_SCHEMA_BYTES:
+        raise UsageError(f"The JSON schema {path} is larger than {MAX_SCHEMA_BYTES:,} bytes.")
+    try:
+        schema = json.loads(data)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UsageError(f"The JSON schema {path} is not valid JSON: {exc}.") from exc
+    if not isinstance(schema, dict):
+        raise UsageError(f"The JSON schema {path} must hold a JSON object.")
+    return schema
 
 
 async def run(args: argparse.Namespace) -> int:
@@ -102,6 +142,7 @@ async def run(args: argparse.Namespace) -> int:
         max_tokens=args.max_tokens,
         stop=tuple(args.stop),
     )
+    schema = _read_schema(args.json_schema) if args.json_schema else None
     messages = [ChatMessage("system", args.system)] if args.system else []
     messages.append(ChatMessage("user", args.prompt))
     async with EngineClient() as client:
@@ -114,6 +155,8 @@ async def run(args: argparse.Namespace) -> int:
         )
         for warning in info.warnings:
             print(f"warning: {warning}", file=sys.stderr)
+        if args.format == "json" or schema is not None:
+            params = replace(params, grammar=await client.json_grammar(schema))
         result: GenerationResult | None = None
         async for event in client.chat(messages, params, thinking=args.thinking):
             if isinstance(event, TokenEvent):

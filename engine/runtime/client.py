@@ -43,6 +43,7 @@ from engine.runtime.remote import NetworkPolicy, RemoteEndpoint, RemoteSession
 from engine.types import (
     ChatMessage,
     ContextPolicy,
+    Embeddings,
     GenerationResult,
     GenerationStats,
     LoadRequest,
@@ -179,6 +180,8 @@ class EngineClient:
         self._cancels = 0
         self._model_request: LoadRequest | None = None
         self._model_info: ModelInfo | None = None
+        #: The load request of the embedding model last named to :meth:`embed`, by name.
+        self._embedder: tuple[str, LoadRequest] | None = None
         self._closed = False
         self._last_log_tail: tuple[str, ...] = ()
         self._watchdogs: set[asyncio.Task[None]] = set()
@@ -616,6 +619,92 @@ class EngineClient:
                 if self._remote is not None:
                     return await self._remote.count_tokens(text)
         return len(await self.tokenize(text)) if text else 0
+
+    async def embed(
+        self,
+        inputs: Sequence[str | Sequence[int]],
+        *,
+        model: str | os.PathLike[str] | None = None,
+    ) -> Embeddings:
+        """Embed texts (or token ids of the embedding model's vocabulary).
+
+        An embedding model is one whose GGUF header declares a pooling (BERT-style
+        sentence embedders, nomic-embed-text, ...). Named by ``model``, it is loaded in
+        the worker beside the loaded model, which stays loaded (a chat model and an
+        embedding model serve together), and kept for the next call. Without ``model``
+        the loaded model embeds, if it is an embedding model.
+
+        Args:
+            inputs: the texts, or lists of token ids, in the order the vectors come back.
+            model: an embedding model (store id, file name or path); None: the loaded one.
+
+        Returns:
+            Unit-length vectors (cosine similarity is their dot product) and the tokens read.
+
+        Raises:
+            UsageError: no input, an empty text, a text longer than the model reads, a
+                token id outside its vocabulary, or a model that writes text rather than
+                embeds (the message says which).
+            ModelNotFound, ModelFileError: ``model`` names no usable model file.
+            NoModelLoaded: no ``model`` given and none loaded.
+        """
+        items: list[str | list[int]] = [
+            x if isinstance(x, str) else [int(t) for t in x] for x in inputs
+        ]
+        if not items:
+            raise UsageError("Give at least one text to embed.")
+        loaded = self._model_info
+        named = os.fspath(model) if model is not None else None
+        if loaded is not None and named in (loaded.model_id, loaded.path):
+            model = None  # the loaded model itself
+        request = await self._embedding_request(model) if model is not None else None
+        async with self._lock:
+            if request is None:
+                await self._ensure_model()
+            else:
+                await self._ensure_worker()
+            value = await self._call(
+                "embed",
+                {"inputs": items, "model": request.to_dict() if request is not None else None},
+            )
+        info = self._model_info
+        model_id = request.model_id if request is not None else (info.model_id if info else "")
+        return Embeddings(
+            vectors=tuple(tuple(float(x) for x in v) for v in value["vectors"]),
+            prompt_tokens=sum(int(n) for n in value["tokens"]),
+            model_id=model_id,
+        )
+
+    async def _embedding_request(self, model: str | os.PathLike[str]) -> LoadRequest:
+        """The load request of embedding model ``model``, planned once per name."""
+        from engine.runtime.loading import plan_load, resolve_model
+
+        name = os.fspath(model)
+        if self._embedder is not None and self._embedder[0] == name:
+            return self._embedder[1]
+        entry = await asyncio.to_thread(resolve_model, model)
+        hw = await self.hardware()
+        request = await asyncio.to_thread(plan_load, entry, hw, backend="llamacpp", n_parallel=1)
+        self._embedder = (name, request)
+        return request
+
+    async def json_grammar(self, schema: dict[str, Any] | None = None) -> str:
+        """The grammar that holds answers to JSON, for :attr:`SamplingParams.grammar`.
+
+        Made in the worker by llama-cpp-python's JSON-schema converter (this process never
+        imports llama.cpp). Only the llama.cpp backend follows a grammar: a generation
+        on another backend refuses it with UsageError.
+
+        Args:
+            schema: a JSON schema the answer must match; None for any JSON object.
+
+        Raises:
+            UsageError: the schema cannot be turned into a grammar (the message says why).
+        """
+        async with self._lock:
+            await self._ensure_worker()
+            value = await self._call("json_grammar", {"schema": schema})
+        return str(value)
 
     async def count_chat_tokens(self, messages: Sequence[ChatMessage]) -> tuple[int, int]:
         """(tokens the conversation renders to, context size) — for a context meter.

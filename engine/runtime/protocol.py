@@ -11,6 +11,11 @@ Requests (client → worker) carry ``id`` and ``op``:
   ``render_chat`` {messages}: the templated prompt text, generation prompt included
   ``tokenize``  {text, add_special, parse_special}
   ``chat_tokens`` {messages}: how many tokens the conversation renders to
+  ``json_grammar`` {schema: a JSON schema, or null for any JSON object}: the GBNF grammar
+                that ``params.grammar`` takes for JSON mode (no model needed)
+  ``embed``     {inputs: [str | [int]], model: a ``load`` request's fields or null}: unit
+                vectors {vectors, tokens: per input}; ``model`` is an embedding model kept
+                loaded beside the loaded model, null the loaded model itself
   ``unload``, ``ping``, ``shutdown``
   ``cancel``    {target}: stop request ``target`` (handled as soon as it arrives)
 
@@ -45,7 +50,7 @@ from engine.models.hardware import LlamaBuild
 #: The version of this protocol, compared in the hello: a worker and a client of two
 #: installations (an update half done, a stray PYTHONPATH) must not misread each other.
 #: Raised whenever a request or event changes shape.
-PROTOCOL_VERSION = 2
+PROTOCOL_VERSION = 3
 _MIB = 1024 * 1024
 #: The longest request line (client → worker). An input at the 4 MB text cap (the
 #: command line's, the chat input's) fits with JSON's escapes and a conversation around

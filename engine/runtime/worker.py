@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from types import TracebackType
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from engine.errors import Cancelled, EngineError, NoModelLoaded, TemplateError, UsageError
 from engine.models.hardware import probe_llama_build
@@ -55,6 +55,9 @@ from engine.runtime.reasoning import (
 )
 from engine.runtime.template_budget import TemplateRefused
 from engine.types import ChatMessage, GenerationStats, LoadRequest, SamplingParams
+
+if TYPE_CHECKING:
+    from engine.runtime.backends.llamacpp import LlamaCppBackend
 
 log = logging.getLogger("engine.worker")
 
@@ -131,6 +134,9 @@ class Worker:
         self._out_lock = threading.Lock()
         self._backend: Backend | None = None
         self._facts: LoadedModelFacts | None = None
+        #: An embedding model loaded beside the model (``embed`` with a model named), and
+        #: its file: embeddings for a search index while a chat model stays loaded.
+        self._embedder: tuple[str, LlamaCppBackend] | None = None
         self._template: ChatTemplate | None = None
         self._plain_memo: tuple[Backend | None, PlainTextMemo] = (None, PlainTextMemo())
         self._model_id = ""
@@ -257,7 +263,7 @@ class Worker:
         self._template, template_warning, refused = self._choose_template(
             facts, force_fallback=request.fallback_template
         )
-        if template_warning is not None:
+        if template_warning is not None and not facts.embedding:
             warnings.append(template_warning)
         if facts.n_gpu_layers <= 0:
             device = "cpu"
@@ -275,6 +281,7 @@ class Worker:
             "plan_notice": reason.to_dict(),
             "chat_template": "fallback" if self._template.is_fallback else "gguf",
             "fim": facts.fim is not None,
+            "embedding": facts.embedding,
             "template_refused": refused,
             "thinks": thinks,
             "parameters": request.parameters,
@@ -351,6 +358,7 @@ class Worker:
         return template, None, False
 
     def _unload(self) -> None:
+        """Free the model (an embedding model kept beside it stays: see :meth:`close`)."""
         if self._backend is not None:
             self._backend.close()
         self._backend = None
@@ -358,8 +366,14 @@ class Worker:
         self._template = None
         self._model_id = ""
 
+    def _unload_embedder(self) -> None:
+        if self._embedder is not None:
+            self._embedder[1].close()
+            self._embedder = None
+
     def _op_unload(self, rid: int, _req: dict[str, Any]) -> None:
         self._unload()
+        self._unload_embedder()
         self.send({"id": rid, "event": "result", "value": None})
 
     def _loaded(self) -> tuple[Backend, LoadedModelFacts, ChatTemplate]:
@@ -408,6 +422,85 @@ class Worker:
         )
         self.send({"id": rid, "event": "result", "value": tokens})
 
+    def _op_embed(self, rid: int, req: dict[str, Any]) -> None:
+        """Embed texts (or token ids): ``{inputs, model}``, ``model`` a load request for an
+        embedding model kept beside the loaded one, or null for the loaded model."""
+        inputs = req.get("inputs")
+        if not isinstance(inputs, list) or not inputs:
+            raise UsageError("Give one text, or a list of texts, to embed.")
+        backend = self._embedding_backend(req.get("model"))
+        token_lists: list[list[int]] = []
+        for index, item in enumerate(inputs):
+            if not item:
+                raise UsageError(f"Input {index} is empty: there is nothing to embed.")
+            if isinstance(item, str):
+                # Texts never become control tokens; the model's own markers are added.
+                token_lists.append(backend.tokenize(item, add_special=True, parse_special=False))
+            elif isinstance(item, list) and all(_is_token(t) for t in item):
+                token_lists.append([int(t) for t in item])
+            else:
+                raise UsageError("Each input must be a text or a list of token ids.")
+        vectors = backend.embed(token_lists)
+        value = {"vectors": vectors, "tokens": [len(t) for t in token_lists]}
+        self.send({"id": rid, "event": "result", "value": value})
+
+    def _embedding_backend(self, model: Any) -> LlamaCppBackend:
+        """The backend that embeds: the loaded model, or the embedding model ``model``
+        names (loaded now if it is not already)."""
+        from engine.runtime.backends.llamacpp import LlamaCppBackend
+
+        if model is None:
+            backend = self._backend
+            if backend is None:
+                raise NoModelLoaded("No model is loaded. Choose an embedding model first.")
+            if not isinstance(backend, LlamaCppBackend) or not backend.embedding:
+                raise UsageError(
+                    f"The loaded model {self._model_id} writes text; it does not make "
+                    "embeddings. Name an embedding model (such as all-MiniLM-L6-v2)."
+                )
+            return backend
+        request = LoadRequest.from_dict(model)
+        main = self._backend
+        if (
+            isinstance(main, LlamaCppBackend)
+            and main.embedding
+            and self._facts is not None
+            and self._model_id in (request.model_id, request.path)
+        ):
+            return main
+        if self._embedder is not None and self._embedder[0] == request.path:
+            return self._embedder[1]
+        self._unload_embedder()
+        backend = LlamaCppBackend()
+        facts = backend.load(
+            BackendLoadParams(
+                path=request.path,
+                n_ctx=request.n_ctx,
+                n_gpu_layers=request.n_gpu_layers,
+                n_threads=request.n_threads,
+                n_threads_batch=request.n_threads_batch,
+                flash_attn=request.flash_attn,
+            )
+        )
+        if not facts.embedding:
+            backend.close()
+            name = request.model_id or os.path.basename(request.path)
+            raise UsageError(
+                f"{name} writes text; it is not an embedding model (its header declares no "
+                "pooling). Name an embedding model, such as all-MiniLM-L6-v2."
+            )
+        self._embedder = (request.path, backend)
+        return backend
+
+    def _op_json_grammar(self, rid: int, req: dict[str, Any]) -> None:
+        """The GBNF grammar of JSON answers matching ``schema`` (any JSON object if None)."""
+        from engine.runtime.grammar import json_grammar
+
+        schema = req.get("schema")
+        if schema is not None and not isinstance(schema, dict):
+            raise UsageError("The JSON schema must be a JSON object.")
+        self.send({"id": rid, "event": "result", "value": json_grammar(schema)})
+
     def _op_chat_tokens(self, rid: int, req: dict[str, Any]) -> None:
         _, facts, _ = self._loaded()
         with self._chat_prompts() as prompts:
@@ -430,6 +523,12 @@ class Worker:
             params = replace(params, stop=params.stop + FALLBACK_STOP)
         messages = [ChatMessage(m["role"], m["content"]) for m in req["messages"]]
         thinking = req.get("thinking")
+        if params.grammar:
+            # JSON mode: the grammar holds the answer from its first token, so there is no
+            # room to think first; a template with the switch is told so, and what comes
+            # out is the answer (a lazy grammar that starts after the thinking, as
+            # llama-server has, would keep the thinking).
+            thinking = False
         template.enable_thinking = thinking if isinstance(thinking, bool) else None
         try:
             with self._chat_prompts() as prompts:
@@ -445,9 +544,11 @@ class Worker:
         finally:
             template.enable_thinking = None
         splitter: ReasoningSplitter | HarmonySplitter | None = None
-        if not template.is_fallback and template_writes_channels(template.source):
+        # In JSON mode the answer is what the grammar allowed, all of it.
+        own_template = not template.is_fallback and not params.grammar
+        if own_template and template_writes_channels(template.source):
             splitter = HarmonySplitter()
-        elif not template.is_fallback and template_can_think(template.source):
+        elif own_template and template_can_think(template.source):
             splitter = ReasoningSplitter(opened=prompt_opens_thinking(fitted.text))
         self._generate(
             rid, t0, fitted.tokens, params, fitted.dropped_messages, fitted.truncated, splitter
@@ -507,22 +608,29 @@ class Worker:
         prompts: list[list[int]] = []
         truncated: list[bool] = []
         _, _, template = self._loaded()
-        thinks = not template.is_fallback and template_can_think(template.source)
+        # JSON mode: no thinking first (see _op_chat); the answer is all the grammar allowed.
+        thinks = (
+            not params.grammar and not template.is_fallback and template_can_think(template.source)
+        )
         #: Per conversation prompt of a reasoning model: whether the prompt opened the
         #: thinking block (None: a raw prompt, or a model that does not think).
         opened: list[bool | None] = []
-        with self._chat_prompts() as chats:
-            for prompt in req["prompts"]:
-                # A prompt is raw text, or a conversation (a list of messages) whose
-                # texts must not become control tokens.
-                if isinstance(prompt, list):
-                    text, tokens = chats.encode(prompt)
-                    opened.append(prompt_opens_thinking(text) if thinks else None)
-                else:
-                    tokens = self._prompt_tokens(str(prompt))
-                    opened.append(None)
-                truncated.append(len(tokens) > budget)
-                prompts.append(tokens[-budget:] if len(tokens) > budget else tokens)
+        template.enable_thinking = False if params.grammar else None
+        try:
+            with self._chat_prompts() as chats:
+                for prompt in req["prompts"]:
+                    # A prompt is raw text, or a conversation (a list of messages) whose
+                    # texts must not become control tokens.
+                    if isinstance(prompt, list):
+                        text, tokens = chats.encode(prompt)
+                        opened.append(prompt_opens_thinking(text) if thinks else None)
+                    else:
+                        tokens = self._prompt_tokens(str(prompt))
+                        opened.append(None)
+                    truncated.append(len(tokens) > budget)
+                    prompts.append(tokens[-budget:] if len(tokens) > budget else tokens)
+        finally:
+            template.enable_thinking = None
         if template.is_fallback and any(isinstance(p, list) for p in req["prompts"]):
             params = replace(params, stop=params.stop + FALLBACK_STOP)
 
@@ -644,8 +752,9 @@ class Worker:
         self.send({**done, "stats": stats.to_dict()})
 
     def close(self) -> None:
-        """Free the model (model thread)."""
+        """Free the model and the embedding model (model thread)."""
         self._unload()
+        self._unload_embedder()
 
 
 def _sentence(text: str) -> str:
@@ -662,6 +771,11 @@ def _refusal_note(exc: TemplateError) -> Notice:
     if isinstance(exc, TemplateRefused):  # "the model's chat template ...; Hearth refused it"
         return Notice(NoticeCode.TEMPLATE_REFUSED, {"detail": _sentence(str(exc))})
     return Notice(NoticeCode.TEMPLATE_FAILED, {"error": str(exc)})
+
+
+def _is_token(value: object) -> bool:
+    """A token id as JSON carries one (a bool is no token)."""
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _rate(count: int, seconds: float) -> float:

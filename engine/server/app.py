@@ -1,11 +1,23 @@
 """The OpenAI-compatible API: routes, request checks and response shapes.
 
 Endpoints: ``GET /health``, ``GET /v1/models``, ``POST /v1/chat/completions`` and
-``POST /v1/completions`` (each streamed over server-sent events or not), shaped as the
-official ``openai`` client parses them. ``POST /v1/embeddings`` answers that Hearth does
-not make embeddings yet. Every request runs through the one :class:`EngineClient`, so the
-server shares the worker and the loaded model with whatever else uses that client;
-requests queue on it in arrival order.
+``POST /v1/completions`` (each streamed over server-sent events or not), and
+``POST /v1/embeddings``, shaped as the official ``openai`` client parses them. Every
+request runs through the one :class:`EngineClient`, so the server shares the worker and
+the loaded model with whatever else uses that client; requests queue on it in arrival
+order.
+
+JSON mode: ``response_format`` ``{"type": "json_object"}`` or ``{"type": "json_schema",
+"json_schema": {"schema": ...}}`` holds the answer to JSON (to the schema) with llama.cpp's
+grammar sampler, on chat and text completions alike; a schema the converter cannot follow
+is a 400 that says why, and so is a model on the PyTorch backend, which has no grammar.
+
+Embeddings come from an embedding model (a GGUF whose header declares a pooling, such as
+all-MiniLM-L6-v2): the request's ``model`` names one, loaded beside the chat model and kept,
+or the loaded model is one. A model that writes text is refused with a 400 (as
+llama-server refuses embeddings unless started for them): mean-pooled states of a chat
+model make poor embeddings. Vectors have unit length, as OpenAI's do; ``encoding_format``
+``base64`` (the ``openai`` client's default) is little-endian float32.
 
 Safe by default (:class:`Guard`, outermost): the ``Host`` header must name the address
 the server listens on (DNS rebinding), every route but ``/health`` needs the bearer
@@ -18,12 +30,15 @@ Thread: the asyncio loop the ASGI server runs on.
 
 from __future__ import annotations
 
+import array
 import asyncio
+import base64
 import contextlib
 import hmac
 import ipaddress
 import json
 import logging
+import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
@@ -56,6 +71,8 @@ MAX_BODY_BYTES = 4 * 1024 * 1024
 MAX_TOKENS = 8192
 #: The most messages one chat request may carry.
 MAX_MESSAGES = 1000
+#: The most texts one embeddings request may carry (OpenAI's own limit).
+MAX_EMBED_INPUTS = 2048
 #: Why a generation stopped, as OpenAI says it.
 FINISH_REASONS = {
     "eos": "stop",
@@ -394,18 +411,88 @@ def _params(data: dict[str, Any], config: ServerConfig) -> SamplingParams:
         raise ApiError(400, str(exc), kind="invalid_request_error") from exc
 
 
-def _check_format(data: dict[str, Any]) -> None:
+def _embedding_inputs(raw: Any) -> list[str | list[int]]:
+    """OpenAI's ``input``: a text, a list of texts, a list of token ids, or a list of those."""
+    if isinstance(raw, str):
+        return [raw]
+    if isinstance(raw, list) and raw:
+        if all(_is_token(t) for t in raw):
+            return [list(raw)]
+        if len(raw) > MAX_EMBED_INPUTS:
+            raise ApiError(
+                400,
+                f"At most {MAX_EMBED_INPUTS} inputs per request; send the rest in another.",
+                kind="invalid_request_error",
+            )
+        inputs: list[str | list[int]] = []
+        for item in raw:
+            if isinstance(item, str):
+                inputs.append(item)
+            elif isinstance(item, list) and item and all(_is_token(t) for t in item):
+                inputs.append(list(item))
+            else:
+                break
+        else:
+            return inputs
+    raise ApiError(
+        400,
+        "'input' must be a text, a list of texts, a list of token ids, or a list of lists "
+        "of token ids (none of them empty).",
+        kind="invalid_request_error",
+    )
+
+
+def _is_token(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _base64_floats(vector: tuple[float, ...]) -> str:
+    """A vector as OpenAI's ``encoding_format: base64`` sends it: little-endian float32."""
+    floats = array.array("f", vector)
+    if sys.byteorder == "big":
+        floats.byteswap()
+    return base64.b64encode(floats.tobytes()).decode("ascii")
+
+
+def _response_format(data: dict[str, Any]) -> tuple[bool, dict[str, Any] | None]:
+    """Whether the answer must be JSON, and the schema it must match (None: any object).
+
+    OpenAI's ``{"type": "json_object"}`` and ``{"type": "json_schema", "json_schema":
+    {"name", "schema", "strict"}}``; llama-server's ``{"type": "json_object", "schema"}``
+    too. ``{"type": "text"}`` or none: free text.
+    """
     fmt = data.get("response_format")
     if fmt is None:
-        return
+        return False, None
     kind = fmt.get("type") if isinstance(fmt, dict) else None
-    if kind != "text":
-        raise ApiError(
-            400,
-            f"response_format {kind!r} is not supported yet: Hearth answers in text.",
-            kind="invalid_request_error",
-            code="unsupported_response_format",
-        )
+    if kind == "text":
+        return False, None
+    if kind == "json_object":
+        schema = fmt.get("schema")
+        if schema is not None and not isinstance(schema, dict):
+            raise ApiError(
+                400, "response_format.schema must be a JSON schema object.", **_FORMAT_ERROR
+            )
+        return True, schema
+    if kind == "json_schema":
+        spec = fmt.get("json_schema")
+        schema = spec.get("schema") if isinstance(spec, dict) else None
+        if not isinstance(schema, dict):
+            raise ApiError(
+                400,
+                "response_format.json_schema.schema must be a JSON schema object.",
+                **_FORMAT_ERROR,
+            )
+        return True, schema
+    raise ApiError(
+        400,
+        f"response_format type {kind!r} is not one Hearth knows: use 'text', 'json_object' "
+        "or 'json_schema'.",
+        **_FORMAT_ERROR,
+    )
+
+
+_FORMAT_ERROR: dict[str, Any] = {"kind": "invalid_request_error", "code": "invalid_response_format"}
 
 
 # -- the application ------------------------------------------------------------------
@@ -527,12 +614,50 @@ class _Api:
             raise _engine_error(exc) from exc
         return JSONResponse({"tokens": tokens})
 
-    async def embeddings(self, _request: Request) -> Response:
-        raise ApiError(
-            400,
-            "Hearth does not make embeddings yet.",
-            kind="invalid_request_error",
-            code="embeddings_unsupported",
+    async def embeddings(self, request: Request) -> Response:
+        data = await _body(request)
+        inputs = _embedding_inputs(data.get("input"))
+        encoding = data.get("encoding_format") or "float"
+        if encoding not in ("float", "base64"):
+            raise ApiError(
+                400, "encoding_format must be 'float' or 'base64'.", kind="invalid_request_error"
+            )
+        if data.get("dimensions") is not None:
+            raise ApiError(
+                400,
+                "dimensions is not supported: Hearth returns the model's own vectors.",
+                kind="invalid_request_error",
+            )
+        wanted = data.get("model")
+        if wanted is not None and not isinstance(wanted, str):
+            raise ApiError(400, "'model' must be text.", kind="invalid_request_error")
+        loaded = self._client.model
+        named = wanted or None
+        if loaded is not None and named in (loaded.model_id, loaded.path):
+            named = None
+        if named is not None and not self._config.load_models:
+            raise ApiError(
+                404,
+                f"The model {named!r} is not loaded; this server serves "
+                f"{loaded.model_id if loaded else 'no model'}.",
+                kind="invalid_request_error",
+                code="model_not_found",
+            )
+        try:
+            result = await self._client.embed(inputs, model=named)
+        except EngineError as exc:
+            raise _engine_error(exc) from exc
+        items = [
+            {
+                "object": "embedding",
+                "index": i,
+                "embedding": _base64_floats(v) if encoding == "base64" else list(v),
+            }
+            for i, v in enumerate(result.vectors)
+        ]
+        usage = {"prompt_tokens": result.prompt_tokens, "total_tokens": result.prompt_tokens}
+        return JSONResponse(
+            {"object": "list", "data": items, "model": result.model_id, "usage": usage}
         )
 
     async def _model(self, data: dict[str, Any]) -> str:
@@ -560,10 +685,35 @@ class _Api:
         data = await _body(request)
         messages = _messages(data)
         params = _params(data, self._config)
-        _check_format(data)
+        json_mode = _response_format(data)
         model = await self._model(data)
+        params = await self._constrained(params, *json_mode)
         events = self._client.chat(messages, params)
         return await self._answer(request, data, model, events, chat=True)
+
+    async def _constrained(
+        self, params: SamplingParams, json_mode: bool, schema: dict[str, Any] | None
+    ) -> SamplingParams:
+        """``params`` holding the answer to JSON (matching ``schema``) when asked."""
+        if not json_mode:
+            return params
+        loaded = self._client.model
+        if loaded is not None and loaded.backend != "llamacpp":
+            raise ApiError(
+                400,
+                f"JSON mode needs the llama.cpp backend, and {loaded.model_id} runs on "
+                f"{loaded.backend}, which cannot hold an answer to a grammar. Serve the "
+                "model with --backend llamacpp.",
+                kind="invalid_request_error",
+                code="response_format_unsupported",
+            )
+        try:
+            grammar = await self._client.json_grammar(schema)
+            return replace(params, grammar=grammar)
+        except EngineError as exc:
+            raise ApiError(
+                400, str(exc), kind="invalid_request_error", code="invalid_response_format"
+            ) from exc
 
     async def completions(self, request: Request) -> Response:
         data = await _body(request)
@@ -575,7 +725,9 @@ class _Api:
                 400, "'prompt' must be one non-empty string.", kind="invalid_request_error"
             )
         params = _params(data, self._config)
+        json_mode = _response_format(data)
         model = await self._model(data)
+        params = await self._constrained(params, *json_mode)
         events = self._client.complete(prompt, params)
         return await self._answer(request, data, model, events, chat=False)
 
@@ -593,29 +745,25 @@ class _Api:
         if data.get("stream"):
             options = data.get("stream_options") or {}
             usage = isinstance(options, dict) and bool(options.get("include_usage"))
+            # The first event before the status line: an engine that refuses the request
+            # (a grammar it cannot follow, no model) answers with an error status, not
+            # with a 200 whose stream holds the error.
+            first = await _unless_gone(request, anext(events))
+            if first is _GONE:
+                return Response(status_code=499)
+            assert isinstance(first, TokenEvent | GenerationResult)
             return StreamingResponse(
-                self._stream(events, shape, usage=usage), media_type="text/event-stream"
+                self._stream(first, events, shape, usage=usage), media_type="text/event-stream"
             )
-        collect = asyncio.ensure_future(_collect(events))
-        gone = asyncio.ensure_future(_disconnected(request))
-        try:
-            done, _ = await asyncio.wait({collect, gone}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            gone.cancel()
-        if collect not in done:
-            # The client went away: stop generating for it now.
-            collect.cancel()
-            with contextlib.suppress(asyncio.CancelledError, EngineError):
-                await collect
+        result = await _unless_gone(request, _collect(events))
+        if result is _GONE:
             return Response(status_code=499)
-        try:
-            result = collect.result()
-        except EngineError as exc:
-            raise _engine_error(exc) from exc
+        assert isinstance(result, GenerationResult)
         return JSONResponse(shape.whole(result))
 
     async def _stream(
         self,
+        first: TokenEvent | GenerationResult,
         events: AsyncIterator[TokenEvent | GenerationResult],
         shape: _Shape,
         *,
@@ -626,7 +774,7 @@ class _Api:
         async with contextlib.aclosing(events) as stream:  # type: ignore[type-var]
             try:
                 yield _sse(shape.chunk(role=True))
-                async for event in stream:
+                async for event in _chain(first, stream):
                     if isinstance(event, TokenEvent):
                         yield _sse(shape.chunk(text=event.text, reasoning=event.reasoning))
                     else:
@@ -637,6 +785,47 @@ class _Api:
                 error = _engine_error(exc)
                 yield _sse({"error": {"message": str(error), "type": error.kind}})
         yield "data: [DONE]\n\n"
+
+
+#: What :func:`_unless_gone` returns when the client went away first.
+_GONE = object()
+
+
+async def _unless_gone(request: Request, work: Awaitable[Any]) -> Any:
+    """``work``'s result, or :data:`_GONE` (``work`` cancelled) if the client goes away first.
+
+    Raises:
+        ApiError: ``work`` raised an EngineError (as its OpenAI-style status).
+    """
+    task = asyncio.ensure_future(work)
+    gone = asyncio.ensure_future(_disconnected(request))
+    try:
+        done, _ = await asyncio.wait({task, gone}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        gone.cancel()
+    if task not in done:
+        # The client went away: stop generating for it now.
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, EngineError, StopAsyncIteration):
+            await task
+        return _GONE
+    try:
+        return task.result()
+    except EngineError as exc:
+        raise _engine_error(exc) from exc
+    except StopAsyncIteration:  # pragma: no cover - a stream always ends with a result
+        raise ApiError(
+            500, "The engine ended a generation without a result.", kind="server_error"
+        ) from None
+
+
+async def _chain(
+    first: TokenEvent | GenerationResult, rest: AsyncIterator[TokenEvent | GenerationResult]
+) -> AsyncIterator[TokenEvent | GenerationResult]:
+    """``first``, then the events of ``rest``."""
+    yield first
+    async for event in rest:
+        yield event
 
 
 async def _collect(events: AsyncIterator[TokenEvent | GenerationResult]) -> GenerationResult:

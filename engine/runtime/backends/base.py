@@ -112,6 +112,8 @@ class LoadedModelFacts:
     chat_template: str | None
     #: The fill-in-the-middle tokens of the loaded vocabulary, None when it has none.
     fim: FimTokens | None = None
+    #: An embedding model (its header declares a pooling): it embeds and cannot write.
+    embedding: bool = False
 
 
 @dataclass(frozen=True)

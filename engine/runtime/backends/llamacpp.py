@@ -5,8 +5,12 @@ module drives ``llama_decode`` and a native ``llama_sampler`` chain directly, ke
 the KV cache between requests (so turn 10 of a chat does not re-read turns 1–9),
 and cancels through llama.cpp's abort callback so a long prompt stops mid-batch.
 ``generate_many`` decodes several prompts as parallel sequences of the same context
-(continuous batching: a finished sequence's slot takes the next prompt at once).
-Everything here runs on the worker's model thread.
+(continuous batching: a finished sequence's slot takes the next prompt at once). The
+sampler chains, JSON mode's grammar among them, are built in ``llama_sampling``.
+
+An embedding model (its GGUF header declares a pooling: BERT-style sentence embedders)
+is loaded in llama.cpp's embedding mode: ``embed`` returns one unit vector per text, and
+``generate`` refuses. Everything here runs on the worker's model thread.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from __future__ import annotations
 import ctypes
 import functools
 import logging
+import math
 import os
 import threading
 import time
@@ -22,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from engine.errors import Cancelled, EngineError, ModelLoadError
+from engine.errors import Cancelled, EngineError, ModelLoadError, UsageError
 from engine.models.plan import requested_context
 from engine.runtime.backends.base import (
     BackendLoadParams,
@@ -31,6 +36,7 @@ from engine.runtime.backends.base import (
     decode_loop,
     read_fim_tokens,
 )
+from engine.runtime.backends.llama_sampling import Sampler, make_sampler
 from engine.runtime.textstream import TextAssembler
 from engine.types import MAX_PARALLEL, SamplingParams, StopReason
 
@@ -79,6 +85,13 @@ def route_native_log() -> None:
 
 
 _FLASH = {"auto": -1, "off": 0, "on": 1}
+# llama_pooling_type: -1 the model's own, 0 none (a vector per token), 1 mean, 2 CLS, ...
+_POOLING_UNSPECIFIED = -1
+_POOLING_NONE = 0
+#: Tokens an embedding model reads in one batch (several texts, each in its own sequence).
+_EMBED_BATCH = 2048
+#: Texts an embedding model reads in one batch, at most.
+_EMBED_SEQUENCES = 32
 
 
 @dataclass(eq=False)
@@ -88,7 +101,7 @@ class _Sequence:
     index: int
     seq_id: int
     tokens: list[int]
-    sampler: Any
+    sampler: Sampler
     assembler: TextAssembler
     reserve: int
     t_start: float
@@ -118,6 +131,7 @@ class LlamaCppBackend:
         self._n_batch = 0
         self._n_ctx = 0
         self._n_seq_max = 1
+        self._embedding = False
         self._cached: list[int] = []  # tokens whose keys/values are in the cache (seq 0)
         self._abort_flag = threading.Event()
         self._abort_cb = self._lib.ggml_abort_callback(lambda _data: self._abort_flag.is_set())
@@ -152,10 +166,21 @@ class LlamaCppBackend:
         cparams.n_ctx = n_ctx
         cparams.n_batch = min(params.n_batch, n_ctx)
         cparams.n_ubatch = min(params.n_ubatch, cparams.n_batch)
+        self._embedding = self._pooling() not in (None, _POOLING_NONE)
+        if self._embedding:
+            # An embedding model (its header names a pooling): one vector per text.
+            # Its attention is not causal, so llama.cpp needs every token of a batch in
+            # one micro-batch (it aborts otherwise): n_ubatch = n_batch.
+            cparams.embeddings = True
+            cparams.pooling_type = _POOLING_UNSPECIFIED  # the header's
+            cparams.n_ctx = n_ctx = n_ctx_train
+            cparams.n_batch = cparams.n_ubatch = max(n_ctx, _EMBED_BATCH)
         # One unified KV buffer: a single sequence (chat) may use the whole n_ctx, and
         # the sequences of generate_many share its n_ctx cells. Without kv_unified every
         # sequence would be capped at n_ctx / n_seq_max, chat included.
-        cparams.n_seq_max = max(1, min(params.n_seq_max, MAX_PARALLEL))
+        cparams.n_seq_max = (
+            _EMBED_SEQUENCES if self._embedding else max(1, min(params.n_seq_max, MAX_PARALLEL))
+        )
         cparams.kv_unified = True
         cparams.n_threads = params.n_threads
         cparams.n_threads_batch = params.n_threads_batch
@@ -176,7 +201,7 @@ class LlamaCppBackend:
         self._n_seq_max = int(lib.llama_n_seq_max(ctx))
         self._batch = lib.llama_batch_init(self._n_batch, 0, 1)
         self._cached = []
-        template = lib.llama_model_chat_template(model, None)
+        template = lib.llama_model_chat_template(model, None) if not self._embedding else None
         return LoadedModelFacts(
             n_ctx=self._n_ctx,
             n_ctx_train=n_ctx_train,
@@ -185,8 +210,24 @@ class LlamaCppBackend:
             eos_text=self._token_text(lib.llama_vocab_eos(self._vocab)),
             add_bos=bool(lib.llama_vocab_get_add_bos(self._vocab)),
             chat_template=template.decode("utf-8", errors="replace") if template else None,
-            fim=read_fim_tokens(lib, self._vocab),
+            fim=None if self._embedding else read_fim_tokens(lib, self._vocab),
+            embedding=self._embedding,
         )
+
+    def _meta(self, key: str) -> str | None:
+        """A string value of the model's GGUF header, None when it has no such key."""
+        buf = ctypes.create_string_buffer(256)
+        n = self._lib.llama_model_meta_val_str(self._model, key.encode(), buf, len(buf))
+        return buf.value.decode("utf-8", errors="replace") if n >= 0 else None
+
+    def _pooling(self) -> int | None:
+        """The pooling the header declares (``<arch>.pooling_type``), None if none.
+
+        Embedding models (BERT, nomic-bert, ...) declare one; generative models do not.
+        """
+        arch = self._meta("general.architecture")
+        value = self._meta(f"{arch}.pooling_type") if arch else None
+        return int(value) if value is not None and value.lstrip("-").isdigit() else None
 
     def _token_text(self, token: int) -> str:
         if token < 0:
@@ -261,37 +302,103 @@ class LlamaCppBackend:
                 )
             self._cached.extend(chunk)
 
-    def _make_sampler(self, params: SamplingParams, history: list[int]) -> Any:
+    def _make_sampler(self, params: SamplingParams, history: list[int]) -> Sampler:
+        """The native sampler chain for ``params``, primed with the prompt's tokens.
+
+        Raises:
+            UsageError: ``params.grammar`` is not a grammar llama.cpp can parse.
+        """
+        return make_sampler(self._lib, self._vocab, params, history, _last_error_line)
+
+    @property
+    def embedding(self) -> bool:
+        """Whether the loaded model is an embedding model (it embeds, it does not write)."""
+        return self._embedding
+
+    @property
+    def embedding_tokens(self) -> int:
+        """The most tokens one text may have to be embedded (the model's trained context)."""
+        return min(self._n_ctx, self._n_batch)
+
+    def embed(self, inputs: list[list[int]]) -> list[list[float]]:
+        """One unit-length vector per tokenized text, as the model pools its tokens.
+
+        Several texts are read in one batch, each in a sequence of its own.
+
+        Raises:
+            UsageError: the model is not an embedding model, a text is empty or longer
+                than :attr:`embedding_tokens`, or a token is not in the vocabulary.
+            EngineError: llama.cpp failed.
+        """
+        self._require()
+        if not self._embedding:
+            raise UsageError(_NOT_EMBEDDING)
+        lib, batch = self._lib, self._batch
+        n_vocab = int(lib.llama_vocab_n_tokens(self._vocab))
+        limit = self.embedding_tokens
+        for i, tokens in enumerate(inputs):
+            if not tokens:
+                raise UsageError(f"Input {i} is empty: there is nothing to embed.")
+            if len(tokens) > limit:
+                raise UsageError(
+                    f"Input {i} has {len(tokens):,} tokens; this embedding model reads at "
+                    f"most {limit:,}. Split the text into shorter parts."
+                )
+            if not all(0 <= t < n_vocab for t in tokens):
+                raise UsageError(
+                    f"Input {i} has a token id outside this model's vocabulary "
+                    f"(0 to {n_vocab - 1:,})."
+                )
+        n_embd = int(lib.llama_model_n_embd_out(self._model))
+        mem = lib.llama_get_memory(self._ctx)
+        vectors: list[list[float]] = []
+        start = 0
+        while start < len(inputs):
+            # As many texts as fit in one batch, each its own sequence.
+            group: list[list[int]] = []
+            used = 0
+            for tokens in inputs[start:]:
+                if group and (used + len(tokens) > self._n_batch or len(group) == self._n_seq_max):
+                    break
+                group.append(tokens)
+                used += len(tokens)
+            row = 0
+            for seq_id, tokens in enumerate(group):
+                for pos, tok in enumerate(tokens):
+                    batch.token[row] = tok
+                    batch.pos[row] = pos
+                    batch.n_seq_id[row] = 1
+                    batch.seq_id[row][0] = seq_id
+                    batch.logits[row] = 1
+                    row += 1
+            batch.n_tokens = row
+            lib.llama_memory_clear(mem, True)  # a model without a cache has none (NULL)
+            rc = lib.llama_decode(self._ctx, batch)
+            if rc != 0:
+                raise EngineError(f"llama.cpp failed to embed the text (code {rc}).")
+            for seq_id in range(len(group)):
+                pooled = lib.llama_get_embeddings_seq(self._ctx, seq_id)
+                if not pooled:
+                    raise EngineError("llama.cpp returned no embedding for a text.")
+                vectors.append(_unit(pooled[:n_embd]))
+            start += len(group)
+        return vectors
+
+    def _evaluate_prompt(self, tokens: list[int]) -> int:
+        """Bring the cache to ``tokens`` (logits for the last one); returns how many of
+        them were reused from the cache."""
         lib = self._lib
-        chain = lib.llama_sampler_chain_init(lib.llama_sampler_chain_default_params())
-        if params.repeat_penalty != 1.0 and params.repeat_last_n != 0:
-            lib.llama_sampler_chain_add(
-                chain,
-                lib.llama_sampler_init_penalties(
-                    lib.llama_vocab_n_tokens(self._vocab),
-                    params.repeat_last_n,
-                    params.repeat_penalty,
-                    0.0,
-                    0.0,
-                ),
-            )
-        if params.temperature <= 0:
-            lib.llama_sampler_chain_add(chain, lib.llama_sampler_init_greedy())
-        else:
-            if params.top_k > 0:
-                lib.llama_sampler_chain_add(chain, lib.llama_sampler_init_top_k(params.top_k))
-            if 0 < params.top_p < 1:
-                lib.llama_sampler_chain_add(chain, lib.llama_sampler_init_top_p(params.top_p, 1))
-            if params.min_p > 0:
-                lib.llama_sampler_chain_add(chain, lib.llama_sampler_init_min_p(params.min_p, 1))
-            lib.llama_sampler_chain_add(chain, lib.llama_sampler_init_temp(params.temperature))
-            seed = params.seed if params.seed >= 0 else int.from_bytes(os.urandom(4), "little")
-            lib.llama_sampler_chain_add(chain, lib.llama_sampler_init_dist(seed & 0xFFFFFFFF))
-        # Like llama.cpp's own CLI: the prompt counts for the repetition penalty.
-        if params.repeat_penalty != 1.0:
-            for tok in history[-max(params.repeat_last_n, 0) :]:
-                lib.llama_sampler_accept(chain, tok)
-        return chain
+        reused = _common_prefix(self._cached, tokens)
+        if reused == len(tokens):
+            reused -= 1  # the last prompt token must be evaluated again for its logits
+        mem = lib.llama_get_memory(self._ctx)
+        if not lib.llama_memory_seq_rm(mem, 0, reused, -1):
+            # Some caches (sliding-window, recurrent) cannot drop a partial sequence.
+            lib.llama_memory_clear(mem, True)
+            reused = 0
+        self._cached = self._cached[:reused]
+        self._decode(tokens[reused:], reused, logits_last=True)
+        return reused
 
     def generate(
         self,
@@ -306,9 +413,12 @@ class LlamaCppBackend:
 
         Raises:
             Cancelled: cancelled while the prompt was evaluated (nothing generated).
+            UsageError: ``params.grammar`` is not valid GBNF.
             EngineError: llama.cpp failed to decode.
         """
         self._require()
+        if self._embedding:
+            raise UsageError(_CANNOT_WRITE)
         if not tokens:
             raise EngineError("The prompt is empty.")
         if len(tokens) >= self._n_ctx:
@@ -318,22 +428,17 @@ class LlamaCppBackend:
         lib = self._lib
         self._abort_flag = cancel
         t0 = time.perf_counter()
-
-        reused = _common_prefix(self._cached, tokens)
-        if reused == len(tokens):
-            reused -= 1  # the last prompt token must be evaluated again for its logits
-        mem = lib.llama_get_memory(self._ctx)
-        if not lib.llama_memory_seq_rm(mem, 0, reused, -1):
-            # Some caches (sliding-window, recurrent) cannot drop a partial sequence.
-            lib.llama_memory_clear(mem, True)
-            reused = 0
-        self._cached = self._cached[:reused]
-        self._decode(tokens[reused:], reused, logits_last=True)
+        # Made first: a grammar llama.cpp cannot parse fails before the prompt is read.
+        sampler = self._make_sampler(params, tokens)
+        try:
+            reused = self._evaluate_prompt(tokens)
+        except BaseException:
+            sampler.free()
+            raise
         t_prompt = time.perf_counter()
 
         # One-token steps take milliseconds and cancel is checked between them.
         lib.llama_set_abort_callback(self._ctx, self._no_abort_cb, None)
-        sampler = self._make_sampler(params, tokens)
         batch = self._batch
 
         def advance(tok: int) -> StopReason | None:
@@ -359,13 +464,13 @@ class LlamaCppBackend:
                 params,
                 cancel,
                 on_text,
-                sample=lambda: lib.llama_sampler_sample(sampler, self._ctx, -1),
+                sample=lambda: sampler.sample(self._ctx, -1),
                 is_eog=lambda tok: lib.llama_vocab_is_eog(self._vocab, tok),
                 token_bytes=functools.partial(self.token_bytes, special=special),
                 advance=advance,
             )
         finally:
-            lib.llama_sampler_free(sampler)
+            sampler.free()
             lib.llama_set_abort_callback(self._ctx, self._abort_cb, None)
         return outcome.raw(
             prompt_tokens=len(tokens),
@@ -410,6 +515,8 @@ class LlamaCppBackend:
                 failed to decode.
         """
         self._require()
+        if self._embedding:
+            raise UsageError(_CANNOT_WRITE)
         for tokens in prompts:
             if not tokens:
                 raise EngineError("The prompt is empty.")
@@ -418,6 +525,9 @@ class LlamaCppBackend:
                     f"The prompt has {len(tokens):,} tokens; the context holds {self._n_ctx:,}."
                 )
         lib, ctx, batch = self._lib, self._ctx, self._batch
+        if params.grammar:
+            # A grammar llama.cpp cannot parse fails here, before any prompt is read.
+            self._make_sampler(params, []).free()
         self._abort_flag = cancel
         t_call = time.perf_counter()
         mem = lib.llama_get_memory(ctx)
@@ -435,7 +545,7 @@ class LlamaCppBackend:
             if tail:
                 on_text(seq.index, tail)
             lib.llama_memory_seq_rm(mem, seq.seq_id, -1, -1)
-            lib.llama_sampler_free(seq.sampler)
+            seq.sampler.free()
             active.remove(seq)
             free_ids.append(seq.seq_id)
             reserved -= seq.reserve
@@ -530,7 +640,7 @@ class LlamaCppBackend:
                         continue
                     if not seq.t_prompt:
                         seq.t_prompt = now
-                    tok = lib.llama_sampler_sample(seq.sampler, ctx, seq.logits_row)
+                    tok = seq.sampler.sample(ctx, seq.logits_row)
                     seq.logits_row = -1
                     seq.n_gen += 1
                     if seq.n_gen == 1:
@@ -561,7 +671,7 @@ class LlamaCppBackend:
                     on_done(index, raw)
         finally:
             for seq in active:  # an error left these unfinished
-                lib.llama_sampler_free(seq.sampler)
+                seq.sampler.free()
             lib.llama_memory_clear(mem, True)
             self._cached = []
             lib.llama_set_abort_callback(ctx, self._abort_cb, None)
@@ -581,6 +691,22 @@ class LlamaCppBackend:
             self._model = None
         self._vocab = None
         self._cached = []
+
+
+_NOT_EMBEDDING = (
+    "This model writes text; it does not make embeddings. Name an embedding model (a GGUF "
+    "whose header declares a pooling, such as all-MiniLM-L6-v2 or nomic-embed-text)."
+)
+_CANNOT_WRITE = (
+    "This is an embedding model: it turns text into vectors and cannot write. Load a chat "
+    "or text model to generate, and use this one for embeddings."
+)
+
+
+def _unit(vector: list[float]) -> list[float]:
+    """``vector`` scaled to length 1 (as OpenAI's embeddings are), unchanged if it is 0."""
+    norm = math.sqrt(math.fsum(x * x for x in vector))
+    return [x / norm for x in vector] if norm > 0 else list(vector)
 
 
 def _common_prefix(a: list[int], b: list[int]) -> int:

@@ -40,7 +40,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from engine.errors import Cancelled, EngineError, ModelFileError, ModelLoadError
+from engine.errors import Cancelled, EngineError, ModelFileError, ModelLoadError, UsageError
 from engine.models.gguf_info import GGUFInfo, TensorInfo, read_gguf_info
 from engine.models.hardware import format_bytes
 from engine.models.plan import TORCH_ARCHITECTURES, TORCH_WEIGHT_FORMATS, requested_context
@@ -875,8 +875,11 @@ class TorchLlamaBackend:
 
         Raises:
             Cancelled: cancelled while the prompt was evaluated (nothing generated).
+            UsageError: ``params`` carries a grammar (JSON mode), which this backend
+                cannot follow.
             EngineError: the prompt is empty or does not fit the context.
         """
+        _refuse_grammar(params)
         self._check_prompt(tokens)
         return self._run(tokens, params, cancel, on_text, time.perf_counter(), special=special)
 
@@ -953,8 +956,10 @@ class TorchLlamaBackend:
         never started with "".
 
         Raises:
+            UsageError: ``params`` carries a grammar (JSON mode).
             EngineError: a prompt is empty or longer than the context.
         """
+        _refuse_grammar(params)
         for tokens in prompts:
             self._check_prompt(tokens)
         t_call = time.perf_counter()
@@ -996,3 +1001,12 @@ def _common_prefix(a: list[int], b: list[int]) -> int:
     while i < n and a[i] == b[i]:
         i += 1
     return i
+
+
+def _refuse_grammar(params: SamplingParams) -> None:
+    """Refuse a grammar: this backend samples in torch and has no grammar sampler."""
+    if params.grammar:
+        raise UsageError(
+            "The PyTorch backend cannot hold an answer to a grammar (JSON mode). Load the "
+            "model with the llama.cpp backend (--backend llamacpp) to use it."
+        )

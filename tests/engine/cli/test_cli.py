@@ -57,6 +57,31 @@ def test_chat_streams_plain_text() -> None:
     assert run.stdout.strip()
 
 
+def test_chat_answers_in_json_to_a_schema_file(tmp_path: Path) -> None:
+    schema = tmp_path / "person.json"
+    schema.write_text(
+        json.dumps(
+            {
+                "type": "object",
+                "properties": {"name": {"type": "string", "maxLength": 20}},
+                "required": ["name"],
+                "additionalProperties": False,
+            }
+        )
+    )
+    run = cli("chat", "--json-schema", str(schema), "--max-tokens", "40", "Name a person.")
+    assert run.returncode == 0, run.stderr
+    answer = json.loads(run.stdout)
+    assert set(answer) == {"name"} and isinstance(answer["name"], str)
+
+    schema.write_text("[1, 2")
+    run = cli("chat", "--json-schema", str(schema), "hi")
+    assert run.returncode == 2 and "is not valid JSON" in run.stderr
+    schema.write_text('{"type": "array", "maxItems": 1000000000}')
+    run = cli("chat", "--json-schema", str(schema), "hi")
+    assert run.returncode == 2 and "maxItems" in run.stderr
+
+
 def test_models_list_and_hardware() -> None:
     run = cli("models", "list", "--json")
     assert run.returncode == 0, run.stderr
@@ -176,6 +201,7 @@ def test_the_cli_process_never_loads_llama_cpp_or_torch() -> None:
         "import sys, engine.cli as c\n"
         "rc = c.main(['hardware', '--json'])\n"
         "rc |= c.main(['chat', '--max-tokens', '4', 'hi'])\n"
+        "rc |= c.main(['chat', '--max-tokens', '4', '--format', 'json', 'hi'])\n"
         "print('LOADED', sorted(m for m in ('llama_cpp', 'torch') if m in sys.modules))\n"
         "sys.exit(rc)\n"
     )

@@ -5,6 +5,7 @@ without a token)."""
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
@@ -58,12 +59,12 @@ class Served:
         return response.status, data
 
 
-@pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory, smollm2: Path) -> Iterator[Served]:
-    home = tmp_path_factory.mktemp("serve-home")
-    env = {**os.environ, "HEARTH_HOME": str(home), "HEARTH_STARTER_MODEL": str(smollm2)}
+@contextlib.contextmanager
+def serve(home: Path, model: Path, *options: str) -> Iterator[Served]:
+    """`hearth-cli serve` on a free port, serving ``model``, until the block ends."""
+    env = {**os.environ, "HEARTH_HOME": str(home), "HEARTH_STARTER_MODEL": str(model)}
     process = subprocess.Popen(
-        [sys.executable, "-m", "engine", "serve", "--port", "0", "--token", TOKEN],
+        [sys.executable, "-m", "engine", "serve", "--port", "0", "--token", TOKEN, *options],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -78,6 +79,12 @@ def served(tmp_path_factory: pytest.TempPathFactory, smollm2: Path) -> Iterator[
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory, smollm2: Path) -> Iterator[Served]:
+    with serve(tmp_path_factory.mktemp("serve-home"), smollm2) as server:
+        yield server
 
 
 def test_models_chat_and_usage_through_the_openai_client(served: Served) -> None:
@@ -127,12 +134,168 @@ def test_streaming_with_usage_and_a_stop_string(served: Served) -> None:
     assert cut.choices[0].finish_reason == "stop"
 
 
-def test_completions_and_embeddings(served: Served) -> None:
+def test_completions(served: Served) -> None:
     client = served.client()
     done = client.completions.create(model="", prompt="The capital of France is", **SHORT)
     assert done.choices[0].text.strip() and done.usage is not None
-    with pytest.raises(openai.BadRequestError, match="embeddings"):
+
+
+def _cos(a: list[float], b: list[float]) -> float:
+    return sum(x * y for x, y in zip(a, b, strict=True))
+
+
+def test_embeddings_from_an_embedding_model_beside_the_chat_model(
+    served: Served, embedding_model: Path
+) -> None:
+    client = served.client()
+    texts = ["a cat sits on the mat", "a kitten is on the rug", "stock markets fell today"]
+    # The openai client asks for base64 unless told otherwise, and decodes it.
+    reply = client.embeddings.create(model=str(embedding_model), input=texts)
+    assert [d.index for d in reply.data] == [0, 1, 2]
+    cat, kitten, stocks = (d.embedding for d in reply.data)
+    assert len(cat) == 384 and abs(_cos(cat, cat) - 1) < 1e-4
+    assert _cos(cat, kitten) > _cos(cat, stocks) + 0.2
+    assert reply.usage.prompt_tokens == reply.usage.total_tokens == 8 + 8 + 6
+    assert reply.model
+
+    floats = client.embeddings.create(
+        model=str(embedding_model), input="a cat sits on the mat", encoding_format="float"
+    )
+    assert len(floats.data) == 1 and _cos(floats.data[0].embedding, cat) > 0.9999
+    assert floats.usage.prompt_tokens == 8
+    by_ids = client.embeddings.create(model=str(embedding_model), input=[[101, 7592, 2088, 102]])
+    assert len(by_ids.data[0].embedding) == 384 and by_ids.usage.prompt_tokens == 4
+
+    # The chat model still answers.
+    answer = client.chat.completions.create(
+        model="", messages=[{"role": "user", "content": "Say hi."}], max_tokens=4
+    )
+    assert answer.choices[0].message.content is not None
+
+    # Refused, with what to do: a model that writes text, bad inputs.
+    with pytest.raises(openai.BadRequestError, match="does not make embeddings"):
         client.embeddings.create(model="", input="hello")
+    with pytest.raises(openai.BadRequestError, match="Input 0 is empty"):
+        client.embeddings.create(model=str(embedding_model), input="")
+    with pytest.raises(openai.BadRequestError, match="'input' must be"):
+        client.embeddings.create(model=str(embedding_model), input=[])
+    with pytest.raises(openai.BadRequestError, match="encoding_format"):
+        client.embeddings.create(
+            model=str(embedding_model),
+            input="x",
+            encoding_format="int8",  # type: ignore[arg-type]
+        )
+    with pytest.raises(openai.NotFoundError):
+        client.embeddings.create(model="no-such-model", input="x")
+
+
+PERSON = {
+    "type": "object",
+    "properties": {
+        "name": {"type": "string", "maxLength": 24},
+        "age": {"type": "integer"},
+    },
+    "required": ["name", "age"],
+    "additionalProperties": False,
+}
+ASK_PERSON = [{"role": "user", "content": "Describe a person called Ada: her name and age."}]
+
+
+def _person(text: str) -> dict[str, object]:
+    value = json.loads(text)
+    assert isinstance(value, dict) and set(value) == {"name", "age"}, value
+    assert isinstance(value["name"], str) and isinstance(value["age"], int)
+    return value
+
+
+def test_json_mode_holds_answers_to_a_schema(served: Served) -> None:
+    client = served.client()
+    schema_format = {"type": "json_schema", "json_schema": {"name": "person", "schema": PERSON}}
+    reply = client.chat.completions.create(
+        model="",
+        messages=ASK_PERSON,  # type: ignore[arg-type]
+        response_format=schema_format,  # type: ignore[arg-type]
+        max_tokens=100,
+        temperature=0,
+    )
+    _person(reply.choices[0].message.content or "")
+    assert reply.choices[0].finish_reason == "stop"
+
+    stream = client.chat.completions.create(
+        model="",
+        messages=ASK_PERSON,  # type: ignore[arg-type]
+        response_format=schema_format,  # type: ignore[arg-type]
+        max_tokens=100,
+        temperature=0.8,
+        seed=3,
+        stream=True,
+    )
+    _person("".join(c.choices[0].delta.content or "" for c in stream if c.choices))
+
+    done = client.completions.create(
+        model="",
+        prompt="A person, as JSON:",
+        max_tokens=100,
+        extra_body={"response_format": schema_format},
+    )
+    _person(done.choices[0].text)
+
+    anything = client.chat.completions.create(
+        model="",
+        messages=ASK_PERSON,  # type: ignore[arg-type]
+        response_format={"type": "json_object"},
+        max_tokens=150,
+        temperature=0,
+    )
+    text = anything.choices[0].message.content or ""
+    assert text.lstrip().startswith("{")
+    if anything.choices[0].finish_reason == "stop":
+        assert isinstance(json.loads(text), dict)
+
+
+def test_json_mode_refuses_what_it_cannot_follow(served: Served) -> None:
+    client = served.client()
+    refusals = [
+        ({"type": "json_schema", "json_schema": {"name": "x"}}, "json_schema.schema must be"),
+        ({"type": "xml"}, "type 'xml' is not one Hearth knows"),
+        (
+            {"type": "json_schema", "json_schema": {"name": "x", "schema": {"type": "blob"}}},
+            "cannot be used to constrain",
+        ),
+        (
+            {"type": "json_object", "schema": {"type": "array", "maxItems": 10**9}},
+            "maxItems",
+        ),
+    ]
+    for response_format, message in refusals:
+        for stream in (False, True):
+            with pytest.raises(openai.BadRequestError, match=message):
+                client.chat.completions.create(
+                    model="",
+                    messages=ASK_PERSON,  # type: ignore[arg-type]
+                    response_format=response_format,  # type: ignore[arg-type]
+                    max_tokens=8,
+                    stream=stream,
+                )
+    assert served.process.poll() is None
+
+
+def test_json_mode_on_the_pytorch_backend_is_refused(tmp_path: Path, smollm2: Path) -> None:
+    pytest.importorskip("torch", reason="pip install torch==2.13.0 (the CPU build)")
+    with serve(tmp_path, smollm2, "--backend", "torch", "--ctx", "512") as server:
+        client = server.client()
+        for stream in (False, True):
+            with pytest.raises(openai.BadRequestError, match="needs the llama\\.cpp backend"):
+                client.chat.completions.create(
+                    model="",
+                    messages=ASK_PERSON,  # type: ignore[arg-type]
+                    response_format={"type": "json_object"},
+                    max_tokens=8,
+                    stream=stream,
+                )
+        # Free text still works there.
+        reply = client.chat.completions.create(model="", messages=ASK_PERSON, max_tokens=4)  # type: ignore[arg-type]
+        assert reply.choices[0].message.content is not None
 
 
 def test_two_clients_at_once_both_get_answers(served: Served) -> None:
