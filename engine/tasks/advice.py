@@ -1,11 +1,12 @@
 """Which catalog model to suggest when the loaded one is too small for a task.
 
 The sizes come from ``benchmarks/quality.md``: on its documents with planted facts the
-0.5 B starter model keeps about a third of the facts in its summaries, while
-Qwen2.5-Coder-1.5B wrote correct points on the same Chinese guide that the 0.5 B model
-copied; so a summary wants a model of about 1 B parameters or more. (For code, the
-0.5 B coder passes the benchmark's hidden tests; ``engine.tasks.code.code_model_advice``
-suggests a code model only in place of a general one.)
+0.5 B coder (the starter model before the 1.5 B one) keeps about a third of the facts in
+its summaries, while Qwen2.5-Coder-1.5B wrote correct points on the same Chinese guide
+that the 0.5 B model copied; so a summary wants a model of about 1 B parameters or more.
+(For code, the 0.5 B coder passes the benchmark's hidden tests;
+``engine.tasks.code.code_model_advice`` suggests a code model only in place of a general
+one.)
 """
 
 from __future__ import annotations

@@ -216,7 +216,7 @@ def detect_language(text: str) -> str:
 
 # -- prompts --------------------------------------------------------------------------
 #
-# Written for the 0.5B starter model (Qwen2.5-Coder-0.5B-Instruct) and measured with
+# Written for the 0.5B model that was the starter (Qwen2.5-Coder-0.5B-Instruct) and measured with
 # benchmarks/quality.py. Asked only "summarize the text above", it copied the text's
 # sentences or listed its headings. What helped: a system prompt that says what a
 # summary is, the document fenced between tags with the request before and after it,
