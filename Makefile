@@ -131,7 +131,7 @@ embed-model: $(EMBED_MODEL)
 
 $(LLAMA_BENCH): pyproject.toml $(LLAMA_SRC)/convert_hf_to_gguf.py | $(BIN)/python
 	cmake -S $(LLAMA_SRC) -B build/llama-bench -DCMAKE_BUILD_TYPE=Release -DLLAMA_CURL=OFF \
-	  -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=OFF
+	  -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=ON
 	cmake --build build/llama-bench --target llama-bench -j $$(nproc)
 
 .PHONY: llama-bench
@@ -141,16 +141,13 @@ llama-bench: $(LLAMA_BENCH)
 # as llama-bench, so tests/engine/runtime/test_remote_llama_server.py can drive Hearth's
 # remote backend against it. Two jobs: the server's sources are the largest in llama.cpp and
 # a build takes several minutes on a small machine; CI does not build it (the test skips).
-LLAMA_SERVER := build/llama-server/bin/llama-server
+# llama.cpp's server, for the tests of remote endpoints (they skip without it; CI does not
+# build it). It is built in llama-bench's tree, with the same options, so the libraries
+# compile once for both.
+LLAMA_SERVER := build/llama-bench/bin/llama-server
 
-$(LLAMA_SERVER): pyproject.toml | $(BIN)/python
-	test -d $(LLAMA_SRC) || { mkdir -p build/llama-src && \
-	  $(PIP) download -q --no-deps --no-binary :all: llama-cpp-python==$(LLAMA_CPP_PYTHON) \
-	    -d build/llama-src && \
-	  tar xzf build/llama-src/llama_cpp_python-$(LLAMA_CPP_PYTHON).tar.gz -C build/llama-src; }
-	cmake -S $(LLAMA_SRC) -B build/llama-server -DCMAKE_BUILD_TYPE=Release -DLLAMA_CURL=OFF \
-	  -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=ON
-	cmake --build build/llama-server --target llama-server -j 2
+$(LLAMA_SERVER): $(LLAMA_BENCH)
+	cmake --build build/llama-bench --target llama-server -j $$(nproc)
 
 .PHONY: llama-server
 llama-server: $(LLAMA_SERVER)

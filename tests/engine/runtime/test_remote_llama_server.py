@@ -25,7 +25,7 @@ from engine.types import ChatMessage, GenerationResult, SamplingParams, TokenEve
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[3]
-LLAMA_SERVER = ROOT / "build" / "llama-server" / "bin" / "llama-server"
+LLAMA_SERVER = ROOT / "build" / "llama-bench" / "bin" / "llama-server"
 KEY = "llama-server-test-key"
 
 
