@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import socket
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,8 @@ from engine.runtime.remote import (
     list_models,
     normalize_url,
 )
+from engine.tasks.code import CodeRequest, run_task
+from engine.tasks.summarize import SummaryOptions, summarize
 from engine.types import ChatMessage, GenerationResult, SamplingParams, TokenEvent
 from tests.served import TOKEN, Served, serve_hearth
 
@@ -207,3 +210,42 @@ async def test_offline_mode_refuses_a_public_endpoint_before_connecting() -> Non
             await client.load_remote(
                 RemoteEndpoint.parse("http://203.0.113.9:8080"), "m", policy=NetworkPolicy(True)
             )
+
+
+@dataclass(frozen=True)
+class _Document:
+    name: str
+    text: str
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+async def test_summarize_and_code_run_on_a_remote_model(served: Served) -> None:
+    """The Summarize and Code panes' tasks, unchanged, on a served model: a document too
+    long for one pass is split with the server's token counts, mapped and reduced."""
+    facts = [
+        f"Station {i} of the northern line opened in {1900 + i} and serves {i * 1000} riders "
+        f"a day; its architect was Mira Holt {i}."
+        for i in range(1, 150)
+    ]
+    document = _Document("stations.txt", "\n\n".join(facts))
+    async with EngineClient() as client:
+        models = await list_models(endpoint_of(served), NetworkPolicy())
+        await client.load_remote(endpoint_of(served), models[0].name)
+        steps: list[str] = []
+        summary = await summarize(
+            client,
+            document,
+            SummaryOptions(length="short"),
+            on_progress=lambda p: steps.append(p.stage),
+        )
+        assert summary.chunks > 1 and summary.levels >= 2  # the whole document, map-reduce
+        assert summary.tokens_read > 3000
+        assert len(summary.partials) >= summary.chunks
+        assert summary.text.strip() and steps[-1] == "done"
+
+        pieces: list[str] = []
+        request = CodeRequest("explain", "python", code="def add(a, b):\n    return a + b\n")
+        result = await run_task(client, request, on_token=pieces.append, params=SHORT)
+        assert result.text.strip() and "".join(pieces).strip()
+        assert client.worker_pid is None  # all of it on the server
