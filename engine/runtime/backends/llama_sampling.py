@@ -35,27 +35,41 @@ def make_sampler(
     Raises:
         UsageError: ``params.grammar`` is not a grammar llama.cpp can parse.
     """
-    chain = lib.llama_sampler_chain_init(lib.llama_sampler_chain_default_params())
-    if params.repeat_penalty != 1.0 and params.repeat_last_n != 0:
-        penalties = lib.llama_sampler_init_penalties(
-            lib.llama_vocab_n_tokens(vocab),
-            params.repeat_last_n,
-            params.repeat_penalty,
-            0.0,
-            0.0,
-        )
-        # Like llama.cpp's own CLI: the prompt counts for the repetition penalty. Fed
-        # to this sampler alone: the grammar must see only the answer's tokens.
-        for tok in history[-max(params.repeat_last_n, 0) :]:
-            lib.llama_sampler_accept(penalties, tok)
-        lib.llama_sampler_chain_add(chain, penalties)
     grammar = None
     if params.grammar:
         grammar = lib.llama_sampler_init_grammar(vocab, params.grammar.encode("utf-8"), b"root")
         if not grammar:
-            lib.llama_sampler_free(chain)
             why = last_error() or "llama.cpp could not parse it"
             raise UsageError(f"The grammar the answer must follow is not valid GBNF: {why}.")
+    n_vocab = int(lib.llama_vocab_n_tokens(vocab))
+    chain = native_chain(lib, n_vocab, params, history)
+    if grammar is None:
+        return Sampler(lib, chain)
+    return GrammarSampler(lib, chain, grammar, n_vocab)
+
+
+def native_chain(lib: Any, n_vocab: int, params: SamplingParams, history: list[int]) -> Any:
+    """llama.cpp's sampler chain for ``params`` (no grammar), primed with the prompt's tokens.
+
+    The repetition penalty first, then greedy, or top-k, top-p, min-p, temperature and a
+    seeded draw. Both backends sample with it (the PyTorch one over its own logits).
+
+    Args:
+        lib: the ``llama_cpp`` module.
+        n_vocab: the vocabulary's size.
+        params: the sampling settings.
+        history: the prompt's tokens (the repetition penalty counts them).
+    """
+    chain = lib.llama_sampler_chain_init(lib.llama_sampler_chain_default_params())
+    if params.repeat_penalty != 1.0 and params.repeat_last_n != 0:
+        penalties = lib.llama_sampler_init_penalties(
+            n_vocab, params.repeat_last_n, params.repeat_penalty, 0.0, 0.0
+        )
+        # Like llama.cpp's own CLI: the prompt counts for the repetition penalty. Fed
+        # to this sampler alone: a grammar must see only the answer's tokens.
+        for tok in history[-max(params.repeat_last_n, 0) :]:
+            lib.llama_sampler_accept(penalties, tok)
+        lib.llama_sampler_chain_add(chain, penalties)
     if params.temperature <= 0:
         lib.llama_sampler_chain_add(chain, lib.llama_sampler_init_greedy())
     else:
@@ -68,9 +82,7 @@ def make_sampler(
         lib.llama_sampler_chain_add(chain, lib.llama_sampler_init_temp(params.temperature))
         seed = params.seed if params.seed >= 0 else int.from_bytes(os.urandom(4), "little")
         lib.llama_sampler_chain_add(chain, lib.llama_sampler_init_dist(seed & 0xFFFFFFFF))
-    if grammar is None:
-        return Sampler(lib, chain)
-    return GrammarSampler(lib, chain, grammar, int(lib.llama_vocab_n_tokens(vocab)))
+    return chain
 
 
 class Sampler:

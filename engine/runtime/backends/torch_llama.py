@@ -53,6 +53,7 @@ from engine.runtime.backends.base import (
     read_fim_tokens,
 )
 from engine.runtime.backends.dequant import dequantize
+from engine.runtime.backends.llama_sampling import native_chain
 from engine.types import SamplingParams, StopReason
 
 log = logging.getLogger("engine.torch")
@@ -641,33 +642,8 @@ class LlamaVocab:
         return bool(self._lib.llama_vocab_is_eog(self._vocab, token))
 
     def make_sampler(self, params: SamplingParams, history: list[int]) -> Any:
-        """llama.cpp's native sampler chain, built as the llama.cpp backend builds it."""
-        lib = self._lib
-        chain = lib.llama_sampler_chain_init(lib.llama_sampler_chain_default_params())
-        if params.repeat_penalty != 1.0 and params.repeat_last_n != 0:
-            lib.llama_sampler_chain_add(
-                chain,
-                lib.llama_sampler_init_penalties(
-                    self.n_vocab, params.repeat_last_n, params.repeat_penalty, 0.0, 0.0
-                ),
-            )
-        if params.temperature <= 0:
-            lib.llama_sampler_chain_add(chain, lib.llama_sampler_init_greedy())
-        else:
-            if params.top_k > 0:
-                lib.llama_sampler_chain_add(chain, lib.llama_sampler_init_top_k(params.top_k))
-            if 0 < params.top_p < 1:
-                lib.llama_sampler_chain_add(chain, lib.llama_sampler_init_top_p(params.top_p, 1))
-            if params.min_p > 0:
-                lib.llama_sampler_chain_add(chain, lib.llama_sampler_init_min_p(params.min_p, 1))
-            lib.llama_sampler_chain_add(chain, lib.llama_sampler_init_temp(params.temperature))
-            seed = params.seed if params.seed >= 0 else int.from_bytes(os.urandom(4), "little")
-            lib.llama_sampler_chain_add(chain, lib.llama_sampler_init_dist(seed & 0xFFFFFFFF))
-        # Like llama.cpp's own CLI: the prompt counts for the repetition penalty.
-        if params.repeat_penalty != 1.0:
-            for tok in history[-max(params.repeat_last_n, 0) :]:
-                lib.llama_sampler_accept(chain, tok)
-        return chain
+        """llama.cpp's native sampler chain, the one the llama.cpp backend uses."""
+        return native_chain(self._lib, self.n_vocab, params, history)
 
     def sample(self, chain: Any, logits: torch.Tensor) -> int:
         """Pick a token from one position's logits with the chain, and accept it.
