@@ -221,6 +221,9 @@ class SamplingParams:
 
 #: llama.cpp's LLAMA_MAX_SEQ: the most sequences one context decodes at once.
 MAX_PARALLEL = 256
+#: The longest chat template a load request carries (engine.runtime.chat_templates
+#: refuses longer ones too).
+MAX_TEMPLATE_OVERRIDE_CHARS = 256 * 1024
 
 #: For each load request field: is the value valid, and what it must be when it is not.
 _LOAD_RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
@@ -252,6 +255,10 @@ _LOAD_RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
         f"must be a whole number from 1 to {MAX_PARALLEL}",
     ),
     "fallback_template": (lambda v: isinstance(v, bool), "must be true or false"),
+    "chat_template_override": (
+        lambda v: isinstance(v, str) and len(v) <= MAX_TEMPLATE_OVERRIDE_CHARS,
+        f"must be template text of at most {MAX_TEMPLATE_OVERRIDE_CHARS:,} characters",
+    ),
     "parameters": (lambda v: _is_int(v) and v >= 0, "must be a whole number, 0 or more"),
 }
 
@@ -282,6 +289,8 @@ class LoadRequest:
         parameters: the model's size, from its GGUF header (0: unknown).
         fallback_template: use Hearth's plain chat format instead of the model's
             template (set once the template was refused, so it never runs again).
+        chat_template_override: a template the user chose for this model, used instead
+            of the GGUF's (engine.runtime.chat_formats); "" for the GGUF's own.
     """
 
     path: str
@@ -300,6 +309,7 @@ class LoadRequest:
     n_parallel: int = 4
     fallback_template: bool = False
     parameters: int = 0
+    chat_template_override: str = ""
 
     def __post_init__(self) -> None:
         """Check every value.
@@ -373,7 +383,8 @@ class ModelInfo:
         n_gpu_layers: layers on the GPU.
         n_threads: decode threads.
         plan_notice: the one-line explanation of the backend choice.
-        chat_template: "gguf" when the model's own template is used, else "fallback".
+        chat_template: "gguf" when the model's own template is used, "override" when the
+            one the user chose for the model is, else "fallback".
         fim: the model has fill-in-the-middle tokens (EngineClient.infill works).
         template_refused: the model's chat template was refused (it tried something a
             template may not do, or never finished); the fallback format runs instead.

@@ -205,18 +205,13 @@ class ModelLoader(QObject):
         self.readiness_changed.emit(False)
         self.loading_started.emit()
         self._status_bar.plan.show_loading(short_name(model_id))
-        settings = self._settings()
         try:
             if is_remote_id(model_id):
                 info = await self._load_remote(model_id)
             else:
-                info = await self._client.load(
-                    model_id,
-                    n_ctx=settings.context_size,
-                    gpu_offload=settings.gpu_offload,
-                    threads=settings.threads,
-                    backend=settings.backend,
-                )
+                # The saved settings apply under the model's own (the engine reads both:
+                # engine.runtime.loading.plan_load), so none is passed as this load's.
+                info = await self._client.load(model_id)
         finally:
             self._loading = False
             self._show_current()

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import sys
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.cli.common import (
     add_backend_option,
@@ -26,16 +27,22 @@ from engine.types import (
     sampling_problem,
 )
 
+if TYPE_CHECKING:
+    from engine.runtime.model_defaults import ModelDefaults
+
+#: The longest answer when neither the flag nor the model's settings say.
+DEFAULT_MAX_TOKENS = 512
+
 
 def add_parser(sub: Any) -> None:
     """The ``chat`` command."""
     chat = sub.add_parser("chat", help="ask the model and stream the answer")
     chat.add_argument("prompt", help="the message to send")
     chat.add_argument("--model", help="model id, file name or path (default: starter model)")
-    chat.add_argument("--system", help="system prompt")
-    chat.add_argument("--max-tokens", type=sampling_flag("max_tokens", int), default=512)
-    # The defaults are the engine's, which the Chat pane starts from too.
-    default = SamplingParams()
+    chat.add_argument("--system", help="system prompt (default: the model's own, if set)")
+    # An absent flag takes the model's own value (`hearth-cli models settings`), then its
+    # GGUF's recommendation, then the engine's default, which the Chat pane starts from too.
+    chat.add_argument("--max-tokens", type=sampling_flag("max_tokens", int), default=None)
     for flag, name, kind in (
         ("--temperature", "temperature", float),
         ("--top-p", "top_p", float),
@@ -43,7 +50,7 @@ def add_parser(sub: Any) -> None:
         ("--min-p", "min_p", float),
         ("--repeat-penalty", "repeat_penalty", float),
     ):
-        chat.add_argument(flag, type=sampling_flag(name, kind), default=getattr(default, name))
+        chat.add_argument(flag, type=sampling_flag(name, kind), default=None)
     chat.add_argument("--seed", type=sampling_flag("seed", int), default=-1)
     chat.add_argument(
         "--stop", type=_stop_string, action="append", default=[], help="stop string (repeatable)"
@@ -124,27 +131,26 @@ def _read_schema(path: str) -> dict[str, Any]:
     return schema
 
 
+def _sampling(args: argparse.Namespace, defaults: ModelDefaults) -> SamplingParams:
+    """The flags given, else the model's own values, else the engine's defaults."""
+    base = defaults.sampling(SamplingParams(max_tokens=DEFAULT_MAX_TOKENS))
+    given = {
+        name: getattr(args, name)
+        for name in ("temperature", "top_p", "top_k", "min_p", "repeat_penalty", "max_tokens")
+        if getattr(args, name) is not None
+    }
+    return replace(base, seed=args.seed, stop=tuple(args.stop), **given)
+
+
 async def run(args: argparse.Namespace) -> int:
     """Run ``hearth-cli chat``; returns the exit status."""
+    from engine.data.config import get_paths
     from engine.runtime.client import EngineClient
+    from engine.runtime.model_defaults import model_defaults
 
-    if args.max_tokens < 1:
-        raise UsageError("--max-tokens must be at least 1")
     check_argument("prompt", args.prompt)
     check_argument("system prompt", args.system or "")
-    params = SamplingParams(
-        temperature=args.temperature,
-        top_p=args.top_p,
-        top_k=args.top_k,
-        min_p=args.min_p,
-        repeat_penalty=args.repeat_penalty,
-        seed=args.seed,
-        max_tokens=args.max_tokens,
-        stop=tuple(args.stop),
-    )
     schema = _read_schema(args.json_schema) if args.json_schema else None
-    messages = [ChatMessage("system", args.system)] if args.system else []
-    messages.append(ChatMessage("user", args.prompt))
     async with EngineClient() as client:
         info = await client.load(
             args.model,
@@ -155,10 +161,16 @@ async def run(args: argparse.Namespace) -> int:
         )
         for warning in info.warnings:
             print(f"warning: {warning}", file=sys.stderr)
+        defaults = await asyncio.to_thread(model_defaults, get_paths(), info.path)
+        params = _sampling(args, defaults)
+        system = args.system if args.system is not None else defaults.system_prompt("")
+        thinking = args.thinking if args.thinking is not None else defaults.thinking(None)
+        messages = [ChatMessage("system", system)] if system else []
+        messages.append(ChatMessage("user", args.prompt))
         if args.format == "json" or schema is not None:
             params = replace(params, grammar=await client.json_grammar(schema))
         result: GenerationResult | None = None
-        async for event in client.chat(messages, params, thinking=args.thinking):
+        async for event in client.chat(messages, params, thinking=thinking):
             if isinstance(event, TokenEvent):
                 # Thinking is never the answer: standard error, and only when asked for.
                 out = sys.stderr if event.reasoning else sys.stdout

@@ -90,6 +90,85 @@ def _add_local_model_commands(models_sub: Any) -> None:
         help="also delete a file you put in the models folder yourself",
     )
     models_rm.set_defaults(models_handler=_cmd_models_rm)
+    settings = models_sub.add_parser(
+        "settings",
+        help="a model's own settings: load, sampling, system prompt, thinking, chat template",
+    )
+    settings.add_argument("id", help="model id, file name or path")
+    settings.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="set one (repeatable); VALUE 'default' clears it",
+    )
+    settings.add_argument("--reset", action="store_true", help="clear all: use the defaults")
+    settings.add_argument("--json", action="store_true")
+    settings.set_defaults(models_handler=_cmd_models_settings)
+
+
+def _parse_assignments(items: Sequence[str]) -> dict[str, object]:
+    """``--set key=value`` flags -> values, each checked.
+
+    Raises:
+        UsageError: a flag has no ``=``, or a key or value is not valid.
+    """
+    from engine.data.model_settings import parse_value
+
+    changes: dict[str, object] = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        if not sep:
+            raise UsageError(f"--set {item!r} must be KEY=VALUE, e.g. temperature=0.7.")
+        changes[key.strip()] = parse_value(key.strip(), text.strip())
+    return changes
+
+
+async def _cmd_models_settings(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from engine.data.config import get_paths, load_settings
+    from engine.data.model_settings import ALL_KEYS, LOAD_KEYS, ModelSettingsStore
+    from engine.models.store import ModelStore
+    from engine.runtime.model_defaults import model_defaults
+    from engine.types import SamplingParams
+
+    paths = get_paths().ensure()
+    changes = _parse_assignments(args.set)
+    entry = await asyncio.to_thread(ModelStore.configured(paths).resolve, args.id)
+    store = ModelSettingsStore.for_paths(paths)
+    if args.reset:
+        await asyncio.to_thread(store.reset, entry.path)
+    if changes:
+        await asyncio.to_thread(store.update, entry.path, name=entry.id, **changes)
+    applied = await asyncio.to_thread(model_defaults, paths, entry.path)
+    globals_ = asdict(load_settings(paths))
+    sampling = asdict(SamplingParams())
+    rows = []
+    for key in ALL_KEYS:
+        if key in LOAD_KEYS:
+            fallback: object = globals_[key]
+        elif key in sampling:
+            fallback = sampling[key]
+        else:
+            fallback = None
+        rows.append(
+            {"key": key, "value": applied.value(key, fallback), "source": applied.source(key)}
+        )
+    if args.json:
+        print_json({"model": entry.id, "path": str(entry.path), "settings": rows})
+        return 0
+    print(f"{entry.id}  ({entry.path})")
+    for row in rows:
+        value = row["value"]
+        shown = "(the Chat pane's)" if value is None else repr(value)
+        if row["key"] == "chat_template" and value is None:
+            shown = "(the model's own)"
+        where = {"model": "set for this model", "gguf": "the model recommends it"}.get(
+            str(row["source"]), "default"
+        )
+        print(f"  {row['key']:<15} {shown:<28} {where}")
+    return 0
 
 
 def _add_hub_model_commands(models_sub: Any) -> None:

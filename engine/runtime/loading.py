@@ -6,6 +6,7 @@ import logging
 import os
 
 from engine.data.config import get_paths, load_settings
+from engine.data.model_settings import ModelSettingsStore
 from engine.errors import ModelFileError
 from engine.models.hardware import Hardware
 from engine.models.plan import (
@@ -17,6 +18,7 @@ from engine.models.plan import (
 )
 from engine.models.store import InstalledModel, ModelStore
 from engine.notices import Notice, NoticeCode
+from engine.runtime.chat_formats import template_text
 from engine.types import LoadRequest
 
 log = logging.getLogger("engine.loading")
@@ -55,14 +57,18 @@ def plan_load(
         entry: the model, from :func:`resolve_model`.
         hw: this computer, probed now (free memory changes while the app runs), with
             the worker's llama.cpp build (``EngineClient.hardware``).
-        n_ctx: context size; 0 uses the settings, else
+        n_ctx: context size; 0 uses the model's own setting (engine.data.model_settings),
+            then the global settings, else
             :func:`~engine.models.plan.requested_context`'s default. The plan lowers it
             to the model's trained context and to what free memory holds, with a
             warning naming both numbers, before the worker allocates anything.
-        gpu_offload: "auto", "off" or a number of layers.
-        threads: decode threads; 0 lets the plan choose; at most the logical cores.
+        gpu_offload: "auto", "off" or a number of layers; "auto" uses the model's own
+            setting, then the global one.
+        threads: decode threads; 0 uses the model's own setting, then the global one,
+            then lets the plan choose; at most the logical cores.
         backend: "llamacpp" or "torch" to force one (``hearth-cli chat --backend``);
-            "auto" uses Settings.backend, itself "auto" unless the user chose one.
+            "auto" uses the model's own setting, then Settings.backend, itself "auto"
+            unless the user chose one.
         torch_weights: how the PyTorch backend keeps weights (one of
             :data:`~engine.models.plan.TORCH_WEIGHT_FORMATS`); "" reads ``HEARTH_TORCH_WEIGHTS``,
             else "auto".
@@ -72,11 +78,21 @@ def plan_load(
     Returns:
         The worker's ``load`` request.
     """
-    settings = load_settings(get_paths())
+    paths = get_paths()
+    settings = load_settings(paths)
     info = entry.info
     assert info is not None, "resolve_model() returns models with a readable header"
-    wanted = requested_context(info.context_length, requested=n_ctx, setting=settings.context_size)
-    chosen = backend if backend != "auto" else settings.backend
+    # A value given for this load wins, then the model's own, then the global setting.
+    own = ModelSettingsStore.for_paths(paths).get_for_file(entry.path)
+    context_setting = own.context_size if own.context_size is not None else settings.context_size
+    wanted = requested_context(info.context_length, requested=n_ctx, setting=context_setting)
+    if gpu_offload == "auto":
+        gpu_offload = own.gpu_offload or settings.gpu_offload
+    threads = threads or own.threads or settings.threads
+    if backend == "auto":
+        backend = own.backend if own.backend not in (None, "auto") else settings.backend
+    chosen = backend
+    template_override = template_text(own.chat_template) if own.chat_template else ""
 
     def plan_for(choice: str) -> BackendPlan:
         return plan_backend(
@@ -85,7 +101,7 @@ def plan_load(
             n_ctx=wanted,
             settings_backend=choice,
             gpu_offload=gpu_offload,
-            threads=threads or settings.threads,
+            threads=threads,
         )
 
     plan = plan_for(chosen)
@@ -129,4 +145,5 @@ def plan_load(
         flash_attn="auto" if n_gpu_layers != 0 else "off",
         n_parallel=n_parallel,
         parameters=info.parameter_count,
+        chat_template_override=template_override,
     )

@@ -257,6 +257,10 @@ class Worker:
         if loaded is None:
             loaded = self._load_llama(params, warnings)
         backend, facts = loaded
+        if request.chat_template_override:
+            # The user's choice for this model (engine.runtime.chat_formats) in place of
+            # the GGUF's: checked and sandboxed exactly like the GGUF's own.
+            facts = replace(facts, chat_template=request.chat_template_override)
         self._backend = backend
         self._facts = facts
         self._model_id = request.model_id or params.path
@@ -279,7 +283,7 @@ class Worker:
             "n_gpu_layers": facts.n_gpu_layers,
             "n_threads": params.n_threads,
             "plan_notice": reason.to_dict(),
-            "chat_template": "fallback" if self._template.is_fallback else "gguf",
+            "chat_template": _template_kind(self._template, request),
             "fim": facts.fim is not None,
             "embedding": facts.embedding,
             "template_refused": refused,
@@ -760,6 +764,13 @@ class Worker:
 def _sentence(text: str) -> str:
     """``text`` with a capital first letter, to open a sentence."""
     return f"{text[:1].upper()}{text[1:]}"
+
+
+def _template_kind(template: ChatTemplate, request: LoadRequest) -> str:
+    """What ModelInfo.chat_template says: "fallback", "override" (the user's) or "gguf"."""
+    if template.is_fallback:
+        return "fallback"
+    return "override" if request.chat_template_override else "gguf"
 
 
 def _refusal_note(exc: TemplateError) -> Notice:
