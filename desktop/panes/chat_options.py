@@ -34,9 +34,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop.panes.model_options import ModelSettingsBox
 from desktop.widgets import MessageBar
+from engine.data.model_settings import ALL_KEYS, SAMPLING_KEYS
 from engine.data.presets import DEFAULT_PRESET, MAX_NAME_LENGTH, ChatOptions, SystemPreset
 from engine.errors import UsageError
+from engine.runtime.model_defaults import ModelDefaults
 from engine.types import SamplingParams
 
 log = logging.getLogger("desktop.chat")
@@ -45,6 +48,14 @@ log = logging.getLogger("desktop.chat")
 TEXT_DEBOUNCE_MS = 300
 #: The largest seed a spin box can hold (a signed 32-bit int; llama.cpp takes any).
 MAX_SEED = 2**31 - 1
+
+
+def _same(shown: object, stored: object) -> bool:
+    """Whether a spin box's value is the stored one (spin boxes keep two decimals; a
+    GGUF's float32 0.6 is 0.6000000238...)."""
+    if isinstance(shown, float) and isinstance(stored, float):
+        return round(stored, 2) == shown
+    return shown == stored
 
 
 class ChatOptionsPanel(QWidget):
@@ -59,12 +70,19 @@ class ChatOptionsPanel(QWidget):
         options: the options to show (usually what the store loaded).
         parent: the parent widget.
 
+    The loaded model's own values (engine.data.model_settings) are shown over the
+    options and marked: ● the model's own, ○ its publisher's recommendation. Editing a
+    marked value changes the model's; editing another changes the options.
+
     Signals:
         options_changed(object): the user changed the options; the new
             :class:`~engine.data.presets.ChatOptions`, to be saved off the Qt thread.
+        model_settings_changed(object): the user changed the loaded model's own
+            settings; a dict of per-model setting -> value (None clears it).
     """
 
     options_changed = Signal(object)
+    model_settings_changed = Signal(object)
 
     def __init__(self, options: ChatOptions, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -72,6 +90,11 @@ class ChatOptionsPanel(QWidget):
         #: Set while the panel itself changes its widgets, so that is not taken as an edit.
         self._updating = False
         self._builtin_names: dict[str, str] = {}
+        #: What applies to the loaded model (nothing of its own until set_model).
+        self._model = ModelDefaults()
+        #: The options as they were before a model's own system prompt was shown.
+        self._options_before_model: ChatOptions | None = None
+        self._label_texts: list[str] = []
 
         self._debounce = QTimer(self)
         self._debounce.setSingleShot(True)
@@ -157,11 +180,16 @@ class ChatOptionsPanel(QWidget):
         sampling_layout.addLayout(form)
         sampling_layout.addWidget(self.reset_sampling_button)
 
+        self.model_box = ModelSettingsBox(self)
+        self.model_box.save_requested.connect(self._on_model_box_save_requested)
+        self.model_box.reset_requested.connect(self._on_model_box_reset_requested)
+
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.message_bar)
         layout.addWidget(self.prompt_group, 1)
         layout.addWidget(self.sampling_group)
+        layout.addWidget(self.model_box)
 
         # Keyboard order: the preset, its text, what to do with it, then the sampling
         # values top to bottom.
@@ -175,6 +203,8 @@ class ChatOptionsPanel(QWidget):
             self.restore_button,
             *self._spins,
             self.reset_sampling_button,
+            self.model_box.save_button,
+            self.model_box.reset_button,
         ]
         for first, second in itertools.pairwise(chain):
             QWidget.setTabOrder(first, second)
@@ -320,13 +350,12 @@ class ChatOptionsPanel(QWidget):
                 ),
             ),
         ]
-        for label, spin, (label_text, name, tip) in zip(
-            self._spin_labels, self._spins, texts, strict=True
-        ):
-            label.setText(label_text)
+        self._label_texts = [label_text for label_text, _name, _tip in texts]
+        for spin, (_label_text, name, tip) in zip(self._spins, texts, strict=True):
             spin.setAccessibleName(name)
             spin.setAccessibleDescription(tip)
             spin.setToolTip(tip)
+        self._mark_sources()
         self.temperature_spin.setSpecialValueText(self.tr("0 (greedy)"))
         self.top_k_spin.setSpecialValueText(self.tr("Off"))
         self.min_p_spin.setSpecialValueText(self.tr("Off"))
@@ -356,9 +385,10 @@ class ChatOptionsPanel(QWidget):
         self._debounce.stop()
         if options.selected and options.selected_preset is None:
             options = options.with_custom_prompt(options.system_prompt)
-        self._show_sampling(options.sampling)
+        self._options = options
+        self._show_sampling(self._model.sampling(options.sampling))
         # What the spin boxes can hold is what will be sent (a stored 3.0 shows as 2.0).
-        self._options = options.with_sampling(self.params())
+        self._options = options.with_sampling(self._global_sampling())
         self.message_bar.hide()
         self._fill_combo()
         self._set_editor_text(self._options.system_prompt)
@@ -383,6 +413,30 @@ class ChatOptionsPanel(QWidget):
             max_tokens=self.max_tokens_spin.value(),
             seed=self.seed_spin.value(),
         )
+
+    def set_model(self, name: str, defaults: ModelDefaults | None) -> None:
+        """Show what applies to the model ``name`` now loaded (None: none, or a remote one).
+
+        Its own sampling values are shown over the options, and its own system prompt
+        instead of the preset until another model without one is loaded. This is not a
+        user edit: nothing is emitted.
+        """
+        self._model = defaults if defaults is not None else ModelDefaults()
+        self.model_box.set_model(name, defaults)
+        self._show_sampling(self._model.sampling(self._options.sampling))
+        own_prompt = self._model.settings.system_prompt
+        if own_prompt is not None:
+            if self._options_before_model is None:
+                self._options_before_model = self._options
+            self.set_system_prompt(own_prompt)
+        elif self._options_before_model is not None:
+            before, self._options_before_model = self._options_before_model, None
+            self.set_options(before)
+        self._mark_sources()
+
+    def model_defaults(self) -> ModelDefaults:
+        """What applies to the loaded model, as the panel shows it."""
+        return self._model
 
     def system_prompt(self) -> str:
         """The system prompt to send, as the editor shows it ("" means none)."""
@@ -444,6 +498,26 @@ class ChatOptionsPanel(QWidget):
         finally:
             self._updating = False
         self._update_prompt_state()
+
+    def _global_sampling(self) -> SamplingParams:
+        """The spin boxes' values, except where the model's own or recommended ones show:
+        those stay the options' values, so a model's values never become everyone's."""
+        shown = self.params()
+        kept = {
+            key: getattr(self._options.sampling, key)
+            for key in SAMPLING_KEYS
+            if self._model.source(key) != "default"
+        }
+        return replace(shown, **kept)
+
+    def _mark_sources(self) -> None:
+        """Mark the labels of the values the model sets (●) or recommends (○)."""
+        keys = (*SAMPLING_KEYS[:5], "max_tokens", "seed")
+        for label, text, key in zip(self._spin_labels, self._label_texts, keys, strict=True):
+            source = self._model.source(key) if key in ALL_KEYS else "default"
+            mark = {"model": " ●", "gguf": " ○"}.get(source, "")
+            label.setText(text + mark)
+            label.setToolTip(self.model_box.source_text(key) if key in ALL_KEYS else "")
 
     def _show_sampling(self, params: SamplingParams) -> None:
         self._updating = True
@@ -632,12 +706,45 @@ class ChatOptionsPanel(QWidget):
     def _on_sampling_spin_value_changed(self) -> None:
         if self._updating:
             return
-        self._commit(self._options.with_sampling(self.params()))
+        shown = self.params()
+        # A marked value is the model's: changing it changes the model's own.
+        model_changes = {
+            key: getattr(shown, key)
+            for key in SAMPLING_KEYS
+            if self._model.source(key) != "default"
+            and not _same(getattr(shown, key), self._model.value(key, None))
+        }
+        if model_changes:
+            # Shown as the model's at once; the stored file follows (the window saves it).
+            self._model = replace(
+                self._model, settings=replace(self._model.settings, **model_changes)
+            )
+            self._mark_sources()
+            self.model_settings_changed.emit(model_changes)
+        sampling = self._global_sampling()
+        if sampling != self._options.sampling:
+            self._commit(self._options.with_sampling(sampling))
 
     def _on_reset_sampling_button_clicked(self) -> None:
-        defaults = SamplingParams()
-        self._show_sampling(defaults)
-        self._commit(self._options.with_sampling(self.params()))
+        self._show_sampling(self._model.sampling(SamplingParams()))
+        self._commit(self._options.with_sampling(self._global_sampling()))
+
+    def _on_model_box_save_requested(self) -> None:
+        shown = self.params()
+        changes: dict[str, object] = {key: getattr(shown, key) for key in SAMPLING_KEYS}
+        changes["system_prompt"] = self.system_prompt()
+        self.model_settings_changed.emit(changes)
+
+    def _on_model_box_reset_requested(self) -> None:
+        if not self._confirm(
+            self.tr("Reset to defaults"),
+            self.tr(
+                "Forget this model's own settings? It will use the default settings "
+                "and the selected preset again."
+            ),
+        ):
+            return
+        self.model_settings_changed.emit(dict.fromkeys(ALL_KEYS))
 
 
 __all__ = ["TEXT_DEBOUNCE_MS", "ChatOptionsPanel"]

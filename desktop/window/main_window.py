@@ -42,6 +42,7 @@ from desktop.window.menus import MainMenus
 from desktop.window.model_loader import ModelLoader
 from desktop.window.model_manager import ModelManagerHost
 from desktop.window.model_picker import ModelPicker
+from desktop.window.model_settings_host import ModelSettingsHost
 from desktop.window.options_saver import ChatOptionsSaver
 from desktop.window.sidebar import Sidebar
 from desktop.window.state import WindowState
@@ -226,6 +227,9 @@ class MainWindow(QMainWindow):
         self.chat_pane.conversation_opened.connect(self._on_chat_conversation_opened)
         self.chat_pane.conversations_changed.connect(self._on_chat_conversations_changed)
         self.chat_pane.options_changed.connect(self._on_chat_options_changed)
+        self.model_settings = ModelSettingsHost(paths, self.chat_pane, self)
+        self.model_settings.reload_needed.connect(self._on_model_settings_reload_needed)
+        self.model_settings.save_failed.connect(self._on_model_settings_save_failed)
         self.chat_pane.status_reported.connect(self._on_status_reported)
 
         self.setAcceptDrops(True)
@@ -283,6 +287,7 @@ class MainWindow(QMainWindow):
         self.status_bar.shutdown()
         self.model_loader.shutdown()
         self.options_saver.shutdown()
+        self.model_settings.shutdown()
         self._tasks.cancel_all()
         self.chat_pane.shutdown()
         self.summarize_pane.shutdown()
@@ -405,6 +410,7 @@ class MainWindow(QMainWindow):
         self._show_standing_notices()  # the last load's messages go
 
     def _on_model_loader_model_loaded(self, info: ModelInfo) -> None:
+        self.model_settings.model_loaded(info)
         self.model_loaded.emit(info)
         self._show_standing_notices(notice_lines(info.warning_notices))
         self._settings_notice = None  # said; the next load's messages replace it
@@ -687,6 +693,22 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(
             self.tr("Could not save the chat options: {reason}").format(reason=reason), 5000
         )
+
+    def _on_model_settings_save_failed(self, reason: str) -> None:
+        self.statusBar().showMessage(
+            self.tr("Could not save the model's settings: {reason}").format(reason=reason), 5000
+        )
+
+    def _on_model_settings_reload_needed(self, model_id: str) -> None:
+        model = self._client.model
+        if model is None or model.model_id != model_id or self.model_loader.loading:
+            return
+        if self.chat_pane.generating or self.code_page.generating:
+            self.message_bar.show_message(
+                self.tr("The new settings apply when the model is next loaded."), error=False
+            )
+            return
+        self._tasks.start(self.model_loader.load_and_report(model_id), name="window-reload")
 
     def _on_chat_restart_requested(self) -> None:
         self._tasks.start(self._restart_engine(), name="window-restart-engine")

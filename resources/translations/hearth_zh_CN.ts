@@ -642,6 +642,14 @@
         <source>Bring back the original text of “{name}”? Your version of it is replaced.</source>
         <translation>恢复“{name}”的原始文本？你修改过的版本将被替换。</translation>
     </message>
+    <message>
+        <source>Reset to defaults</source>
+        <translation>恢复默认</translation>
+    </message>
+    <message>
+        <source>Forget this model&apos;s own settings? It will use the default settings and the selected preset again.</source>
+        <translation>要清除此模型自己的设置吗？它将重新使用默认设置和所选预设。</translation>
+    </message>
 </context>
 <context>
     <name>ChatPane</name>
@@ -1503,6 +1511,10 @@
         <translation>无法保存聊天选项：{reason}</translation>
     </message>
     <message>
+        <source>Could not save the model&apos;s settings: {reason}</source>
+        <translation>无法保存模型的设置：{reason}</translation>
+    </message>
+    <message>
         <source>Downloaded and verified {name}</source>
         <translation>已下载并校验 {name}</translation>
     </message>
@@ -1584,6 +1596,113 @@
     <message>
         <source>Served by {host}</source>
         <translation>由 {host} 提供</translation>
+    </message>
+</context>
+<context>
+    <name>ModelSettingsBox</name>
+    <message>
+        <source>This model</source>
+        <translation>此模型</translation>
+    </message>
+    <message>
+        <source>Save for this model</source>
+        <translation>为此模型保存</translation>
+    </message>
+    <message>
+        <source>Save the settings for this model</source>
+        <translation>为此模型保存设置</translation>
+    </message>
+    <message>
+        <source>Keep the sampling values and the system prompt shown here for this model: they come back whenever it is loaded</source>
+        <translation>为此模型保留这里显示的采样值和系统提示词：每次加载它时都会恢复</translation>
+    </message>
+    <message>
+        <source>Reset to defaults</source>
+        <translation>恢复默认</translation>
+    </message>
+    <message>
+        <source>Reset this model&apos;s settings to defaults</source>
+        <translation>将此模型的设置恢复为默认</translation>
+    </message>
+    <message>
+        <source>Forget this model&apos;s own settings: it uses the defaults again</source>
+        <translation>清除此模型自己的设置：它将重新使用默认值</translation>
+    </message>
+    <message>
+        <source>This model&apos;s own value</source>
+        <translation>此模型自己的值</translation>
+    </message>
+    <message>
+        <source>Recommended by the model&apos;s publisher</source>
+        <translation>模型发布者推荐的值</translation>
+    </message>
+    <message>
+        <source>Load a model to give it its own settings.</source>
+        <translation>加载一个模型后即可为它单独设置。</translation>
+    </message>
+    <message>
+        <source>context size</source>
+        <translation>上下文大小</translation>
+    </message>
+    <message>
+        <source>GPU offload</source>
+        <translation>GPU 卸载</translation>
+    </message>
+    <message>
+        <source>threads</source>
+        <translation>线程数</translation>
+    </message>
+    <message>
+        <source>backend</source>
+        <translation>后端</translation>
+    </message>
+    <message>
+        <source>temperature</source>
+        <translation>温度</translation>
+    </message>
+    <message>
+        <source>top-p</source>
+        <translation>top-p</translation>
+    </message>
+    <message>
+        <source>top-k</source>
+        <translation>top-k</translation>
+    </message>
+    <message>
+        <source>min-p</source>
+        <translation>min-p</translation>
+    </message>
+    <message>
+        <source>repeat penalty</source>
+        <translation>重复惩罚</translation>
+    </message>
+    <message>
+        <source>max tokens</source>
+        <translation>最大 token 数</translation>
+    </message>
+    <message>
+        <source>system prompt</source>
+        <translation>系统提示词</translation>
+    </message>
+    <message>
+        <source>thinking</source>
+        <translation>思考</translation>
+    </message>
+    <message>
+        <source>chat template</source>
+        <translation>对话模板</translation>
+    </message>
+    <message>
+        <source>{model} has its own {names} (marked ●).</source>
+        <translation>{model} 有自己的{names}（标记为 ●）。</translation>
+    </message>
+    <message>
+        <source>{model} uses the default settings.</source>
+        <translation>{model} 使用默认设置。</translation>
+    </message>
+    <message>
+        <source>Its publisher recommends the {names} shown (marked ○).</source>
+        <translation>其发布者推荐所显示的{names}（标记为 ○）。</translation>
     </message>
 </context>
 <context>
