@@ -183,6 +183,7 @@ class ChatOptionsPanel(QWidget):
         self.model_box = ModelSettingsBox(self)
         self.model_box.save_requested.connect(self._on_model_box_save_requested)
         self.model_box.reset_requested.connect(self._on_model_box_reset_requested)
+        self.model_box.load_settings_changed.connect(self.model_settings_changed)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -203,6 +204,8 @@ class ChatOptionsPanel(QWidget):
             self.restore_button,
             *self._spins,
             self.reset_sampling_button,
+            self.model_box.context_spin,
+            self.model_box.template_combo,
             self.model_box.save_button,
             self.model_box.reset_button,
         ]

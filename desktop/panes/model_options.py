@@ -6,9 +6,21 @@ Thread: the Qt thread.
 from __future__ import annotations
 
 from PySide6.QtCore import QEvent, Signal
-from PySide6.QtWidgets import QGroupBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
 
-from engine.data.model_settings import ALL_KEYS
+from engine.data.config import MAX_CONTEXT_SIZE, MIN_CONTEXT_SIZE
+from engine.data.model_settings import ALL_KEYS, KNOWN_TEMPLATE_FORMATS
 from engine.runtime.model_defaults import ModelDefaults
 
 
@@ -18,17 +30,37 @@ class ModelSettingsBox(QGroupBox):
     Signals:
         save_requested(): keep the values shown now as this model's own.
         reset_requested(): forget this model's own values: it follows the defaults.
+        load_settings_changed(object): the user chose this model's context size or chat
+            template; a dict of per-model setting -> value (None: the default). They
+            apply when the model is loaded again.
     """
 
     save_requested = Signal()
     reset_requested = Signal()
+    load_settings_changed = Signal(object)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._name = ""
         self._defaults: ModelDefaults | None = None
+        self._updating = False
         self.summary_label = QLabel(self)
         self.summary_label.setWordWrap(True)
+        self.context_label = QLabel(self)
+        self.context_spin = QSpinBox(self)
+        # 0 shows as "Default": the global setting, else what the plan chooses.
+        self.context_spin.setRange(0, MAX_CONTEXT_SIZE)
+        self.context_spin.setSingleStep(1024)
+        self.context_spin.setKeyboardTracking(False)
+        self.context_spin.editingFinished.connect(self._on_context_spin_editing_finished)
+        self.context_label.setBuddy(self.context_spin)
+        self.template_label = QLabel(self)
+        self.template_combo = QComboBox(self)
+        self.template_combo.activated.connect(self._on_template_combo_activated)
+        self.template_label.setBuddy(self.template_combo)
+        form = QFormLayout()
+        form.addRow(self.context_label, self.context_spin)
+        form.addRow(self.template_label, self.template_combo)
         self.save_button = QPushButton(self)
         self.save_button.clicked.connect(self.save_requested)
         self.reset_button = QPushButton(self)
@@ -38,6 +70,7 @@ class ModelSettingsBox(QGroupBox):
         buttons.addWidget(self.reset_button)
         layout = QVBoxLayout(self)
         layout.addWidget(self.summary_label)
+        layout.addLayout(form)
         layout.addLayout(buttons)
         self.retranslate_ui()
         self.set_model("", None)
@@ -58,7 +91,43 @@ class ModelSettingsBox(QGroupBox):
         self.reset_button.setToolTip(
             self.tr("Forget this model's own settings: it uses the defaults again")
         )
+        self.context_label.setText(self.tr("Conte&xt size:"))
+        self.context_spin.setAccessibleName(self.tr("This model's context size"))
+        self.context_spin.setToolTip(
+            self.tr(
+                "How many tokens of conversation this model keeps in mind. Default uses "
+                "the size in Settings. The model is loaded again to apply it."
+            )
+        )
+        self.context_spin.setSpecialValueText(self.tr("Default"))
+        self.context_spin.setSuffix(self.tr(" tokens"))
+        self.template_label.setText(self.tr("Chat &template:"))
+        self.template_combo.setAccessibleName(self.tr("This model's chat template"))
+        self.template_combo.setToolTip(
+            self.tr(
+                "How the conversation is written for the model. Keep the model's own "
+                "unless its answers come out garbled or never stop."
+            )
+        )
+        self._fill_templates()
         self._show()
+
+    def _fill_templates(self) -> None:
+        self._updating = True
+        try:
+            current = self.template_combo.currentData()
+            self.template_combo.clear()
+            self.template_combo.addItem(self.tr("The model's own"), None)
+            for name in KNOWN_TEMPLATE_FORMATS:
+                self.template_combo.addItem(name, name)
+            chosen = self._defaults.settings.chat_template if self._defaults else None
+            if chosen and chosen not in KNOWN_TEMPLATE_FORMATS:
+                self.template_combo.addItem(chosen, chosen)
+            self.template_combo.addItem(self.tr("From a file…"), "")
+            index = self.template_combo.findData(chosen if self._defaults else current)
+            self.template_combo.setCurrentIndex(max(index, 0))
+        finally:
+            self._updating = False
 
     def changeEvent(self, event: QEvent) -> None:
         """Retranslate when the application's language changes."""
@@ -83,9 +152,45 @@ class ModelSettingsBox(QGroupBox):
             return self.tr("Recommended by the model's publisher")
         return ""
 
+    def _on_context_spin_editing_finished(self) -> None:
+        if self._updating or self._defaults is None:
+            return
+        value = self.context_spin.value()
+        if 0 < value < MIN_CONTEXT_SIZE:
+            value = MIN_CONTEXT_SIZE
+            self.context_spin.setValue(value)
+        wanted = value or None
+        if wanted != self._defaults.settings.context_size:
+            self.load_settings_changed.emit({"context_size": wanted})
+
+    def _on_template_combo_activated(self, index: int) -> None:
+        if self._updating or self._defaults is None:
+            return
+        chosen = self.template_combo.itemData(index)
+        if chosen == "":
+            path, _filter = QFileDialog.getOpenFileName(
+                self,
+                self.tr("Choose a chat template"),
+                "",
+                self.tr("Jinja templates (*.jinja *.jinja2 *.j2 *.txt);;All files (*)"),
+            )
+            if not path:
+                self._fill_templates()
+                return
+            chosen = path
+        if chosen != self._defaults.settings.chat_template:
+            self.load_settings_changed.emit({"chat_template": chosen})
+
     def _show(self) -> None:
         defaults = self._defaults
         self.setEnabled(defaults is not None)
+        self._updating = True
+        try:
+            own_context = defaults.settings.context_size if defaults else None
+            self.context_spin.setValue(own_context or 0)
+        finally:
+            self._updating = False
+        self._fill_templates()
         if defaults is None:
             self.summary_label.setText(self.tr("Load a model to give it its own settings."))
             self.reset_button.setEnabled(False)

@@ -1629,12 +1629,60 @@
         <translation>清除此模型自己的设置：它将重新使用默认值</translation>
     </message>
     <message>
+        <source>Conte&amp;xt size:</source>
+        <translation>上下文大小(&amp;X)：</translation>
+    </message>
+    <message>
+        <source>This model&apos;s context size</source>
+        <translation>此模型的上下文大小</translation>
+    </message>
+    <message>
+        <source>How many tokens of conversation this model keeps in mind. Default uses the size in Settings. The model is loaded again to apply it.</source>
+        <translation>此模型能记住多少个词元的对话。“默认”使用设置中的大小。更改后会重新加载模型。</translation>
+    </message>
+    <message>
+        <source>Default</source>
+        <translation>默认</translation>
+    </message>
+    <message>
+        <source> tokens</source>
+        <translation> 个词元</translation>
+    </message>
+    <message>
+        <source>Chat &amp;template:</source>
+        <translation>对话模板(&amp;T)：</translation>
+    </message>
+    <message>
+        <source>This model&apos;s chat template</source>
+        <translation>此模型的对话模板</translation>
+    </message>
+    <message>
+        <source>How the conversation is written for the model. Keep the model&apos;s own unless its answers come out garbled or never stop.</source>
+        <translation>对话以何种格式交给模型。除非回答出现乱码或停不下来，否则请保留模型自带的模板。</translation>
+    </message>
+    <message>
+        <source>The model&apos;s own</source>
+        <translation>模型自带</translation>
+    </message>
+    <message>
+        <source>From a file…</source>
+        <translation>从文件选择…</translation>
+    </message>
+    <message>
         <source>This model&apos;s own value</source>
         <translation>此模型自己的值</translation>
     </message>
     <message>
         <source>Recommended by the model&apos;s publisher</source>
         <translation>模型发布者推荐的值</translation>
+    </message>
+    <message>
+        <source>Choose a chat template</source>
+        <translation>选择对话模板</translation>
+    </message>
+    <message>
+        <source>Jinja templates (*.jinja *.jinja2 *.j2 *.txt);;All files (*)</source>
+        <translation>Jinja 模板 (*.jinja *.jinja2 *.j2 *.txt);;所有文件 (*)</translation>
     </message>
     <message>
         <source>Load a model to give it its own settings.</source>

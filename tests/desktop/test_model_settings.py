@@ -131,6 +131,17 @@ def test_the_picker_switches_each_models_settings_in_the_real_window(
     panel.temperature_spin.setValue(0.4)
     qtbot.waitUntil(lambda: store.get_for_file(small_coder).temperature == pytest.approx(0.4))
 
+    # A context size for this model alone: kept, and the model is loaded again with it.
+    box = panel.model_box
+    box.context_spin.setValue(1024)
+    box.context_spin.editingFinished.emit()
+    qtbot.waitUntil(
+        lambda: window._client.model is not None and window._client.model.n_ctx == 1024,
+        timeout=60000,
+    )
+    assert store.get_for_file(small_coder).context_size == 1024
+    wait_for_model(qtbot, window)
+
     # Back on the starter: everyone's values and preset again.
     starter = next(
         picker.combo.itemData(i)
@@ -142,3 +153,27 @@ def test_the_picker_switches_each_models_settings_in_the_real_window(
     picker.combo.activated.emit(index)
     qtbot.waitUntil(lambda: panel.system_prompt() == starter_prompt, timeout=60000)
     assert panel.temperature_spin.value() == pytest.approx(0.2)
+
+
+def test_context_size_and_chat_template_are_chosen_for_the_model(
+    panel: ChatOptionsPanel, qtbot: QtBot
+) -> None:
+    box = panel.model_box
+    panel.set_model("tiny", _own(context_size=2048, chat_template="gemma"))
+    assert box.context_spin.value() == 2048
+    assert box.template_combo.currentData() == "gemma"
+    with qtbot.waitSignal(panel.model_settings_changed) as changed:
+        box.context_spin.setValue(8192)
+        box.context_spin.editingFinished.emit()
+    assert changed.args == [{"context_size": 8192}]
+    with qtbot.waitSignal(panel.model_settings_changed) as changed:
+        index = box.template_combo.findData("chatml")
+        box.template_combo.setCurrentIndex(index)
+        box.template_combo.activated.emit(index)
+    assert changed.args == [{"chat_template": "chatml"}]
+    # "Default" (0) clears the model's own context size.
+    with qtbot.waitSignal(panel.model_settings_changed) as changed:
+        box.context_spin.setValue(0)
+        box.context_spin.editingFinished.emit()
+    assert changed.args == [{"context_size": None}]
+    assert box.context_spin.text() == "Default"
