@@ -117,6 +117,7 @@ _SAMPLING_RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
         f"must be at most {MAX_STOP_STRINGS} strings of 1 to {MAX_STOP_CHARS} characters",
     ),
     "ignore_eos": (lambda v: isinstance(v, bool), "must be true or false"),
+    "lookup": (lambda v: isinstance(v, bool), "must be true or false"),
     "grammar": (
         lambda v: isinstance(v, str) and len(v) <= MAX_GRAMMAR_CHARS,
         f"must be GBNF text of at most {MAX_GRAMMAR_CHARS:,} characters",
@@ -166,6 +167,11 @@ class SamplingParams:
         grammar: a GBNF grammar (llama.cpp's format) every answer must match, "" for
             none: JSON mode (EngineClient.json_grammar makes one from a JSON schema).
             Only the llama.cpp backend can follow one; the others refuse it.
+        lookup: prompt lookup decoding: draft the next tokens from where the text's last
+            few tokens appeared before and check the draft in one batched decode
+            (engine.runtime.backends.lookup). The answer is the same; it comes faster
+            when it copies its input (fixes, rewrites, quotes). The llama.cpp backend
+            does it; the others decode as usual.
     """
 
     #: Low, so small models answer facts right (benchmarks/sampling.md: the starter
@@ -181,6 +187,7 @@ class SamplingParams:
     stop: tuple[str, ...] = ()
     ignore_eos: bool = False
     grammar: str = ""
+    lookup: bool = False
 
     def __post_init__(self) -> None:
         """Check every value; whole numbers given for float fields become floats.
@@ -496,6 +503,8 @@ class GenerationStats:
         dropped_messages: oldest messages left out to fit the context.
         truncated: whether a message had to be shortened to fit.
         reasoning_tokens: of the generated tokens, those a reasoning model spent thinking.
+        draft_tokens: tokens prompt lookup drafted (SamplingParams.lookup).
+        accepted_tokens: of those, the ones the model kept: each saved a decoding step.
     """
 
     prompt_tokens: int
@@ -509,6 +518,13 @@ class GenerationStats:
     dropped_messages: int = 0
     truncated: bool = False
     reasoning_tokens: int = 0
+    draft_tokens: int = 0
+    accepted_tokens: int = 0
+
+    @property
+    def acceptance(self) -> float | None:
+        """The share of drafted tokens the model kept; None when nothing was drafted."""
+        return self.accepted_tokens / self.draft_tokens if self.draft_tokens else None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""

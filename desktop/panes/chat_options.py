@@ -17,6 +17,7 @@ from dataclasses import replace
 from PySide6.QtCore import QEvent, QTimer, Signal
 from PySide6.QtWidgets import (
     QAbstractSpinBox,
+    QCheckBox,
     QComboBox,
     QDoubleSpinBox,
     QFormLayout,
@@ -157,6 +158,8 @@ class ChatOptionsPanel(QWidget):
         self.repeat_penalty_spin = self._double_spin(0.5, 2.0, 0.05)
         self.max_tokens_spin = self._int_spin(1, 32768, 64)
         self.seed_spin = self._int_spin(-1, MAX_SEED, 1)
+        self.lookup_check = QCheckBox(self.sampling_group)
+        self.lookup_check.toggled.connect(self._on_sampling_spin_value_changed)
         self._spins: list[QAbstractSpinBox] = [
             self.temperature_spin,
             self.top_p_spin,
@@ -178,6 +181,7 @@ class ChatOptionsPanel(QWidget):
         self.reset_sampling_button.clicked.connect(self._on_reset_sampling_button_clicked)
         sampling_layout = QVBoxLayout(self.sampling_group)
         sampling_layout.addLayout(form)
+        sampling_layout.addWidget(self.lookup_check)
         sampling_layout.addWidget(self.reset_sampling_button)
 
         self.model_box = ModelSettingsBox(self)
@@ -203,6 +207,7 @@ class ChatOptionsPanel(QWidget):
             self.delete_button,
             self.restore_button,
             *self._spins,
+            self.lookup_check,
             self.reset_sampling_button,
             self.model_box.context_spin,
             self.model_box.template_combo,
@@ -363,6 +368,14 @@ class ChatOptionsPanel(QWidget):
         self.top_k_spin.setSpecialValueText(self.tr("Off"))
         self.min_p_spin.setSpecialValueText(self.tr("Off"))
         self.seed_spin.setSpecialValueText(self.tr("Random"))
+        self.lookup_check.setText(self.tr("Faster copying (prompt lookup)"))
+        self.lookup_check.setAccessibleName(self.tr("Prompt lookup"))
+        self.lookup_check.setToolTip(
+            self.tr(
+                "When an answer repeats text from the conversation (a rewrite, a quote, "
+                "code to fix), write several tokens per step. The answer is the same."
+            )
+        )
         self.reset_sampling_button.setText(self.tr("Reset sampling"))
         self.reset_sampling_button.setAccessibleName(self.tr("Reset sampling"))
         self.reset_sampling_button.setToolTip(
@@ -415,6 +428,7 @@ class ChatOptionsPanel(QWidget):
             repeat_penalty=round(self.repeat_penalty_spin.value(), 2),
             max_tokens=self.max_tokens_spin.value(),
             seed=self.seed_spin.value(),
+            lookup=self.lookup_check.isChecked(),
         )
 
     def set_model(self, name: str, defaults: ModelDefaults | None) -> None:
@@ -532,6 +546,7 @@ class ChatOptionsPanel(QWidget):
             self.repeat_penalty_spin.setValue(params.repeat_penalty)
             self.max_tokens_spin.setValue(params.max_tokens)
             self.seed_spin.setValue(params.seed)
+            self.lookup_check.setChecked(params.lookup)
         finally:
             self._updating = False
 

@@ -742,6 +742,10 @@ class Transcript(QTextBrowser):
         ]
         if stats.reasoning_tokens:
             parts.append(self.tr("{count} of them thinking").format(count=stats.reasoning_tokens))
+        if stats.acceptance is not None:
+            parts.append(
+                self.tr("{share:.0%} of drafted tokens kept").format(share=stats.acceptance)
+            )
         parts += [
             reasons.get(stats.stop_reason, stats.stop_reason),
         ]

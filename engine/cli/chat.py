@@ -64,6 +64,11 @@ def add_parser(sub: Any) -> None:
     )
     add_backend_option(chat)
     chat.add_argument("--json", action="store_true", help="print one JSON object at the end")
+    chat.add_argument(
+        "--lookup",
+        action="store_true",
+        help="prompt lookup: answers that copy the prompt come faster (the same answer)",
+    )
     thinking = chat.add_mutually_exclusive_group()
     thinking.add_argument(
         "--think",
@@ -139,7 +144,7 @@ def _sampling(args: argparse.Namespace, defaults: ModelDefaults) -> SamplingPara
         for name in ("temperature", "top_p", "top_k", "min_p", "repeat_penalty", "max_tokens")
         if getattr(args, name) is not None
     }
-    return replace(base, seed=args.seed, stop=tuple(args.stop), **given)
+    return replace(base, seed=args.seed, stop=tuple(args.stop), lookup=args.lookup, **given)
 
 
 async def run(args: argparse.Namespace) -> int:
@@ -192,6 +197,8 @@ async def run(args: argparse.Namespace) -> int:
                 "prompt_tokens": s.prompt_tokens,
                 "generated_tokens": s.generated_tokens,
                 "reasoning_tokens": s.reasoning_tokens,
+                "draft_tokens": s.draft_tokens,
+                "accepted_tokens": s.accepted_tokens,
                 "ttft_s": s.ttft_s,
                 "tokens_per_s": s.tokens_per_s,
                 "stop_reason": s.stop_reason,

@@ -748,6 +748,8 @@ class Worker:
             dropped_messages=dropped,
             truncated=truncated,
             reasoning_tokens=reasoning_tokens if splitter and splitter.reasoning else 0,
+            draft_tokens=raw.draft_tokens,
+            accepted_tokens=raw.accepted_tokens,
         )
         done: dict[str, Any] = {"id": rid, "event": "done", "text": raw.text}
         if splitter is not None:

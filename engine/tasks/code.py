@@ -240,6 +240,9 @@ def sampling_for(task: str, *, code_tokens: int = 0) -> SamplingParams:
         min_p=0.05,
         repeat_penalty=1.0,
         max_tokens=max_tokens,
+        # A fix, tests, a review or an explanation copies the code it was given: prompt
+        # lookup writes those stretches several tokens per step (benchmarks/lookup.md).
+        lookup=task != "generate",
     )
 
 

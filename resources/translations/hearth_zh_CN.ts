@@ -135,6 +135,10 @@
         <translation>{rate:.1f} 词元/秒 · {count} 个词元</translation>
     </message>
     <message>
+        <source>{share:.0%} of drafted tokens kept</source>
+        <translation>草稿词元保留 {share:.0%}</translation>
+    </message>
+    <message>
         <source>stopped where the model began repeating itself</source>
         <translation>模型开始重复，已在此处停止</translation>
     </message>
@@ -581,6 +585,18 @@
     <message>
         <source>Random</source>
         <translation>随机</translation>
+    </message>
+    <message>
+        <source>Faster copying (prompt lookup)</source>
+        <translation>更快复述（提示查找）</translation>
+    </message>
+    <message>
+        <source>Prompt lookup</source>
+        <translation>提示查找</translation>
+    </message>
+    <message>
+        <source>When an answer repeats text from the conversation (a rewrite, a quote, code to fix), write several tokens per step. The answer is the same.</source>
+        <translation>当回答重复对话中的文字（改写、引用、要修复的代码）时，每一步写出多个词元。回答内容不变。</translation>
     </message>
     <message>
         <source>Reset sampling</source>
@@ -3019,6 +3035,10 @@
     <message>
         <source>{count} of them thinking</source>
         <translation>其中 {count} 个用于思考</translation>
+    </message>
+    <message>
+        <source>{share:.0%} of drafted tokens kept</source>
+        <translation>草稿词元保留 {share:.0%}</translation>
     </message>
     <message>
         <source>{count} oldest messages left out to fit the context</source>

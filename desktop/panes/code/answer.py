@@ -216,6 +216,10 @@ class AnswerView(QWidget):
         line = self.tr("{rate:.1f} tokens/s · {count} tokens").format(
             rate=stats.tokens_per_s, count=stats.generated_tokens
         )
+        if stats.acceptance is not None:
+            line += " · " + self.tr("{share:.0%} of drafted tokens kept").format(
+                share=stats.acceptance
+            )
         if result.stop_reason == "repetition":
             line += " · " + self.tr("stopped where the model began repeating itself")
         elif result.stop_reason == "length":

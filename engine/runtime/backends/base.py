@@ -128,6 +128,9 @@ class RawGeneration:
     ttft_s: float
     decode_s: float
     stop_reason: StopReason
+    #: Prompt lookup's drafted tokens, and how many of them the model kept.
+    draft_tokens: int = 0
+    accepted_tokens: int = 0
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from engine.errors import Cancelled, EngineError, ModelLoadError, UsageError
@@ -37,6 +37,7 @@ from engine.runtime.backends.base import (
     read_fim_tokens,
 )
 from engine.runtime.backends.llama_sampling import Sampler, make_sampler
+from engine.runtime.backends.lookup import PromptLookup
 from engine.runtime.textstream import TextAssembler
 from engine.types import MAX_PARALLEL, SamplingParams, StopReason
 
@@ -439,32 +440,31 @@ class LlamaCppBackend:
 
         # One-token steps take milliseconds and cancel is checked between them.
         lib.llama_set_abort_callback(self._ctx, self._no_abort_cb, None)
-        batch = self._batch
+        step = _Step(PromptLookup(tokens) if params.lookup else None)
+
+        def sample() -> int:
+            tok = sampler.sample(self._ctx, step.row)
+            step.kept = 0 <= step.row < len(step.draft) and step.draft[step.row] == tok
+            return tok
 
         def advance(tok: int) -> StopReason | None:
-            pos = len(self._cached)
-            if pos >= self._n_ctx:
-                return "context"
-            batch.n_tokens = 1
-            batch.token[0] = tok
-            batch.pos[0] = pos
-            batch.n_seq_id[0] = 1
-            batch.seq_id[0][0] = 0
-            batch.logits[0] = 1
-            rc = lib.llama_decode(self._ctx, batch)
-            if rc != 0:
-                if cancel.is_set():
-                    return "cancelled"
-                raise EngineError(f"llama.cpp failed while generating (code {rc}).")
-            self._cached.append(tok)
-            return None
+            if step.lookup is not None:
+                step.lookup.push(tok)
+            if step.kept:
+                # The draft had this token: it is in the cache already, and the logits
+                # after it are the next row of the batch that checked the draft.
+                self._cached.append(tok)
+                step.row += 1
+                step.accepted += 1
+                return None
+            return self._advance(tok, step, cancel)
 
         try:
             outcome = decode_loop(
                 params,
                 cancel,
                 on_text,
-                sample=lambda: sampler.sample(self._ctx, -1),
+                sample=sample,
                 is_eog=lambda tok: lib.llama_vocab_is_eog(self._vocab, tok),
                 token_bytes=functools.partial(self.token_bytes, special=special),
                 advance=advance,
@@ -472,12 +472,44 @@ class LlamaCppBackend:
         finally:
             sampler.free()
             lib.llama_set_abort_callback(self._ctx, self._abort_cb, None)
-        return outcome.raw(
+        step.judge()
+        raw = outcome.raw(
             prompt_tokens=len(tokens),
             cached_tokens=reused,
             prompt_eval_s=t_prompt - t0,
             since=t0,
         )
+        if step.lookup is None:
+            return raw
+        return replace(raw, draft_tokens=step.lookup.drafted, accepted_tokens=step.lookup.accepted)
+
+    def _advance(self, tok: int, step: _Step, cancel: threading.Event) -> StopReason | None:
+        """Decode ``tok`` (and a draft after it, with prompt lookup) at the cache's end."""
+        lib, batch = self._lib, self._batch
+        pos = len(self._cached)
+        if step.judge():
+            # Draft tokens the model did not keep are in the cache past its end: drop them.
+            lib.llama_memory_seq_rm(lib.llama_get_memory(self._ctx), 0, pos, -1)
+        if pos >= self._n_ctx:
+            return "context"
+        room = min(self._n_ctx - pos - 1, self._n_batch - 1)
+        draft = step.lookup.draft(room) if step.lookup is not None else []
+        batch.n_tokens = 1 + len(draft)
+        for i, t in enumerate((tok, *draft)):
+            batch.token[i] = t
+            batch.pos[i] = pos + i
+            batch.n_seq_id[i] = 1
+            batch.seq_id[i][0] = 0
+            batch.logits[i] = 1
+        rc = lib.llama_decode(self._ctx, batch)
+        if rc != 0:
+            step.draft = []
+            if cancel.is_set():
+                return "cancelled"
+            raise EngineError(f"llama.cpp failed while generating (code {rc}).")
+        self._cached.append(tok)
+        step.draft, step.row, step.accepted = draft, 0, 0
+        return None
 
     @property
     def n_seq_max(self) -> int:
@@ -701,6 +733,34 @@ _CANNOT_WRITE = (
     "This is an embedding model: it turns text into vectors and cannot write. Load a chat "
     "or text model to generate, and use this one for embeddings."
 )
+
+
+class _Step:
+    """Where one generation's decoding stands: the rows of the last batch and its draft.
+
+    Attributes:
+        lookup: the drafter (None without prompt lookup).
+        draft: the draft decoded after the last fed token ([] for none).
+        row: the batch row whose logits give the next token (-1: the prompt's last).
+        accepted: how many of the draft's tokens the model has kept so far.
+        kept: the token just sampled is the draft's next one (already decoded).
+    """
+
+    def __init__(self, lookup: PromptLookup | None) -> None:
+        self.lookup = lookup
+        self.draft: list[int] = []
+        self.row = -1
+        self.accepted = 0
+        self.kept = False
+
+    def judge(self) -> bool:
+        """Report the last draft's outcome to the drafter, once; whether there was one."""
+        if not self.draft:
+            return False
+        if self.lookup is not None:
+            self.lookup.judged(len(self.draft), self.accepted)
+        self.draft = []
+        return True
 
 
 def _unit(vector: list[float]) -> list[float]:
