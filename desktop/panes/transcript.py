@@ -699,7 +699,7 @@ class Transcript(QTextBrowser):
             self._render_header(index)
 
     def siblings(self, index: int) -> tuple[int, int]:
-        """Message ``index``'s place among its versions: (position, count); (0, 0) if alone."""
+        """Message ``index``'s place among its versions: (position, count); (0, 0) if unknown."""
         return self._entries[index].siblings
 
     def focus_link(self, href: str) -> bool:
