@@ -37,6 +37,7 @@ from desktop.panes.chat_options import ChatOptionsPanel
 from desktop.panes.transcript import Transcript
 from desktop.widgets import MessageBar, PromptEdit
 from engine.data.history import AsyncHistory, ConversationTree, History
+from engine.data.history_tree import conversation_title
 from engine.data.presets import ChatOptions
 from engine.errors import EngineError
 from engine.runtime.client import EngineClient
@@ -51,14 +52,10 @@ log = logging.getLogger("desktop.chat")
 
 #: The streamed answer is written to the database at least this often (seconds).
 FLUSH_S = 0.5
-#: Longest conversation title taken from the first message.
-TITLE_CHARS = 60
 
 
-def title_for(text: str) -> str:
-    """A conversation title from its first message: the first line, shortened."""
-    line = " ".join(text.split())
-    return line if len(line) <= TITLE_CHARS else line[: TITLE_CHARS - 1].rstrip() + "…"
+#: A conversation title from its first message (the command line titles its own alike).
+title_for = conversation_title
 
 
 class ChatPane(ChatBranches):

@@ -1,11 +1,16 @@
-"""``hearth-cli chat``: ask the model and stream the answer."""
+"""``hearth-cli chat``: ask the model and stream the answer.
+
+Each turn is stored in the history database the window reads (``--no-history`` keeps
+nothing), so a conversation started in a terminal is listed in the window, and
+``--conversation ID`` continues one from the window or the terminal: its branch on screen.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
-from dataclasses import replace
+from dataclasses import asdict, replace
 from typing import Any
 
 from engine.cli.common import (
@@ -16,6 +21,8 @@ from engine.cli.common import (
     sampling_flag,
     setting_flag,
 )
+from engine.data.history import History
+from engine.data.history_tree import conversation_title
 from engine.errors import UsageError
 from engine.types import (
     MAX_STOP_CHARS,
@@ -57,6 +64,18 @@ def add_parser(sub: Any) -> None:
     )
     add_backend_option(chat)
     chat.add_argument("--json", action="store_true", help="print one JSON object at the end")
+    stored = chat.add_mutually_exclusive_group()
+    stored.add_argument(
+        "--conversation",
+        type=int,
+        metavar="ID",
+        help="continue this stored conversation (its branch on screen; see `history list`)",
+    )
+    stored.add_argument(
+        "--no-history",
+        action="store_true",
+        help="store nothing in the history (by default each turn is stored, as the window does)",
+    )
     thinking = chat.add_mutually_exclusive_group()
     thinking.add_argument(
         "--think",
@@ -126,8 +145,6 @@ def _read_schema(path: str) -> dict[str, Any]:
 
 async def run(args: argparse.Namespace) -> int:
     """Run ``hearth-cli chat``; returns the exit status."""
-    from engine.runtime.client import EngineClient
-
     if args.max_tokens < 1:
         raise UsageError("--max-tokens must be at least 1")
     check_argument("prompt", args.prompt)
@@ -143,7 +160,51 @@ async def run(args: argparse.Namespace) -> int:
         stop=tuple(args.stop),
     )
     schema = _read_schema(args.json_schema) if args.json_schema else None
-    messages = [ChatMessage("system", args.system)] if args.system else []
+    history = None if args.no_history else _open_history()
+    try:
+        return await _chat(args, params, schema, history)
+    finally:
+        if history is not None:
+            history.close()
+
+
+def _open_history() -> History:
+    from engine.data.config import get_paths
+
+    return History(get_paths().database)
+
+
+def _earlier_turns(history: History | None, conversation_id: int | None) -> list[ChatMessage]:
+    """The stored conversation's branch on screen, as the model is sent it (no system prompt).
+
+    Raises:
+        EngineError: there is no such conversation.
+    """
+    if history is None or conversation_id is None:
+        return []
+    history.conversation(conversation_id)  # raises when it does not exist
+    return [
+        ChatMessage(m.role, m.content)  # type: ignore[arg-type]  # filtered just here
+        for m in history.messages(conversation_id)
+        if m.role in ("user", "assistant")
+    ]
+
+
+async def _chat(
+    args: argparse.Namespace,
+    params: SamplingParams,
+    schema: dict[str, Any] | None,
+    history: History | None,
+) -> int:
+    """Load the model, send the conversation, stream the answer and store the turn."""
+    from engine.runtime.client import EngineClient
+
+    earlier = _earlier_turns(history, args.conversation)
+    system = args.system
+    if system is None and history is not None and args.conversation is not None:
+        system = history.conversation(args.conversation).system_prompt
+    messages = [ChatMessage("system", system)] if system else []
+    messages += earlier
     messages.append(ChatMessage("user", args.prompt))
     async with EngineClient() as client:
         info = await client.load(
@@ -157,16 +218,33 @@ async def run(args: argparse.Namespace) -> int:
             print(f"warning: {warning}", file=sys.stderr)
         if args.format == "json" or schema is not None:
             params = replace(params, grammar=await client.json_grammar(schema))
+        # Stored once the model is loaded, so a model that fails to load leaves no
+        # empty conversation behind.
+        turn = _store_question(history, args, system or "", info.model_id)
         result: GenerationResult | None = None
-        async for event in client.chat(messages, params, thinking=args.thinking):
-            if isinstance(event, TokenEvent):
-                # Thinking is never the answer: standard error, and only when asked for.
-                out = sys.stderr if event.reasoning else sys.stdout
-                if not args.json and (args.show_thinking or not event.reasoning):
-                    out.write(event.text)
-                    out.flush()
-            else:
-                result = event
+        pieces: list[str] = []
+        try:
+            async for event in client.chat(messages, params, thinking=args.thinking):
+                if isinstance(event, TokenEvent):
+                    # Thinking is never the answer: standard error, and only when asked for.
+                    out = sys.stderr if event.reasoning else sys.stdout
+                    if not event.reasoning:
+                        pieces.append(event.text)
+                    if not args.json and (args.show_thinking or not event.reasoning):
+                        out.write(event.text)
+                        out.flush()
+                else:
+                    result = event
+        finally:
+            if history is not None and turn is not None:
+                # Interrupted too (Ctrl+C, a crash): what was streamed is kept, as the
+                # window keeps it, and shown as interrupted (no stats).
+                history.update_message(
+                    turn[1],
+                    result.text if result is not None else "".join(pieces),
+                    stats=asdict(result.stats) if result is not None else None,
+                    reasoning=result.reasoning if result is not None else None,
+                )
         assert result is not None
     if args.json:
         s = result.stats
@@ -183,8 +261,29 @@ async def run(args: argparse.Namespace) -> int:
                 "ttft_s": s.ttft_s,
                 "tokens_per_s": s.tokens_per_s,
                 "stop_reason": s.stop_reason,
+                "conversation_id": turn[0] if turn is not None else None,
+                "message_id": turn[1] if turn is not None else None,
             }
         )
     else:
         print()
     return 0
+
+
+def _store_question(
+    history: History | None, args: argparse.Namespace, system: str, model_id: str
+) -> tuple[int, int] | None:
+    """Store the question and an empty answer; returns (conversation id, answer id)."""
+    if history is None:
+        return None
+    conversation_id = args.conversation
+    if conversation_id is None:
+        conversation_id = history.create_conversation(
+            conversation_title(args.prompt), model_id=model_id, system_prompt=system
+        )
+    else:
+        history.set_model(conversation_id, model_id)
+        history.set_system_prompt(conversation_id, system)
+    # Both after the leaf on screen: the next message continues the branch shown.
+    history.add_message(conversation_id, "user", args.prompt)
+    return conversation_id, history.add_message(conversation_id, "assistant", "")

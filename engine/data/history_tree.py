@@ -11,6 +11,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+#: Longest conversation title taken from the first message.
+TITLE_CHARS = 60
+
+
+def conversation_title(text: str) -> str:
+    """A conversation title from its first message: the first line, shortened."""
+    line = " ".join(text.split())
+    return line if len(line) <= TITLE_CHARS else line[: TITLE_CHARS - 1].rstrip() + "…"
+
 
 @dataclass(frozen=True)
 class Conversation:
@@ -137,4 +146,4 @@ class ConversationTree:
         return found
 
 
-__all__ = ["Conversation", "ConversationTree", "StoredMessage"]
+__all__ = ["TITLE_CHARS", "Conversation", "ConversationTree", "StoredMessage", "conversation_title"]
