@@ -4,6 +4,8 @@ with Undo — on the real engine and model, with the real history database."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from PySide6.QtCore import Qt, QUrl
 from pytestqt.qtbot import QtBot
@@ -13,6 +15,7 @@ from engine.data.config import get_paths
 from engine.data.history import History
 from engine.types import SamplingParams
 from tests.desktop.test_app import ANSWER_TIMEOUT_MS, send, wait_for_model
+from tests.engine.cli.test_cli import cli
 
 pytestmark = pytest.mark.slow
 
@@ -134,3 +137,47 @@ def test_branch_from_here_opens_a_copy_up_to_that_answer(qtbot: QtBot, window: M
     finish(qtbot, window)
     assert stored_branch(chat.conversation_id)[:3] == [*whole[:2], "And a third?"]
     assert stored_branch(original) == whole
+
+
+def terminal_chat(*args: str) -> dict[str, object]:
+    """``hearth-cli chat --json`` in another process, as a user's terminal runs it."""
+    run = cli("chat", "--json", "--temperature", "0", "--max-tokens", "8", *args)
+    assert run.returncode == 0, run.stderr
+    data: dict[str, object] = json.loads(run.stdout)
+    return data
+
+
+def open_from_sidebar(qtbot: QtBot, window: MainWindow, conversation_id: int) -> None:
+    """Reload the sidebar's list and open the conversation from it with the keyboard."""
+    sidebar = window.sidebar
+    sidebar.refresh()
+    qtbot.waitUntil(lambda: sidebar.conversation_ids()[:1] == [conversation_id])
+    sidebar.conversations.setFocus()
+    sidebar.conversations.setCurrentRow(0)
+    qtbot.keyClick(sidebar.conversations, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: window.chat_pane.conversation_id == conversation_id)
+
+
+def test_the_window_shows_and_continues_what_the_command_line_stored(
+    qtbot: QtBot, window: MainWindow
+) -> None:
+    chat = window.chat_pane
+    wait_for_model(qtbot, window)
+    # Started and continued in a terminal while the window is open.
+    first = terminal_chat("Name a fruit.")
+    conversation = first["conversation_id"]
+    assert isinstance(conversation, int)
+    second = terminal_chat("--conversation", str(conversation), "Another one?")
+    open_from_sidebar(qtbot, window, conversation)
+    assert on_screen(window) == ["Name a fruit.", first["text"], "Another one?", second["text"]]
+    assert f"{second['generated_tokens']} tokens" in chat.transcript.toPlainText()
+
+    # The window regenerates the last answer; the terminal continues the branch on screen.
+    regenerate(qtbot, window, 5)
+    regenerated = chat.messages[3].content
+    assert chat.transcript.siblings(3) == (2, 2)
+    third = terminal_chat("--conversation", str(conversation), "And a third?")
+    open_from_sidebar(qtbot, window, conversation)  # open already: read again
+    qtbot.waitUntil(lambda: len(on_screen(window)) == 6)
+    assert on_screen(window)[3:] == [regenerated, "And a third?", third["text"]]
+    assert chat.transcript.siblings(3) == (2, 2)
