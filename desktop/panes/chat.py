@@ -36,7 +36,7 @@ from desktop.panes.chat_branches import ChatBranches, Turn
 from desktop.panes.chat_options import ChatOptionsPanel
 from desktop.panes.transcript import Transcript
 from desktop.widgets import MessageBar, PromptEdit
-from engine.data.history import AsyncHistory, ConversationTree, History
+from engine.data.history import AsyncHistory, Conversation, ConversationTree, History
 from engine.data.history_tree import conversation_title
 from engine.data.presets import ChatOptions
 from engine.errors import EngineError
@@ -333,17 +333,28 @@ class ChatPane(ChatBranches):
         """
         self.status_reported.emit(self._history_failure_text(error))
 
-    async def open_conversation(self, conversation_id: int) -> bool:
+    async def open_conversation(self, conversation_id: int, *, message_id: int = 0) -> bool:
         """Show a stored conversation and continue it.
+
+        Args:
+            conversation_id: the conversation.
+            message_id: a message to show (a search hit): its branch is shown when the
+                branch on screen does not hold it.
 
         Returns:
             False when it could not be opened (an answer is streaming, or it is gone).
         """
         if self._generating:
             return False
-        loaded = await self.history_call(
-            lambda h: (h.conversation(conversation_id), h.tree(conversation_id))
-        )
+
+        def load(h: History) -> tuple[Conversation, ConversationTree]:
+            conversation, tree = h.conversation(conversation_id), h.tree(conversation_id)
+            if message_id in tree and all(m.id != message_id for m in tree.branch()):
+                h.show_branch(conversation_id, message_id)
+                tree = h.tree(conversation_id)
+            return conversation, tree
+
+        loaded = await self.history_call(load)
         if loaded is None or self._generating:
             return False
         conversation, tree = loaded

@@ -70,7 +70,9 @@ class ChatBranches(Pane):
     #: The branch deleted last, for Undo: (conversation id, message id).
     _deleted_branch: tuple[int, int] | None
 
-    async def open_conversation(self, conversation_id: int) -> bool:  # pragma: no cover
+    async def open_conversation(
+        self, conversation_id: int, *, message_id: int = 0
+    ) -> bool:  # pragma: no cover
         raise NotImplementedError  # ChatPane's
 
     # -- the tree in memory ------------------------------------------------------------

@@ -5,6 +5,7 @@ with Undo — on the real engine and model, with the real history database."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 import pytest
 from PySide6.QtCore import Qt, QUrl
@@ -181,3 +182,32 @@ def test_the_window_shows_and_continues_what_the_command_line_stored(
     qtbot.waitUntil(lambda: len(on_screen(window)) == 6)
     assert on_screen(window)[3:] == [regenerated, "And a third?", third["text"]]
     assert chat.transcript.siblings(3) == (2, 2)
+
+
+def test_a_search_hit_in_another_branch_opens_that_branch(
+    qtbot: QtBot, make_window: Callable[[], MainWindow]
+) -> None:
+    history = History(get_paths().database)
+    try:
+        conversation = history.create_conversation("Animals")
+        question = history.add_message(conversation, "user", "Name an animal.")
+        zebra = history.add_message(conversation, "assistant", "A zebra.")
+        history.add_message(conversation, "assistant", "A cat.", parent_id=question)
+    finally:
+        history.close()
+    window = make_window()
+    window.show()
+    window.start()
+    sidebar, chat = window.sidebar, window.chat_pane
+    qtbot.waitUntil(lambda: sidebar.conversation_ids() == [conversation])
+    qtbot.keyClicks(sidebar.search, "zebra")
+    qtbot.waitUntil(lambda: "[zebra]" in sidebar.conversations.item(0).text().lower())
+    sidebar.conversations.setFocus()
+    sidebar.conversations.setCurrentRow(0)
+    qtbot.keyClick(sidebar.conversations, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: on_screen(window) == ["Name an animal.", "A zebra."])
+    assert chat.transcript.siblings(1) == (1, 2)
+    qtbot.waitUntil(lambda: chat.transcript.textCursor().selectedText().lower() == "zebra")
+    # It is the branch on screen now, also for the next start.
+    assert [m.message_id for m in chat.turns] == [question, zebra]
+    assert stored_branch(conversation)[-1] == "A zebra."
