@@ -52,6 +52,7 @@ _TEXT_ARGUMENTS = {
     "stop": "--stop",
     "text": "TEXT",
     "error": "--error",
+    "title": "--title",
 }
 
 
