@@ -5,7 +5,9 @@ with Undo — on the real engine and model, with the real history database."""
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt, QUrl
@@ -15,10 +17,13 @@ from desktop.window.main_window import MainWindow
 from engine.data.config import get_paths
 from engine.data.history import History
 from engine.types import SamplingParams
+from tests.desktop.conftest import RunAsync
 from tests.desktop.test_app import ANSWER_TIMEOUT_MS, send, wait_for_model
 from tests.engine.cli.test_cli import cli
 
 pytestmark = pytest.mark.slow
+
+FIXTURES = Path(__file__).parents[1] / "engine" / "data" / "fixtures"
 
 
 def finish(qtbot: QtBot, window: MainWindow) -> None:
@@ -211,3 +216,37 @@ def test_a_search_hit_in_another_branch_opens_that_branch(
     # It is the branch on screen now, also for the next start.
     assert [m.message_id for m in chat.turns] == [question, zebra]
     assert stored_branch(conversation)[-1] == "A zebra."
+
+
+def test_the_window_opens_every_conversation_of_the_last_releases_database(
+    qtbot: QtBot, make_window: Callable[[], MainWindow], run_async: RunAsync
+) -> None:
+    database = get_paths().database
+    database.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(FIXTURES / "history_v5.db", database)
+    window = make_window()
+    window.show()
+    window.start()
+    sidebar, chat = window.sidebar, window.chat_pane
+    # The hidden conversation stays hidden (its day to be purged counts from its deletion).
+    qtbot.waitUntil(lambda: len(sidebar.conversation_ids()) == 4)
+    assert [sidebar.conversations.item(i).text() for i in range(4)] == [
+        "Empty",
+        "Unanswered",
+        "Ocean trip",
+        "中文对话",
+    ]
+    assert run_async(chat.open_conversation(1))
+    assert on_screen(window) == [
+        "How deep is the Mariana Trench?",
+        "About **11 km** at its deepest point.",
+        "And the Puerto Rico Trench?",
+        "About 8.4 km.",
+    ]
+    assert [turn.rating for turn in chat.turns] == [0, 1, 0, -1]
+    shown = chat.transcript.toPlainText()
+    assert "12 tokens" in shown and "7 tokens" in shown and "‹" not in shown
+    assert run_async(chat.open_conversation(2))
+    assert chat.turns[1].reasoning == "用户问天空的颜色。"
+    assert run_async(chat.open_conversation(3))
+    assert "Interrupted" in chat.transcript.toPlainText()
