@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sqlite3
 import sys
 from dataclasses import asdict, replace
 from typing import Any
@@ -23,7 +24,7 @@ from engine.cli.common import (
 )
 from engine.data.history import History
 from engine.data.history_tree import conversation_title
-from engine.errors import UsageError
+from engine.errors import HistoryError, UsageError
 from engine.types import (
     MAX_STOP_CHARS,
     ChatMessage,
@@ -160,7 +161,7 @@ async def run(args: argparse.Namespace) -> int:
         stop=tuple(args.stop),
     )
     schema = _read_schema(args.json_schema) if args.json_schema else None
-    history = None if args.no_history else _open_history()
+    history = None if args.no_history else _open_history(args)
     try:
         return await _chat(args, params, schema, history)
     finally:
@@ -168,10 +169,23 @@ async def run(args: argparse.Namespace) -> int:
             history.close()
 
 
-def _open_history() -> History:
+def _open_history(args: argparse.Namespace) -> History | None:
+    """The history database, or None (with a warning) when it cannot be used.
+
+    The window carries on without it too; only continuing a stored conversation needs it.
+
+    Raises:
+        HistoryError: it cannot be used and ``--conversation`` asks for a stored one.
+    """
     from engine.data.config import get_paths
 
-    return History(get_paths().database)
+    try:
+        return History(get_paths().database)
+    except HistoryError as exc:
+        if args.conversation is not None:
+            raise
+        _not_stored(exc)
+        return None
 
 
 def _earlier_turns(history: History | None, conversation_id: int | None) -> list[ChatMessage]:
@@ -221,6 +235,8 @@ async def _chat(
         # Stored once the model is loaded, so a model that fails to load leaves no
         # empty conversation behind.
         turn = _store_question(history, args, system or "", info.model_id)
+        if turn is None:
+            history = None  # it failed: the answer is still given
         result: GenerationResult | None = None
         pieces: list[str] = []
         try:
@@ -239,12 +255,15 @@ async def _chat(
             if history is not None and turn is not None:
                 # Interrupted too (Ctrl+C, a crash): what was streamed is kept, as the
                 # window keeps it, and shown as interrupted (no stats).
-                history.update_message(
-                    turn[1],
-                    result.text if result is not None else "".join(pieces),
-                    stats=asdict(result.stats) if result is not None else None,
-                    reasoning=result.reasoning if result is not None else None,
-                )
+                try:
+                    history.update_message(
+                        turn[1],
+                        result.text if result is not None else "".join(pieces),
+                        stats=asdict(result.stats) if result is not None else None,
+                        reasoning=result.reasoning if result is not None else None,
+                    )
+                except (OSError, sqlite3.Error) as exc:
+                    _not_stored(exc)
         assert result is not None
     if args.json:
         s = result.stats
@@ -273,9 +292,30 @@ async def _chat(
 def _store_question(
     history: History | None, args: argparse.Namespace, system: str, model_id: str
 ) -> tuple[int, int] | None:
-    """Store the question and an empty answer; returns (conversation id, answer id)."""
+    """Store the question and an empty answer; returns (conversation id, answer id).
+
+    Returns None (after a warning) when the database fails: the answer is still given.
+    """
     if history is None:
         return None
+    try:
+        return _store_turn(history, args, system, model_id)
+    except (OSError, sqlite3.Error) as exc:
+        _not_stored(exc)
+        return None
+
+
+def _not_stored(error: BaseException) -> None:
+    print(
+        f"hearth-cli: warning: {error} This conversation is not stored "
+        "(--no-history says not to try).",
+        file=sys.stderr,
+    )
+
+
+def _store_turn(
+    history: History, args: argparse.Namespace, system: str, model_id: str
+) -> tuple[int, int]:
     conversation_id = args.conversation
     if conversation_id is None:
         conversation_id = history.create_conversation(

@@ -4,13 +4,14 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from engine.data.config import get_paths
-from engine.data.history import History
+from engine.data.history import MIGRATIONS, History
 from tests.engine.cli.test_cli import cli
 
 pytestmark = pytest.mark.slow
@@ -85,3 +86,19 @@ def test_chat_stores_each_turn_and_continues_a_stored_conversation(tmp_path: Pat
         assert len(history.messages(copy)) == 4 and len(history.messages(conversation)) == 4
     finally:
         history.close()
+
+
+def test_chat_answers_beside_a_newer_history_and_leaves_it_untouched() -> None:
+    database = get_paths().database
+    History(database).close()
+    db = sqlite3.connect(database)
+    db.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
+    db.close()
+    before = database.read_bytes()
+    run = cli("chat", *SHORT, "Hello")
+    assert run.returncode == 0 and run.stdout.strip()
+    assert "newer Hearth" in run.stderr and "not stored" in run.stderr
+    assert database.read_bytes() == before
+    # Continuing a stored conversation needs the history: one clear line, no answer.
+    run = cli("chat", *SHORT, "--conversation", "1", "Hello")
+    assert run.returncode == 1 and "newer Hearth" in run.stderr and not run.stdout
