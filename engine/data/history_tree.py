@@ -70,29 +70,25 @@ class ConversationTree:
     _by_id: dict[int, StoredMessage] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
+    _reachable: set[int] = field(default_factory=set, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         for message in self.messages:
             self._by_id[message.id] = message
         for message in self.messages:
-            # A message whose parent is hidden is part of a deleted branch: left out.
-            if message.parent_id is None or message.parent_id in self._by_id:
-                self._children.setdefault(message.parent_id, []).append(message.id)
+            self._children.setdefault(message.parent_id, []).append(message.id)
+        # Only what hangs from a first message belongs: a message whose parent is missing
+        # (deleted with its branch) is left out, with what follows it.
+        todo = list(self._children.get(None, []))
+        while todo:
+            current = todo.pop()
+            self._reachable.add(current)
+            todo.extend(self._children.get(current, []))
+        for parent in [p for p in self._children if p is not None and p not in self._reachable]:
+            del self._children[parent]
 
     def __contains__(self, message_id: object) -> bool:
-        return (
-            isinstance(message_id, int)
-            and message_id in self._by_id
-            and self._reachable(message_id)
-        )
-
-    def _reachable(self, message_id: int) -> bool:
-        message: StoredMessage | None = self._by_id.get(message_id)
-        while message is not None:
-            if message.parent_id is None:
-                return True
-            message = self._by_id.get(message.parent_id)
-        return False
+        return message_id in self._reachable
 
     def message(self, message_id: int) -> StoredMessage:
         """The message with this id.

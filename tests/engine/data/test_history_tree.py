@@ -14,7 +14,7 @@ import pytest
 
 from engine.data import history as history_module
 from engine.data.config import get_paths
-from engine.data.history import MIGRATIONS, History
+from engine.data.history import MIGRATIONS, ConversationTree, History, StoredMessage
 from engine.errors import EngineError, HistoryError
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -260,3 +260,17 @@ def test_a_database_from_a_newer_hearth_is_refused_and_left_byte_for_byte(
         History(path)
     assert hashlib.sha256(path.read_bytes()).hexdigest() == digest
     assert sorted(p.name for p in tmp_path.iterdir()) == ["hearth.db"]
+
+
+def test_a_tree_leaves_out_messages_cut_off_from_the_first_one() -> None:
+    def message(id_: int, parent: int | None) -> StoredMessage:
+        return StoredMessage(id_, 1, "user", str(id_), 0.0, None, 0, parent_id=parent)
+
+    # 3's parent (2) is missing: deleted with its branch, so 3 and 4 are not shown.
+    tree = ConversationTree(
+        (message(1, None), message(3, 2), message(4, 3), message(5, 1)), current_leaf_id=4
+    )
+    assert 4 not in tree and 5 in tree
+    assert tree.leaf == 5  # the stored leaf is gone: the newest branch is shown
+    assert [m.id for m in tree.branch()] == [1, 5]
+    assert tree.children(1) == [5] and tree.siblings(5) == [5]
