@@ -145,6 +145,7 @@ class ChatBranches(Pane):
         if tree is None or self._generating or conversation_id != self._conversation_id:
             return False
         value = self.transcript.verticalScrollBar().value()
+        self._cancel_edit()  # the message being edited may no longer be on screen
         self._take_tree(tree)
         self._count_serial += 1
         self._render_turns()
@@ -252,6 +253,9 @@ class ChatBranches(Pane):
         return created
 
     def _conversation_title(self) -> str:  # pragma: no cover
+        raise NotImplementedError  # ChatPane's
+
+    def _cancel_edit(self) -> None:  # pragma: no cover
         raise NotImplementedError  # ChatPane's
 
 
