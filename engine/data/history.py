@@ -1,5 +1,10 @@
 """Conversation history: SQLite in WAL mode, numbered migrations, full-text search, export.
 
+A conversation is a tree of messages (:mod:`engine.data.history_tree`), kept by the
+:class:`~engine.data.history_branches.BranchStore` half of :class:`History`; the schema and
+its migrations are in :mod:`engine.data.history_schema`, the export formats in
+:mod:`engine.data.history_export`.
+
 Messages are written as they happen — the user's when sent, the answer as it streams —
 so a crash loses at most the text since the last :meth:`History.update_message`.
 One ``History`` object belongs to one thread (SQLite connections are not shared); the
