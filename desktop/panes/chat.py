@@ -18,8 +18,8 @@ import asyncio
 import contextlib
 import logging
 import time
-from dataclasses import asdict, dataclass, replace
-from typing import Any, cast
+from dataclasses import asdict, replace
+from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
@@ -32,19 +32,18 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.panes.base import Pane
+from desktop.panes.chat_branches import ChatBranches, Turn
 from desktop.panes.chat_options import ChatOptionsPanel
 from desktop.panes.transcript import Transcript
 from desktop.widgets import MessageBar, PromptEdit
-from engine.data.history import AsyncHistory, History
+from engine.data.history import AsyncHistory, Conversation, ConversationTree, History
+from engine.data.history_tree import conversation_title
 from engine.data.presets import ChatOptions
 from engine.errors import EngineError
 from engine.runtime.client import EngineClient
 from engine.types import (
     ChatMessage,
     GenerationResult,
-    GenerationStats,
-    Role,
     SamplingParams,
     TokenEvent,
 )
@@ -53,30 +52,13 @@ log = logging.getLogger("desktop.chat")
 
 #: The streamed answer is written to the database at least this often (seconds).
 FLUSH_S = 0.5
-#: Longest conversation title taken from the first message.
-TITLE_CHARS = 60
 
 
-@dataclass
-class Turn:
-    """One message of the open conversation, with its row in the history database."""
-
-    role: Role
-    content: str
-    message_id: int = 0
-    stats: GenerationStats | None = None
-    rating: int = 0
-    #: A reasoning model's thinking before this answer: shown and stored, never sent back.
-    reasoning: str = ""
+#: A conversation title from its first message (the command line titles its own alike).
+title_for = conversation_title
 
 
-def title_for(text: str) -> str:
-    """A conversation title from its first message: the first line, shortened."""
-    line = " ".join(text.split())
-    return line if len(line) <= TITLE_CHARS else line[: TITLE_CHARS - 1].rstrip() + "…"
-
-
-class ChatPane(Pane):
+class ChatPane(ChatBranches):
     """Chat with the loaded model.
 
     Args:
@@ -105,8 +87,6 @@ class ChatPane(Pane):
     answer_finished = Signal(object)
     context_counted = Signal(int, int)
     chat_cleared = Signal()
-    conversation_opened = Signal(int)
-    conversations_changed = Signal()
     restart_requested = Signal()
     options_changed = Signal(object)
 
@@ -122,6 +102,8 @@ class ChatPane(Pane):
         super().__init__(client, history=history, parent=parent)
         self.params = params
         self._turns: list[Turn] = []
+        self._children = {}
+        self._deleted_branch = None
         self._conversation_id = 0
         self._editing = -1
         #: The options panel's state before a stored conversation's own prompt was shown.
@@ -145,6 +127,9 @@ class ChatPane(Pane):
         self.transcript.edit_requested.connect(self._on_transcript_edit_requested)
         self.transcript.rating_requested.connect(self._on_transcript_rating_requested)
         self.transcript.text_copied.connect(self._on_transcript_text_copied)
+        self.transcript.sibling_requested.connect(self._on_transcript_sibling_requested)
+        self.transcript.branch_delete_requested.connect(self._on_transcript_branch_delete_requested)
+        self.transcript.branch_requested.connect(self._on_transcript_branch_requested)
         self.options_panel = ChatOptionsPanel(options or ChatOptions(), self)
         self.options_panel.options_changed.connect(self._on_options_panel_options_changed)
         self.options_panel.setVisible(False)
@@ -154,6 +139,8 @@ class ChatPane(Pane):
         self.splitter.addWidget(self.options_panel)
         self.splitter.setStretchFactor(0, 1)
 
+        self.undo_bar = MessageBar(self)
+        self.undo_bar.action_triggered.connect(self._on_undo_bar_action_triggered)
         self.edit_banner = MessageBar(self)
         self.edit_banner.action_triggered.connect(self._on_edit_banner_action_triggered)
         self.input = PromptEdit(self)
@@ -188,6 +175,7 @@ class ChatPane(Pane):
         layout.addLayout(header)
         layout.addWidget(self.message_bar)
         layout.addWidget(self.splitter, 1)
+        layout.addWidget(self.undo_bar)
         layout.addWidget(self.edit_banner)
         layout.addLayout(composer)
         self.setTabOrder(self.input, self.send_button)
@@ -246,6 +234,9 @@ class ChatPane(Pane):
         self.splitter.setAccessibleName(self.tr("Conversation and options"))
         if self._editing >= 0:
             self._show_edit_banner()
+
+    def _conversation_title(self) -> str:
+        return str(self.title_label.property("conversationTitle") or "")
 
     def _show_title(self, title: str | None = None) -> None:
         if title is None:
@@ -342,44 +333,32 @@ class ChatPane(Pane):
         """
         self.status_reported.emit(self._history_failure_text(error))
 
-    async def open_conversation(self, conversation_id: int) -> bool:
+    async def open_conversation(self, conversation_id: int, *, message_id: int = 0) -> bool:
         """Show a stored conversation and continue it.
+
+        Args:
+            conversation_id: the conversation.
+            message_id: a message to show (a search hit): its branch is shown when the
+                branch on screen does not hold it.
 
         Returns:
             False when it could not be opened (an answer is streaming, or it is gone).
         """
         if self._generating:
             return False
-        loaded = await self.history_call(
-            lambda h: (h.conversation(conversation_id), h.messages(conversation_id))
-        )
+
+        def load(h: History) -> tuple[Conversation, ConversationTree]:
+            conversation, tree = h.conversation(conversation_id), h.tree(conversation_id)
+            if message_id in tree and all(m.id != message_id for m in tree.branch()):
+                h.show_branch(conversation_id, message_id)
+                tree = h.tree(conversation_id)
+            return conversation, tree
+
+        loaded = await self.history_call(load)
         if loaded is None or self._generating:
             return False
-        conversation, stored = loaded
-        self._cancel_edit()
-        self._conversation_id = conversation.id
-        self._turns = [
-            Turn(
-                cast(Role, m.role),  # only "user" and "assistant" pass the filter below
-                m.content,
-                m.id,
-                _stats_from(m.stats),
-                m.rating,
-                m.reasoning,
-            )
-            for m in stored
-            if m.role in ("user", "assistant")
-        ]
-        self.last_result = None
-        self._count_serial += 1
-        self.transcript.clear_conversation()
-        for turn in self._turns:
-            if turn.role == "user":
-                self.transcript.add_user_message(turn.content)
-            else:
-                self.transcript.add_answer(
-                    turn.content, turn.stats, rating=turn.rating, reasoning=turn.reasoning
-                )
+        conversation, tree = loaded
+        self._show_conversation(conversation.id, tree)
         if self._options_before_open is None:
             self._options_before_open = self.options_panel.options()
         self.options_panel.set_system_prompt(conversation.system_prompt)
@@ -390,12 +369,28 @@ class ChatPane(Pane):
         await self.count_context()
         return True
 
+    def _show_conversation(self, conversation_id: int, tree: ConversationTree) -> None:
+        """Show ``tree``'s branch on screen as the open conversation."""
+        self._cancel_edit()
+        self._forget_deleted_branch()
+        self._conversation_id = conversation_id
+        self._take_tree(tree)
+        self.last_result = None
+        self._count_serial += 1
+        self._render_turns()
+
+    def _forget_deleted_branch(self) -> None:
+        self._deleted_branch = None
+        self.undo_bar.hide()
+
     def new_chat(self) -> None:
         """Start a new, empty conversation (nothing is stored until the first message)."""
         if self._generating:
             return
         self._cancel_edit()
+        self._forget_deleted_branch()
         self._turns.clear()
+        self._children = {}
         self._conversation_id = 0
         if self._options_before_open is not None:
             # A new chat starts from the user's own preset, not an old conversation's.
@@ -511,8 +506,8 @@ class ChatPane(Pane):
         later = len(self._turns) - self._editing - 1
         self.edit_banner.show_message(
             self.tr(
-                "Editing message {number}. Sending it replaces it and the {later} messages "
-                "after it. Esc cancels."
+                "Editing message {number}. Sending it starts a new branch here; the current "
+                "one, with the {later} messages after it, is kept (‹ › switches). Esc cancels."
             ).format(number=self._editing + 1, later=later),
             action=self.tr("Cancel editing"),
             error=False,
@@ -566,10 +561,11 @@ class ChatPane(Pane):
             self.generation_ended.emit()
 
     async def _send(self, text: str, editing: int) -> None:
-        """Store and show the user's message (replacing ``editing`` on), then answer it."""
+        """Store and show the user's message (a new branch at ``editing``), then answer it."""
         try:
             if editing >= 0:
-                await self._drop_from(editing)
+                self._leave_branch(editing)
+            parent_id = self._parent_for(len(self._turns))
             system_prompt = self.options_panel.system_prompt()
             model = self._client.model
             model_id = model.model_id if model is not None else ""
@@ -598,33 +594,32 @@ class ChatPane(Pane):
             if self._conversation_id:
                 conversation_id = self._conversation_id
                 turn.message_id = (
-                    await self.history_call(lambda h: h.add_message(conversation_id, "user", text))
+                    await self.history_call(
+                        lambda h: h.add_message(conversation_id, "user", text, parent_id=parent_id)
+                    )
                     or 0
                 )
+                if turn.message_id:
+                    self._adopt(turn, parent_id)
+                    self.transcript.set_siblings(len(self._turns) - 1, self._siblings_of(-1))
         except BaseException:
             self._set_generating(False)
             raise
         await self._generate()
 
     async def _regenerate(self, last_user: int) -> None:
-        try:
-            await self._drop_from(last_user + 1)
-        except BaseException:
-            self._set_generating(False)
-            raise
+        # The answers so far stay in the database as siblings of the new one.
+        self._leave_branch(last_user + 1)
         await self._generate()
 
-    async def _drop_from(self, index: int) -> None:
-        """Forget message ``index`` and everything after it, on screen and in the database."""
+    def _leave_branch(self, index: int) -> None:
+        """Take message ``index`` and what follows off the screen (the database keeps them:
+        the next message stored starts a sibling branch)."""
         if index >= len(self._turns):
             return
-        first = self._turns[index]
         del self._turns[index:]
         self.transcript.truncate(index)
         self._count_serial += 1
-        if self._conversation_id and first.message_id:
-            conversation_id, message_id = self._conversation_id, first.message_id
-            await self.history_call(lambda h: h.delete_messages_from(conversation_id, message_id))
 
     def _conversation(self) -> list[ChatMessage]:
         system_prompt = self.options_panel.system_prompt().strip()
@@ -636,17 +631,22 @@ class ChatPane(Pane):
     async def _generate(self) -> None:
         """Stream one answer into the transcript and the database (a task on the Qt loop)."""
         conversation = self._conversation()
+        parent_id = self._parent_for(len(self._turns))
         turn = Turn("assistant", "")
         self._turns.append(turn)
-        self.transcript.begin_answer()
         conversation_id = self._conversation_id
         answer_id = 0
         if conversation_id:
             answer_id = (
-                await self.history_call(lambda h: h.add_message(conversation_id, "assistant", ""))
+                await self.history_call(
+                    lambda h: h.add_message(conversation_id, "assistant", "", parent_id=parent_id)
+                )
                 or 0
             )
             turn.message_id = answer_id
+            if answer_id:
+                self._adopt(turn, parent_id)
+        self.transcript.begin_answer(siblings=self._siblings_of(len(self._turns) - 1))
         result: GenerationResult | None = None
         failure: EngineError | None = None
         flushing: asyncio.Task[Any] | None = None
@@ -746,16 +746,6 @@ class ChatPane(Pane):
             return
         if serial == self._count_serial:  # else a newer count or a new chat came first
             self.context_counted.emit(used, n_ctx)
-
-
-def _stats_from(data: dict[str, Any] | None) -> GenerationStats | None:
-    """Stats stored with an answer, or None when they are missing or from another version."""
-    if not data:
-        return None
-    try:
-        return GenerationStats(**data)
-    except TypeError:
-        return None
 
 
 __all__ = ["FLUSH_S", "ChatPane", "Turn", "title_for"]

@@ -14,7 +14,6 @@ Thread: everything here runs on the Qt thread.
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -29,12 +28,17 @@ from PySide6.QtGui import (
     QTextBlockFormat,
     QTextCharFormat,
     QTextCursor,
-    QTextFormat,
     QTextOption,
 )
 from PySide6.QtWidgets import QTextBrowser, QWidget
 
 from desktop.highlight.blocks import style_code_blocks
+from desktop.panes.transcript_markdown import (
+    SPACER,
+    is_code,
+    renders_the_same_in_parts,
+    settled_length,
+)
 from desktop.widgets import mix
 from engine.types import GenerationStats
 
@@ -61,15 +65,26 @@ class Transcript(QTextBrowser):
     closes the thinking); "Copy", "good" and "bad" under an answer; "Copy code" under
     each code block. Copying and the thinking are handled here; the rest is reported.
 
+    A message with siblings (other answers to the same question, other versions of an
+    edited message) shows "‹ 2 / 3 ›" in its header, with "Delete branch"; an answer
+    offers "Branch" (a new conversation up to it). Those are reported too.
+
     Signals:
         edit_requested(int): the user wants to edit message ``index`` and resend it.
         rating_requested(int, int): the user rated answer ``index`` (1, -1, or 0 to clear).
         text_copied(str): text was put on the clipboard (what: "answer" or "code").
+        sibling_requested(int, int): show the previous (-1) or next (1) sibling of message
+            ``index``.
+        branch_delete_requested(int): delete message ``index`` and what follows it.
+        branch_requested(int): copy the conversation up to message ``index`` into a new one.
     """
 
     edit_requested = Signal(int)
     rating_requested = Signal(int, int)
     text_copied = Signal(str)
+    sibling_requested = Signal(int, int)
+    branch_delete_requested = Signal(int)
+    branch_requested = Signal(int)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -195,10 +210,13 @@ class Transcript(QTextBrowser):
         """How many messages are shown (the one streaming included)."""
         return len(self._entries)
 
-    def add_user_message(self, text: str) -> None:
-        """Append a user message, shown as typed (not as Markdown)."""
+    def add_user_message(self, text: str, *, siblings: tuple[int, int] = (0, 0)) -> None:
+        """Append a user message, shown as typed (not as Markdown).
+
+        ``siblings`` is its place among the versions of it: (2, 3) shows "‹ 2 / 3 ›".
+        """
         index = len(self._entries)
-        self._entries.append(_Entry("user", text))
+        self._entries.append(_Entry("user", text, siblings=siblings))
         cursor = self._start_message(index)
         cursor.insertBlock(QTextBlockFormat(), QTextCharFormat())
         cursor.insertText(text)
@@ -220,6 +238,46 @@ class Transcript(QTextBrowser):
         return cursor
 
     def _write_header(self, cursor: QTextCursor, index: int) -> None:
+        self._write_role(cursor, index)
+        self._write_siblings(cursor, index)
+        cursor.setCharFormat(QTextCharFormat())
+
+    def _write_siblings(self, cursor: QTextCursor, index: int) -> None:
+        """ "‹ 2 / 3 ›" and "Delete branch", on a message with siblings."""
+        position, count = self._entries[index].siblings
+        if count < 2:
+            return
+        space = QTextCharFormat()
+        cursor.insertText("   ", space)
+        for step, arrow, tip in (
+            (-1, "‹", self.tr("Show the previous version ({number} of {count})")),
+            (1, "›", self.tr("Show the next version ({number} of {count})")),
+        ):
+            target = position + step
+            if step == 1:
+                cursor.insertText(
+                    " "
+                    + self.tr("{position} / {count}").format(position=position, count=count)
+                    + " ",
+                    self._small_format(),
+                )
+            if 1 <= target <= count:
+                href = f"{_SCHEME}:sibling/{index}/{step}"
+                cursor.insertText(
+                    arrow, self._link_format(href, tip.format(number=target, count=count))
+                )
+            else:
+                cursor.insertText(arrow, self._small_format())
+        cursor.insertText("   ", space)
+        cursor.insertText(
+            self.tr("Delete branch"),
+            self._link_format(
+                f"{_SCHEME}:delete/{index}",
+                self.tr("Delete this version and everything after it (you can undo)"),
+            ),
+        )
+
+    def _write_role(self, cursor: QTextCursor, index: int) -> None:
         entry = self._entries[index]
         if entry.role == "user":
             cursor.insertText(self.tr("You"), self._role_format())
@@ -267,14 +325,14 @@ class Transcript(QTextBrowser):
         self._write_header(cursor, index)
         cursor.endEditBlock()
 
-    def begin_answer(self) -> None:
+    def begin_answer(self, *, siblings: tuple[int, int] = (0, 0)) -> None:
         """Start an answer; stream it with :meth:`append_answer`.
 
         Starts the frame timer that paints the streamed text; :meth:`finish_answer` or
-        :meth:`stop_streaming` stops it.
+        :meth:`stop_streaming` stops it. ``siblings``: its place among the other answers.
         """
         index = len(self._entries)
-        self._entries.append(_Entry("assistant", ""))
+        self._entries.append(_Entry("assistant", "", siblings=siblings))
         cursor = self._start_message(index)
         header_position = cursor.block().position()
         cursor.insertBlock(self._spacer_block(), QTextCharFormat())
@@ -366,7 +424,7 @@ class Transcript(QTextBrowser):
             self._render_thinking_tail(cursor, tail_start)
             cursor.endEditBlock()
             return
-        settled = _settled_length(markdown, self._settled)
+        settled = settled_length(markdown, self._settled)
         if settled > self._settled:
             self._render_tail(cursor, tail_start, markdown[self._settled : settled])
             # Settled code blocks are final: their copy links go in now, a few at a
@@ -409,7 +467,7 @@ class Transcript(QTextBrowser):
             # A fragment's first block merges into the current one and loses its own
             # block format (a code fence would become inline code), so an invisible
             # spacer paragraph goes first and the answer's blocks keep theirs.
-            cursor.insertMarkdown(_SPACER + "\n\n" + markdown)
+            cursor.insertMarkdown(SPACER + "\n\n" + markdown)
             QTextCursor(self.document().findBlock(tail_start)).setBlockFormat(self._spacer_block())
             self._style_code(tail_start)
 
@@ -460,7 +518,7 @@ class Transcript(QTextBrowser):
         if (
             self._settled
             and markdown.startswith(self.streamed_text[: self._settled])
-            and _renders_the_same_in_parts(markdown, self._boundaries)
+            and renders_the_same_in_parts(markdown, self._boundaries)
         ):
             # The settled part is already rendered as it will stay (it ends at a blank
             # line before a new top-level block): render only the tail, not the whole
@@ -486,13 +544,22 @@ class Transcript(QTextBrowser):
         interrupted: str = "",
         rating: int = 0,
         reasoning: str = "",
+        siblings: tuple[int, int] = (0, 0),
     ) -> None:
         """Append a finished answer (from the history), with its note line.
 
         ``reasoning`` is the thinking before it, shown folded; how long it took is
-        estimated from the answer's stats.
+        estimated from the answer's stats. ``siblings``: its place among the other answers.
         """
-        entry = _Entry("assistant", markdown, stats, interrupted, rating, reasoning=reasoning)
+        entry = _Entry(
+            "assistant",
+            markdown,
+            stats,
+            interrupted,
+            rating,
+            reasoning=reasoning,
+            siblings=siblings,
+        )
         if reasoning and stats is not None and stats.tokens_per_s > 0:
             entry.thought_s = stats.reasoning_tokens / stats.tokens_per_s
         self._add_entry(entry)
@@ -515,7 +582,7 @@ class Transcript(QTextBrowser):
         start = cursor.position()
         self._reset_block(cursor, self._spacer_block())
         if entry.text.strip():
-            cursor.insertMarkdown(_SPACER + "\n\n" + entry.text)
+            cursor.insertMarkdown(SPACER + "\n\n" + entry.text)
             QTextCursor(self.document().findBlock(start)).setBlockFormat(self._spacer_block())
         self._style_code(start)
         entry.code = self._add_code_links(index, start)
@@ -544,9 +611,9 @@ class Transcript(QTextBrowser):
         lines: list[str] = []
         block = self.document().findBlock(start)
         while block.isValid():
-            if _is_code(block):
+            if is_code(block):
                 lines.append(block.text())
-                if not _is_code(block.next()):
+                if not is_code(block.next()):
                     ends.append(block.position() + block.length() - 1)
                     code.append("\n".join(lines))
                     lines = []
@@ -595,6 +662,14 @@ class Transcript(QTextBrowser):
                 active="#d9534f" if entry.rating == -1 else "",
             ),
         )
+        cursor.insertText("   ", space)
+        cursor.insertText(
+            self.tr("Branch"),
+            self._link_format(
+                f"{_SCHEME}:branch/{index}",
+                self.tr("Start a new conversation with the messages up to this answer"),
+            ),
+        )
         cursor.setCharFormat(QTextCharFormat())
 
     def _render_note(self, index: int) -> None:
@@ -616,6 +691,42 @@ class Transcript(QTextBrowser):
             self._entries[index].rating = rating
             if index != self._streaming:
                 self._render_note(index)
+
+    def set_siblings(self, index: int, siblings: tuple[int, int]) -> None:
+        """Show message ``index`` as version ``siblings[0]`` of ``siblings[1]``."""
+        if 0 <= index < len(self._entries) and index != self._streaming:
+            self._entries[index].siblings = siblings
+            self._render_header(index)
+
+    def siblings(self, index: int) -> tuple[int, int]:
+        """Message ``index``'s place among its versions: (position, count); (0, 0) if unknown."""
+        return self._entries[index].siblings
+
+    def focus_link(self, href: str) -> bool:
+        """Put the keyboard on the link to ``href`` (as Tab would), after a redraw."""
+        block = self.document().begin()
+        while block.isValid():
+            it = block.begin()
+            while not it.atEnd():
+                fragment = it.fragment()
+                if fragment.charFormat().anchorHref() == href:
+                    cursor = QTextCursor(self.document())
+                    cursor.setPosition(fragment.position())
+                    cursor.setPosition(
+                        fragment.position() + fragment.length(), QTextCursor.MoveMode.KeepAnchor
+                    )
+                    self.setTextCursor(cursor)
+                    return True
+                it += 1
+            block = block.next()
+        return False
+
+    def keep_scroll(self, value: int) -> None:
+        """Scroll back to ``value`` after a redraw (following the end only if it is there)."""
+        bar = self.verticalScrollBar()
+        self._follow = False
+        bar.setValue(value)
+        self._follow = bar.value() >= bar.maximum() - self.fontMetrics().lineSpacing() // 2
 
     def find_text(self, text: str) -> bool:
         """Select the first occurrence of ``text`` (any case) and scroll to it."""
@@ -704,12 +815,9 @@ class Transcript(QTextBrowser):
         ):
             return
         self._entries[index].show_thinking = not self._entries[index].show_thinking
-        bar = self.verticalScrollBar()
-        value = bar.value()
+        value = self.verticalScrollBar().value()
         self.show_messages(list(self._entries))
-        self._follow = False
-        bar.setValue(value)
-        self._follow = bar.value() >= bar.maximum() - self.fontMetrics().lineSpacing() // 2
+        self.keep_scroll(value)
 
     def is_thinking_open(self, index: int) -> bool:
         """Whether the thinking before answer ``index`` is shown."""
@@ -783,6 +891,12 @@ class Transcript(QTextBrowser):
             self.rating_requested.emit(index, args[1])
         elif action == "think":
             self.toggle_thinking(index)
+        elif action == "sibling" and len(args) == 2 and args[1] in (-1, 1):
+            self.sibling_requested.emit(index, args[1])
+        elif action == "delete":
+            self.branch_delete_requested.emit(index)
+        elif action == "branch":
+            self.branch_requested.emit(index)
         elif action == "copy":
             QGuiApplication.clipboard().setText(self._entries[index].text)
             self.text_copied.emit("answer")
@@ -815,6 +929,8 @@ class _Entry:
     thought_s: float = 0.0
     show_thinking: bool = False
     thinking_live: bool = False
+    #: (position, count) among the message's versions; (0, 0) when it has none.
+    siblings: tuple[int, int] = (0, 0)
 
 
 #: Links in the transcript use this URL scheme (``hearth:edit/3``).
@@ -822,55 +938,6 @@ _SCHEME = "hearth"
 #: Block user states marking message headers and answer notes (plus the message index).
 _HEADER = 1 << 20
 _NOTE = 1 << 21
-
-
-_LIST_ITEM = re.compile(r"^ {0,3}(?:[-*+]|\d{1,9}[.)])(?:[ \t]|$)")
-_REFERENCE_DEFINITION = re.compile(r"^ {0,3}\[[^\]\n]+\]:", re.MULTILINE)
-
-
-def _renders_the_same_in_parts(markdown: str, boundaries: list[int]) -> bool:
-    """Whether rendering ``markdown`` cut at ``boundaries`` equals rendering it whole.
-
-    Cuts are made only at a blank line before an unindented line outside a code fence,
-    so two constructs can still span one: a list whose items are separated by blank
-    lines (a "loose" list: cut, it becomes several lists), and reference links, whose
-    definition may come after the cut.
-    """
-    if _REFERENCE_DEFINITION.search(markdown):
-        return False
-    for cut in boundaries:
-        before = markdown[:cut].rstrip()
-        previous_block = before[before.rfind("\n\n") + 2 :] if "\n\n" in before else before
-        if _LIST_ITEM.match(markdown[cut:]) and _LIST_ITEM.match(previous_block):
-            return False
-    return True
-
-
-def _is_code(block: QTextBlock) -> bool:
-    fmt = block.blockFormat()
-    return block.isValid() and (
-        fmt.hasProperty(QTextFormat.Property.BlockCodeLanguage)
-        or fmt.hasProperty(QTextFormat.Property.BlockCodeFence)
-    )
-
-
-#: An invisible paragraph (zero-width space) that streamed fragments merge into.
-_SPACER = "\u200b"
-_BLANK_LINE_THEN_BLOCK = re.compile(r"\n[ \t]*\n(?=\S)")
-_FENCE = re.compile(r"^ {0,3}(```|~~~)", re.MULTILINE)
-
-
-def _settled_length(markdown: str, start: int) -> int:
-    """Length of the prefix of ``markdown`` whose rendering can no longer change.
-
-    That is up to the last blank line, after ``start``, that is followed by an
-    unindented line (an indented one may continue a list item) and is not inside a
-    code fence. Returns ``start`` when there is no such line.
-    """
-    for match in reversed(list(_BLANK_LINE_THEN_BLOCK.finditer(markdown, start))):
-        if len(_FENCE.findall(markdown, 0, match.start())) % 2 == 0:
-            return match.end()
-    return start
 
 
 __all__ = ["FRAME_MS", "MAX_FRAME_MS", "Transcript"]

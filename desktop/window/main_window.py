@@ -639,17 +639,19 @@ class MainWindow(QMainWindow):
             self.summarize_pane.add_paths(paths)
             event.acceptProposedAction()
 
-    def _on_sidebar_conversation_activated(self, conversation_id: int) -> None:
+    def _on_sidebar_conversation_activated(self, conversation_id: int, message_id: int) -> None:
         self.show_pane(CHAT)
-        self._tasks.start(self._open_conversation(conversation_id), name="window-open-conversation")
+        self._tasks.start(
+            self._open_conversation(conversation_id, message_id), name="window-open-conversation"
+        )
 
-    async def _open_conversation(self, conversation_id: int) -> None:
+    async def _open_conversation(self, conversation_id: int, message_id: int = 0) -> None:
         if self.chat_pane.generating:
             self.statusBar().showMessage(
                 self.tr("Stop the answer first, then open another conversation."), 5000
             )
             return
-        if await self.chat_pane.open_conversation(conversation_id):
+        if await self.chat_pane.open_conversation(conversation_id, message_id=message_id):
             words = self.sidebar.search.text().strip()
             if words:
                 self.chat_pane.transcript.find_text(words)

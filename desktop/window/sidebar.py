@@ -60,7 +60,8 @@ class Sidebar(QWidget):
 
     Signals:
         pane_selected(int): the user picked pane number ``n`` (0 Chat, 1 Summarize, 2 Code).
-        conversation_activated(int): open this conversation.
+        conversation_activated(int, int): open this conversation, on the branch with this
+            message (a search hit's; 0: the branch it shows).
         conversation_renamed(int, str): a conversation got a new title.
         conversation_deleted(int): a conversation was deleted (it can still be restored).
         conversation_restored(int): a deleted conversation came back (Undo).
@@ -70,7 +71,7 @@ class Sidebar(QWidget):
     """
 
     pane_selected = Signal(int)
-    conversation_activated = Signal(int)
+    conversation_activated = Signal(int, int)
     conversation_renamed = Signal(int, str)
     conversation_deleted = Signal(int)
     conversation_restored = Signal(int)
@@ -427,7 +428,7 @@ class Sidebar(QWidget):
         elif self._mode == "code":
             self.code_task_activated.emit(int(item_id))
         else:
-            self.conversation_activated.emit(int(item_id))
+            self.conversation_activated.emit(int(item_id), int(item.data(MESSAGE_ROLE) or 0))
 
     def _on_conversations_item_changed(self, item: QListWidgetItem) -> None:
         if self._filling or item.data(MESSAGE_ROLE) or self._mode != "conversations":

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from engine import __version__
-from engine.cli import bench, chat, code, hardware, models, serve, summarize
+from engine.cli import bench, chat, code, hardware, history, models, serve, summarize
 from engine.cli.common import Parser
 from engine.errors import EngineError, UsageError
 
@@ -24,6 +24,7 @@ COMMANDS = {
     "hardware": hardware,
     "models": models,
     "chat": chat,
+    "history": history,
     "summarize": summarize,
     "code": code,
     "serve": serve,
@@ -51,6 +52,7 @@ _TEXT_ARGUMENTS = {
     "stop": "--stop",
     "text": "TEXT",
     "error": "--error",
+    "title": "--title",
 }
 
 

@@ -1,5 +1,10 @@
 """Conversation history: SQLite in WAL mode, numbered migrations, full-text search, export.
 
+A conversation is a tree of messages (:mod:`engine.data.history_tree`), kept by the
+:class:`~engine.data.history_branches.BranchStore` half of :class:`History`; the schema and
+its migrations are in :mod:`engine.data.history_schema`, the export formats in
+:mod:`engine.data.history_export`.
+
 Messages are written as they happen — the user's when sent, the answer as it streams —
 so a crash loses at most the text since the last :meth:`History.update_message`.
 One ``History`` object belongs to one thread (SQLite connections are not shared); the
@@ -19,10 +24,14 @@ import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from engine.data.history_branches import AFTER_LEAF, BranchStore
+from engine.data.history_export import export_json, export_markdown
+from engine.data.history_schema import MIGRATIONS
+from engine.data.history_tree import Conversation, ConversationTree, StoredMessage
 from engine.errors import EngineError, HistoryError
 from engine.notices import Notice, NoticeCode
 
@@ -52,127 +61,6 @@ _SQLITE_NOTADB = 26
 #: as a plain I/O error when it cannot grow its shared-memory file (SQLITE_IOERR_SHMSIZE),
 #: and it needs at least a page and that file's 32 KiB.
 FULL_DISK_BYTES = 1024 * 1024
-
-#: Each entry moves the schema from version N to N+1 (index N).
-MIGRATIONS: tuple[str, ...] = (
-    """
-    CREATE TABLE conversations (
-        id INTEGER PRIMARY KEY,
-        title TEXT NOT NULL,
-        model_id TEXT NOT NULL DEFAULT '',
-        system_prompt TEXT NOT NULL DEFAULT '',
-        created_at REAL NOT NULL,
-        updated_at REAL NOT NULL
-    );
-    CREATE TABLE messages (
-        id INTEGER PRIMARY KEY,
-        conversation_id INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
-        role TEXT NOT NULL CHECK (role IN ('system', 'user', 'assistant')),
-        content TEXT NOT NULL,
-        created_at REAL NOT NULL,
-        stats TEXT,
-        rating INTEGER NOT NULL DEFAULT 0 CHECK (rating IN (-1, 0, 1))
-    );
-    CREATE INDEX messages_by_conversation ON messages(conversation_id, id);
-    CREATE VIRTUAL TABLE messages_fts USING fts5(
-        content, content='messages', content_rowid='id', tokenize='trigram'
-    );
-    CREATE TRIGGER messages_ai AFTER INSERT ON messages BEGIN
-        INSERT INTO messages_fts(rowid, content) VALUES (new.id, new.content);
-    END;
-    CREATE TRIGGER messages_ad AFTER DELETE ON messages BEGIN
-        INSERT INTO messages_fts(messages_fts, rowid, content)
-            VALUES ('delete', old.id, old.content);
-    END;
-    CREATE TRIGGER messages_au AFTER UPDATE OF content ON messages BEGIN
-        INSERT INTO messages_fts(messages_fts, rowid, content)
-            VALUES ('delete', old.id, old.content);
-        INSERT INTO messages_fts(rowid, content) VALUES (new.id, new.content);
-    END;
-    """,
-    # 2: deleting a conversation first hides it (so it can be undone); purged later.
-    """
-    ALTER TABLE conversations ADD COLUMN deleted_at REAL;
-    CREATE INDEX conversations_by_activity ON conversations(deleted_at, updated_at);
-    """,
-    # 3: document summaries, with the file's sha256 and the options used.
-    """
-    CREATE TABLE summaries (
-        id INTEGER PRIMARY KEY,
-        title TEXT NOT NULL,
-        source_path TEXT NOT NULL DEFAULT '',
-        sha256 TEXT NOT NULL DEFAULT '',
-        options TEXT NOT NULL DEFAULT '{}',
-        model_id TEXT NOT NULL DEFAULT '',
-        summary TEXT NOT NULL DEFAULT '',
-        status TEXT NOT NULL DEFAULT 'running'
-            CHECK (status IN ('running', 'done', 'cancelled', 'failed')),
-        error TEXT NOT NULL DEFAULT '',
-        chunks INTEGER NOT NULL DEFAULT 0,
-        tokens_read INTEGER NOT NULL DEFAULT 0,
-        seconds REAL NOT NULL DEFAULT 0,
-        created_at REAL NOT NULL,
-        updated_at REAL NOT NULL,
-        deleted_at REAL
-    );
-    CREATE INDEX summaries_by_activity ON summaries(deleted_at, updated_at);
-    """,
-    # 4: Code pane tasks: what was asked (task, language, code, instruction, error) and
-    # the answer.
-    """
-    CREATE TABLE code_tasks (
-        id INTEGER PRIMARY KEY,
-        task TEXT NOT NULL,
-        language TEXT NOT NULL DEFAULT 'text',
-        filename TEXT NOT NULL DEFAULT '',
-        code TEXT NOT NULL DEFAULT '',
-        instruction TEXT NOT NULL DEFAULT '',
-        error TEXT NOT NULL DEFAULT '',
-        answer TEXT NOT NULL DEFAULT '',
-        model_id TEXT NOT NULL DEFAULT '',
-        status TEXT NOT NULL DEFAULT 'running'
-            CHECK (status IN ('running', 'done', 'cancelled', 'failed')),
-        created_at REAL NOT NULL,
-        updated_at REAL NOT NULL,
-        deleted_at REAL
-    );
-    CREATE INDEX code_tasks_by_activity ON code_tasks(deleted_at, updated_at);
-    """,
-    # 5: a reasoning model's thinking, kept with its answer but apart from it (never sent
-    # back to the model, searched or exported as the answer).
-    """
-    ALTER TABLE messages ADD COLUMN reasoning TEXT NOT NULL DEFAULT '';
-    """,
-)
-
-
-@dataclass(frozen=True)
-class Conversation:
-    """One conversation's summary row."""
-
-    id: int
-    title: str
-    model_id: str
-    system_prompt: str
-    created_at: float
-    updated_at: float
-
-
-@dataclass(frozen=True)
-class StoredMessage:
-    """One stored message; ``stats`` is the generation's figures for answers.
-
-    ``reasoning`` is a reasoning model's thinking before this answer ("" if none).
-    """
-
-    id: int
-    conversation_id: int
-    role: str
-    content: str
-    created_at: float
-    stats: dict[str, Any] | None
-    rating: int
-    reasoning: str = ""
 
 
 @dataclass(frozen=True)
@@ -264,7 +152,7 @@ _CODE_COLUMNS = (
 )
 
 
-class History:
+class History(BranchStore):
     """The history database at ``path`` (created and migrated on open).
 
     Raises:
@@ -282,10 +170,13 @@ class History:
             raise history_error(path, exc) from exc
         self._db.row_factory = sqlite3.Row
         try:
+            # Before anything that writes (switching to WAL rewrites the file's header):
+            # a newer Hearth's database is left exactly as it is.
+            self._refuse_newer(path)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA foreign_keys=ON")
             self._db.execute("PRAGMA synchronous=NORMAL")
-            self._migrate(path)
+            self._migrate()
         except (OSError, sqlite3.Error) as exc:
             self._db.close()
             raise history_error(path, exc) from exc
@@ -293,7 +184,7 @@ class History:
             self._db.close()
             raise
 
-    def _migrate(self, path: Path) -> None:
+    def _refuse_newer(self, path: Path) -> None:
         version = int(self._db.execute("PRAGMA user_version").fetchone()[0])
         if version > len(MIGRATIONS):
             # A healthy database from the future: moving it aside would hide its history.
@@ -303,11 +194,19 @@ class History:
                     {"path": str(path), "version": version, "known": len(MIGRATIONS)},
                 )
             )
+
+    def _migrate(self) -> None:
+        version = int(self._db.execute("PRAGMA user_version").fetchone()[0])
         for number in range(version, len(MIGRATIONS)):
             # One script, one transaction: a migration is applied whole or not at all.
-            self._db.executescript(
-                f"BEGIN;\n{MIGRATIONS[number]}\nPRAGMA user_version = {number + 1};\nCOMMIT;"
-            )
+            try:
+                self._db.executescript(
+                    f"BEGIN;\n{MIGRATIONS[number]}\nPRAGMA user_version = {number + 1};\nCOMMIT;"
+                )
+            except sqlite3.Error:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                raise
 
     def close(self) -> None:
         """Close the database; safe to call twice."""
@@ -325,21 +224,6 @@ class History:
             " VALUES (?, ?, ?, ?, ?)",
             (title, model_id, system_prompt, now, now),
         )
-        return int(cur.lastrowid or 0)
-
-    def add_message(self, conversation_id: int, role: str, content: str) -> int:
-        """Store a message now (committed at once); returns its id."""
-        now = time.time()
-        with self._db:
-            self._db.execute("BEGIN")
-            cur = self._db.execute(
-                "INSERT INTO messages (conversation_id, role, content, created_at)"
-                " VALUES (?, ?, ?, ?)",
-                (conversation_id, role, content, now),
-            )
-            self._db.execute(
-                "UPDATE conversations SET updated_at = ? WHERE id = ?", (now, conversation_id)
-            )
         return int(cur.lastrowid or 0)
 
     def update_message(
@@ -383,16 +267,6 @@ class History:
             "UPDATE conversations SET model_id = ? WHERE id = ?", (model_id, conversation_id)
         )
 
-    def delete_messages_from(self, conversation_id: int, message_id: int) -> None:
-        """Delete ``message_id`` and every later message of the conversation.
-
-        Used to regenerate an answer or to edit a past message and continue from it.
-        """
-        self._db.execute(
-            "DELETE FROM messages WHERE conversation_id = ? AND id >= ?",
-            (conversation_id, message_id),
-        )
-
     def delete_conversation(self, conversation_id: int) -> None:
         """Hide a conversation; :meth:`restore_conversation` undoes it until it is purged.
 
@@ -422,6 +296,11 @@ class History:
             (cutoff,),
         )
         purged = cur.rowcount
+        # Deleted branches: their continuations go with them (ON DELETE CASCADE).
+        cur = self._db.execute(
+            "DELETE FROM messages WHERE deleted_at IS NOT NULL AND deleted_at <= ?", (cutoff,)
+        )
+        purged += cur.rowcount
         for table in ("summaries", "code_tasks"):
             cur = self._db.execute(
                 f"DELETE FROM {table} WHERE deleted_at IS NOT NULL AND deleted_at <= ?",
@@ -606,20 +485,6 @@ class History:
             raise EngineError(f"Conversation {conversation_id} no longer exists.")
         return Conversation(**dict(row))
 
-    def messages(self, conversation_id: int) -> list[StoredMessage]:
-        """A conversation's messages, oldest first."""
-        rows = self._db.execute(
-            "SELECT id, conversation_id, role, content, created_at, stats, rating, reasoning"
-            " FROM messages WHERE conversation_id = ? ORDER BY id",
-            (conversation_id,),
-        ).fetchall()
-        return [
-            StoredMessage(
-                **{**dict(row), "stats": json.loads(row["stats"]) if row["stats"] else None}
-            )
-            for row in rows
-        ]
-
     def search(self, text: str, *, limit: int = 50) -> list[SearchHit]:
         """Messages containing ``text`` (any language: trigram index), newest first.
 
@@ -635,14 +500,15 @@ class History:
                 " snippet(messages_fts, 0, '[', ']', '…', 12) AS excerpt"
                 " FROM messages_fts JOIN messages m ON m.id = messages_fts.rowid"
                 " JOIN conversations c ON c.id = m.conversation_id"
-                " WHERE messages_fts MATCH ? AND c.deleted_at IS NULL ORDER BY m.id DESC LIMIT ?",
+                " WHERE messages_fts MATCH ? AND c.deleted_at IS NULL AND m.deleted_at IS NULL"
+                " ORDER BY m.id DESC LIMIT ?",
                 (query, limit),
             ).fetchall()
         else:
             rows = self._db.execute(
                 "SELECT m.conversation_id, m.id, c.title, substr(m.content, 1, 120) AS excerpt"
                 " FROM messages m JOIN conversations c ON c.id = m.conversation_id"
-                " WHERE instr(m.content, ?) > 0 AND c.deleted_at IS NULL"
+                " WHERE instr(m.content, ?) > 0 AND c.deleted_at IS NULL AND m.deleted_at IS NULL"
                 " ORDER BY m.id DESC LIMIT ?",
                 (text, limit),
             ).fetchall()
@@ -651,31 +517,12 @@ class History:
     # -- export ----------------------------------------------------------------------
 
     def export_markdown(self, conversation_id: int) -> str:
-        """The conversation as Markdown: a title, then one section per message."""
-        conv = self.conversation(conversation_id)
-        parts = [f"# {conv.title}\n"]
-        if conv.model_id:
-            parts.append(f"*Model: {conv.model_id}*\n")
-        if conv.system_prompt:
-            parts.append(f"**System:** {conv.system_prompt}\n")
-        names = {"user": "You", "assistant": "Assistant", "system": "System"}
-        for m in self.messages(conversation_id):
-            parts.append(f"## {names.get(m.role, m.role)}\n")
-            if m.reasoning:
-                # Collapsed where Markdown renders HTML, as the window shows it.
-                parts.append(
-                    f"<details><summary>Thinking</summary>\n\n{m.reasoning}\n\n</details>\n"
-                )
-            parts.append(f"{m.content}\n")
-        return "\n".join(parts)
+        """The branch on screen as Markdown: a title, then one section per message."""
+        return export_markdown(self.conversation(conversation_id), self.messages(conversation_id))
 
     def export_json(self, conversation_id: int) -> str:
-        """The conversation and its messages as JSON."""
-        data = {
-            "conversation": asdict(self.conversation(conversation_id)),
-            "messages": [asdict(m) for m in self.messages(conversation_id)],
-        }
-        return json.dumps(data, ensure_ascii=False, indent=2)
+        """The conversation as JSON: every message (the whole tree) and the branch on screen."""
+        return export_json(self.conversation(conversation_id), self.tree(conversation_id))
 
 
 def history_error(path: Path, exc: OSError | sqlite3.Error) -> HistoryError:
@@ -811,3 +658,20 @@ class AsyncHistory:
         except RuntimeError:  # already shut down
             return
         self._executor.shutdown(wait=False)
+
+
+__all__ = [
+    "AFTER_LEAF",
+    "BUSY_TIMEOUT_S",
+    "MIGRATIONS",
+    "PURGE_AFTER_S",
+    "AsyncHistory",
+    "Conversation",
+    "ConversationTree",
+    "History",
+    "SearchHit",
+    "StoredCodeTask",
+    "StoredMessage",
+    "StoredSummary",
+    "history_error",
+]

@@ -361,6 +361,21 @@
     </message>
 </context>
 <context>
+    <name>ChatBranches</name>
+    <message>
+        <source>The branch was deleted.</source>
+        <translation>分支已删除。</translation>
+    </message>
+    <message>
+        <source>Undo</source>
+        <translation>撤销</translation>
+    </message>
+    <message>
+        <source>{title} (branch)</source>
+        <translation>{title}（分支）</translation>
+    </message>
+</context>
+<context>
     <name>ChatOptionsPanel</name>
     <message>
         <source>Assistant</source>
@@ -746,8 +761,8 @@
         <translation>粘贴的文本有 {size} 个字符，一条消息最多 {limit} 个。请粘贴其中一部分，或将整段文本存为文件，在“摘要”中处理。</translation>
     </message>
     <message>
-        <source>Editing message {number}. Sending it replaces it and the {later} messages after it. Esc cancels.</source>
-        <translation>正在编辑第 {number} 条消息。发送后将替换它及其后的 {later} 条消息。按 Esc 取消。</translation>
+        <source>Editing message {number}. Sending it starts a new branch here; the current one, with the {later} messages after it, is kept (‹ › switches). Esc cancels.</source>
+        <translation>正在编辑第 {number} 条消息。发送后将从这里开始一个新分支；当前分支及其后的 {later} 条消息会保留（用 ‹ › 切换）。按 Esc 取消。</translation>
     </message>
     <message>
         <source>Cancel editing</source>
@@ -2933,6 +2948,26 @@
         <translation>按 Tab 在每条消息下方的链接之间移动，按 Enter 使用链接。</translation>
     </message>
     <message>
+        <source>Show the previous version ({number} of {count})</source>
+        <translation>显示上一个版本（第 {number} 个，共 {count} 个）</translation>
+    </message>
+    <message>
+        <source>Show the next version ({number} of {count})</source>
+        <translation>显示下一个版本（第 {number} 个，共 {count} 个）</translation>
+    </message>
+    <message>
+        <source>{position} / {count}</source>
+        <translation>{position} / {count}</translation>
+    </message>
+    <message>
+        <source>Delete branch</source>
+        <translation>删除分支</translation>
+    </message>
+    <message>
+        <source>Delete this version and everything after it (you can undo)</source>
+        <translation>删除此版本及其后的所有内容（可以撤销）</translation>
+    </message>
+    <message>
         <source>You</source>
         <translation>你</translation>
     </message>
@@ -2999,6 +3034,14 @@
     <message>
         <source>Bad answer</source>
         <translation>差回答</translation>
+    </message>
+    <message>
+        <source>Branch</source>
+        <translation>分支</translation>
+    </message>
+    <message>
+        <source>Start a new conversation with the messages up to this answer</source>
+        <translation>用截至此回答的消息开始一个新对话</translation>
     </message>
     <message>
         <source>finished</source>

@@ -85,7 +85,16 @@ def test_a_conversation_is_stored_as_it_happens_and_reopens(
     assert again.sidebar.conversation_ids() == [chat.conversation_id]
 
 
-def test_regenerate_replaces_the_last_answer(qtbot: QtBot, window: MainWindow) -> None:
+def tree_contents(conversation_id: int) -> list[str]:
+    """Every stored message of a conversation, on screen or not, oldest first."""
+    history = History(get_paths().database)
+    try:
+        return [m.content for m in history.tree(conversation_id).messages]
+    finally:
+        history.close()
+
+
+def test_regenerate_keeps_the_earlier_answer(qtbot: QtBot, window: MainWindow) -> None:
     chat = window.chat_pane
     chat.params = SamplingParams(max_tokens=12, temperature=1.0, seed=1)
     wait_for_model(qtbot, window)
@@ -99,8 +108,11 @@ def test_regenerate_replaces_the_last_answer(qtbot: QtBot, window: MainWindow) -
     assert [m.role for m in chat.messages] == ["user", "assistant"]
     second = chat.messages[1].content
     assert second != first  # another seed, another answer
+    # The new answer is on screen and stored as the branch shown; the first is kept.
     assert stored() == [("user", "Name an animal."), ("assistant", second)]
+    assert tree_contents(chat.conversation_id) == ["Name an animal.", first, second]
     assert chat.transcript.toPlainText().count("Assistant") == 1
+    assert "2 / 2" in chat.transcript.toPlainText()
 
 
 def test_edit_a_past_message_and_resend_from_there(qtbot: QtBot, window: MainWindow) -> None:
@@ -110,6 +122,7 @@ def test_edit_a_past_message_and_resend_from_there(qtbot: QtBot, window: MainWin
     answer(qtbot, window, "Tell me about cats.")
     answer(qtbot, window, "And dogs?")
     assert len(chat.messages) == 4
+    old_branch = [m.content for m in chat.messages]
 
     # The "Edit" link on the first message puts it back in the input.
     chat.transcript.anchorClicked.emit(QUrl("hearth:edit/0"))
@@ -125,8 +138,11 @@ def test_edit_a_past_message_and_resend_from_there(qtbot: QtBot, window: MainWin
     assert len(chat.messages) == 2
     shown = chat.transcript.toPlainText()
     assert "owls" in shown and "cats" not in shown and "dogs" not in shown
+    assert "2 / 2" in shown  # the first message has two versions now
     assert stored() == [("user", "Tell me about owls."), ("assistant", chat.messages[1].content)]
     assert not chat.edit_banner.isVisible()
+    # Nothing was deleted: the old branch is kept whole.
+    assert set(old_branch) <= set(tree_contents(chat.conversation_id))
 
     # Up in the empty input edits the last message; Esc cancels.
     chat.input.setFocus()
@@ -134,6 +150,12 @@ def test_edit_a_past_message_and_resend_from_there(qtbot: QtBot, window: MainWin
     assert chat.editing == 0 and chat.input.toPlainText() == "Tell me about owls."
     qtbot.keyClick(chat.input, Qt.Key.Key_Escape)
     assert chat.editing == -1 and chat.input.toPlainText() == ""
+
+    # "‹" on the first message brings the old branch back, all of it.
+    chat.transcript.anchorClicked.emit(QUrl("hearth:sibling/0/-1"))
+    qtbot.waitUntil(lambda: [m.content for m in chat.messages] == old_branch)
+    assert "1 / 2" in chat.transcript.toPlainText()
+    assert "dogs" in chat.transcript.toPlainText()
 
 
 def test_rating_an_answer_is_stored_with_it(qtbot: QtBot, window: MainWindow) -> None:

@@ -443,8 +443,12 @@ def test_the_cli_chats_without_saving_from_an_unusable_home(
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip(), "the model answered"
     lines = result.stderr.splitlines()
-    assert len(lines) == 1, lines
-    assert lines[0].startswith("hearth-cli: note: cannot write the log")
+    assert len(lines) == 2, lines
+    (note,) = [line for line in lines if line.startswith("hearth-cli: note: ")]
+    assert note.startswith("hearth-cli: note: cannot write the log")
+    # chat stores its turns in the history by default: it says that this one is not.
+    (warning,) = [line for line in lines if line.startswith("hearth-cli: warning: ")]
+    assert "not stored" in warning
     assert "Traceback" not in result.stderr and "Logging error" not in result.stderr
 
 

@@ -75,18 +75,22 @@ def test_edits_and_deletes_keep_the_index_right(history: History) -> None:
     assert history.conversations() == [] and history.messages(conv) == []
 
 
-def test_continuing_from_an_earlier_message_drops_the_later_ones(history: History) -> None:
+def test_continuing_from_an_earlier_message_keeps_the_later_ones(history: History) -> None:
     conv = history.create_conversation("edit")
     history.add_message(conv, "user", "first question")
-    history.add_message(conv, "assistant", "first answer")
+    first_answer = history.add_message(conv, "assistant", "first answer")
     second = history.add_message(conv, "user", "second question, with a typo")
     history.add_message(conv, "assistant", "second answer")
     other = history.create_conversation("other")
     history.add_message(other, "user", "untouched")
-    history.delete_messages_from(conv, second)
-    assert [m.content for m in history.messages(conv)] == ["first question", "first answer"]
+    history.add_message(conv, "user", "second question, fixed", parent_id=first_answer)
+    assert [m.content for m in history.messages(conv)] == [
+        "first question",
+        "first answer",
+        "second question, fixed",
+    ]
     assert [m.content for m in history.messages(other)] == ["untouched"]
-    assert history.search("typo") == []
+    assert [h.message_id for h in history.search("typo")] == [second]  # kept, findable
     history.set_system_prompt(conv, "Answer in French.")
     history.set_model(conv, "other-model")
     assert history.conversation(conv).system_prompt == "Answer in French."
