@@ -398,9 +398,11 @@ def test_stop_keeps_the_partial_answer_and_stores_it_as_cancelled(
     output = pane.answer_view.output
     qtbot.waitUntil(lambda: len(output.toPlainText()) > 80, timeout=ANSWER_TIMEOUT_MS)
     qtbot.keyClick(pane.form.instruction_edit, Qt.Key.Key_Escape)
-    qtbot.waitUntil(lambda: not pane.generating, timeout=1500)  # stops within a second or so
+    # No deadline (a loaded machine is slow): what shows that Esc stopped it is that the
+    # answer ends as stopped, far short of the 4,000 tokens it was allowed.
+    qtbot.waitUntil(lambda: not pane.generating, timeout=ANSWER_TIMEOUT_MS)
     partial = pane.answer_view.answer
-    assert len(partial) > 40
+    assert 40 < len(partial) < 4000
     assert "Stopped" in pane.answer_view.status_label.text()
 
     history = History(get_paths().database)
