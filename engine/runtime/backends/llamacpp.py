@@ -37,7 +37,7 @@ from engine.runtime.backends.base import (
     read_fim_tokens,
 )
 from engine.runtime.backends.llama_sampling import Sampler, make_sampler
-from engine.runtime.backends.lookup import PromptLookup
+from engine.runtime.backends.lookup import CPU_MAX_DRAFT, MAX_DRAFT, PromptLookup
 from engine.runtime.textstream import TextAssembler
 from engine.types import MAX_PARALLEL, SamplingParams, StopReason
 
@@ -130,6 +130,7 @@ class LlamaCppBackend:
         self._vocab: Any = None
         self._batch: Any = None
         self._n_batch = 0
+        self._n_gpu_layers = 0
         self._n_ctx = 0
         self._n_seq_max = 1
         self._embedding = False
@@ -153,6 +154,7 @@ class LlamaCppBackend:
         lib = self._lib
         mparams = lib.llama_model_default_params()
         mparams.n_gpu_layers = params.n_gpu_layers
+        self._n_gpu_layers = params.n_gpu_layers
         model = lib.llama_model_load_from_file(params.path.encode(), mparams)
         if not model:
             why = _last_error_line() or (
@@ -440,7 +442,11 @@ class LlamaCppBackend:
 
         # One-token steps take milliseconds and cancel is checked between them.
         lib.llama_set_abort_callback(self._ctx, self._no_abort_cb, None)
-        step = _Step(PromptLookup(tokens) if params.lookup else None)
+        drafter = None
+        if params.lookup:
+            on_cpu = self._n_gpu_layers == 0
+            drafter = PromptLookup(tokens, max_draft=CPU_MAX_DRAFT if on_cpu else MAX_DRAFT)
+        step = _Step(drafter)
 
         def sample() -> int:
             tok = sampler.sample(self._ctx, step.row)

@@ -15,10 +15,16 @@ from __future__ import annotations
 #: The n-gram sizes matched, longest first: a longer match predicts better, and a
 #: single token matches too often to be worth a batched decode on a CPU.
 NGRAM_SIZES = (4, 3, 2)
-#: The longest draft; drafts grow toward it while they are accepted whole.
+#: The longest draft on a GPU, where checking a dozen tokens costs about one step.
 MAX_DRAFT = 12
-#: The first draft's length, and the shortest after rejections.
-MIN_DRAFT = 2
+#: The longest draft on a CPU. There a batch costs more the longer it is: with the
+#: 1.5B starter on 2 cores, 1 token takes 66 ms, 4 take 108 ms, 5 take 145 ms and 8
+#: take 224 ms (llama-bench -p 1,4,5,8, benchmarks/lookup.md), so a draft of 3 (a
+#: batch of 4) gains the most per step.
+CPU_MAX_DRAFT = 3
+#: The shortest draft after rejections, and the first one's length.
+MIN_DRAFT = 1
+START_DRAFT = 2
 
 
 class PromptLookup:
@@ -34,7 +40,7 @@ class PromptLookup:
     def __init__(self, tokens: list[int], *, max_draft: int = MAX_DRAFT) -> None:
         self._tokens = list(tokens)
         self._max = max(1, max_draft)
-        self._length = min(MIN_DRAFT, self._max)
+        self._length = min(START_DRAFT, self._max)
         #: n-gram -> the position after its latest occurrence that is not the text's end.
         self._index: dict[tuple[int, ...], int] = {}
         self._indexed = 0
@@ -84,4 +90,4 @@ class PromptLookup:
             self._length = max(MIN_DRAFT, self._length // 2)
 
 
-__all__ = ["MAX_DRAFT", "NGRAM_SIZES", "PromptLookup"]
+__all__ = ["CPU_MAX_DRAFT", "MAX_DRAFT", "NGRAM_SIZES", "PromptLookup"]

@@ -31,7 +31,7 @@ def test_no_match_no_draft_and_a_refused_draft_shrinks() -> None:
     assert len(lookup.draft(room=100)) <= MAX_DRAFT
     for _ in range(3):
         lookup.judged(8, 0)
-    assert len(lookup.draft(room=100)) == 2
+    assert len(lookup.draft(room=100)) == 1
     assert (lookup.drafted, lookup.accepted) == (36, 12)
 
 
