@@ -211,6 +211,9 @@ class ChatOptionsPanel(QWidget):
             self.reset_sampling_button,
             self.model_box.context_spin,
             self.model_box.template_combo,
+            self.model_box.offload_combo,
+            self.model_box.threads_spin,
+            self.model_box.backend_combo,
             self.model_box.save_button,
             self.model_box.reset_button,
         ]

@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.data.config import MAX_CONTEXT_SIZE, MIN_CONTEXT_SIZE
+from engine.data.config import MAX_CONTEXT_SIZE, MIN_CONTEXT_SIZE, max_threads
 from engine.data.model_settings import ALL_KEYS, KNOWN_TEMPLATE_FORMATS
 from engine.runtime.model_defaults import ModelDefaults
 
@@ -58,9 +58,26 @@ class ModelSettingsBox(QGroupBox):
         self.template_combo = QComboBox(self)
         self.template_combo.activated.connect(self._on_template_combo_activated)
         self.template_label.setBuddy(self.template_combo)
+        self.offload_label = QLabel(self)
+        self.offload_combo = QComboBox(self)
+        self.offload_combo.activated.connect(self._on_offload_combo_activated)
+        self.offload_label.setBuddy(self.offload_combo)
+        self.threads_label = QLabel(self)
+        self.threads_spin = QSpinBox(self)
+        self.threads_spin.setRange(0, max_threads())  # 0 shows as "Default"
+        self.threads_spin.setKeyboardTracking(False)
+        self.threads_spin.editingFinished.connect(self._on_threads_spin_editing_finished)
+        self.threads_label.setBuddy(self.threads_spin)
+        self.backend_label = QLabel(self)
+        self.backend_combo = QComboBox(self)
+        self.backend_combo.activated.connect(self._on_backend_combo_activated)
+        self.backend_label.setBuddy(self.backend_combo)
         form = QFormLayout()
         form.addRow(self.context_label, self.context_spin)
         form.addRow(self.template_label, self.template_combo)
+        form.addRow(self.offload_label, self.offload_combo)
+        form.addRow(self.threads_label, self.threads_spin)
+        form.addRow(self.backend_label, self.backend_combo)
         self.save_button = QPushButton(self)
         self.save_button.clicked.connect(self.save_requested)
         self.reset_button = QPushButton(self)
@@ -109,8 +126,51 @@ class ModelSettingsBox(QGroupBox):
                 "unless its answers come out garbled or never stop."
             )
         )
+        self.offload_label.setText(self.tr("&GPU offload:"))
+        self.offload_combo.setAccessibleName(self.tr("This model's GPU offload"))
+        self.offload_combo.setToolTip(
+            self.tr("How much of this model runs on the GPU. Default uses Settings.")
+        )
+        self.threads_label.setText(self.tr("T&hreads:"))
+        self.threads_spin.setAccessibleName(self.tr("This model's threads"))
+        self.threads_spin.setToolTip(
+            self.tr("CPU threads for this model. Default uses Settings, then this computer.")
+        )
+        self.threads_spin.setSpecialValueText(self.tr("Default"))
+        self.backend_label.setText(self.tr("&Backend:"))
+        self.backend_combo.setAccessibleName(self.tr("This model's backend"))
+        self.backend_combo.setToolTip(
+            self.tr("Which engine runs this model. Default uses Settings.")
+        )
         self._fill_templates()
         self._show()
+
+    def _fill_choices(self) -> None:
+        """The GPU offload and backend choices, the model's own selected."""
+        own = self._defaults.settings if self._defaults else None
+        offload = own.gpu_offload if own else None
+        offloads: list[tuple[str, str | None]] = [
+            (self.tr("Default"), None),
+            (self.tr("Automatic"), "auto"),
+            (self.tr("Off (CPU only)"), "off"),
+            (self.tr("All layers"), "-1"),
+        ]
+        if offload not in (None, "auto", "off", "-1"):
+            offloads.append((self.tr("{count} layers").format(count=offload), offload))
+        backends: list[tuple[str, str | None]] = [
+            (self.tr("Default"), None),
+            (self.tr("Automatic"), "auto"),
+            ("llama.cpp", "llamacpp"),
+            ("PyTorch", "torch"),
+        ]
+        for combo, items, chosen in (
+            (self.offload_combo, offloads, offload),
+            (self.backend_combo, backends, own.backend if own else None),
+        ):
+            combo.clear()
+            for text, data in items:
+                combo.addItem(text, data)
+            combo.setCurrentIndex(max(combo.findData(chosen), 0))
 
     def _fill_templates(self) -> None:
         self._updating = True
@@ -163,6 +223,27 @@ class ModelSettingsBox(QGroupBox):
         if wanted != self._defaults.settings.context_size:
             self.load_settings_changed.emit({"context_size": wanted})
 
+    def _on_threads_spin_editing_finished(self) -> None:
+        if self._updating or self._defaults is None:
+            return
+        wanted = self.threads_spin.value() or None
+        if wanted != self._defaults.settings.threads:
+            self.load_settings_changed.emit({"threads": wanted})
+
+    def _on_offload_combo_activated(self, index: int) -> None:
+        if self._updating or self._defaults is None:
+            return
+        wanted = self.offload_combo.itemData(index)
+        if wanted != self._defaults.settings.gpu_offload:
+            self.load_settings_changed.emit({"gpu_offload": wanted})
+
+    def _on_backend_combo_activated(self, index: int) -> None:
+        if self._updating or self._defaults is None:
+            return
+        wanted = self.backend_combo.itemData(index)
+        if wanted != self._defaults.settings.backend:
+            self.load_settings_changed.emit({"backend": wanted})
+
     def _on_template_combo_activated(self, index: int) -> None:
         if self._updating or self._defaults is None:
             return
@@ -188,6 +269,8 @@ class ModelSettingsBox(QGroupBox):
         try:
             own_context = defaults.settings.context_size if defaults else None
             self.context_spin.setValue(own_context or 0)
+            self.threads_spin.setValue((defaults.settings.threads if defaults else None) or 0)
+            self._fill_choices()
         finally:
             self._updating = False
         self._fill_templates()

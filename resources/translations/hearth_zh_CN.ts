@@ -1692,6 +1692,58 @@
         <translation>对话以何种格式交给模型。除非回答出现乱码或停不下来，否则请保留模型自带的模板。</translation>
     </message>
     <message>
+        <source>&amp;GPU offload:</source>
+        <translation>GPU 卸载(&amp;G)：</translation>
+    </message>
+    <message>
+        <source>This model&apos;s GPU offload</source>
+        <translation>此模型的 GPU 卸载</translation>
+    </message>
+    <message>
+        <source>How much of this model runs on the GPU. Default uses Settings.</source>
+        <translation>此模型有多少部分在 GPU 上运行。“默认”使用设置中的值。</translation>
+    </message>
+    <message>
+        <source>T&amp;hreads:</source>
+        <translation>线程数(&amp;H)：</translation>
+    </message>
+    <message>
+        <source>This model&apos;s threads</source>
+        <translation>此模型的线程数</translation>
+    </message>
+    <message>
+        <source>CPU threads for this model. Default uses Settings, then this computer.</source>
+        <translation>此模型使用的 CPU 线程数。“默认”先用设置中的值，再按本机情况决定。</translation>
+    </message>
+    <message>
+        <source>&amp;Backend:</source>
+        <translation>后端(&amp;B)：</translation>
+    </message>
+    <message>
+        <source>This model&apos;s backend</source>
+        <translation>此模型的后端</translation>
+    </message>
+    <message>
+        <source>Which engine runs this model. Default uses Settings.</source>
+        <translation>由哪个引擎运行此模型。“默认”使用设置中的值。</translation>
+    </message>
+    <message>
+        <source>Automatic</source>
+        <translation>自动</translation>
+    </message>
+    <message>
+        <source>Off (CPU only)</source>
+        <translation>关闭（仅 CPU）</translation>
+    </message>
+    <message>
+        <source>All layers</source>
+        <translation>全部层</translation>
+    </message>
+    <message>
+        <source>{count} layers</source>
+        <translation>{count} 层</translation>
+    </message>
+    <message>
         <source>The model&apos;s own</source>
         <translation>模型自带</translation>
     </message>

@@ -177,3 +177,26 @@ def test_context_size_and_chat_template_are_chosen_for_the_model(
         box.context_spin.editingFinished.emit()
     assert changed.args == [{"context_size": None}]
     assert box.context_spin.text() == "Default"
+
+
+def test_gpu_offload_threads_and_backend_are_chosen_for_the_model(
+    panel: ChatOptionsPanel, qtbot: QtBot
+) -> None:
+    box = panel.model_box
+    panel.set_model("tiny", _own(gpu_offload="20", backend="torch"))
+    assert box.offload_combo.currentText() == "20 layers"
+    assert box.backend_combo.currentData() == "torch"
+    assert box.threads_spin.text() == "Default"
+    for combo, value, key in (
+        (box.offload_combo, "off", "gpu_offload"),
+        (box.backend_combo, None, "backend"),
+    ):
+        with qtbot.waitSignal(panel.model_settings_changed) as changed:
+            index = combo.findData(value)
+            combo.setCurrentIndex(index)
+            combo.activated.emit(index)
+        assert changed.args == [{key: value}]
+    with qtbot.waitSignal(panel.model_settings_changed) as changed:
+        box.threads_spin.setValue(1)
+        box.threads_spin.editingFinished.emit()
+    assert changed.args == [{"threads": 1}]
