@@ -14,13 +14,14 @@ import itertools
 import logging
 from dataclasses import replace
 
-from PySide6.QtCore import QEvent, QTimer, Signal
+from PySide6.QtCore import QEvent, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QAbstractSpinBox,
     QCheckBox,
     QComboBox,
     QDoubleSpinBox,
     QFormLayout,
+    QFrame,
     QGridLayout,
     QGroupBox,
     QInputDialog,
@@ -29,6 +30,7 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QPlainTextEdit,
     QPushButton,
+    QScrollArea,
     QSizePolicy,
     QSpinBox,
     QVBoxLayout,
@@ -189,12 +191,23 @@ class ChatOptionsPanel(QWidget):
         self.model_box.reset_requested.connect(self._on_model_box_reset_requested)
         self.model_box.load_settings_changed.connect(self.model_settings_changed)
 
+        # The groups scroll: together they are taller than a small screen, and the
+        # panel must not make the window taller than the screen.
+        content = QWidget(self)
+        content_layout = QVBoxLayout(content)
+        content_layout.setContentsMargins(0, 0, 0, 0)
+        content_layout.addWidget(self.prompt_group, 1)
+        content_layout.addWidget(self.sampling_group)
+        content_layout.addWidget(self.model_box)
+        self.scroll_area = QScrollArea(self)
+        self.scroll_area.setWidget(content)
+        self.scroll_area.setWidgetResizable(True)
+        self.scroll_area.setFrameShape(QFrame.Shape.NoFrame)
+        self.scroll_area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.message_bar)
-        layout.addWidget(self.prompt_group, 1)
-        layout.addWidget(self.sampling_group)
-        layout.addWidget(self.model_box)
+        layout.addWidget(self.scroll_area, 1)
 
         # Keyboard order: the preset, its text, what to do with it, then the sampling
         # values top to bottom.
