@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from engine import __version__
-from engine.cli import bench, chat, code, hardware, models, serve, summarize
+from engine.cli import ask, bench, chat, code, collections, hardware, models, serve, summarize
 from engine.cli.common import Parser
 from engine.errors import EngineError, UsageError
 
@@ -25,6 +25,8 @@ COMMANDS = {
     "models": models,
     "chat": chat,
     "summarize": summarize,
+    "ask": ask,
+    "collections": collections,
     "code": code,
     "serve": serve,
     "bench": bench,
