@@ -132,13 +132,56 @@ async def _latency(embed_model: str, sizes: Sequence[int], client: EngineClient)
     return rows
 
 
+async def _answer_times(client: EngineClient, model: str, ctx: int, folder: Path) -> list[str]:
+    """Seconds and tokens of one answer per mode on the English report."""
+    from benchmarks.documents_corpus import DEADLINES
+    from engine.tasks.ask import AskOptions, ask
+    from engine.tasks.documents import extract
+
+    await client.load(model, n_ctx=ctx)
+    report = extract(folder / "report.pdf")
+    short = folder / "short.pdf"
+    from tests.engine.tasks.test_documents import make_pdf
+
+    short.write_bytes(make_pdf(english_pages(4)))
+    rows = []
+    for mode, doc, question in (
+        ("whole", extract(short), EN_FACTS[0].question),
+        ("retrieval", report, EN_FACTS[2].question),
+        ("pass", report, DEADLINES[0].question),
+    ):
+        t = time.perf_counter()
+        result = await ask(client, question, documents=[doc], options=AskOptions(max_tokens=96))
+        seconds = time.perf_counter() - t
+        cited = ", ".join(c.label for c in result.citations) or "none"
+        rows.append(
+            f"| {result.mode} (asked {mode}) | {Path(model).name} | {ctx:,} | "
+            f"{result.tokens_read:,} | {result.prompt_tokens:,} | {result.generated_tokens:,} | "
+            f"{seconds:.0f} | {cited} |"
+        )
+    return rows
+
+
 async def main(argv: Sequence[str] | None = None) -> None:
     """Run the measurements and print the tables."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--embed-model", default=str(EMBED_MODEL))
     parser.add_argument("--chunks", type=int, nargs="*", default=[10_000])
+    parser.add_argument("--answer-model", help="a chat model: time one answer per mode")
+    parser.add_argument("--ctx", type=int, default=2048, help="its context for --answer-model")
+    parser.add_argument("--skip-index", action="store_true", help="only --answer-model's times")
     args = parser.parse_args(argv)
     async with EngineClient() as client:
+        if args.answer_model:
+            with tempfile.TemporaryDirectory() as tmp:
+                write_corpus(Path(tmp))
+                print("| mode | model | context | document tokens read | prompt tokens | "
+                      "generated | seconds | cited |")  # fmt: skip
+                print("|---|---|---|---|---|---|---|---|")
+                for row in await _answer_times(client, args.answer_model, args.ctx, Path(tmp)):
+                    print(row, flush=True)
+        if args.skip_index:
+            return
         with tempfile.TemporaryDirectory() as tmp:
             folder = Path(tmp) / "docs"
             write_corpus(folder)

@@ -10,13 +10,14 @@ from pathlib import Path
 import pytest
 
 from benchmarks.documents_bench import paraphrased, recall_at_k, write_corpus
-from benchmarks.documents_corpus import EN_FACTS
+from benchmarks.documents_corpus import EN_FACTS, english_pages
 from engine.runtime.client import EngineClient
 from engine.tasks.ask import AskOptions, ask
 from engine.tasks.collections import add_collection, index_collection, list_collections
 from engine.tasks.doc_index import DocumentIndex
 from engine.tasks.documents import extract
 from engine.tasks.retrieval import NO_EMBEDDING_MODEL, search
+from tests.engine.tasks.test_documents import make_pdf
 
 pytestmark = pytest.mark.slow
 
@@ -66,7 +67,8 @@ async def test_ask_a_collection_with_vectors(
     client: EngineClient, embedding_model: Path, tmp_path: Path
 ) -> None:
     folder = tmp_path / "docs"
-    write_corpus(folder)
+    folder.mkdir()
+    (folder / "report.pdf").write_bytes(make_pdf(english_pages(12, sentences=6)))
     with DocumentIndex(tmp_path / "index.db") as index:
         add_collection(index, "labelled", [folder])
         await index_collection(index, "labelled", client=client, embed_model=str(embedding_model))
