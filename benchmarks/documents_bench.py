@@ -87,11 +87,10 @@ def paraphrased(facts: Sequence[Fact]) -> list[Fact]:
     return [f for f in facts if f.paraphrase]
 
 
-async def _latency(embed_model: str, sizes: Sequence[int], client: EngineClient) -> list[str]:
-    """Search latency (median of 5) on synthetic collections of ``sizes`` passages."""
+async def _latency(embed_model: str, sizes: Sequence[int], client: EngineClient) -> None:
+    """Print search latency (median of 5) on synthetic collections of ``sizes`` passages."""
     rng = np.random.default_rng(0)
     words = [f"w{i}" for i in range(5000)]
-    rows = []
     query = (
         await client.embed(["which supplier serviced the generator"], model=embed_model)
     ).vectors[0]
@@ -125,11 +124,11 @@ async def _latency(embed_model: str, sizes: Sequence[int], client: EngineClient)
                     )  # fmt: skip
                     samples.append(time.perf_counter() - t)
                 timings[method] = sorted(samples)[2] * 1000
-            rows.append(
+            print(
                 f"| {size:,} | {timings['text']:.0f} | {timings['vector']:.0f} | "
-                f"{timings['hybrid']:.0f} | {build:.0f} |"
+                f"{timings['hybrid']:.0f} | {build:.0f} |",
+                flush=True,
             )
-    return rows
 
 
 async def _answer_times(client: EngineClient, model: str, ctx: int, folder: Path) -> list[str]:
@@ -180,45 +179,49 @@ async def main(argv: Sequence[str] | None = None) -> None:
                 print("|---|---|---|---|---|---|---|---|")
                 for row in await _answer_times(client, args.answer_model, args.ctx, Path(tmp)):
                     print(row, flush=True)
-        if args.skip_index:
-            return
-        with tempfile.TemporaryDirectory() as tmp:
-            folder = Path(tmp) / "docs"
-            write_corpus(folder)
-            # A folder of mixed files: the corpus, Markdown notes and source code.
-            for i in range(40):
-                (folder / f"note{i}.md").write_text(f"# Note {i}\n\n" + " ".join(
-                    f"line {j} of note {i} about topic {j % 7}." for j in range(60)))  # fmt: skip
-                (folder / f"mod{i}.py").write_text("\n".join(
-                    f"def f{j}(x):\n    return x * {j}\n" for j in range(40)))  # fmt: skip
-            with DocumentIndex(Path(tmp) / "index.db") as index:
-                add_collection(index, "bench", [folder])
-                t0 = time.perf_counter()
-                report = await index_collection(index, "bench")
-                text_s = time.perf_counter() - t0
-                t1 = time.perf_counter()
-                from engine.tasks.retrieval import embed_passages
+        if not args.skip_index:
+            await _index_and_recall(client, args.embed_model)
+        if args.chunks:
+            print()
+            print("| passages | full text ms | vectors ms | fused ms | build s |")
+            print("|---|---|---|---|---|")
+            await _latency(args.embed_model, args.chunks, client)
 
-                tokens = await embed_passages(client, index, "bench", args.embed_model)
-                embed_s = time.perf_counter() - t1
-                pages = 42 + 16 + 80  # PDF pages, Chinese sections, and the 80 small files
-                print("| files | passages | read+chunk+FTS s | pages/s | passages/s | "
+
+async def _index_and_recall(client: EngineClient, embed_model: str) -> None:
+    """Index a folder of mixed files with vectors; print throughput and recall@5."""
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "docs"
+        write_corpus(folder)
+        # A folder of mixed files: the corpus, Markdown notes and source code.
+        for i in range(40):
+            (folder / f"note{i}.md").write_text(f"# Note {i}\n\n" + " ".join(
+                    f"line {j} of note {i} about topic {j % 7}." for j in range(60)))  # fmt: skip
+            (folder / f"mod{i}.py").write_text("\n".join(
+                    f"def f{j}(x):\n    return x * {j}\n" for j in range(40)))  # fmt: skip
+        with DocumentIndex(Path(tmp) / "index.db") as index:
+            add_collection(index, "bench", [folder])
+            t0 = time.perf_counter()
+            report = await index_collection(index, "bench")
+            text_s = time.perf_counter() - t0
+            t1 = time.perf_counter()
+            from engine.tasks.retrieval import embed_passages
+
+            tokens = await embed_passages(client, index, "bench", embed_model)
+            embed_s = time.perf_counter() - t1
+            pages = 42 + 16 + 80  # PDF pages, Chinese sections, and the 80 small files
+            print("| files | passages | read+chunk+FTS s | pages/s | passages/s | "
                       "embedding tokens | embed s | embedding tokens/s |")  # fmt: skip
-                print("|---|---|---|---|---|---|---|---|")
-                print(f"| {report.files} | {report.chunks} | {text_s:.1f} | {pages / text_s:.0f} "
+            print("|---|---|---|---|---|---|---|---|")
+            print(f"| {report.files} | {report.chunks} | {text_s:.1f} | {pages / text_s:.0f} "
                       f"| {report.chunks / text_s:.0f} | {tokens:,} | {embed_s:.1f} | "
                       f"{tokens / embed_s:,.0f} |")  # fmt: skip
-                print()
-                recalls = await recall_at_k(client, index, "bench", args.embed_model)
-                print("| language | method | recall@5 |")
-                print("|---|---|---|")
-                for r in recalls:
-                    print(f"| {r.language} | {r.method} | {r.hits}/{r.questions} ({r.value:.0%}) |")
-        print()
-        print("| passages | full text ms | vectors ms | fused ms | build s |")
-        print("|---|---|---|---|---|")
-        for row in await _latency(args.embed_model, args.chunks, client):
-            print(row)
+            print()
+            recalls = await recall_at_k(client, index, "bench", embed_model)
+            print("| language | method | recall@5 |")
+            print("|---|---|---|")
+            for r in recalls:
+                print(f"| {r.language} | {r.method} | {r.hits}/{r.questions} ({r.value:.0%}) |")
 
 
 if __name__ == "__main__":

@@ -358,10 +358,14 @@ class DocumentIndex:
         match, short = fts_query(question)
         ranked: list[list[int]] = []
         if match:
+            # The matches are ranked first and filtered by collection after: a rowid
+            # constraint inside the MATCH makes FTS5 run the query once per rowid (12 s
+            # on 10,000 passages, against milliseconds).
             rows = self.query(
-                "SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ? AND rowid IN "
-                f"(SELECT id FROM chunks WHERE doc_id IN {_SCOPE}) "
-                "ORDER BY bm25(chunks_fts) LIMIT ?",
+                "WITH m AS MATERIALIZED (SELECT rowid AS id, bm25(chunks_fts) AS score "
+                "FROM chunks_fts WHERE chunks_fts MATCH ?) "
+                f"SELECT m.id FROM m JOIN chunks c ON c.id = m.id WHERE c.doc_id IN {_SCOPE} "
+                "ORDER BY m.score LIMIT ?",
                 (match, collection, limit),
             )
             ranked.append([r[0] for r in rows])
