@@ -432,8 +432,11 @@ class DocumentIndex:
         best_scores = np.empty(0, dtype=np.float32)
         last = -1
         while True:
+            # CROSS JOIN keeps the vectors table outside, read in its key order: joined the
+            # other way SQLite scanned and sorted every passage for every batch.
             rows = self.query(
-                "SELECT v.chunk_id, v.vector FROM vectors v JOIN chunks c ON c.id = v.chunk_id "
+                "SELECT v.chunk_id, v.vector FROM vectors v CROSS JOIN chunks c "
+                "ON c.id = v.chunk_id "
                 f"WHERE v.model = ? AND v.chunk_id > ? AND c.doc_id IN {_SCOPE} "
                 "ORDER BY v.chunk_id LIMIT ?",
                 (model, last, collection, VECTOR_BATCH),
@@ -441,11 +444,12 @@ class DocumentIndex:
             if not rows:
                 break
             last = rows[-1][0]
-            vectors = [np.frombuffer(r[1], dtype=np.float32) for r in rows if len(r[1]) == q.nbytes]
-            ids = np.array([r[0] for r in rows if len(r[1]) == q.nbytes], dtype=np.int64)
-            if not len(ids):
+            same = [r for r in rows if len(r[1]) == q.nbytes]  # another size: another model
+            if not same:
                 continue
-            scores = np.stack(vectors) @ q
+            ids = np.array([r[0] for r in same], dtype=np.int64)
+            matrix = np.frombuffer(b"".join(r[1] for r in same), dtype=np.float32)
+            scores = matrix.reshape(len(same), len(q)) @ q
             best_ids = np.concatenate([best_ids, ids])
             best_scores = np.concatenate([best_scores, scores])
             if len(best_ids) > limit:
