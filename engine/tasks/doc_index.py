@@ -388,14 +388,30 @@ class DocumentIndex:
     # -- vectors -----------------------------------------------------------------------
 
     def chunks_without_vectors(
-        self, collection: str, model: str, limit: int = 256
+        self, collection: str, model: str, limit: int = 256, after: int = -1
     ) -> list[tuple[int, str]]:
-        """(chunk id, text) of up to ``limit`` passages of a collection with no vector yet."""
+        """(chunk id, text) of up to ``limit`` passages after ``after`` with no vector yet.
+
+        Callers page through with ``after`` set to the last id they got, so each call
+        reads on from there rather than from the first passage again.
+        """
+        # "+c.doc_id": walk the chunks in key order from ``after`` (the doc_id index would
+        # make SQLite gather and sort the whole collection for every page).
         return self.query(
-            f"SELECT c.id, c.text FROM chunks c WHERE c.doc_id IN {_SCOPE} AND NOT "
-            "EXISTS (SELECT 1 FROM vectors v WHERE v.chunk_id = c.id AND v.model = ?) "
+            f"SELECT c.id, c.text FROM chunks c WHERE c.id > ? AND +c.doc_id IN {_SCOPE} "
+            "AND NOT EXISTS (SELECT 1 FROM vectors v WHERE v.chunk_id = c.id AND v.model = ?) "
             "ORDER BY c.id LIMIT ?",
-            (collection, model, limit),
+            (after, collection, model, limit),
+        )
+
+    def has_vectors(self, collection: str, model: str) -> bool:
+        """Whether any passage of a collection has a vector from ``model``."""
+        return bool(
+            self.query(
+                "SELECT 1 FROM vectors v CROSS JOIN chunks c ON c.id = v.chunk_id "
+                f"WHERE v.model = ? AND c.doc_id IN {_SCOPE} LIMIT 1",
+                (model, collection),
+            )
         )
 
     def add_vectors(self, model: str, items: Sequence[tuple[int, Sequence[float]]]) -> None:

@@ -143,12 +143,14 @@ async def embed_passages(
     _, total_chunks, have = await asyncio.to_thread(index.counts, collection, model)
     total = total_chunks - have
     done = tokens = 0
+    last = -1
     while True:
         batch = await asyncio.to_thread(
-            index.chunks_without_vectors, collection, model, EMBED_BATCH
+            index.chunks_without_vectors, collection, model, EMBED_BATCH, last
         )
         if not batch:
             return tokens
+        last = batch[-1][0]
         vectors, used = await _embed(client, [text for _, text in batch], model)
         await asyncio.to_thread(
             index.add_vectors, model, [(cid, v) for (cid, _), v in zip(batch, vectors, strict=True)]
@@ -221,8 +223,7 @@ async def search(
     elif client is None or embed_model is None:
         note = NO_EMBEDDING_MODEL
     else:
-        _, _, embedded = await asyncio.to_thread(index.counts, collection, embed_model)
-        if not embedded:
+        if not await asyncio.to_thread(index.has_vectors, collection, embed_model):
             note = "Searched by words only: the passages have no vectors yet (index them again)."
         else:
             query = (await client.embed([question[:2000]], model=embed_model)).vectors[0]
