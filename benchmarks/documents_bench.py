@@ -124,9 +124,22 @@ async def _latency(embed_model: str, sizes: Sequence[int], client: EngineClient)
                     )  # fmt: skip
                     samples.append(time.perf_counter() - t)
                 timings[method] = sorted(samples)[2] * 1000
+            samples = []
+            for _ in range(5):
+                t = time.perf_counter()
+                await client.embed(["which supplier serviced the generator"], model=embed_model)
+                samples.append(time.perf_counter() - t)
+            timings["embed"] = sorted(samples)[2] * 1000
+            samples = []
+            for _ in range(5):
+                t = time.perf_counter()
+                index.search_vectors(query, "syn", embed_model, 30)
+                samples.append(time.perf_counter() - t)
+            timings["scan"] = sorted(samples)[2] * 1000
             print(
-                f"| {size:,} | {timings['text']:.0f} | {timings['vector']:.0f} | "
-                f"{timings['hybrid']:.0f} | {build:.0f} |",
+                f"| {size:,} | {timings['text']:.0f} | {timings['embed']:.0f} | "
+                f"{timings['scan']:.0f} | {timings['vector']:.0f} | {timings['hybrid']:.0f} | "
+                f"{build:.0f} |",
                 flush=True,
             )
 
@@ -183,8 +196,9 @@ async def main(argv: Sequence[str] | None = None) -> None:
             await _index_and_recall(client, args.embed_model)
         if args.chunks:
             print()
-            print("| passages | full text ms | vectors ms | fused ms | build s |")
-            print("|---|---|---|---|---|")
+            print("| passages | full text ms | query embedding ms | vector scan ms | "
+                  "vectors ms (embed + scan) | fused ms | build s |")  # fmt: skip
+            print("|---|---|---|---|---|---|---|")
             await _latency(args.embed_model, args.chunks, client)
 
 
