@@ -105,7 +105,7 @@ async def run(args: argparse.Namespace) -> int:
     options = AskOptions(mode=args.mode, embed_model=embed_model(args))
 
     def on_progress(p: AskProgress) -> None:
-        if p.stage != "answer":
+        if p.stage not in ("answer", "done"):  # the answer streams on stdout
             status.show(p.message)
 
     streamed: list[str] = []
