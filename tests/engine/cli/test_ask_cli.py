@@ -98,3 +98,40 @@ def test_collections_add_index_search_ask_and_rm(tmp_path: Path) -> None:
     assert json.loads(cli("collections", "list", "--json", *index).stdout) == []
     missing = cli("ask", "--collection", "work", "Hm?", *index)
     assert missing.returncode == 2 and "no collection" in missing.stderr
+
+
+def test_collections_index_killed_mid_way_resumes_without_redoing_finished_files(
+    tmp_path: Path,
+) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for i in range(1500):
+        (folder / f"n{i:04d}.txt").write_text(f"Note {i}: the word is zx{i:04d}q.\n")
+    index = ["--index", str(tmp_path / "index.db"), "--embed-model", "none"]
+    assert cli("collections", "add", "many", str(folder), *index).returncode == 0
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "engine", "collections", "index", "many", *index],
+        stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=os.environ.copy(),
+    )  # fmt: skip
+    assert proc.stderr is not None
+    for line in proc.stderr:  # one progress line per file: "many: Indexed n0041.txt (42)"
+        if "(200)" in line:
+            proc.send_signal(signal.SIGKILL)
+            break
+    proc.wait(timeout=60)
+    assert proc.returncode == -signal.SIGKILL
+    listed = json.loads(cli("collections", "list", "--json", *index).stdout)
+    assert listed[0]["state"] == "interrupted" and listed[0]["documents"] >= 200
+    run = cli("collections", "index", "many", "--json", *index, timeout=300)
+    assert run.returncode == 0, run.stderr
+    report = json.loads(run.stdout)
+    # Every file finished before the kill is unchanged now; only the rest were read.
+    assert report["unchanged"] >= 200 and report["indexed"] + report["unchanged"] == 1500
+    assert report["indexed"] <= 1300
+    listed = json.loads(cli("collections", "list", "--json", *index).stdout)
+    assert listed[0]["state"] == "done" and listed[0]["documents"] == 1500
