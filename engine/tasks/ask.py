@@ -415,9 +415,12 @@ class _Run:
         notes: Sequence[str] = (),
     ) -> AskResult:
         """Write the answer from ``passages`` (or from ``text``, the pass's notes) and check it."""
-        rendered = ask_prompts.render_passages(passages) if text is None else text
         example = passages[0].label if passages else "[report.pdf p. 1]"
-        messages = ask_prompts.answer_prompt(self.question, rendered, example, self.language)
+        if text is None:
+            rendered = ask_prompts.render_passages(passages)
+            messages = ask_prompts.answer_prompt(self.question, rendered, example, self.language)
+        else:
+            messages = ask_prompts.notes_prompt(self.question, text, example, self.language)
         self.progress("answer", 0, self.options.max_tokens, "Writing the answer…")
         written = 0
 

@@ -22,6 +22,7 @@ __all__ = [
     "answer_prompt",
     "asks_for_everything",
     "map_prompt",
+    "notes_prompt",
     "params",
     "render_passages",
 ]
@@ -78,6 +79,30 @@ def answer_prompt(
             f"<passages>\n{passages_text}\n</passages>\n\nQuestion: {question}\n\n"
             "Answer in one or two sentences using only the passages above. End each sentence "
             f"with the source tag of the passage it comes from, like this: ... {example_tag}"
+        )
+    return [ChatMessage("system", _SYSTEM[language]), ChatMessage("user", user)]
+
+
+def notes_prompt(question: str, notes: str, example_tag: str, language: str) -> list[ChatMessage]:
+    """The last step of the whole-document pass: one answer from the facts every part gave.
+
+    Asked to "answer briefly" from the notes, the starter model kept one item of a list
+    and dropped the rest; told that the notes come from every part and that a list must
+    keep every item, it keeps them.
+    """
+    if language == "zh":
+        user = (
+            f"<笔记>\n{notes}\n</笔记>\n\n问题：{question}\n\n"
+            "上面的笔记是从文档的每个部分摘出的事实。只根据这些笔记用中文回答问题。如果问题要求列出"
+            f"多项内容，就把笔记中每一项符合的内容都列出来，每行一项，并在末尾写出它的出处标签，例如：……{example_tag}"
+        )
+    else:
+        user = (
+            f"<notes>\n{notes}\n</notes>\n\nQuestion: {question}\n\n"
+            "The notes above are the facts found in every part of the documents. Answer the "
+            "question using only these notes. If the question asks for a list, give every item "
+            "in the notes that answers it, one per line, each ending with its source tag, like "
+            f"this: ... {example_tag}"
         )
     return [ChatMessage("system", _SYSTEM[language]), ChatMessage("user", user)]
 
