@@ -13,7 +13,18 @@ import sys
 from collections.abc import Sequence
 
 from engine import __version__
-from engine.cli import bench, chat, code, hardware, history, models, serve, summarize
+from engine.cli import (
+    ask,
+    bench,
+    chat,
+    code,
+    collections,
+    hardware,
+    history,
+    models,
+    serve,
+    summarize,
+)
 from engine.cli.common import Parser
 from engine.errors import EngineError, UsageError
 
@@ -26,6 +37,8 @@ COMMANDS = {
     "chat": chat,
     "history": history,
     "summarize": summarize,
+    "ask": ask,
+    "collections": collections,
     "code": code,
     "serve": serve,
     "bench": bench,

@@ -328,7 +328,7 @@ class _Tokens:
         total = 0
         start = 0
         while len(text) - start > MAX_TOKENIZE_CHARS:
-            end = _cut(text, start, start + MAX_TOKENIZE_CHARS)
+            end = cut_at_boundary(text, start, start + MAX_TOKENIZE_CHARS)
             total += await self._tokenize_count(text[start:end])
             start = end
         return total + await self._tokenize_count(text[start:])
@@ -337,7 +337,7 @@ class _Tokens:
         return await self._client.count_tokens(text) if text else 0
 
 
-def _cut(text: str, start: int, stop: int) -> int:
+def cut_at_boundary(text: str, start: int, stop: int) -> int:
     """Where a chunk from ``start`` ends, at ``stop`` at the latest.
 
     The last paragraph break in the window's second half, else the last sentence end
@@ -366,7 +366,7 @@ class _Splitter:
     """Cuts a text into chunks of at most ``budget`` tokens, in order, one at a time.
 
     Each chunk is sized from the characters per token of the one before, cut at the
-    best boundary in its window (see :func:`_cut`), and counted: a chunk over the
+    best boundary in its window (see :func:`cut_at_boundary`), and counted: a chunk over the
     budget is cut shorter, one well under it is grown. Memory is the text and the
     chunk in hand; time is one or two tokenizer calls a chunk.
     """
@@ -419,7 +419,7 @@ class _Splitter:
         fit: tuple[_Unit, int] | None = None
         grows = 0
         while True:
-            end = _cut(text, start, start + limit)
+            end = cut_at_boundary(text, start, start + limit)
             piece = text[start:end].rstrip()
             tokens = await self._counter.count(piece)
             if tokens > budget and end - start > 1:
@@ -555,12 +555,17 @@ class _Progress:
 # -- the task -------------------------------------------------------------------------
 
 
-async def _generate(
+async def generate(
     client: EngineClient,
     messages: Sequence[ChatMessage],
     params: SamplingParams,
     on_token: Callable[[str], None] | None = None,
 ) -> GenerationResult:
+    """One answer to ``messages``, thinking off, ``on_token`` called with each shown piece.
+
+    Raises:
+        EngineError: the engine failed or ended without a result.
+    """
     result: GenerationResult | None = None
     # Thinking off where the template has the switch: a reasoning model would otherwise
     # think through every chunk of a long document before writing a line of it.
@@ -683,7 +688,7 @@ class _Run:
         else:
             for j, piece in enumerate(pieces):
                 prompt = _prompt(piece, instruction, self.language)
-                finish(j, await _generate(self.client, prompt, params))
+                finish(j, await generate(self.client, prompt, params))
         return [summaries[j] for j in range(count)]
 
     async def map_step(self, splitter: _Splitter, name: str) -> list[str]:
@@ -884,7 +889,7 @@ async def summarize(
             progress.remaining = GEN_WEIGHT * (min(run.final_max, expected) - written)
             progress.emit("final", written, run.final_max, f"Writing the summary… {written} tokens")
 
-    result = await _generate(
+    result = await generate(
         client,
         _prompt(final_input, final_instruction(options, language), language),
         _params(run.final_max),
@@ -917,9 +922,11 @@ __all__ = [
     "SummaryProgress",
     "SummaryResult",
     "chunk_headers",
+    "cut_at_boundary",
     "detect_language",
     "extraction_progress",
     "final_instruction",
+    "generate",
     "map_instruction",
     "split_into_chunks",
     "summarize",
