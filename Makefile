@@ -155,6 +155,8 @@ llama-server: $(LLAMA_SERVER)
 bench: $(VENV)/.test-installed $(LLAMA_BENCH)
 	$(BIN)/python benchmarks/llama_bench.py --llama-bench $(LLAMA_BENCH)
 	$(BIN)/python benchmarks/engine_bench.py
+	$(BIN)/python benchmarks/lookup_bench.py
+	PYTHONPATH=. $(BIN)/python benchmarks/documents_bench.py --chunks 10000 100000
 	$(BIN)/python benchmarks/desktop_bench.py
 	$(BIN)/python benchmarks/quality.py
 	$(BIN)/python benchmarks/server_bench.py
