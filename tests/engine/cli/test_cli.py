@@ -347,11 +347,12 @@ def test_models_pull_ctrl_c_pauses_and_a_rerun_resumes(cli_hub: FakeHub, smollm2
         time.sleep(0.05)
     proc.send_signal(signal.SIGINT)
     try:
-        # Well before the CLI's 30 s stall timeout: Ctrl+C must not wait for it.
-        stdout, stderr = proc.communicate(timeout=20)
+        # No deadline (a paused or loaded machine is slow): exit status 130 and the
+        # pause message show Ctrl+C stopped it; the 30 s stall timeout ends with an error.
+        stdout, stderr = proc.communicate(timeout=180)
     except subprocess.TimeoutExpired:
         proc.kill()
-        pytest.fail("Ctrl+C did not stop the stalled download before the stall timeout")
+        pytest.fail("Ctrl+C did not stop the stalled download")
     assert proc.returncode == 130, stderr
     assert "run the same command again to resume" in stderr and not stdout
     cli_hub.reset_counts()
