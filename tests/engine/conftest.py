@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import pytest
+
+from engine.runtime.client import EngineClient
 
 
 def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
@@ -16,3 +20,13 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
         return
     parser.addini("qt_api", "declared for pytest-qt, which is not installed here")
     parser.addini("qt_log_level_fail", "declared for pytest-qt, which is not installed here")
+
+
+@pytest.fixture
+async def client() -> AsyncIterator[EngineClient]:
+    """A real engine client (worker process, real llama.cpp); closed at teardown."""
+    engine = EngineClient()
+    try:
+        yield engine
+    finally:
+        await engine.aclose()

@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -17,15 +16,6 @@ from engine.runtime.client import EngineClient
 from engine.types import ChatMessage, GenerationResult, SamplingParams, TokenEvent
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-async def client() -> AsyncIterator[EngineClient]:
-    engine = EngineClient()
-    try:
-        yield engine
-    finally:
-        await engine.aclose()
 
 
 async def _answer(client: EngineClient, question: str) -> GenerationResult:

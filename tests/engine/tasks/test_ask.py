@@ -8,7 +8,7 @@ test judges what the answer cites."""
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -23,15 +23,6 @@ from engine.types import ChatMessage
 from tests.engine.tasks.test_documents import make_pdf
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-async def client() -> AsyncIterator[EngineClient]:
-    engine = EngineClient()
-    try:
-        yield engine
-    finally:
-        await engine.aclose()
 
 
 def _report(tmp_path: Path, pages: int = 42, sentences: int = 14) -> Document:

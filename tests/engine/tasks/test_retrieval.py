@@ -4,7 +4,6 @@ labelled planted-fact set; a collection indexed with vectors; Ask using them."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -20,15 +19,6 @@ from engine.tasks.retrieval import NO_EMBEDDING_MODEL, search
 from tests.engine.tasks.test_documents import make_pdf
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-async def client() -> AsyncIterator[EngineClient]:
-    engine = EngineClient()
-    try:
-        yield engine
-    finally:
-        await engine.aclose()
 
 
 async def test_vectors_find_what_words_miss_and_fusion_keeps_both(
